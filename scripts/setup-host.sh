@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages jinbao needs on the control host, idempotently.
+# Daemons are not started on the host: the lab runs its own copies inside namespaces.
+set -euo pipefail
+
+PKGS=(
+  iproute2 util-linux procps psmisc iputils-ping nftables
+  debootstrap
+  openssh-client openssh-server
+  frr frr-snmp frr-pythontools
+  snmp snmpd
+  postgresql-15 postgresql-client-15
+  graphviz
+  golang-go golang-github-vmware-govmomi-dev
+  git rsync
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-host: all ${#PKGS[@]} Debian packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "setup-host: missing Debian packages (${missing[*]}); run 'make setup' as root" >&2
+  exit 1
+fi
+echo "setup-host: installing ${missing[*]}"
+# Keep maintainer scripts from starting frr/snmpd/sshd/postgresql on the host itself.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
