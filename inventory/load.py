@@ -1,0 +1,36 @@
+"""Read an inventory directory (jinbao.yaml + region table) into the expanded `Inventory`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from inventory.expand import expand
+from inventory.model import Inventory
+from inventory.regions import load_regions
+from inventory.schema import InventoryDoc
+from jinbao.yamlio import parse_model, read_yaml
+
+INVENTORY_FILE = "jinbao.yaml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Loaded:
+    directory: Path
+    doc: InventoryDoc
+    inventory: Inventory
+
+
+def default_inventory_dir() -> Path:
+    """`./inventory` when run from a checkout, else the inventory shipped with the package."""
+    cwd = Path("inventory")
+    return cwd if (cwd / INVENTORY_FILE).exists() else PACKAGE_DIR
+
+
+def load(directory: Path) -> Loaded:
+    directory = Path(directory)
+    path = directory / INVENTORY_FILE
+    doc = parse_model(InventoryDoc, read_yaml(path), path)
+    regions = load_regions(directory / doc.regions.file, doc.regions.extra, str(path))
+    return Loaded(directory, doc, expand(doc, regions, str(path)))

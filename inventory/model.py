@@ -1,0 +1,103 @@
+"""The expanded source of truth: every site, device and link of the network, as plain immutable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Tier = Literal["ministry", "province", "municipality", "city", "access"]
+Kind = Literal["dc", "dr", "access"]
+
+ROUTER_ROLES = frozenset({"WR", "AR"})
+SERVER_ROLES = frozenset({"DB", "EX", "DS", "NM"})
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    name_zh: str
+    name_en: str
+    level: str  # province | municipality | city | county-city
+    province: str  # province code ("" for provinces)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    code: str  # region code of the site (access sites: their city's code)
+    tier: Tier
+    kind: Kind
+    parent: str | None
+    name_zh: str
+    name_en: str
+    province: str  # province code (ministry: its own code)
+    city: str  # region code of the city the site stands in
+    access_kind: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        """The site part of hostnames: DC, DR or AS<nnn>."""
+        return self.id.split("-", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    hostname: str
+    site: str
+    role: str
+    index: int
+    platform: str
+
+    @property
+    def is_router(self) -> bool:
+        return self.role in ROUTER_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A point-to-point link. `a` is the upper-tier end (or the lower-numbered router inside a site)."""
+
+    a: str
+    b: str
+    kind: str  # primary | backup | access | internal
+    a_site: str
+    b_site: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.a}--{self.b}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    sites: tuple[Site, ...]
+    devices: tuple[Device, ...]
+    links: tuple[Link, ...]
+    asn_base: int
+    source: str = ""
+    _site_index: dict[str, Site] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._site_index.update({s.id: s for s in self.sites})
+
+    def site(self, site_id: str) -> Site:
+        return self._site_index[site_id]
+
+    def has_site(self, site_id: str) -> bool:
+        return site_id in self._site_index
+
+    def children(self) -> dict[str, list[Site]]:
+        out: dict[str, list[Site]] = {s.id: [] for s in self.sites}
+        for s in self.sites:
+            if s.parent is not None:
+                out[s.parent].append(s)
+        return out
+
+    def devices_of(self) -> dict[str, list[Device]]:
+        out: dict[str, list[Device]] = {s.id: [] for s in self.sites}
+        for d in self.devices:
+            out[d.site].append(d)
+        return out
+
+    def asn(self, site: Site) -> int:
+        return self.asn_base + int(site.code)

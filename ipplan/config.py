@@ -1,0 +1,108 @@
+"""Typed schema of the IP plan rules (`ipplan.yaml`)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jinbao.yamlio import parse_model, read_yaml
+
+PLAN_FILE = "ipplan.yaml"
+REGISTRY_FILE = "ip-registry.tsv"
+POOLS = ("business", "office", "management", "loopback", "p2p", "dmz")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PoolDoc(_Doc):
+    ipv4: str
+    ipv6: str
+
+    @field_validator("ipv4", "ipv6")
+    @classmethod
+    def _net(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_network(v, strict=True))
+        except ValueError as e:
+            raise ValueError(f"not a network prefix: {e}") from None
+
+
+class SubnetDoc(_Doc):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    pool: str
+    ipv4: int = Field(ge=8, le=32)
+    ipv6: int = Field(ge=16, le=128)
+
+
+class LoopbackDoc(_Doc):
+    roles: tuple[str, ...]
+    ipv4: int = Field(32, ge=24, le=32)
+    ipv6: int = Field(128, ge=64, le=128)
+
+
+class P2pDoc(_Doc):
+    ipv4: int = Field(31, ge=24, le=31)
+    ipv6: int = Field(127, ge=64, le=127)
+
+
+class MgmtDoc(_Doc):
+    ipv6: int = Field(64, ge=48, le=120)
+    headroom: int = Field(2, ge=1, le=16)
+
+
+class SubnetsDoc(_Doc):
+    dc: tuple[SubnetDoc, ...]
+    dr: tuple[SubnetDoc, ...]
+    access: dict[str, tuple[SubnetDoc, ...]]
+
+
+class ReservationDoc(_Doc):
+    prefix: str
+    pool: str
+    note: str = ""
+
+    @field_validator("prefix")
+    @classmethod
+    def _net(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_network(v, strict=True))
+        except ValueError as e:
+            raise ValueError(f"not a network prefix: {e}") from None
+
+
+class PlanDoc(_Doc):
+    version: int = Field(1, ge=1, le=1)
+    pools: dict[str, PoolDoc]
+    headroom: dict[str, int]
+    subnets: SubnetsDoc
+    loopback: LoopbackDoc
+    p2p: P2pDoc = P2pDoc()
+    management: MgmtDoc = MgmtDoc()
+    reservations: tuple[ReservationDoc, ...] = ()
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, v: dict[str, PoolDoc]) -> dict[str, PoolDoc]:
+        missing = [p for p in POOLS if p not in v]
+        unknown = [p for p in v if p not in POOLS]
+        if missing or unknown:
+            raise ValueError(f"pools must be exactly {', '.join(POOLS)}"
+                             f" (missing {missing or 'none'}, unknown {unknown or 'none'})")
+        return v
+
+    @field_validator("headroom")
+    @classmethod
+    def _headroom(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            if n < 1 or n & (n - 1):
+                raise ValueError(f"{k}: headroom {n} must be a power of two >= 1")
+        return v
+
+
+def load_plan(directory: Path) -> PlanDoc:
+    path = Path(directory) / PLAN_FILE
+    return parse_model(PlanDoc, read_yaml(path), path)

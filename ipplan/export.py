@@ -1,0 +1,92 @@
+"""Exports of the registration record: JSON (the contract other tools read), NetBox CSV, Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+from ipplan.allocator import is_container
+from ipplan.registry import Registry
+
+FORMATS = ("json", "netbox-csv", "markdown")
+# NetBox prefix statuses: container | active | reserved | deprecated
+_NETBOX_STATUS = {"active": "active", "decommissioned": "deprecated", "reserved": "reserved"}
+# VRF per network: the business, office and management networks never share a routing table.
+_NETBOX_VRF = {"business": "business", "loopback": "business", "p2p": "business", "dmz": "dmz",
+               "office": "office", "management": "management"}
+
+
+def to_json(reg: Registry) -> str:
+    rows = [{"prefix": r.prefix, "pool": r.pool, "af": r.af, "site": r.site, "purpose": r.purpose,
+             "status": r.status, "key": r.key, "parent": r.parent or None} for r in reg.sorted()]
+    return json.dumps({"allocations": rows}, ensure_ascii=False, indent=1) + "\n"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def to_netbox_csv(reg: Registry) -> str:
+    """NetBox's prefix bulk-import columns (Organisation > Prefixes > Import)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["prefix", "status", "vrf", "role", "is_pool", "mark_utilized", "description"])
+    for r in reg.sorted():
+        container = is_container(r) and r.status == "active"
+        status = "container" if container else _NETBOX_STATUS[r.status]
+        w.writerow([r.prefix, status, _NETBOX_VRF[r.pool], _slug(r.purpose.split(" (")[0]),
+                    "true" if r.purpose == "management subnet" else "false", "false",
+                    f"{r.site} {r.purpose}".strip()])
+    return out.getvalue()
+
+
+def to_markdown(reg: Registry) -> str:
+    recs = reg.sorted()
+    lines = ["# IP registration record (IP地址备案)", "", summary_markdown(reg), "",
+             "| prefix | pool | site | purpose | status |", "|---|---|---|---|---|"]
+    lines += [f"| {r.prefix} | {r.pool} | {r.site} | {r.purpose} | {r.status} |" for r in recs]
+    return "\n".join(lines) + "\n"
+
+
+def utilisation(reg: Registry) -> list[dict]:
+    """Per pool and family: how much of the national pool its direct children use."""
+    used_by: Counter[str] = Counter()
+    for c in reg.records.values():
+        if c.parent:
+            used_by[c.parent] += c.end - c.start
+    rows = []
+    for r in reg.sorted():
+        if r.parent or r.key.startswith("reserved/"):
+            continue
+        used = used_by[r.key]
+        rows.append({"pool": r.pool, "af": r.af, "prefix": r.prefix, "used": used, "size": r.end - r.start})
+    return rows
+
+
+def summary(reg: Registry) -> dict:
+    status = Counter(r.status for r in reg.records.values())
+    util = [dict(u, percent=round(100 * u["used"] / u["size"], 4)) for u in utilisation(reg)]
+    return {"allocations": len(reg), "by_status": dict(sorted(status.items())), "pools": util}
+
+
+def summary_markdown(reg: Registry) -> str:
+    s = summary(reg)
+    lines = [f"{s['allocations']} allocations ("
+             + ", ".join(f"{n} {k}" for k, n in s["by_status"].items()) + ")", "",
+             "| pool | family | national prefix | used |", "|---|---|---|---|"]
+    lines += [f"| {u['pool']} | IPv{u['af']} | {u['prefix']} | {u['percent']:.2f}% |" for u in s["pools"]]
+    return "\n".join(lines)
+
+
+def render(reg: Registry, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(reg)
+    if fmt == "netbox-csv":
+        return to_netbox_csv(reg)
+    if fmt == "markdown":
+        return to_markdown(reg)
+    raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+
+

@@ -1,0 +1,117 @@
+"""The IP registration record (IP地址备案): every allocation ever made, one line each, committed to git.
+
+A tab-separated file so that diffs are line-per-allocation and reviews are easy. Rows are sorted by pool,
+family and address, so the file reads as an address-ordered registration table and an unchanged plan
+writes byte-identical output.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from ipplan.addr import BITS, fmt
+from ipplan.config import POOLS
+from jinbao.errors import JinbaoError
+from jinbao.fsutil import atomic_write_text
+
+HEADER = (
+    "# jinbao IP registration record (IP地址备案). Written by `jinbao ipplan allocate`; do not edit by hand.\n"
+    "# Rows are never removed or renumbered: a removed site's prefixes stay, marked decommissioned.\n"
+)
+COLUMNS = ("prefix", "pool", "site", "purpose", "status", "key", "parent")
+STATUSES = ("active", "decommissioned", "reserved")
+_POOL_ORDER = {p: i for i, p in enumerate(POOLS)}
+
+
+@dataclass(slots=True)
+class Record:
+    key: str
+    pool: str
+    af: int
+    start: int
+    plen: int
+    site: str
+    purpose: str
+    status: str
+    parent: str  # key of the enclosing block ("" for national pools and reservations)
+
+    @property
+    def end(self) -> int:
+        return self.start + (1 << (BITS[self.af] - self.plen))
+
+    @property
+    def prefix(self) -> str:
+        return fmt(self.af, self.start, self.plen)
+
+    def sort_key(self) -> tuple[int, int, int, int]:
+        return (_POOL_ORDER.get(self.pool, 99), self.af, self.start, self.plen)
+
+
+class Registry:
+    def __init__(self, records: dict[str, Record] | None = None) -> None:
+        self.records: dict[str, Record] = records or {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def get(self, key: str) -> Record | None:
+        return self.records.get(key)
+
+    def add(self, rec: Record) -> None:
+        self.records[rec.key] = rec
+
+    def sorted(self) -> list[Record]:
+        return sorted(self.records.values(), key=Record.sort_key)
+
+    def render(self) -> str:
+        lines = [HEADER, "\t".join(COLUMNS), "\n"]
+        for r in self.sorted():
+            lines.append(f"{r.prefix}\t{r.pool}\t{r.site}\t{r.purpose}\t{r.status}\t{r.key}\t{r.parent}\n")
+        return "".join(lines)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, self.render())
+
+
+def load_registry(path: Path) -> Registry:
+    """Read the registry; a missing file is an empty registry. Any malformed row is a one-line error."""
+    path = Path(path)
+    if not path.exists():
+        return Registry()
+    records: dict[str, Record] = {}
+    seen_header = False
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            if not seen_header:
+                if tuple(cols) != COLUMNS:
+                    raise JinbaoError(f"header must be {' '.join(COLUMNS)}", file=str(path), entry=f"line {lineno}")
+                seen_header = True
+                continue
+            rec = _parse_row(cols, str(path), lineno)
+            if rec.key in records:
+                raise JinbaoError(f"duplicate key {rec.key}", file=str(path), entry=f"line {lineno}")
+            records[rec.key] = rec
+    return Registry(records)
+
+
+def _parse_row(cols: list[str], file: str, lineno: int) -> Record:
+    entry = f"line {lineno}"
+    if len(cols) != len(COLUMNS):
+        raise JinbaoError(f"expected {len(COLUMNS)} tab-separated columns, got {len(cols)}", file=file, entry=entry)
+    prefix, pool, site, purpose, status, key, parent = cols
+    try:
+        net = ipaddress.ip_network(prefix, strict=True)
+    except ValueError as e:
+        raise JinbaoError(f"bad prefix {prefix!r}: {e}", file=file, entry=entry) from None
+    if pool not in _POOL_ORDER:
+        raise JinbaoError(f"unknown pool {pool!r}", file=file, entry=entry)
+    if status not in STATUSES:
+        raise JinbaoError(f"unknown status {status!r} (one of {', '.join(STATUSES)})", file=file, entry=entry)
+    if not key:
+        raise JinbaoError("empty key", file=file, entry=entry)
+    return Record(key, pool, net.version, int(net.network_address), net.prefixlen, site, purpose, status, parent)
