@@ -1,0 +1,86 @@
+"""Process bookkeeping by PID *and* start time, so a recycled PID is never mistaken for ours."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (clock ticks since boot), None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def alive(pid: int, started: int) -> bool:
+    """The recorded process still runs (same PID and start time, not a zombie)."""
+    return start_time(pid) == started and state(pid) not in (None, "Z", "X")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [int(x) for x in text.split()]
+
+
+def ns_inode(pid: int, ns: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{ns}")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def same_pidns(init_pid: int) -> list[tuple[int, str]]:
+    """(host pid, command name) of every process in the PID namespace ``init_pid`` leads."""
+    target = ns_inode(init_pid, "pid")
+    if target is None:
+        return []
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and ns_inode(int(entry.name), "pid") == target:
+            try:
+                comm = Path(f"/proc/{entry.name}/comm").read_text().strip()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            out.append((int(entry.name), comm))
+    return out
+
+
+def reap(pid: int) -> None:
+    """Collect an exited child of this process, if it is ours (else its parent reaps it)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def terminate_all(targets: list[tuple[int, int]], grace: float = 3.0) -> list[int]:
+    """``terminate`` many processes at once (SIGTERM to all, one shared grace period, then SIGKILL)."""
+    live = [(p, s) for p, s in targets if alive(p, s)]
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid, started in live:
+            if alive(pid, started):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(alive(p, s) for p, s in live):
+            for pid, _ in live:
+                reap(pid)
+            time.sleep(0.02)
+    for pid, _ in live:
+        reap(pid)
+    return [p for p, _ in live]
