@@ -1,0 +1,165 @@
+"""Render device intents to configuration text with one cached Jinja2 environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from network.intent_model import DeviceIntent
+from network.render.credentials import CiscoHashType
+from network.render.errors import RenderError
+from network.render.platforms import PLATFORMS, PlatformSpec
+from network.render.view import build_view
+from network.secrets import SecretSource
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=8)
+def environment(template_dir: str = str(TEMPLATE_DIR)) -> jinja2.Environment:
+    """Built once per template directory: compiling templates is the expensive part of Jinja."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, never an empty line
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # router CLI, not HTML
+        cache_size=-1,  # never evict compiled templates
+        auto_reload=False,  # no stat() per render
+    )
+    return env
+
+
+@lru_cache(maxsize=64)
+def _template(template_dir: str, name: str) -> jinja2.Template:
+    return environment(template_dir).get_template(name)
+
+
+_UNDEF = [
+    re.compile(r"has no attribute '([^']+)'"),
+    re.compile(r"'([^']+)' is undefined"),
+    re.compile(r"no element '?([^']+)'?"),
+]
+
+
+def _undefined_field(exc: jinja2.UndefinedError) -> str:
+    msg = str(exc)
+    for rx in _UNDEF:
+        m = rx.search(msg)
+        if m:
+            return m.group(1)
+    return msg
+
+
+def _spec(intent: DeviceIntent) -> PlatformSpec:
+    platform = getattr(intent, "platform", None)
+    spec = PLATFORMS.get(platform or "")
+    if spec is None:
+        known = ", ".join(sorted(PLATFORMS))
+        raise RenderError(getattr(intent, "hostname", "<no hostname>"),
+                          f"unknown platform {platform!r} (known: {known})", "platform")
+    return spec
+
+
+def render_device(
+    intent: DeviceIntent,
+    secrets: SecretSource,
+    *,
+    cisco_hash: CiscoHashType = 9,
+    template_dir: str | Path | None = None,
+) -> str:
+    """The full configuration of one device in its platform's syntax.
+
+    Raises RenderError (one line, naming the device and the field) on an unknown platform, an
+    inconsistent or incomplete intent, a missing secret, or a template referencing a missing variable.
+    """
+    spec = _spec(intent)
+    view = build_view(intent, spec, secrets, cisco_hash)
+    tdir = str(template_dir) if template_dir is not None else str(TEMPLATE_DIR)
+    ctx: dict[str, Any] = {"d": view, "macros": spec.macros}
+    try:
+        text = _template(tdir, spec.template).render(ctx)
+    except jinja2.UndefinedError as exc:
+        raise RenderError(view.hostname, f"template {spec.template} needs it", _undefined_field(exc)) from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(view.hostname, f"template {spec.template}: {exc}") from exc
+    # Collapse runs of blank lines that conditional blocks leave behind; configs are diffed by humans.
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    hostname: str
+    platform: str
+    file: str
+    sha256: str
+
+
+def render_many(
+    intents: Iterable[DeviceIntent],
+    secrets: SecretSource,
+    out_dir: str | Path,
+    *,
+    cisco_hash: CiscoHashType = 9,
+) -> dict[str, list[dict[str, str]]]:
+    """Render every intent to `<out_dir>/<hostname>.cfg` plus `manifest.json`, all or nothing.
+
+    Everything is rendered in memory and written to a temporary directory next to `out_dir` first; only
+    when every device succeeded are the files renamed into place (same filesystem, so each rename is
+    atomic), manifest last. If any device fails, RenderError is raised and `out_dir` is untouched.
+    """
+    out = Path(out_dir)
+    rendered: list[tuple[ManifestEntry, bytes]] = []
+    failures: list[RenderError] = []
+    seen: set[str] = set()
+    for intent in intents:
+        try:
+            text = render_device(intent, secrets, cisco_hash=cisco_hash)
+        except RenderError as exc:
+            failures.append(exc)
+            continue
+        if intent.hostname in seen:
+            failures.append(RenderError(intent.hostname, "appears twice in the batch", "hostname"))
+            continue
+        seen.add(intent.hostname)
+        data = text.encode()
+        fname = f"{intent.hostname}.cfg"
+        rendered.append((ManifestEntry(intent.hostname, intent.platform, fname,
+                                       hashlib.sha256(data).hexdigest()), data))
+    if failures:
+        first = failures[0]
+        more = f" (+{len(failures) - 1} more failing devices)" if len(failures) > 1 else ""
+        err = RenderError(first.hostname, f"{first.detail}{more}; nothing written", first.field)
+        err.failures = failures  # type: ignore[attr-defined]  # every failure, for callers that list them
+        raise err
+
+    rendered.sort(key=lambda r: r[0].hostname)
+    manifest = {"devices": [
+        {"hostname": e.hostname, "platform": e.platform, "file": e.file, "sha256": e.sha256}
+        for e, _ in rendered
+    ]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.render-", dir=out.parent))
+    try:
+        for entry, data in rendered:
+            (tmp / entry.file).write_bytes(data)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        out.mkdir(parents=True, exist_ok=True)
+        for entry, _ in rendered:
+            os.replace(tmp / entry.file, out / entry.file)
+        os.replace(tmp / "manifest.json", out / "manifest.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest

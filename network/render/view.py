@@ -1,0 +1,567 @@
+"""Build the vendor-neutral *view* a template renders: everything sorted, filtered, resolved and
+cross-checked here, once, in Python, so the four platform templates only spell syntax.
+
+What happens here and not in templates:
+- ordering (loopbacks first, natural interface order, neighbours by role then address, entries by seq);
+- address maths (masks, wildcards, which interface/local address faces each neighbour);
+- BFD decisions (single-hop vs multi-hop, which interfaces need timers);
+- cross-reference checks (route-map/prefix-list/community-list names, BFD profile present);
+- secrets resolved to their platform form (see credentials.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from network.intent_model import DeviceIntent, Interface, RouteMapEntry
+from network.render.credentials import CiscoHashType, CredentialResolver, Credentials
+from network.render.errors import RenderError
+from network.render.platforms import PlatformSpec
+from network.secrets import SecretError, SecretSource
+
+# Names the plan does not carry but every platform needs; fixed by convention (docs/templates.md).
+SNMP_GROUP = "JB-NMS"
+SNMP_VIEW = "JB-ALL"
+TACACS_GROUP = "JB-TACACS"
+BFD_MULTIHOP_TEMPLATE = "JB-BFD-MH"
+MAX_PREFIX_WARN_PCT = 80  # warn at 80 % of the limit, tear down at 100 %
+BANNER_FORBIDDEN = set('"%^')  # banner delimiters on VRP ("), Comware (%) and IOS (^C)
+
+
+@dataclass(frozen=True, slots=True)
+class Addr:
+    afi: str
+    ip: str
+    plen: int
+    cidr: str  # ip/plen (host address with its prefix length)
+    network: str  # network address
+    mask: str  # dotted mask (IPv4) or "" (IPv6)
+    wildcard: str  # inverse mask (IPv4) or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Net:
+    afi: str
+    network: str
+    plen: int
+    cidr: str
+    mask: str
+    wildcard: str
+
+
+@dataclass(frozen=True, slots=True)
+class IfView:
+    name: str
+    kind: str
+    description: str
+    v4: Addr | None
+    v6: Addr | None
+    vrf: str | None
+    bfd: bool  # single-hop BFD timers needed on this interface
+    is_loopback: bool
+    is_mgmt: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntryView:
+    seq: int
+    action: str
+    net: Net
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixEntryView:
+    seq: int
+    action: str
+    net: Net
+    ge: int | None
+    le: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixListView:
+    name: str
+    afi: str
+    entries: tuple[PrefixEntryView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityListView:
+    name: str
+    communities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMapEntryView:
+    seq: int
+    action: str
+    match_prefix_list: str | None
+    match_prefix_afi: str | None  # decides `ip` vs `ipv6` match keywords
+    match_community_list: str | None
+    set_local_preference: int | None
+    set_med: int | None
+    prepend: tuple[int, ...]
+    set_community: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMapView:
+    name: str
+    entries: tuple[RouteMapEntryView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StaticView:
+    afi: str
+    net: Net
+    next_hop: str | None
+    discard: bool
+    vrf: str | None
+    description: str
+    name_token: str  # description squeezed into one token (IOS `name`)
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborView:
+    address: str
+    afi: str
+    remote_as: int
+    description: str
+    peer: str
+    kind: str
+    role: str
+    link_kind: str | None
+    update_source: str | None  # interface name to source the session from (loopback iBGP)
+    local_address: str  # resolved local address of the session
+    local_interface: str  # interface carrying it (connected) or the update-source interface
+    bfd: bool
+    bfd_multihop: bool
+    route_map_in: str | None
+    route_map_out: str | None
+    max_prefix: int | None
+    next_hop_self: bool
+    password: str | None  # platform-stored form (see credentials.py)
+
+
+@dataclass(frozen=True, slots=True)
+class AfView:
+    afi: str
+    networks: tuple[Net, ...]
+    neighbors: tuple[NeighborView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BgpView:
+    asn: int
+    router_id: str
+    keepalive: int
+    hold: int
+    neighbors: tuple[NeighborView, ...]
+    afs: tuple[AfView, ...]  # ipv4 first, then ipv6; only families with neighbours or networks
+
+
+@dataclass(frozen=True, slots=True)
+class BfdView:
+    name: str
+    min_rx_ms: int
+    min_tx_ms: int
+    multiplier: int
+    peers: tuple[NeighborView, ...]  # BFD-enabled neighbours (one session per address)
+    any_multihop: bool
+    multihop_template: str  # name for platforms that need a named multi-hop template (IOS)
+
+
+@dataclass(frozen=True, slots=True)
+class MgmtView:
+    vrf: str
+    interface: str
+    address: Addr
+    gateway: str | None
+    ntp_servers: tuple[str, ...]
+    syslog_hosts: tuple[str, ...]
+    acl_name: str
+    acl_entries: tuple[AclEntryView, ...]
+    ssh_only: bool
+    banner_lines: tuple[str, ...]
+    domain: str
+    tz_name: str
+    tz_sign: str  # "add" / "minus"
+    tz_hours: int
+    tz_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpView:
+    user: str
+    group: str
+    view: str
+    auth_protocol: str
+    priv_protocol: str
+    auth_key: str | None
+    priv_key: str | None
+    engine_id: str | None
+    location: str
+    contact: str
+    trap_hosts: tuple[str, ...]
+    acl: str
+
+
+@dataclass(frozen=True, slots=True)
+class AaaView:
+    local_user: str
+    password_hash: str | None
+    tacacs_servers: tuple[str, ...]
+    tacacs_key: str | None
+    tacacs_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    hostname: str
+    platform: str
+    role: str
+    site: str
+    tier: str
+    asn: int
+    loopback_v4: str | None
+    loopback_v6: str | None
+    interfaces: tuple[IfView, ...]
+    vrfs: tuple[str, ...]
+    static_routes: tuple[StaticView, ...]  # all, global table first
+    global_static_routes: tuple[StaticView, ...]  # for syntaxes that nest VRF routes (FRR `vrf` block)
+    vrf_static_routes: dict[str, tuple[StaticView, ...]]
+    prefix_lists: tuple[PrefixListView, ...]
+    community_lists: tuple[CommunityListView, ...]
+    route_maps: tuple[RouteMapView, ...]
+    bgp: BgpView | None
+    bfd: BfdView | None
+    mgmt: MgmtView
+    snmp: SnmpView
+    aaa: AaaView
+    header: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# address helpers (cached: the same aggregates and filters recur across thousands of devices)
+
+
+@lru_cache(maxsize=65536)
+def _iface_addr(cidr: str) -> Addr:
+    iface = ipaddress.ip_interface(cidr)
+    net = iface.network
+    if iface.version == 4:
+        return Addr("ipv4", str(iface.ip), net.prefixlen, cidr, str(net.network_address),
+                    str(net.netmask), str(net.hostmask))
+    return Addr("ipv6", str(iface.ip), net.prefixlen, f"{iface.ip}/{net.prefixlen}",
+                str(net.network_address), "", "")
+
+
+@lru_cache(maxsize=65536)
+def _net(prefix: str) -> Net:
+    # strict=True: "10.1.2.3/16" in a filter or aggregate is a plan bug, not something to round silently.
+    net = ipaddress.ip_network(prefix, strict=True)
+    afi = "ipv4" if net.version == 4 else "ipv6"
+    mask = str(net.netmask) if net.version == 4 else ""
+    wildcard = str(net.hostmask) if net.version == 4 else ""
+    return Net(afi, str(net.network_address), net.prefixlen, str(net), mask, wildcard)
+
+
+_NAT = re.compile(r"(\d+)")
+
+
+def _natural(name: str) -> tuple[object, ...]:
+    return tuple(int(p) if p.isdigit() else p.lower() for p in _NAT.split(name))
+
+
+@lru_cache(maxsize=64)
+def _tz(name: str) -> tuple[str, str, int, int]:
+    # Standard-time offset at a fixed date: renders must not depend on the day they run.
+    dt = datetime(2024, 1, 15, 12, tzinfo=ZoneInfo(name))
+    off = dt.utcoffset()
+    assert off is not None
+    minutes = int(off.total_seconds() // 60)
+    sign = "add" if minutes >= 0 else "minus"
+    minutes = abs(minutes)
+    abbr = dt.tzname() or "UTC"
+    if not abbr.isalpha():  # zones like "+08" have no abbreviation; vendors want a word
+        abbr = "UTC"
+    return abbr, sign, minutes // 60, minutes % 60
+
+
+def _clean(text: str) -> str:
+    """One printable line: descriptions are single-line on every platform."""
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, intent: DeviceIntent, spec: PlatformSpec, creds: Credentials) -> None:
+        self.it = intent
+        self.spec = spec
+        self.creds = creds
+        self.host = intent.hostname
+
+    def fail(self, field: str, detail: str) -> RenderError:
+        return RenderError(self.host, detail, field)
+
+    def addr(self, cidr: str, field: str) -> Addr:
+        try:
+            return _iface_addr(cidr)
+        except ValueError as exc:
+            raise self.fail(field, f"bad address {cidr!r}: {exc}") from None
+
+    def net(self, prefix: str, field: str) -> Net:
+        try:
+            return _net(prefix)
+        except ValueError as exc:
+            raise self.fail(field, f"bad prefix {prefix!r}: {exc}") from None
+
+    # --- interfaces -----------------------------------------------------------------------
+
+    def interfaces(self, bfd_ifaces: set[str]) -> tuple[IfView, ...]:
+        it = self.it
+        mg = it.management
+        views: list[IfView] = []
+        names: set[str] = set()
+        for i, ifc in enumerate(it.interfaces):
+            if ifc.name in names:
+                raise self.fail(f"interfaces[{i}].name", f"duplicate interface {ifc.name}")
+            names.add(ifc.name)
+            views.append(self._if_view(ifc, i, bfd_ifaces))
+        if mg.interface not in names:
+            # The plan may describe the management port only in `management`; it still needs rendering.
+            views.append(self._if_view(
+                Interface(name=mg.interface, kind="mgmt", description="management", ipv4=mg.address,
+                          vrf=mg.vrf), -1, bfd_ifaces))
+        order = {"loopback": 0, "mgmt": 1}
+        views.sort(key=lambda v: (order.get(v.kind, 2), _natural(v.name)))
+        return tuple(views)
+
+    def _if_view(self, ifc: Interface, i: int, bfd_ifaces: set[str]) -> IfView:
+        mg = self.it.management
+        is_mgmt = ifc.kind == "mgmt" or ifc.name == mg.interface
+        vrf = ifc.vrf or (mg.vrf if is_mgmt else None)
+        return IfView(
+            name=ifc.name,
+            kind=ifc.kind,
+            description=_clean(ifc.description),
+            v4=self.addr(ifc.ipv4, f"interfaces[{i}].ipv4") if ifc.ipv4 else None,
+            v6=self.addr(ifc.ipv6, f"interfaces[{i}].ipv6") if ifc.ipv6 else None,
+            vrf=vrf,
+            bfd=(ifc.bfd or ifc.name in bfd_ifaces) and ifc.kind != "loopback",
+            is_loopback=ifc.kind == "loopback",
+            is_mgmt=is_mgmt,
+        )
+
+    # --- routing policy -------------------------------------------------------------------
+
+    def prefix_lists(self) -> tuple[PrefixListView, ...]:
+        out = []
+        for i, pl in enumerate(sorted(self.it.prefix_lists, key=lambda p: p.name)):
+            entries = []
+            for e in sorted(pl.entries, key=lambda e: e.seq):
+                net = self.net(e.prefix, f"prefix_lists[{pl.name}].entries[{e.seq}].prefix")
+                if net.afi != pl.afi:
+                    raise self.fail(f"prefix_lists[{i}]", f"{pl.name} is {pl.afi} but has {e.prefix}")
+                entries.append(PrefixEntryView(e.seq, e.action, net, e.ge, e.le))
+            out.append(PrefixListView(pl.name, pl.afi, tuple(entries)))
+        return tuple(out)
+
+    def route_maps(self, pls: dict[str, PrefixListView], cls: set[str]) -> tuple[RouteMapView, ...]:
+        out = []
+        for rm in sorted(self.it.route_maps, key=lambda r: r.name):
+            out.append(RouteMapView(rm.name, tuple(
+                self._rm_entry(rm.name, e, pls, cls) for e in sorted(rm.entries, key=lambda e: e.seq))))
+        return tuple(out)
+
+    def _rm_entry(self, rm: str, e: RouteMapEntry, pls: dict[str, PrefixListView], cls: set[str]
+                  ) -> RouteMapEntryView:
+        afi = None
+        if e.match_prefix_list is not None:
+            if e.match_prefix_list not in pls:
+                raise self.fail(f"route_maps[{rm}].entries[{e.seq}].match_prefix_list",
+                                f"prefix list {e.match_prefix_list!r} is not defined")
+            afi = pls[e.match_prefix_list].afi
+        if e.match_community_list is not None and e.match_community_list not in cls:
+            raise self.fail(f"route_maps[{rm}].entries[{e.seq}].match_community_list",
+                            f"community list {e.match_community_list!r} is not defined")
+        return RouteMapEntryView(e.seq, e.action, e.match_prefix_list, afi, e.match_community_list,
+                                 e.set_local_preference, e.set_med, tuple(e.set_as_path_prepend),
+                                 tuple(e.set_community))
+
+    def statics(self) -> tuple[StaticView, ...]:
+        out = []
+        for i, sr in enumerate(self.it.static_routes):
+            net = self.net(sr.prefix, f"static_routes[{i}].prefix")
+            desc = _clean(sr.description)
+            out.append(StaticView(net.afi, net, sr.next_hop, sr.next_hop is None, sr.vrf, desc,
+                                  re.sub(r"[^A-Za-z0-9_.-]", "_", desc)[:60]))
+        mg = self.it.management
+        if mg.gateway:
+            net = _net("0.0.0.0/0" if ":" not in mg.gateway else "::/0")
+            out.append(StaticView(net.afi, net, mg.gateway, False, mg.vrf, "management default", "MGMT-DEFAULT"))
+        # Global table first, then by VRF; inside each: IPv4 first, then address order.
+        out.sort(key=lambda s: (s.vrf or "", s.afi, ipaddress.ip_network(s.net.cidr)))
+        return tuple(out)
+
+    # --- BGP ------------------------------------------------------------------------------
+
+    def bgp(self, ifaces: tuple[IfView, ...], rms: set[str]) -> BgpView | None:
+        b = self.it.bgp
+        if b is None:
+            return None
+        by_name = {i.name: i for i in ifaces}
+        role_order = {"upstream": 0, "downstream": 1, "internal": 2}
+        neighbors: list[NeighborView] = []
+        seen: set[str] = set()
+        for n in b.neighbors:
+            f = f"bgp.neighbors[{n.address}]"
+            if n.address in seen:
+                raise self.fail(f, "duplicate neighbour")
+            seen.add(n.address)
+            try:
+                peer_ip = ipaddress.ip_address(n.address)
+            except ValueError:
+                raise self.fail(f + ".address", f"bad address {n.address!r}") from None
+            if ("ipv4" if peer_ip.version == 4 else "ipv6") != n.afi:
+                raise self.fail(f + ".afi", f"{n.address} is not {n.afi}")
+            for attr in ("route_map_in", "route_map_out"):
+                name = getattr(n, attr)
+                if name is not None and name not in rms:
+                    raise self.fail(f"{f}.{attr}", f"route map {name!r} is not defined")
+            local_if, local_addr, multihop = self._session_source(n.address, n.afi, n.update_source, by_name, f)
+            if multihop and n.kind == "ebgp":
+                # No ebgp-multihop in the model: an eBGP peer must be on a connected subnet.
+                raise self.fail(f + ".address", "eBGP neighbour is not on a connected subnet")
+            neighbors.append(NeighborView(
+                address=str(peer_ip), afi=n.afi, remote_as=n.remote_as, description=_clean(n.description),
+                peer=n.peer, kind=n.kind, role=n.role, link_kind=n.link_kind, update_source=n.update_source,
+                local_address=local_addr, local_interface=local_if, bfd=n.bfd, bfd_multihop=multihop,
+                route_map_in=n.route_map_in, route_map_out=n.route_map_out, max_prefix=n.max_prefix,
+                next_hop_self=n.next_hop_self, password=self.creds.bgp_passwords.get(n.address),
+            ))
+        neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), ipaddress.ip_address(v.address)))
+        afs = []
+        for afi, prefixes in (("ipv4", b.networks_v4), ("ipv6", b.networks_v6)):
+            nets = tuple(self.net(p, f"bgp.networks_{afi[-2:]}") for p in prefixes)
+            for p, nt in zip(prefixes, nets, strict=True):
+                if nt.afi != afi:
+                    raise self.fail(f"bgp.networks_{afi[-2:]}", f"{p} is not {afi}")
+            nbs = tuple(v for v in neighbors if v.afi == afi)
+            if nets or nbs:
+                afs.append(AfView(afi, nets, nbs))
+        return BgpView(b.asn, b.router_id, b.timers.keepalive, b.timers.hold, tuple(neighbors), tuple(afs))
+
+    def _session_source(self, address: str, afi: str, update_source: str | None,
+                        by_name: dict[str, IfView], field: str) -> tuple[str, str, bool]:
+        """(interface, local address, multihop) for a session."""
+        peer = ipaddress.ip_address(address)
+        connected = None
+        for ifv in by_name.values():
+            a = ifv.v4 if afi == "ipv4" else ifv.v6
+            if a is not None and not ifv.is_loopback and peer in ipaddress.ip_network(f"{a.network}/{a.plen}"):
+                connected = (ifv.name, a.ip)
+                break
+        if update_source is not None:
+            src = by_name.get(update_source)
+            if src is None:
+                raise self.fail(field + ".update_source", f"interface {update_source!r} does not exist")
+            a = src.v4 if afi == "ipv4" else src.v6
+            if a is None:
+                raise self.fail(field + ".update_source", f"{update_source} has no {afi} address")
+            # Sourced from a loopback (or any interface not facing the peer): BFD must be multi-hop.
+            return src.name, a.ip, connected is None or connected[0] != src.name
+        if connected is None:
+            raise self.fail(field + ".address", "no interface on the neighbour's subnet and no update_source")
+        return connected[0], connected[1], False
+
+    # --- management -----------------------------------------------------------------------
+
+    def mgmt(self) -> MgmtView:
+        mg = self.it.management
+        bad = BANNER_FORBIDDEN & set(mg.banner)
+        if bad:
+            raise self.fail("management.banner", f"contains {''.join(sorted(bad))!r}, a banner delimiter")
+        acl = tuple(AclEntryView(e.seq, e.action, self.net(e.source, f"management.acl_v4[{e.seq}]"))
+                    for e in sorted(mg.acl_v4, key=lambda e: e.seq))
+        if not acl:
+            raise self.fail("management.acl_v4", "empty: the management plane would be open to everyone")
+        try:
+            tz = _tz(mg.timezone)
+        except (KeyError, ValueError):
+            raise self.fail("management.timezone", f"unknown zone {mg.timezone!r}") from None
+        lines = tuple(line.rstrip() for line in mg.banner.strip("\n").splitlines())
+        return MgmtView(mg.vrf, mg.interface, self.addr(mg.address, "management.address"), mg.gateway,
+                        tuple(mg.ntp_servers), tuple(mg.syslog_hosts), mg.acl_name, acl, mg.ssh_only, lines,
+                        mg.domain, *tz)
+
+    def snmp(self) -> SnmpView:
+        s = self.it.snmp
+        acl = s.acl or self.it.management.acl_name
+        if acl != self.it.management.acl_name:
+            raise self.fail("snmp.acl", f"{acl!r} is not the management ACL {self.it.management.acl_name!r}")
+        if self.spec.snmp_key == "localized" and s.priv_protocol == "AES-256" and s.auth_protocol != "SHA-256":
+            # A SHA-1 localised key is 20 bytes; AES-256 needs 32 and vendors extend keys differently.
+            raise self.fail("snmp.priv_protocol", "AES-256 needs auth SHA-256 for localised keys")
+        c = self.creds
+        return SnmpView(s.user, SNMP_GROUP, SNMP_VIEW, s.auth_protocol, s.priv_protocol, c.snmp_auth_key,
+                        c.snmp_priv_key, c.snmp_engine_id, _clean(s.location), _clean(s.contact),
+                        tuple(s.trap_hosts), acl)
+
+
+def build_view(intent: DeviceIntent, spec: PlatformSpec, secrets: SecretSource,
+               cisco_hash: CiscoHashType = 9) -> DeviceView:
+    """Everything a template needs for `intent`, or a RenderError naming the device and the field."""
+    host = getattr(intent, "hostname", "<no hostname>")
+    try:
+        creds = CredentialResolver(intent, spec, secrets, cisco_hash).resolve()
+        b = _Builder(intent, spec, creds)
+        it = intent
+        if it.bgp is not None and any(n.bfd for n in it.bgp.neighbors) and it.bfd_profile is None:
+            raise b.fail("bfd_profile", "BGP neighbours have BFD enabled but no BFD profile is set")
+        # First pass without BFD marks, to find which interface faces each BFD neighbour.
+        plain_ifs = b.interfaces(set())
+        pls = b.prefix_lists()
+        pl_by_name = {p.name: p for p in pls}
+        cls = tuple(CommunityListView(c.name, tuple(c.communities))
+                    for c in sorted(it.community_lists, key=lambda c: c.name))
+        rms = b.route_maps(pl_by_name, {c.name for c in cls})
+        bgp = b.bgp(plain_ifs, {r.name for r in rms})
+        bfd_peers = tuple(n for n in bgp.neighbors if n.bfd) if bgp else ()
+        single_hop_ifs = {n.local_interface for n in bfd_peers if not n.bfd_multihop}
+        ifaces = b.interfaces(single_hop_ifs) if single_hop_ifs else plain_ifs
+        bfd = None
+        if it.bfd_profile is not None:
+            p = it.bfd_profile
+            bfd = BfdView(p.name, p.min_rx_ms, p.min_tx_ms, p.multiplier, bfd_peers,
+                          any(n.bfd_multihop for n in bfd_peers), BFD_MULTIHOP_TEMPLATE)
+        mgmt = b.mgmt()
+        statics = b.statics()
+        vrfs = tuple(sorted({i.vrf for i in ifaces if i.vrf} | {mgmt.vrf} | {s.vrf for s in statics if s.vrf}))
+        aaa = AaaView(it.aaa.local_user, creds.login_password, tuple(it.aaa.tacacs_servers),
+                      creds.tacacs_key, TACACS_GROUP)
+        header = (
+            f"{it.hostname} ({spec.name}) role {it.role} tier {it.tier} site {it.site} AS {it.asn}",
+            "Rendered by jinbao from the device intent: change the plan, not this file.",
+        )
+        return DeviceView(
+            hostname=it.hostname, platform=spec.name, role=it.role, site=it.site, tier=it.tier, asn=it.asn,
+            loopback_v4=it.loopback_v4, loopback_v6=it.loopback_v6, interfaces=ifaces, vrfs=vrfs,
+            static_routes=statics, global_static_routes=tuple(s for s in statics if not s.vrf),
+            vrf_static_routes={v: tuple(s for s in statics if s.vrf == v) for v in vrfs},
+            prefix_lists=pls, community_lists=cls, route_maps=rms, bgp=bgp,
+            bfd=bfd, mgmt=mgmt, snmp=b.snmp(), aaa=aaa, header=header,
+        )
+    except SecretError as exc:
+        raise RenderError(host, str(exc).removeprefix(f"device {host}: ")) from exc
+    except AttributeError as exc:
+        # Intents built without validation (model_construct, hand-made objects) can lack a field.
+        name = getattr(exc, "name", None) or str(exc)
+        raise RenderError(host, "missing in the intent", name) from exc
