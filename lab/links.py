@@ -15,6 +15,7 @@ carries data-plane traffic nor becomes reachable through the data plane.
 from __future__ import annotations
 
 import ipaddress
+import json
 
 from lab import names
 from lab.sh import LabError, ok, run
@@ -59,6 +60,12 @@ def link_exists(ifname: str, netns: str | None = None) -> bool:
 def delete_link(ifname: str, netns: str | None = None) -> None:
     if link_exists(ifname, netns):
         run([*_ip(netns), "link", "delete", "dev", ifname], check=False)
+
+
+def root_links_with_alias(prefix: str) -> list[str]:
+    """Root-namespace interfaces whose alias starts with ``prefix`` (how the lab labels its own)."""
+    out = run(["ip", "-j", "link", "show"]).stdout
+    return [link["ifname"] for link in json.loads(out or "[]") if link.get("ifalias", "").startswith(prefix)]
 
 
 def ensure_veth(ns_a: str | None, if_a: str, ns_b: str | None, if_b: str) -> bool:

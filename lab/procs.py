@@ -40,6 +40,17 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
+def descendants(pid: int) -> list[int]:
+    """Children, grandchildren, ... of ``pid`` (host PIDs), parents before their children."""
+    out: list[int] = []
+    todo = children(pid)
+    while todo:
+        child = todo.pop(0)
+        out.append(child)
+        todo += children(child)
+    return out
+
+
 def ns_inode(pid: int, ns: str) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/{ns}")
@@ -84,3 +95,22 @@ def terminate_all(targets: list[tuple[int, int]], grace: float = 3.0) -> list[in
     for pid, _ in live:
         reap(pid)
     return [p for p, _ in live]
+
+
+def namespace_inits_under(root_prefix: str) -> list[dict[str, int]]:
+    """PID-namespace inits (PID 1 inside) whose root directory lies under ``root_prefix``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            root = os.readlink(f"/proc/{pid}/root")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+        started = start_time(pid)
+        if root.startswith(root_prefix) and len(nspid) > 1 and nspid[-1] == "1" and started is not None:
+            found.append({"pid": pid, "start": started})
+    return found

@@ -7,6 +7,7 @@ file (plus the deterministic names in lab/names.py) and removes everything even 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -232,11 +233,16 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
         st = state.load(lab_name) or {"objects": []}
         netns = {o["name"] for o in state.objects(st, "netns")}
         netns |= {ns for ns in links.list_netns() if ns.startswith(names.lab_netns_prefixes(lab_name))}
-        records = state.objects(st, "process")
-        stopped = nodeproc.stop(records)
-        report["stopped"] = [r["node"] for r in records if r["pid"] in stopped]
-        report["strays"] = _strays(netns)
         lab_dir = str(names.lab_dir(lab_name)) + "/"
+        records = state.objects(st, "process")
+        recorded = {r["pid"] for r in records}
+        # Node inits this runtime started whose record was lost (state file gone): PID 1 of a PID
+        # namespace whose root directory is one of this lab's node filesystems.
+        lost = [{"node": "?", **p} for p in procs.namespace_inits_under(lab_dir) if p["pid"] not in recorded]
+        stopped = nodeproc.stop(records + lost)
+        report["stopped"] = [r["node"] for r in records if r["pid"] in stopped]
+        report["stopped_unrecorded"] = [r["pid"] for r in lost if r["pid"] in stopped]
+        report["strays"] = _strays(netns)
         with open("/proc/mounts") as fh:
             found = {line.split()[1] for line in fh if line.split()[1].startswith(lab_dir)}
         for path in sorted(found | {o["path"] for o in state.objects(st, "mount")}, key=len, reverse=True):
@@ -245,6 +251,7 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
                 report["unmounted"].append(path)
         root_links = {o["name"] for o in state.objects(st, "link") if o["netns"] is None}
         root_links.add(names.mgmt_bridge(lab_name))
+        root_links |= set(links.root_links_with_alias(f"jinbao lab {lab_name}:"))
         for ifname in sorted(root_links):
             if links.link_exists(ifname):
                 links.delete_link(ifname)
@@ -338,8 +345,16 @@ def exec(
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # nsenter and the command it forked share the session
-        out, err = proc.communicate()
+        # Kill the command (and what it started) but not nsenter, so nsenter reaps its child and
+        # no zombie is left to the host's init; then, if need be, the whole session.
+        for pid in procs.descendants(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
         raise subprocess.TimeoutExpired(list(argv), timeout or 0, out, err) from None
     result = subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
     if check:
