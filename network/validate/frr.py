@@ -1,0 +1,72 @@
+"""Check an frr.conf with FRR's own parser: `vtysh --dryrun -f FILE`.
+
+Found by trying on FRR 8.4.4 (Debian 12), see docs/templates.md:
+- `vtysh --dryrun -f FILE` (alias `-C`) parses the file with every daemon's command grammar compiled into
+  vtysh, without connecting to any daemon: no running FRR, no `-N` pathspace, no root filesystem needed.
+  Exit status 0 = valid; non-zero (2) = at least one bad line, each reported as
+  `line N: % Unknown command[..]: TEXT` (or another `% ...` parser message).
+- It checks syntax and node context (a `neighbor` line outside `router bgp` is an unknown command);
+  it does not check references (a route-map that is used but never defined passes).
+- `frr-reload.py --test` is not a checker: it needs running daemons to diff against, and its own
+  validation step calls the same `vtysh --dryrun`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from network.validate.ios_like import Finding
+
+_LINE = re.compile(r"^line (\d+): (% .*?)(?:\[\d+\])?:\s*(.*)$")
+
+
+class FrrCheckerUnavailable(RuntimeError):
+    """vtysh is not installed (run scripts/setup-host.sh)."""
+
+
+def vtysh_path() -> str:
+    path = shutil.which("vtysh") or ("/usr/bin/vtysh" if os.path.exists("/usr/bin/vtysh") else None)
+    if path is None:
+        raise FrrCheckerUnavailable("vtysh not found: FRR is not installed (run scripts/setup-host.sh)")
+    return path
+
+
+def validate_frr(config: str | Path, timeout: float = 60.0) -> list[Finding]:
+    """Run FRR's parser on a config (text, or a Path to a file). Empty list = FRR accepts it.
+
+    A `str` is always treated as configuration text; pass a `Path` to check a file in place.
+    """
+    vtysh = vtysh_path()
+    if isinstance(config, Path):
+        return _run(vtysh, config, timeout)
+    # vtysh reads a file; a private temp dir keeps concurrent checks apart.
+    with tempfile.TemporaryDirectory(prefix="jinbao-frr-check-") as tmp:
+        path = Path(tmp) / "frr.conf"
+        path.write_text(config if config.endswith("\n") else config + "\n", encoding="utf-8")
+        return _run(vtysh, path, timeout)
+
+
+def _run(vtysh: str, path: Path, timeout: float) -> list[Finding]:
+    proc = subprocess.run([vtysh, "--dryrun", "-f", str(path)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    output = (proc.stdout + proc.stderr).splitlines()
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for raw in output:
+        line = raw.strip()
+        if not line or line in seen:
+            continue  # vtysh prints each error on both stdout and stderr
+        seen.add(line)
+        m = _LINE.match(line)
+        if m:
+            findings.append(Finding("frr-syntax", f"line {m.group(1)}: {m.group(2)}: {m.group(3).strip()}"))
+        elif line.startswith("%") or "error" in line.lower():
+            findings.append(Finding("frr-syntax", line))
+    if proc.returncode != 0 and not findings:
+        findings.append(Finding("frr-syntax", f"vtysh --dryrun exited {proc.returncode}: {' '.join(output)[:300]}"))
+    return findings
