@@ -97,20 +97,23 @@ def terminate_all(targets: list[tuple[int, int]], grace: float = 3.0) -> list[in
     return [p for p, _ in live]
 
 
-def namespace_inits_under(root_prefix: str) -> list[dict[str, int]]:
-    """PID-namespace inits (PID 1 inside) whose root directory lies under ``root_prefix``."""
+def namespace_inits_in(net_inodes: set[int]) -> list[dict[str, int]]:
+    """PID-namespace inits (PID 1 inside their namespace) living in one of the given network namespaces.
+
+    (A node's root directory cannot identify it from outside: after pivot_root, /proc/PID/root reads "/".)
+    """
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         try:
-            root = os.readlink(f"/proc/{pid}/root")
+            net = os.stat(f"/proc/{pid}/ns/net").st_ino
             status = Path(f"/proc/{pid}/status").read_text()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
         nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
         started = start_time(pid)
-        if root.startswith(root_prefix) and len(nspid) > 1 and nspid[-1] == "1" and started is not None:
+        if net in net_inodes and len(nspid) > 1 and nspid[-1] == "1" and started is not None:
             found.append({"pid": pid, "start": started})
     return found

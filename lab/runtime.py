@@ -237,8 +237,9 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
         records = state.objects(st, "process")
         recorded = {r["pid"] for r in records}
         # Node inits this runtime started whose record was lost (state file gone): PID 1 of a PID
-        # namespace whose root directory is one of this lab's node filesystems.
-        lost = [{"node": "?", **p} for p in procs.namespace_inits_under(lab_dir) if p["pid"] not in recorded]
+        # namespace, running in one of this lab's network namespaces.
+        inits = procs.namespace_inits_in(_netns_inodes(netns))
+        lost = [{"node": "?", **p} for p in inits if p["pid"] not in recorded]
         stopped = nodeproc.stop(records + lost)
         report["stopped"] = [r["node"] for r in records if r["pid"] in stopped]
         report["stopped_unrecorded"] = [r["pid"] for r in lost if r["pid"] in stopped]
@@ -270,14 +271,17 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
     return report
 
 
-def _strays(netns: set[str]) -> list[int]:
-    """PIDs still inside the lab's network namespaces that we did not start (reported, not killed)."""
+def _netns_inodes(netns: set[str]) -> set[int]:
     inodes = set()
     for ns in netns:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             inodes.add(os.stat(names.NETNS_DIR / ns).st_ino)
-        except FileNotFoundError:
-            continue
+    return inodes
+
+
+def _strays(netns: set[str]) -> list[int]:
+    """PIDs still inside the lab's network namespaces that we did not start (reported, not killed)."""
+    inodes = _netns_inodes(netns)
     strays = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
