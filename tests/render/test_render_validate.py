@@ -1,0 +1,101 @@
+"""Rendered configs pass their platform's checks, and the checks really catch what they claim to."""
+
+from __future__ import annotations
+
+import pytest
+
+from network.render import render_device
+from network.secrets import LabTestSecrets
+from network.validate import validate_config, validate_frr, validate_ios_like
+
+from .conftest import needs_vtysh
+from .fixtures import PLATFORMS, ROLES
+
+IOS_LIKE = [p for p in PLATFORMS if p != "frr"]
+
+
+@needs_vtysh
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_frr_render_passes_vtysh_dryrun(role: str) -> None:
+    text = render_device(ROLES[role]("frr"), LabTestSecrets())
+    assert validate_frr(text) == []
+
+
+@needs_vtysh
+def test_broken_frr_config_fails_vtysh_dryrun() -> None:
+    text = render_device(ROLES["WR"]("frr"), LabTestSecrets())
+    broken = text.replace(" neighbor 10.0.14.0 maximum-prefix 100 80", " neighbour 10.0.14.0 maximum-prefix 100 80")
+    broken = broken.replace("ip prefix-list PL4-DEFAULT seq 10 permit 0.0.0.0/0",
+                            "ip prefix-list PL4-DEFAULT seq 10 permit 0.0.0.0/33")
+    findings = validate_frr(broken)
+    details = " | ".join(f.detail for f in findings)
+    assert {f.rule for f in findings} == {"frr-syntax"}
+    assert "neighbour 10.0.14.0" in details
+    assert "0.0.0.0/33" in details
+    assert len(findings) == 2
+
+
+@needs_vtysh
+def test_frr_command_in_wrong_node_fails() -> None:
+    # A BGP neighbour line outside `router bgp` is the kind of template bug dry-run must catch.
+    assert validate_frr("hostname x\nneighbor 10.0.0.1 remote-as 65001\n") != []
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("platform", IOS_LIKE)
+def test_good_renders_are_structurally_clean(platform: str, role: str) -> None:
+    text = render_device(ROLES[role](platform), LabTestSecrets())
+    assert validate_ios_like(text, platform) == []
+    assert validate_config(text, platform) == []
+
+
+# (platform, text to remove or replace, replacement, expected rule, expected words in the detail)
+MUTATIONS = [
+    ("cisco_ios", "  neighbor 10.14.0.1 route-map RM4-DOWN-140100-IN in\n", "", "bgp-inbound-filter", "10.14.0.1"),
+    ("huawei_vrp", "  peer 10.14.0.1 route-policy RM4-DOWN-140100-IN import\n", "", "bgp-inbound-filter", "10.14.0.1"),
+    ("h3c_comware", "  peer 10.14.0.1 route-policy RM4-DOWN-140100-IN import\n", "", "bgp-inbound-filter",
+     "10.14.0.1"),
+    ("cisco_ios", " transport input ssh\n", " transport input telnet ssh\n", "no-telnet", "telnet"),
+    ("huawei_vrp", "undo telnet server enable\n", "telnet server enable\n", "no-telnet", "telnet"),
+    ("h3c_comware", " protocol inbound ssh\n", " protocol inbound all\n", "no-telnet", "all"),
+    ("cisco_ios", "snmp-server location", "snmp-server community s3cret RO\nsnmp-server location", "snmp-v3-only",
+     "community"),
+    ("huawei_vrp", "snmp-agent trap enable", "snmp-agent community read s3cret\nsnmp-agent trap enable",
+     "snmp-v3-only", "community"),
+    ("h3c_comware", "snmp-agent trap enable", "snmp-agent community read s3cret\nsnmp-agent trap enable",
+     "snmp-v3-only", "community"),
+    ("huawei_vrp", "snmp-agent sys-info version v3", "snmp-agent sys-info version v2c v3", "snmp-v3-only", "v2c"),
+    ("cisco_ios", " neighbor 10.14.0.3 fall-over bfd\n", "", "bgp-bfd", "10.14.0.3"),
+    ("huawei_vrp", " peer 10.14.0.3 bfd enable\n", "", "bgp-bfd", "10.14.0.3"),
+    ("h3c_comware", " peer 10.14.0.3 bfd\n", "", "bgp-bfd", "10.14.0.3"),
+    ("cisco_ios", "  neighbor 10.0.14.2 maximum-prefix 100 80\n", "", "bgp-max-prefix", "10.0.14.2"),
+    ("huawei_vrp", "  peer 10.0.14.2 route-limit 100 80\n", "", "bgp-max-prefix", "10.0.14.2"),
+    ("h3c_comware", "  peer 10.0.14.2 route-limit 100 80\n", "", "bgp-max-prefix", "10.0.14.2"),
+]
+
+
+@pytest.mark.parametrize(("platform", "old", "new", "rule", "word"), MUTATIONS)
+def test_structural_checks_flag_violations(platform: str, old: str, new: str, rule: str, word: str) -> None:
+    text = render_device(ROLES["WR"](platform), LabTestSecrets())
+    assert old in text, f"mutation target not in the {platform} render: {old!r}"
+    findings = validate_ios_like(text.replace(old, new, 1), platform)
+    hits = [f for f in findings if f.rule == rule]
+    assert hits, findings
+    assert any(word in f.detail for f in hits), hits
+    # A finding must never echo a community string.
+    assert all("s3cret" not in f.detail for f in findings)
+
+
+def test_ios_bfd_needs_interface_timers() -> None:
+    text = render_device(ROLES["WR"]("cisco_ios"), LabTestSecrets())
+    block = "interface GigabitEthernet0/0/3\n"
+    head, tail = text.split(block, 1)
+    tail = tail.replace(" bfd interval 100 min_rx 100 multiplier 3\n", "", 1)
+    findings = validate_ios_like(head + block + tail, "cisco_ios")
+    assert any(f.rule == "bgp-bfd" and "GigabitEthernet0/0/3" in f.detail for f in findings)
+
+
+def test_banner_text_is_not_parsed_as_config() -> None:
+    text = render_device(ROLES["AR"]("cisco_ios"), LabTestSecrets())
+    text = text.replace("All sessions are logged.", "transport input telnet\nsnmp-server community x RO")
+    assert validate_ios_like(text, "cisco_ios") == []
