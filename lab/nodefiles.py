@@ -99,7 +99,7 @@ def snmpd(lab: LabSpec, node: NodeSpec, user: SnmpUser) -> Files:
         f"agentaddress udp:{_ip(node.mgmt_ip)}:161\n"
         "master agentx\n"
         "agentXSocket /var/agentx/master\n"
-        "agentXPerms 0660 0755 root frr\n"
+        "agentXPerms 0660 0755 frr frr\n"
         f'createUser {user.name} {user.auth_proto} "{user.auth_key}" {user.priv_proto} "{user.priv_key}"\n'
         f"rouser {user.name} priv\n"
         f'sysLocation "jinbao lab {lab.name}"\n'

@@ -29,7 +29,9 @@ def three_node_spec(lab: str, octet: int) -> LabSpec:
         nodes=(
             NodeSpec("r1", "LABT-R1", "wan", "router", f"{m}.11/24", ("sshd", "frr", "snmpd")),
             NodeSpec("r2", "LABT-R2", "wan", "router", f"{m}.12/24", ("sshd", "frr", "snmpd")),
-            NodeSpec("srv1", "labt-srv1", "production", "server", f"{m}.21/24", ("sshd",)),
+            NodeSpec(
+                "srv1", "labt-srv1", "production", "server", f"{m}.21/24", ("sshd", "postgresql", "nftables")
+            ),
         ),
         links=(
             LinkSpec(

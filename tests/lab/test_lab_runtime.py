@@ -80,6 +80,15 @@ def test_nodes_have_their_own_pid_and_root(lab: Any) -> None:
     assert ex("srv1", "test", "-e", str(names.STATE_ROOT)).returncode != 0  # the host's tree is out of reach
 
 
+def test_requested_services_only(lab: Any) -> None:
+    clusters = ex("srv1", "pg_lsclusters", "--no-header").stdout
+    assert "online" in clusters, clusters
+    assert "table inet filter" in ex("srv1", "nft", "list", "ruleset").stdout
+    comms = set(ex("r1", "ps", "-eo", "comm", "--no-headers").stdout.split())
+    assert "postgres" not in comms
+    assert ex("r1", "nft", "list", "ruleset").stdout.strip() == ""
+
+
 def test_ssh_from_host_with_lab_key(lab: Any) -> None:
     key = lab["info"]["ssh_key"]
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
