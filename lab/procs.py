@@ -97,8 +97,9 @@ def terminate_all(targets: list[tuple[int, int]], grace: float = 3.0) -> list[in
     return [p for p, _ in live]
 
 
-def namespace_inits_in(net_inodes: set[int]) -> list[dict[str, int]]:
-    """PID-namespace inits (PID 1 inside their namespace) living in one of the given network namespaces.
+def namespace_inits(net_inodes: set[int], parent_marker: str) -> list[dict[str, int]]:
+    """PID-namespace inits (PID 1 inside) living in one of ``net_inodes`` or whose parent's command
+    line contains ``parent_marker`` (the node wrapper names the node's directory in its arguments).
 
     (A node's root directory cannot identify it from outside: after pivot_root, /proc/PID/root reads "/".)
     """
@@ -112,8 +113,15 @@ def namespace_inits_in(net_inodes: set[int]) -> list[dict[str, int]]:
             status = Path(f"/proc/{pid}/status").read_text()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        nspid = fields.get("NSpid", "").split()
+        if len(nspid) < 2 or nspid[-1] != "1":
+            continue
+        try:
+            parent = Path(f"/proc/{fields['PPid'].strip()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError, KeyError):
+            parent = ""
         started = start_time(pid)
-        if net in net_inodes and len(nspid) > 1 and nspid[-1] == "1" and started is not None:
+        if started is not None and (net in net_inodes or parent_marker in parent):
             found.append({"pid": pid, "start": started})
     return found

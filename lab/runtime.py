@@ -237,8 +237,8 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
         records = state.objects(st, "process")
         recorded = {r["pid"] for r in records}
         # Node inits this runtime started whose record was lost (state file gone): PID 1 of a PID
-        # namespace, running in one of this lab's network namespaces.
-        inits = procs.namespace_inits_in(_netns_inodes(netns))
+        # namespace, running in one of this lab's network namespaces or started for a node of this lab.
+        inits = procs.namespace_inits(_netns_inodes(netns), f"--mount-proc={lab_dir}")
         lost = [{"node": "?", **p} for p in inits if p["pid"] not in recorded]
         stopped = nodeproc.stop(records + lost)
         report["stopped"] = [r["node"] for r in records if r["pid"] in stopped]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,14 @@ SNMP = SnmpUser("jblabtest", "lab-only-auth-pass", "lab-only-priv-pass")
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)")
 
 
+@pytest.fixture(scope="session")
+def lab_tests_lock() -> Iterator[None]:
+    """One pytest run at a time may drive the test labs (they have fixed names and management nets)."""
+    with open("/run/lock/jinbao-lab-tests.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def three_node_spec(lab: str, octet: int) -> LabSpec:
     """Two FRR routers on a veth link; a server on a LAN segment behind r2 with a default route."""
     m = f"100.126.{octet}"
@@ -29,9 +39,7 @@ def three_node_spec(lab: str, octet: int) -> LabSpec:
         nodes=(
             NodeSpec("r1", "LABT-R1", "wan", "router", f"{m}.11/24", ("sshd", "frr", "snmpd")),
             NodeSpec("r2", "LABT-R2", "wan", "router", f"{m}.12/24", ("sshd", "frr", "snmpd")),
-            NodeSpec(
-                "srv1", "labt-srv1", "production", "server", f"{m}.21/24", ("sshd", "postgresql", "nftables")
-            ),
+            NodeSpec("srv1", "labt-srv1", "production", "server", f"{m}.21/24", ("sshd", "postgresql", "nftables")),
         ),
         links=(
             LinkSpec(

@@ -24,7 +24,7 @@ SPEC = two_node_spec(LAB, 252)
 
 
 @pytest.fixture
-def before() -> Any:
+def before(lab_tests_lock: None) -> Any:
     """Each test starts with the lab down and ends with it down again."""
     runtime.down(LAB)
     snap = snapshot()
@@ -101,9 +101,7 @@ def test_down_after_an_interrupted_up(before: Any) -> None:
         "from lab.spec import LabSpec\n"
         "runtime.up(LabSpec.from_dict(json.load(sys.stdin)), progress=lambda m: print(m, flush=True))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps(SPEC.to_dict()))
     proc.stdin.close()
@@ -119,10 +117,17 @@ def test_down_after_an_interrupted_up(before: Any) -> None:
     assert leftovers(LAB, before, recorded) == {}
 
 
-def test_down_after_the_state_file_was_lost(before: Any) -> None:
+@pytest.mark.parametrize("netns_names_too", [False, True])
+def test_down_after_the_state_file_was_lost(before: Any, netns_names_too: bool) -> None:
     info = runtime.up(SPEC)
     recorded = lab_objects(LAB)
     names.state_file(LAB).unlink()
+    if netns_names_too:  # as if an earlier down had died after removing the namespace names
+        for obj in recorded["objects"]:
+            if obj["kind"] == "netns":
+                subprocess.run(["ip", "netns", "delete", obj["name"]], check=True)
     report = runtime.down(LAB)
     assert sorted(report["stopped_unrecorded"]) == sorted(n["pid"] for n in info["nodes"].values())
     assert leftovers(LAB, before, recorded) == {}
+    for node in info["nodes"].values():
+        assert _gone(node["pid"], timeout=1)

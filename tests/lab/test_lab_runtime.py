@@ -22,7 +22,7 @@ MGMT = {"r1": "100.126.251.11", "r2": "100.126.251.12", "srv1": "100.126.251.21"
 
 
 @pytest.fixture(scope="module")
-def lab() -> Any:
+def lab(lab_tests_lock: None) -> Any:
     runtime.down(LAB)  # whatever an aborted earlier run left behind
     before = snapshot()
     t0 = time.monotonic()
@@ -198,9 +198,7 @@ def test_second_up_is_a_noop(lab: Any) -> None:
     took = time.monotonic() - t0
     assert again["changed"] is False
     assert took < 2.0
-    assert {n: v["pid"] for n, v in again["nodes"].items()} == {
-        n: v["pid"] for n, v in lab["info"]["nodes"].items()
-    }
+    assert {n: v["pid"] for n, v in again["nodes"].items()} == {n: v["pid"] for n, v in lab["info"]["nodes"].items()}
     assert lab_objects(LAB)["objects"] == before_state["objects"]
     after = snapshot()
     assert after["netns"] >= before_snap["netns"] and after["links"] >= before_snap["links"]
