@@ -14,10 +14,18 @@ def parse(prefix: str) -> tuple[int, int, int]:
     return net.version, int(net.network_address), net.prefixlen
 
 
+def _v4(a: int) -> str:
+    return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _v6(a: int) -> str:
+    return str(ipaddress.IPv6Address(a))
+
+
 def fmt(af: int, start: int, plen: int) -> str:
-    if af == 4:
-        return f"{ipaddress.IPv4Address(start)}/{plen}"
-    return f"{ipaddress.IPv6Address(start)}/{plen}"
+    """Format an address block; hot in the allocator and the plan, so IPv4 avoids ipaddress objects."""
+    return f"{_v4(start)}/{plen}" if af == 4 else f"{_v6(start)}/{plen}"
 
 
 def size(af: int, plen: int) -> int:
@@ -33,6 +41,4 @@ def plen_for(af: int, n: int) -> int:
 
 def host(af: int, start: int, plen: int, offset: int) -> str:
     """Address `offset` inside a block, with the block's prefix length (for interface addresses)."""
-    if af == 4:
-        return f"{ipaddress.IPv4Address(start + offset)}/{plen}"
-    return f"{ipaddress.IPv6Address(start + offset)}/{plen}"
+    return fmt(af, start + offset, plen)

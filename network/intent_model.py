@@ -87,6 +87,7 @@ class BgpNeighbor(_Model):
     route_map_out: str | None = None
     max_prefix: int | None = None
     next_hop_self: bool = False
+    default_originate: bool = False  # a parent sends its children a default route
     password: SecretRef | None = None
 
 

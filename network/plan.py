@@ -1,0 +1,309 @@
+"""The routing plan: inventory + IP registration record + routing policy -> one intent per router.
+
+Pure function, computed every time, never hand-kept (docs/routing.md explains the design):
+- one ASN per site (asn_base + region code); eBGP on every inter-site link, iBGP between a site's routers;
+- BFD on every session; BGP timers as the fallback;
+- each site originates only its own aggregates (business, loopback, p2p pools), anchored by discard routes,
+  and announces only those upward, tagged with its tier's origin community;
+- a parent sends only a default route down;
+- the lower tier prefers its primary line (local-preference) and makes the upper tier prefer it too
+  (AS-path prepend on the backup);
+- every eBGP session's import filter accepts exactly what the IP plan gives that neighbour, with a
+  maximum-prefix limit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from inventory.model import Device, Inventory, Link, Site
+from network.addressing import TRANSIT_FW_BASE, Addressing
+from network.ifnames import naming
+from network.intent_model import (
+    Aaa,
+    AclEntry,
+    BfdProfile,
+    Bgp,
+    BgpNeighbor,
+    BgpTimers,
+    DeviceIntent,
+    Interface,
+    Management,
+    PrefixList,
+    PrefixListEntry,
+    RouteMap,
+    RouteMapEntry,
+    SecretRef,
+    Snmp,
+    StaticRoute,
+)
+from network.routing_config import RoutingDoc
+
+AFS = ((4, "ipv4"), (6, "ipv6"))
+
+
+_SHARED: dict[tuple, object] = {}
+
+
+def _new(cls, **fields):
+    """Build a policy object once per distinct value and share it between routers: they are frozen, and
+    most (DEFAULT lists, iBGP maps, a site's own-aggregate list) repeat across many routers."""
+    key = (cls, *fields.items())
+    obj = _SHARED.get(key)
+    if obj is None:
+        if len(_SHARED) > 200_000:  # bounded: a long-lived process plans many inventories
+            _SHARED.clear()
+        obj = _SHARED[key] = cls(**fields)
+    return obj
+DEFAULT = {4: "0.0.0.0/0", 6: "::/0"}
+UPLINK_KINDS = ("primary", "backup", "access")
+ZONES_BEHIND_FIREWALL = ("production", "exchange")
+
+
+@dataclass
+class PlanInput:
+    inv: Inventory
+    addr: Addressing
+    routing: RoutingDoc
+    mgmt_pools: dict[int, str]  # national management prefixes: the only sources the management ACL admits
+    _links_of: dict[str, list[Link]] = field(default_factory=dict)
+    _devices_of: dict[str, list[Device]] = field(default_factory=dict)
+    _device: dict[str, Device] = field(default_factory=dict)
+    _nms: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        links: dict[str, list[Link]] = defaultdict(list)
+        for link in self.inv.links:
+            links[link.a].append(link)
+            links[link.b].append(link)
+        self._links_of = dict(links)
+        self._devices_of = self.inv.devices_of()
+        self._device = {d.hostname: d for d in self.inv.devices}
+
+    def links_of(self, host: str) -> list[Link]:
+        return self._links_of.get(host, [])
+
+    def devices(self, site: str) -> list[Device]:
+        return self._devices_of[site]
+
+    def device(self, host: str) -> Device:
+        return self._device[host]
+
+
+def tier_key(site: Site) -> str:
+    return "dr" if site.kind == "dr" else site.tier
+
+
+def own_aggregates(p: PlanInput, site: Site, af: int, who: str) -> list[str]:
+    out = []
+    for pool in p.routing.bgp.announced_pools:
+        agg = p.addr.aggregate(site.id, pool, af, who)
+        if agg is not None:
+            out.append(agg)
+    return out
+
+
+def _ordered_links(p: PlanInput, d: Device) -> list[Link]:
+    """Uplinks first (primary, backup), then links inside the site, then downlinks in inventory order."""
+    mine = p.links_of(d.hostname)
+    up = sorted((lk for lk in mine if lk.b == d.hostname and lk.a_site != lk.b_site),
+                key=lambda lk: UPLINK_KINDS.index(lk.kind))
+    internal = [lk for lk in mine if lk.a_site == lk.b_site]
+    down = [lk for lk in mine if lk.a == d.hostname and lk.a_site != lk.b_site]
+    return up + internal + down
+
+
+def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
+    site = p.inv.site(d.site)
+    asn = p.inv.asn(site)
+    names = naming(d.platform)
+    rt = p.routing
+    interfaces: list[Interface] = []
+    neighbors: list[BgpNeighbor] = []
+    prefix_lists: dict[str, PrefixList] = {}
+    route_maps: dict[str, RouteMap] = {}
+    statics: list[StaticRoute] = []
+
+    lo4, lo6 = p.addr.loopback(d, 4), p.addr.loopback(d, 6)
+    interfaces.append(Interface(name=names.loopback, kind="loopback", description=f"{d.hostname} router ID",
+                                ipv4=lo4, ipv6=lo6))
+
+    def plist(name: str, afi: str, prefixes: list[str]) -> str:
+        prefix_lists[name] = _new(PrefixList, name=name, afi=afi, entries=tuple(
+            _new(PrefixListEntry, seq=10 * (i + 1), action="permit", prefix=pfx) for i, pfx in enumerate(prefixes)))
+        return name
+
+    def rmap(name: str, *entries: RouteMapEntry) -> str:
+        route_maps[name] = _new(RouteMap, name=name, entries=entries)
+        return name
+
+    community = rt.bgp.communities[tier_key(site)]
+    for port, link in enumerate(_ordered_links(p, d), start=1):
+        ifname = names.port.format(n=port)
+        mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
+        peer_host = link.a if mine == "b" else link.b
+        peer = p.device(peer_host)
+        peer_site = p.inv.site(peer.site)
+        wan = link.kind != "access"
+        interfaces.append(Interface(
+            name=ifname, kind="wan" if wan else "access",
+            description=f"{link.kind} {'uplink to' if mine == 'b' else 'to'} {peer_host}"
+            if link.a_site != link.b_site else f"internal to {peer_host}",
+            ipv4=p.addr.link(link, mine, 4), ipv6=p.addr.link(link, mine, 6),
+            peer=peer_host, link_kind=link.kind, bfd=True))
+        for af, afi in AFS:
+            v = f"V{af}"
+            peer_ip = p.addr.link(link, theirs, af).split("/")[0]
+            if link.a_site == link.b_site:  # iBGP inside the site: everything, next-hop-self
+                name = rmap(f"IBGP-{v}", _new(RouteMapEntry, seq=10, action="permit"))
+                neighbors.append(BgpNeighbor(
+                    address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
+                    kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
+                    next_hop_self=True))
+            elif mine == "b":  # uplink: accept only the default, announce only our aggregates
+                kind = link.kind.upper()
+                lp = rt.bgp.local_preference.backup if link.kind == "backup" else rt.bgp.local_preference.primary
+                plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
+                plist(f"OWN-{v}", afi, own_aggregates(p, site, af, d.hostname))
+                rin = rmap(f"FROM-PARENT-{kind}-{v}", _new(RouteMapEntry,
+                    seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
+                prepend = (asn,) * rt.bgp.backup_prepend if link.kind == "backup" else ()
+                rout = rmap(f"TO-PARENT-{kind}-{v}", _new(RouteMapEntry,
+                    seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
+                    set_as_path_prepend=prepend))
+                neighbors.append(BgpNeighbor(
+                    address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
+                    description=f"{link.kind} uplink {peer_host}", peer=peer_host, kind="ebgp", role="upstream",
+                    link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10))
+            else:  # downlink: accept exactly the child's aggregates, send only a default
+                child = p.inv.site(link.b_site)
+                accepted = own_aggregates(p, child, af, peer_host)
+                pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
+                rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=pl))
+                plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
+                rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                                                            match_prefix_list=f"DEFAULT-{v}"))
+                neighbors.append(BgpNeighbor(
+                    address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
+                    description=f"{link.kind} downlink {peer_host}", peer=peer_host, kind="ebgp",
+                    role="downstream", link_kind=link.kind, route_map_in=rin, route_map_out=rout,
+                    max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True))
+
+    interfaces.extend(_site_lans(p, site, d, statics))
+    networks: dict[int, list[str]] = {}
+    for af, _ in AFS:
+        aggs = own_aggregates(p, site, af, d.hostname)
+        lo = lo4 if af == 4 else lo6
+        networks[af] = [*aggs, lo]
+        statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
+                       for agg in aggs)
+    mgmt = _management(p, d)
+    statics.extend(StaticRoute(prefix=DEFAULT[af], next_hop=gw, vrf=rt.management.vrf,
+                               description="out-of-band management") for af, gw in _mgmt_gateways(p, d))
+    interfaces.append(Interface(name=mgmt.interface, kind="mgmt", description="out-of-band management",
+                                ipv4=mgmt.address, ipv6=p.addr.mgmt(d, 6)[0], vrf=rt.management.vrf))
+    return DeviceIntent(
+        hostname=d.hostname, site=d.site, role=d.role, platform=d.platform, tier=tier_key(site), asn=asn,
+        loopback_v4=lo4, loopback_v6=lo6, interfaces=tuple(interfaces),
+        bgp=Bgp(asn=asn, router_id=lo4.split("/")[0],
+                timers=BgpTimers(keepalive=rt.bgp.timers.keepalive, hold=rt.bgp.timers.hold),
+                neighbors=tuple(neighbors), networks_v4=tuple(networks[4]), networks_v6=tuple(networks[6])),
+        bfd_profile=BfdProfile(name=rt.bfd.profile, min_rx_ms=rt.bfd.min_rx_ms, min_tx_ms=rt.bfd.min_tx_ms,
+                               multiplier=rt.bfd.multiplier),
+        prefix_lists=tuple(prefix_lists[k] for k in sorted(prefix_lists)),
+        route_maps=tuple(route_maps[k] for k in sorted(route_maps)),
+        static_routes=tuple(statics), snmp=_snmp(p, site), aaa=_aaa(p, d), management=mgmt,
+        tags={"site_name_en": site.name_en, "site_name_zh": site.name_zh, "province": site.province},
+    )
+
+
+def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) -> list[Interface]:
+    """The firewall transit LAN of a data centre, or the LAN of an access site."""
+    names = naming(d.platform)
+    port = len(p.links_of(d.hostname))
+    out: list[Interface] = []
+    if site.kind == "access":
+        rec4 = p.addr.subnet(site.id, "business", "lan", 4, d.hostname)
+        rec6 = p.addr.subnet(site.id, "business", "lan", 6, d.hostname)
+        out.append(Interface(name=names.port.format(n=port + 1), kind="lan", description=f"{site.name_en} LAN",
+                             ipv4=p.addr.in_subnet(rec4, 1), ipv6=p.addr.in_subnet(rec6, 1)))
+        return out
+    fw = [x for x in p.devices(site.id) if x.role == "FW"]
+    if not fw:
+        return out
+    t4 = p.addr.subnet(site.id, "business", "transit", 4, d.hostname)
+    t6 = p.addr.subnet(site.id, "business", "transit", 6, d.hostname)
+    out.append(Interface(name=names.port.format(n=port + 1), kind="transit",
+                         description=f"transit to {fw[0].hostname}", ipv4=p.addr.in_subnet(t4, d.index),
+                         ipv6=p.addr.in_subnet(t6, d.index), peer=fw[0].hostname))
+    for zone in ZONES_BEHIND_FIREWALL:
+        for af, t in ((4, t4), (6, t6)):
+            z = p.addr.subnet(site.id, "business", zone, af, d.hostname)
+            statics.append(StaticRoute(prefix=z.prefix,
+                                       next_hop=p.addr.in_subnet(t, TRANSIT_FW_BASE + fw[0].index).split("/")[0],
+                                       description=f"{zone} zone behind {fw[0].hostname}"))
+    return out
+
+
+def _mgmt_gateways(p: PlanInput, d: Device) -> list[tuple[int, str]]:
+    return [(af, p.addr.mgmt(d, af)[1]) for af, _ in AFS]
+
+
+def _nms_hosts(p: PlanInput, site: Site) -> list[str]:
+    """Management servers (NM) of this site, its province and the ministry: NTP, syslog, TACACS+."""
+    cached = p._nms.get(site.id)
+    if cached is None:
+        cached = p._nms[site.id] = _find_nms(p, site)
+    return cached
+
+
+def _find_nms(p: PlanInput, site: Site) -> list[str]:
+    chain: list[str] = []
+    s: Site | None = site
+    while s is not None:
+        chain.append(s.id)
+        s = p.inv.site(s.parent) if s.parent else None
+    wanted = [chain[0]] if site.kind != "access" else []
+    wanted += [c for c in chain if p.inv.site(c).tier in ("province", "municipality", "ministry")
+               and p.inv.site(c).kind == "dc"]
+    seen, hosts = set(), []
+    for sid in wanted:
+        for dev in p.devices(sid):
+            if dev.role == "NM" and dev.hostname not in seen:
+                seen.add(dev.hostname)
+                hosts.append(p.addr.mgmt(dev, 4)[0].split("/")[0])
+    return hosts
+
+
+def _management(p: PlanInput, d: Device) -> Management:
+    site = p.inv.site(d.site)
+    m = p.routing.management
+    addr, gw = p.addr.mgmt(d, 4)
+    nms = _nms_hosts(p, site)
+    return Management(
+        vrf=m.vrf, interface=naming(d.platform).mgmt, address=addr, gateway=gw,
+        ntp_servers=tuple(nms[-2:]), syslog_hosts=tuple(nms[:2]), acl_name="JB-MGMT",
+        acl_v4=(_new(AclEntry, seq=10, action="permit", source=p.mgmt_pools[4]),),
+        banner=m.banner, domain=m.domain)
+
+
+def _snmp(p: PlanInput, site: Site) -> Snmp:
+    m = p.routing.management
+    nms = _nms_hosts(p, site)
+    return Snmp(user=m.snmp_user, auth_protocol=m.snmp_auth, priv_protocol=m.snmp_priv,  # type: ignore[arg-type]
+                auth_key=_new(SecretRef, name="snmp_auth"), priv_key=_new(SecretRef, name="snmp_priv"),
+                location=f"{site.name_zh} / {site.name_en}", contact="jinbao NOC", trap_hosts=tuple(nms[:1]),
+                acl="JB-MGMT")
+
+
+def _aaa(p: PlanInput, d: Device) -> Aaa:
+    nms = _nms_hosts(p, p.inv.site(d.site))
+    return Aaa(local_user=p.routing.management.local_user, local_password=_new(SecretRef, name="local_admin"),
+               tacacs_servers=tuple(nms[-1:]), tacacs_key=_new(SecretRef, name="tacacs_key"))
+
+
+def build_intents(p: PlanInput, hosts: set[str] | None = None) -> dict[str, DeviceIntent]:
+    """Intents for every router (WAN and access routers), or only those named in `hosts`."""
+    return {d.hostname: router_intent(p, d) for d in p.inv.devices
+            if d.is_router and (hosts is None or d.hostname in hosts)}
