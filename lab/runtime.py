@@ -211,7 +211,11 @@ def _wait_nodes(spec: LabSpec, st: dict[str, Any], started: list[str], say: Prog
         say(f"lab {spec.name}: node {name} ready: {ready['services']}")
     state.save(spec.name, st)
     if failures:
-        raise LabError(f"lab {spec.name}: services failed to start: " + "; ".join(failures))
+        raise LabError(
+            f"lab {spec.name}: services failed to start: "
+            + "; ".join(failures)
+            + f" (the lab is left up for inspection, e.g. with exec; run down({spec.name!r}) to remove it)"
+        )
 
 
 def _write_known_hosts(spec: LabSpec, st: dict[str, Any]) -> None:

@@ -26,7 +26,10 @@ RESERVED_IFNAMES = ("lo", "mgmt0")
 _LAB_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")  # "jbmgmt-" + 8 chars = 15, the kernel's limit
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^(?=.{{1,64}}$){_LABEL}(\.{_LABEL})*$")
+SNMP_AUTH_PROTOS = ("SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512")
+SNMP_PRIV_PROTOS = ("AES", "AES128")
 
 
 class SpecError(LabError):
@@ -188,6 +191,10 @@ class LabSpec:
             c in v for v in (self.snmp_user.auth_key, self.snmp_user.priv_key) for c in ('"', "\n", "\\")
         ):
             errors.append("snmp_user: passphrases must not contain quotes, backslashes or newlines")
+        if self.snmp_user and (
+            self.snmp_user.auth_proto not in SNMP_AUTH_PROTOS or self.snmp_user.priv_proto not in SNMP_PRIV_PROTOS
+        ):
+            errors.append(f"snmp_user: protocols must be one of {SNMP_AUTH_PROTOS} / {SNMP_PRIV_PROTOS}")
         if self.snmp_user and not _NAME_RE.match(self.snmp_user.name.lower()):
             errors.append(f"snmp_user: user name {self.snmp_user.name!r}: letters, digits, '-'")
         if errors:

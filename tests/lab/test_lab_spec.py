@@ -55,6 +55,7 @@ def test_bad_nodes_links_and_routes_are_refused() -> None:
         "kind": dataclasses.replace(r1, kind="switch"),
         "unknown services": dataclasses.replace(r1, services=("sshd", "telnetd")),
         "host name": dataclasses.replace(r1, hostname="bad_host"),
+        "not a valid host name": dataclasses.replace(r1, hostname="a..b"),
     }
     for message, node in cases.items():
         with pytest.raises(SpecError, match=message):
@@ -74,6 +75,9 @@ def test_bad_nodes_links_and_routes_are_refused() -> None:
     bad_route = dataclasses.replace(spec.routes[0], via="fd10::1")
     with pytest.raises(SpecError, match="default6"):
         dataclasses.replace(spec, routes=(bad_route,)).validate()
+    dataclasses.replace(spec, nodes=(dataclasses.replace(r1, hostname="r1.bj.lab"), *spec.nodes[1:])).validate()
+    with pytest.raises(SpecError, match="protocols"):
+        dataclasses.replace(spec, snmp_user=dataclasses.replace(SNMP, priv_proto="DES")).validate()
     weak = dataclasses.replace(SNMP, priv_key="short")
     with pytest.raises(SpecError, match="8 characters"):
         dataclasses.replace(spec, snmp_user=weak).validate()
