@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab import names, runtime
+from lab import base, names, runtime
 from tests.lab.conftest import SNMP, lab_objects, leftovers, requires_root, snapshot, three_node_spec
 
 pytestmark = [pytest.mark.integration, requires_root]
@@ -53,6 +54,21 @@ def snmpget(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 V3 = ["-v3", "-l", "authPriv", "-u", SNMP.name, "-a", "SHA", "-A", SNMP.auth_key, "-x", "AES", "-X", SNMP.priv_key]
+
+
+def test_base_is_complete_and_inert(lab: Any) -> None:
+    root = base.rootfs()
+    done = json.loads((root.parent / base.COMPLETE).read_text())
+    assert sorted(done["packages"]) == sorted(base.BASE_PACKAGES)
+    status = (root / "var/lib/dpkg/status").read_text().split("\n\n")
+    installed = {
+        block.split("\n", 1)[0].removeprefix("Package: ") for block in status if "Status: install ok installed" in block
+    }
+    assert set(base.BASE_PACKAGES) <= installed
+    policy = subprocess.run(["sh", str(root / "usr/sbin/policy-rc.d")], check=False)
+    assert policy.returncode == 101  # dpkg may never start a service in the base or a node
+    assert not list((root / "etc/ssh").glob("ssh_host_*"))  # every node makes its own host keys
+    assert not list(base.CACHE_ROOT.glob(".build-*"))
 
 
 def test_up_reports_every_node_running(lab: Any) -> None:
