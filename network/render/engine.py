@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -99,6 +101,49 @@ def render_device(
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
+# Set in the parent just before forking workers, read by them: forked children share it copy-on-write,
+# so thousands of intents are never pickled. Only (start, stop) ranges and the results cross processes.
+_BATCH: tuple[list[DeviceIntent], SecretSource, CiscoHashType] | None = None
+PARALLEL_MIN = 256  # below this, forking costs more than it saves
+
+
+def _render_range(bounds: tuple[int, int]) -> list[str | RenderError]:
+    assert _BATCH is not None
+    intents, secrets, cisco_hash = _BATCH
+    out: list[str | RenderError] = []
+    for i in range(*bounds):
+        try:
+            out.append(render_device(intents[i], secrets, cisco_hash=cisco_hash))
+        except RenderError as exc:
+            out.append(exc)
+    return out
+
+
+def _render_all(intents: list[DeviceIntent], secrets: SecretSource, cisco_hash: CiscoHashType,
+                workers: int | None) -> list[str | RenderError]:
+    global _BATCH
+    n = len(intents)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if n >= PARALLEL_MIN else 1
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        _BATCH = (intents, secrets, cisco_hash)
+        try:
+            return _render_range((0, n))
+        finally:
+            _BATCH = None
+    # Compile every template once in the parent so each child inherits them instead of compiling again.
+    for spec in {_spec(i).name: _spec(i) for i in intents if getattr(i, "platform", None) in PLATFORMS}.values():
+        _template(str(TEMPLATE_DIR), spec.template)
+    step = max(1, -(-n // (workers * 4)))  # a few chunks per worker evens out big and small devices
+    ranges = [(a, min(a + step, n)) for a in range(0, n, step)]
+    _BATCH = (intents, secrets, cisco_hash)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [r for chunk in pool.map(_render_range, ranges) for r in chunk]
+    finally:
+        _BATCH = None
+
+
 @dataclass(frozen=True, slots=True)
 class ManifestEntry:
     hostname: str
@@ -113,22 +158,25 @@ def render_many(
     out_dir: str | Path,
     *,
     cisco_hash: CiscoHashType = 9,
+    workers: int | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Render every intent to `<out_dir>/<hostname>.cfg` plus `manifest.json`, all or nothing.
 
     Everything is rendered in memory and written to a temporary directory next to `out_dir` first; only
     when every device succeeded are the files renamed into place (same filesystem, so each rename is
     atomic), manifest last. If any device fails, RenderError is raised and `out_dir` is untouched.
+
+    Large batches are rendered by `workers` forked processes (default: one per CPU, up to 8, for
+    batches of PARALLEL_MIN or more); `workers=1` forces a single process.
     """
     out = Path(out_dir)
+    batch = list(intents)
     rendered: list[tuple[ManifestEntry, bytes]] = []
     failures: list[RenderError] = []
     seen: set[str] = set()
-    for intent in intents:
-        try:
-            text = render_device(intent, secrets, cisco_hash=cisco_hash)
-        except RenderError as exc:
-            failures.append(exc)
+    for intent, text in zip(batch, _render_all(batch, secrets, cisco_hash, workers), strict=True):
+        if isinstance(text, RenderError):
+            failures.append(text)
             continue
         if intent.hostname in seen:
             failures.append(RenderError(intent.hostname, "appears twice in the batch", "hostname"))

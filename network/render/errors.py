@@ -13,3 +13,7 @@ class RenderError(Exception):
         where = f" field '{field}'" if field else ""
         # One line, always: these messages end up in CI logs and progress bars.
         super().__init__(f"device {hostname}:{where} {detail}".replace("\n", " "))
+
+    def __reduce__(self) -> tuple[type[RenderError], tuple[str, str, str | None]]:
+        # Rendered in worker processes by render_many: the error must survive pickling intact.
+        return (type(self), (self.hostname, self.detail, self.field))

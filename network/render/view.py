@@ -271,6 +271,16 @@ def _net(prefix: str) -> Net:
     return Net(afi, str(net.network_address), net.prefixlen, str(net), mask, wildcard)
 
 
+@lru_cache(maxsize=65536)
+def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(addr)
+
+
+@lru_cache(maxsize=65536)
+def _ipnet(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 _NAT = re.compile(r"(\d+)")
 
 
@@ -408,7 +418,7 @@ class _Builder:
             net = _net("0.0.0.0/0" if ":" not in mg.gateway else "::/0")
             out.append(StaticView(net.afi, net, mg.gateway, False, mg.vrf, "management default", "MGMT-DEFAULT"))
         # Global table first, then by VRF; inside each: IPv4 first, then address order.
-        out.sort(key=lambda s: (s.vrf or "", s.afi, ipaddress.ip_network(s.net.cidr)))
+        out.sort(key=lambda s: (s.vrf or "", s.afi, _ipnet(s.net.cidr)))
         return tuple(out)
 
     # --- BGP ------------------------------------------------------------------------------
@@ -418,6 +428,15 @@ class _Builder:
         if b is None:
             return None
         by_name = {i.name: i for i in ifaces}
+        # Connected subnets per family, computed once per device (not once per neighbour).
+        connected: dict[str, list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, str]]] = {
+            "ipv4": [], "ipv6": []}
+        for ifv in ifaces:
+            if ifv.is_loopback:
+                continue
+            for a in (ifv.v4, ifv.v6):
+                if a is not None:
+                    connected[a.afi].append((ifv.name, _ipnet(f"{a.network}/{a.plen}"), a.ip))
         role_order = {"upstream": 0, "downstream": 1, "internal": 2}
         neighbors: list[NeighborView] = []
         seen: set[str] = set()
@@ -427,7 +446,7 @@ class _Builder:
                 raise self.fail(f, "duplicate neighbour")
             seen.add(n.address)
             try:
-                peer_ip = ipaddress.ip_address(n.address)
+                peer_ip = _ip(n.address)
             except ValueError:
                 raise self.fail(f + ".address", f"bad address {n.address!r}") from None
             if ("ipv4" if peer_ip.version == 4 else "ipv6") != n.afi:
@@ -436,7 +455,8 @@ class _Builder:
                 name = getattr(n, attr)
                 if name is not None and name not in rms:
                     raise self.fail(f"{f}.{attr}", f"route map {name!r} is not defined")
-            local_if, local_addr, multihop = self._session_source(n.address, n.afi, n.update_source, by_name, f)
+            local_if, local_addr, multihop = self._session_source(
+                peer_ip, n.afi, n.update_source, by_name, connected[n.afi], f)
             if multihop and n.kind == "ebgp":
                 # No ebgp-multihop in the model: an eBGP peer must be on a connected subnet.
                 raise self.fail(f + ".address", "eBGP neighbour is not on a connected subnet")
@@ -447,7 +467,7 @@ class _Builder:
                 route_map_in=n.route_map_in, route_map_out=n.route_map_out, max_prefix=n.max_prefix,
                 next_hop_self=n.next_hop_self, password=self.creds.bgp_passwords.get(n.address),
             ))
-        neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), ipaddress.ip_address(v.address)))
+        neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), _ip(v.address)))
         afs = []
         for afi, prefixes in (("ipv4", b.networks_v4), ("ipv6", b.networks_v6)):
             nets = tuple(self.net(p, f"bgp.networks_{afi[-2:]}") for p in prefixes)
@@ -459,16 +479,12 @@ class _Builder:
                 afs.append(AfView(afi, nets, nbs))
         return BgpView(b.asn, b.router_id, b.timers.keepalive, b.timers.hold, tuple(neighbors), tuple(afs))
 
-    def _session_source(self, address: str, afi: str, update_source: str | None,
-                        by_name: dict[str, IfView], field: str) -> tuple[str, str, bool]:
+    def _session_source(self, peer: ipaddress.IPv4Address | ipaddress.IPv6Address, afi: str,
+                        update_source: str | None, by_name: dict[str, IfView],
+                        subnets: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, str]],
+                        field: str) -> tuple[str, str, bool]:
         """(interface, local address, multihop) for a session."""
-        peer = ipaddress.ip_address(address)
-        connected = None
-        for ifv in by_name.values():
-            a = ifv.v4 if afi == "ipv4" else ifv.v6
-            if a is not None and not ifv.is_loopback and peer in ipaddress.ip_network(f"{a.network}/{a.plen}"):
-                connected = (ifv.name, a.ip)
-                break
+        connected = next(((name, ip) for name, net, ip in subnets if peer in net), None)
         if update_source is not None:
             src = by_name.get(update_source)
             if src is None:

@@ -37,13 +37,16 @@ def vtysh_path() -> str:
 
 
 def validate_frr(config: str | Path, timeout: float = 60.0) -> list[Finding]:
-    """Run FRR's parser on a config (text, or a Path to a file). Empty list = FRR accepts it.
+    """Run FRR's parser on a config (text, or the path of a file). Empty list = FRR accepts it.
 
-    A `str` is always treated as configuration text; pass a `Path` to check a file in place.
+    A `Path`, or a one-line `str` naming an existing file, is checked in place; any other `str` is
+    configuration text (a one-line config such as "hostname x" is never an existing file name).
     """
     vtysh = vtysh_path()
     if isinstance(config, Path):
         return _run(vtysh, config, timeout)
+    if "\n" not in config and config.strip() and Path(config).is_file():
+        return _run(vtysh, Path(config), timeout)
     # vtysh reads a file; a private temp dir keeps concurrent checks apart.
     with tempfile.TemporaryDirectory(prefix="jinbao-frr-check-") as tmp:
         path = Path(tmp) / "frr.conf"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from network.render import render_device
@@ -33,6 +35,17 @@ def test_broken_frr_config_fails_vtysh_dryrun() -> None:
     assert "neighbour 10.0.14.0" in details
     assert "0.0.0.0/33" in details
     assert len(findings) == 2
+
+
+@needs_vtysh
+def test_validate_frr_accepts_a_path(tmp_path: Path) -> None:
+    good = tmp_path / "frr.conf"
+    good.write_text(render_device(ROLES["AR"]("frr"), LabTestSecrets()))
+    assert validate_frr(good) == []
+    assert validate_frr(str(good)) == []
+    bad = tmp_path / "bad.conf"
+    bad.write_text("router bgp 65001\n neighbor 10.0.0.1 remote-az 65002\n")
+    assert [f.rule for f in validate_frr(bad)] == ["frr-syntax"]
 
 
 @needs_vtysh
