@@ -90,7 +90,7 @@ def render_device(
     spec = _spec(intent)
     view = build_view(intent, spec, secrets, cisco_hash)
     tdir = str(template_dir) if template_dir is not None else str(TEMPLATE_DIR)
-    ctx: dict[str, Any] = {"d": view, "macros": spec.macros}
+    ctx: dict[str, Any] = {"d": view}
     try:
         text = _template(tdir, spec.template).render(ctx)
     except jinja2.UndefinedError as exc:
