@@ -100,4 +100,11 @@ class Inventory:
         return out
 
     def asn(self, site: Site) -> int:
+        """A data centre: asn_base + region code (DESIGN.md 3). DR centres and access sites share a region
+        code with a data centre, so they take their own ASN above that range (eBGP between sites):
+        asn_base + 1,000,000 + <first four digits of the code> x 1000 + <site number> (DR: 000)."""
+        if site.kind == "access":
+            return self.asn_base + 1_000_000 + (int(site.code) // 100) * 1000 + int(site.id[-3:])
+        if site.kind == "dr":
+            return self.asn_base + 1_000_000 + (int(site.code) // 100) * 1000
         return self.asn_base + int(site.code)

@@ -15,6 +15,7 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inventory.model import Device, Inventory, Link, Site
@@ -191,6 +192,7 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
                     max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True))
 
     interfaces.extend(_site_lans(p, site, d, statics))
+    neighbors.extend(_transit_ibgp(p, site, d, asn, rmap))
     networks: dict[int, list[str]] = {}
     for af, _ in AFS:
         aggs = own_aggregates(p, site, af, d.hostname)
@@ -243,6 +245,26 @@ def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) 
             statics.append(StaticRoute(prefix=z.prefix,
                                        next_hop=p.addr.in_subnet(t, TRANSIT_FW_BASE + fw[0].index).split("/")[0],
                                        description=f"{zone} zone behind {fw[0].hostname}"))
+    return out
+
+
+def _transit_ibgp(p: PlanInput, site: Site, d: Device, asn: int, rmap: Callable[..., str]) -> list[BgpNeighbor]:
+    """A second iBGP session between a site's routers over the firewall transit LAN: with the internal
+    link down, the routers still share their downstream routes, so the site aggregate they both announce
+    upward never points at a router that lost half the site (verify's redundancy rule found that)."""
+    if site.kind == "access" or not any(x.role == "FW" for x in p.devices(site.id)):
+        return []
+    out = []
+    for other in p.devices(site.id):
+        if other.role != d.role or other.hostname == d.hostname:
+            continue
+        for af, afi in AFS:
+            t = p.addr.subnet(site.id, "business", "transit", af, d.hostname)
+            name = rmap(f"IBGP-V{af}", _new(RouteMapEntry, seq=10, action="permit"))
+            out.append(BgpNeighbor(
+                address=p.addr.in_subnet(t, other.index).split("/")[0], afi=afi, remote_as=asn,
+                description=f"iBGP {other.hostname} over transit", peer=other.hostname, kind="ibgp",
+                role="internal", link_kind="transit", route_map_in=name, route_map_out=name, next_hop_self=True))
     return out
 
 

@@ -1,0 +1,327 @@
+"""A small, event-driven BGP simulator over device intents (Batfish-style static analysis).
+
+It evaluates what the rendered configurations would do, from the same intents: sessions come up only
+when both ends agree; routes are originated from `networks`, sent with `default-originate`, filtered by
+the route-maps and prefix-lists as written (first matching entry wins, implicit deny), AS paths are
+prepended and loop-checked, and best paths are chosen by local-preference, locally originated, AS-path
+length, eBGP over iBGP, then peer router ID. Withdrawals propagate because every router keeps an
+Adj-RIB-In per neighbour and recomputes from it, so links can be failed and restored incrementally.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass, field
+
+from network.intent_model import BgpNeighbor, DeviceIntent, RouteMap
+
+Prefix = tuple[int, int, int]  # (af, start, plen)
+AFI_AF = {"ipv4": 4, "ipv6": 6}
+BITS = {4: 32, 6: 128}
+
+
+def parse_prefix(text: str) -> Prefix:
+    net = ipaddress.ip_network(text, strict=False)
+    return net.version, int(net.network_address), net.prefixlen
+
+
+def contains(outer: Prefix, inner: Prefix) -> bool:
+    af, start, plen = outer
+    if af != inner[0] or inner[2] < plen:
+        return False
+    shift = BITS[af] - plen
+    return (inner[1] >> shift) == (start >> shift)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    prefix: Prefix
+    as_path: tuple[int, ...]
+    local_pref: int
+    origin: str  # hostname that originated it
+    peer: str | None  # hostname it was learned from (None: local)
+    ebgp: bool
+    peer_rid: int = 0
+    communities: tuple[str, ...] = ()
+    via_kind: str = ""  # link kind of the interface it was learned over (primary, backup, internal ...)
+
+    def rank(self) -> tuple:
+        # lower sorts better
+        return (-self.local_pref, self.peer is not None, len(self.as_path), not self.ebgp, self.peer_rid)
+
+
+@dataclass(slots=True)
+class Session:
+    local: str
+    peer: str
+    afi: str
+    stmt: BgpNeighbor  # local's neighbour statement towards peer
+    peer_stmt: BgpNeighbor  # peer's statement towards local
+    link: frozenset[str] = field(default_factory=frozenset)  # interface pair it runs over, for failures
+
+
+class Policy:
+    """Compiled prefix-lists and route-maps of one device."""
+
+    def __init__(self, intent: DeviceIntent) -> None:
+        self.plists: dict[str, list[tuple[str, Prefix, int, int]]] = {}
+        for pl in intent.prefix_lists:
+            entries = []
+            for e in sorted(pl.entries, key=lambda e: e.seq):
+                p = parse_prefix(e.prefix)
+                ge = e.ge if e.ge is not None else p[2]
+                le = e.le if e.le is not None else (BITS[p[0]] if e.ge is not None else p[2])
+                entries.append((e.action, p, ge, le))
+            self.plists[pl.name] = entries
+        self.cl = {c.name: set(c.communities) for c in intent.community_lists}
+        self.maps: dict[str, RouteMap] = {m.name: m for m in intent.route_maps}
+
+    def plist_permits(self, name: str, p: Prefix) -> bool:
+        for action, ep, ge, le in self.plists.get(name, ()):
+            if contains(ep, p) and ge <= p[2] <= le:
+                return action == "permit"
+        return False
+
+    def apply(self, name: str | None, r: Route, own_asn: int) -> Route | None:
+        if name is None:
+            return None  # eBGP without a policy exchanges nothing (FRR's ebgp-requires-policy, RFC 8212)
+        rm = self.maps.get(name)
+        if rm is None:
+            return None
+        for e in sorted(rm.entries, key=lambda e: e.seq):
+            if e.match_prefix_list is not None and not self.plist_permits(e.match_prefix_list, r.prefix):
+                continue
+            if e.match_community_list is not None and not (self.cl.get(e.match_community_list, set())
+                                                           & set(r.communities)):
+                continue
+            if e.action == "deny":
+                return None
+            lp = e.set_local_preference if e.set_local_preference is not None else r.local_pref
+            path = tuple(e.set_as_path_prepend) + r.as_path
+            comms = tuple(dict.fromkeys(r.communities + tuple(e.set_community)))
+            return Route(r.prefix, path, lp, r.origin, r.peer, r.ebgp, r.peer_rid, comms, r.via_kind)
+        return None
+
+
+class Simulator:
+    def __init__(self, intents: dict[str, DeviceIntent], partial: bool = False) -> None:
+        """`partial`: the intents are a slice of the network; sessions to routers outside it are ignored
+        instead of reported (the slice is analysed as if those neighbours were silent)."""
+        self.intents = intents
+        self.partial = partial
+        self.policy = {h: Policy(i) for h, i in intents.items()}
+        self.rid = {h: int(ipaddress.ip_address(i.bgp.router_id)) if i.bgp else 0 for h, i in intents.items()}
+        self.owner: dict[str, tuple[str, str]] = {}  # address -> (hostname, interface)
+        self.link_kind: dict[str, str] = {}  # address -> link kind of its interface
+        for h, i in intents.items():
+            for itf in i.interfaces:
+                if itf.vrf:
+                    continue
+                for a in (itf.ipv4, itf.ipv6):
+                    if a:
+                        self.owner[a.split("/")[0]] = (h, itf.name)
+                        self.link_kind[a.split("/")[0]] = itf.link_kind or itf.kind
+        self.sessions: dict[str, list[Session]] = {h: [] for h in intents}
+        self.problems: list[tuple[str, str, str]] = []  # (rule, device, message)
+        self._build_sessions()
+        self.down: set[frozenset[str]] = set()  # failed links, as interface-pair keys
+        self.adj_in: dict[str, dict[tuple[str, str], dict[Prefix, Route]]] = {h: {} for h in intents}
+        self.best: dict[str, dict[Prefix, Route]] = {h: {} for h in intents}
+        self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
+        self._fibs: dict[str, tuple[int, list]] = {}
+        self._epoch = 0
+
+    # -- sessions ---------------------------------------------------------------------------------
+    def _build_sessions(self) -> None:
+        for h, i in self.intents.items():
+            if i.bgp is None:
+                continue
+            for n in i.bgp.neighbors:
+                if self.partial and n.peer not in self.intents:
+                    continue
+                own = self.owner.get(n.address)
+                if own is None:
+                    self.problems.append(("session", h, f"neighbor {n.address} ({n.peer}): no device has that"
+                                                        f" address"))
+                    continue
+                peer, peer_if = own
+                pi = self.intents[peer]
+                if pi.bgp is None or pi.asn != n.remote_as:
+                    self.problems.append(("session", h, f"neighbor {n.address} remote-as {n.remote_as} but {peer}"
+                                                        f" is AS {pi.asn}"))
+                    continue
+                my_addrs = {a.split("/")[0]: itf.name for itf in i.interfaces if not itf.vrf
+                            for a in (itf.ipv4, itf.ipv6) if a}
+                back = [m for m in pi.bgp.neighbors if m.address in my_addrs and m.afi == n.afi]
+                if not back:
+                    self.problems.append(("session", h, f"{peer} has no {n.afi} neighbor statement back to {h}"))
+                    continue
+                m = back[0]
+                if m.remote_as != i.asn:
+                    self.problems.append(("session", h, f"{peer} expects {h} as AS {m.remote_as}, but it is"
+                                                        f" AS {i.asn}"))
+                    continue
+                link = frozenset({f"{h}:{my_addrs[m.address]}", f"{peer}:{peer_if}"})
+                self.sessions[h].append(Session(h, peer, n.afi, n, m, link))
+
+    def _originated(self, h: str) -> dict[Prefix, Route]:
+        i = self.intents[h]
+        if i.bgp is None:
+            return {}
+        out = {}
+        for text in (*i.bgp.networks_v4, *i.bgp.networks_v6):
+            p = parse_prefix(text)
+            out[p] = Route(p, (), 100, h, None, False)
+        return out
+
+    def up(self, s: Session) -> bool:
+        return s.link not in self.down
+
+    # -- propagation ------------------------------------------------------------------------------
+    def _export(self, s: Session) -> dict[Prefix, Route]:
+        x, y = s.local, s.peer
+        xi, yi = self.intents[x], self.intents[y]
+        af = AFI_AF[s.afi]
+        ebgp = xi.asn != yi.asn
+        out: dict[Prefix, Route] = {}
+        routes = list(self.best[x].values())
+        if s.stmt.default_originate:
+            d = (af, 0, 0)
+            routes = [r for r in routes if r.prefix != d] + [Route(d, (), 100, x, None, False)]
+        for r in routes:
+            if r.prefix[0] != af:
+                continue
+            if not ebgp and r.peer is not None and not r.ebgp:
+                continue  # iBGP split horizon
+            is_default_orig = s.stmt.default_originate and r.prefix == (af, 0, 0) and r.origin == x
+            sent = r if is_default_orig else self.policy[x].apply(s.stmt.route_map_out, r, xi.asn)
+            via = self.link_kind.get(s.stmt.address, "")
+            if sent is None:
+                continue
+            if ebgp:
+                if yi.asn in sent.as_path:
+                    continue
+                sent = Route(sent.prefix, (xi.asn, *sent.as_path), 100, sent.origin, x, True, self.rid[x],
+                             sent.communities, via)
+            else:
+                sent = Route(sent.prefix, sent.as_path, sent.local_pref, sent.origin, x, False, self.rid[x],
+                             sent.communities, via)
+            got = self.policy[y].apply(s.peer_stmt.route_map_in, sent, yi.asn)
+            if got is not None:
+                out[got.prefix] = got
+        return out
+
+    def _recompute(self, h: str) -> bool:
+        cands: dict[Prefix, Route] = dict(self.local[h])
+        for routes in self.adj_in[h].values():
+            for p, r in routes.items():
+                cur = cands.get(p)
+                if cur is None or r.rank() < cur.rank():
+                    cands[p] = r
+        changed = cands != self.best[h]
+        self.best[h] = cands
+        return changed
+
+    def converge(self, start: list[str] | None = None, limit: int = 5_000_000) -> int:
+        """Propagate until nothing changes; returns the number of router updates processed.
+
+        Routers in `start` re-export unconditionally (their sessions changed); others only when their
+        best paths change."""
+        queue = deque(start if start is not None else list(self.intents))
+        queued = set(queue)
+        forced = set(queue)
+        steps = 0
+        while queue:
+            h = queue.popleft()
+            queued.discard(h)
+            steps += 1
+            if steps > limit:
+                raise RuntimeError("BGP simulation did not converge (route oscillation?)")
+            if not self._recompute(h) and h not in forced:
+                continue
+            forced.discard(h)
+            for s in self.sessions[h]:
+                key = (h, s.afi)
+                new = self._export(s) if self.up(s) else {}
+                rev = self.adj_in[s.peer]
+                if rev.get(key, {}) != new:
+                    rev[key] = new
+                    if s.peer not in queued:
+                        queue.append(s.peer)
+                        queued.add(s.peer)
+        self._epoch += 1  # forwarding tables derived from the old state are stale now
+        return steps
+
+    def set_link(self, link: frozenset[str], up: bool) -> None:
+        """Fail or restore a link (interface pair) and reconverge from its two ends."""
+        if up:
+            self.down.discard(link)
+        else:
+            self.down.add(link)
+        self.converge(sorted({e.split(":", 1)[0] for e in link}))
+
+    # -- forwarding -------------------------------------------------------------------------------
+    def _fib(self, h: str) -> list[tuple[Prefix, int, str, object]]:
+        """(prefix, preference, kind, data) sorted most specific first; connected beats static beats BGP."""
+        cached = self._fibs.get(h)
+        if cached is not None and cached[0] == self._epoch:
+            return cached[1]
+        i = self.intents[h]
+        rows: list[tuple[Prefix, int, str, object]] = []
+        for itf in i.interfaces:
+            if itf.vrf:
+                continue
+            for a in (itf.ipv4, itf.ipv6):
+                if a:
+                    rows.append((parse_prefix(a), 0, "connected", itf))
+        for st in i.static_routes:
+            if st.vrf is None:
+                rows.append((parse_prefix(st.prefix), 1, "static", st))
+        for p, r in self.best[h].items():
+            if r.peer is not None:
+                rows.append((p, 2, "bgp", r))
+        rows.sort(key=lambda x: (-x[0][2], x[1]))
+        self._fibs[h] = (self._epoch, rows)
+        return rows
+
+    def lookup(self, h: str, dst: Prefix) -> tuple[str, object] | None:
+        for p, _, kind, data in self._fib(h):
+            if contains(p, dst):
+                return kind, data
+        return None
+
+    def walk(self, src: str, dst_text: str, max_hops: int = 64) -> Walk:
+        """Follow the forwarding tables hop by hop from router `src` towards address `dst_text`."""
+        dst = parse_prefix(dst_text)
+        cur, hops = src, [src]
+        kinds: list[str] = []
+        for _ in range(max_hops):
+            owner = self.owner.get(dst_text)
+            if owner is not None and owner[0] == cur:
+                return Walk(True, hops, kinds, "delivered")
+            hit = self.lookup(cur, dst)
+            if hit is None:
+                return Walk(False, hops, kinds, f"no route at {cur}")
+            kind, data = hit
+            if kind == "connected":
+                return Walk(True, hops, kinds, f"on a connected subnet of {cur}")
+            if kind == "static":
+                if data.next_hop is None:  # type: ignore[attr-defined]
+                    return Walk(False, hops, kinds, f"discarded at {cur}")
+                return Walk(True, hops, kinds, f"handed to {data.next_hop} by {cur}")  # type: ignore[attr-defined]
+            r: Route = data  # type: ignore[assignment]
+            kinds.append(r.via_kind)
+            cur = r.peer  # type: ignore[assignment]
+            if cur in hops:
+                return Walk(False, [*hops, cur], kinds, "forwarding loop")
+            hops.append(cur)
+        return Walk(False, hops, kinds, "too many hops")
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    ok: bool
+    hops: list[str]
+    link_kinds: list[str]  # link kind of every hop taken
+    detail: str

@@ -1,0 +1,238 @@
+"""Static verification of the intents before anything is pushed (`jinbao verify`).
+
+Every rule is computed on the intents the templates render from, through the BGP simulator:
+- bgp-session: both ends of every session agree (addresses, ASNs, address families);
+- unique: no duplicate hostname, router ID or interface address;
+- reach-primary: every site reaches the ministry, and the ministry every site, over primary lines only;
+  a deterministic sample of site pairs reaches each other;
+- redundancy: with any one WAN link (primary, backup or inside a site) removed, every site below and
+  at that link still reaches the ministry and is reached from it (IPv4; access links are single-homed
+  by design and not counted as WAN);
+- ministry-table: the ministry holds only its direct children's aggregates plus what it originates,
+  and holds all of them;
+- import-filter: every downstream session accepts the child's own aggregates and rejects a sibling's.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from network.bgpsim import Route, Simulator, parse_prefix
+from network.intent_model import DeviceIntent
+from network.plan import PlanInput, own_aggregates
+
+WAN_KINDS = ("primary", "backup", "internal")
+PAIR_SAMPLE = 400
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    devices: tuple[str, ...]
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "devices": list(self.devices), "message": self.message}
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "checked": self.checked, "findings": [f.as_dict() for f in self.findings]}
+
+    def add(self, rule: str, devices: tuple[str, ...] | list[str], message: str) -> None:
+        self.findings.append(Finding(rule, tuple(devices), message))
+
+    def count(self, rule: str, n: int = 1) -> None:
+        self.checked[rule] = self.checked.get(rule, 0) + n
+
+
+def verify(p: PlanInput, intents: dict[str, DeviceIntent],
+           progress: Callable[[str], None] | None = None, partial: bool = False) -> Report:
+    """Verify the intents. `partial`: they are a slice (a scope) of the network, analysed on their own."""
+    say = progress or (lambda _msg: None)
+    rep = Report()
+    _unique(intents, rep)
+    say("building BGP sessions")
+    sim = Simulator(intents, partial=partial)
+    for _rule, dev, msg in sim.problems:
+        rep.add("bgp-session", (dev,), msg)
+    rep.count("bgp-session", sum(len(s) for s in sim.sessions.values()) + len(sim.problems))
+    say("simulating BGP")
+    sim.converge()
+    anchors = _anchors(p, intents)
+    say("walking primary paths")
+    _reach_primary(p, sim, anchors, rep)
+    say("failing every WAN link")
+    _redundancy(p, sim, intents, anchors, rep, say)
+    _ministry_table(p, sim, intents, rep)
+    _import_filters(p, sim, intents, rep)
+    return rep
+
+
+def _unique(intents: dict[str, DeviceIntent], rep: Report) -> None:
+    seen_rid: dict[str, str] = {}
+    seen_addr: dict[tuple[str | None, str], str] = {}
+    for h, i in intents.items():
+        rep.count("unique")
+        if i.hostname != h:
+            rep.add("unique", (h, i.hostname), f"intent for {h} is named {i.hostname}")
+        if i.bgp is not None:
+            other = seen_rid.setdefault(i.bgp.router_id, h)
+            if other != h:
+                rep.add("unique", (other, h), f"router ID {i.bgp.router_id} used twice")
+        for itf in i.interfaces:
+            for a in (itf.ipv4, itf.ipv6):
+                if not a:
+                    continue
+                key = (itf.vrf, a.split("/")[0])
+                other = seen_addr.setdefault(key, h)
+                if other != h:
+                    rep.add("unique", (other, h), f"address {key[1]} (vrf {itf.vrf or 'default'}) used twice")
+
+
+def _anchors(p: PlanInput, intents: dict[str, DeviceIntent]) -> dict[str, str]:
+    """One router per site (its first), the one walks start from and go to."""
+    out: dict[str, str] = {}
+    for h in intents:
+        out.setdefault(intents[h].site, h)
+    return out
+
+
+def _lo(intents: dict[str, DeviceIntent], h: str, af: int) -> str:
+    i = intents[h]
+    return (i.loopback_v4 if af == 4 else i.loopback_v6 or "").split("/")[0]
+
+
+def _reach_primary(p: PlanInput, sim: Simulator, anchors: dict[str, str], rep: Report) -> None:
+    ministry_site = p.inv.sites[0].id
+    core = anchors.get(ministry_site)
+    if core is None:
+        rep.add("reach-primary", (), f"no router of the ministry ({ministry_site}) in scope")
+        return
+    for h in anchors.values():
+        if h == core:
+            continue
+        for af in (4, 6):
+            for src, dst in ((h, core), (core, h)):
+                rep.count("reach-primary")
+                w = sim.walk(src, _lo(sim.intents, dst, af))
+                if not w.ok:
+                    rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst}: {w.detail} via {' > '.join(w.hops)}")
+                elif "backup" in w.link_kinds:
+                    rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst} uses a backup line:"
+                                                         f" {' > '.join(w.hops)}")
+    sites = sorted(anchors)
+    rng = random.Random(20261123)
+    pairs = [(a, b) for a in sites for b in sites if a != b] if len(sites) <= 30 else [
+        tuple(rng.sample(sites, 2)) for _ in range(PAIR_SAMPLE)]
+    for a, b in pairs:
+        rep.count("reach-primary")
+        src, dst = anchors[a], anchors[b]
+        w = sim.walk(src, _lo(sim.intents, dst, 4))
+        if not w.ok:
+            rep.add("reach-primary", (src, dst), f"{a} cannot reach {b}: {w.detail} via {' > '.join(w.hops)}")
+
+
+def _subtree(p: PlanInput, root: str) -> set[str]:
+    children = p.inv.children()
+    out, stack = set(), [root]
+    while stack:
+        s = stack.pop()
+        out.add(s)
+        stack.extend(c.id for c in children.get(s, []))
+    return out
+
+
+def _redundancy(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],
+                rep: Report, say: Callable[[str], None]) -> None:
+    core = anchors.get(p.inv.sites[0].id)
+    if core is None:
+        return
+    links: dict[frozenset[str], tuple[str, str, str]] = {}
+    for s_list in sim.sessions.values():
+        for s in s_list:
+            kind = sim.link_kind.get(s.stmt.address, "")
+            if kind in WAN_KINDS and s.link not in links:
+                links[s.link] = (s.local, s.peer, kind)
+    for n, (link, (a, b, kind)) in enumerate(sorted(links.items(), key=lambda kv: sorted(kv[0]))):
+        if n % 100 == 0:
+            say(f"failing WAN link {n + 1}/{len(links)}")
+        sa, sb = intents[a].site, intents[b].site
+        lower = sb if p.inv.site(sb).parent == sa else sa
+        affected = (_subtree(p, lower) | {sa, sb}) & anchors.keys()
+        sim.set_link(link, up=False)
+        for site in sorted(affected):
+            h = anchors[site]
+            if h == core:
+                continue
+            for src, dst in ((h, core), (core, h)):
+                rep.count("redundancy")
+                w = sim.walk(src, _lo(intents, dst, 4))
+                if not w.ok:
+                    rep.add("redundancy", (a, b, src, dst),
+                            f"with {kind} link {a} - {b} down, {src} cannot reach {dst}: {w.detail}")
+        sim.set_link(link, up=True)
+
+
+def _ministry_table(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], rep: Report) -> None:
+    ministry = p.inv.sites[0]
+    in_scope = {i.site for i in intents.values()}
+    children = [c for c in p.inv.children()[ministry.id] if c.id in in_scope]
+    expected = {parse_prefix(a) for c in children for af in (4, 6)
+                for a in own_aggregates(p, c, af, ministry.id)}
+    for h, i in intents.items():
+        if i.site != ministry.id:
+            continue
+        own = {pfx for x in intents.values() if x.site == ministry.id
+               for pfx in map(parse_prefix, (*x.bgp.networks_v4, *x.bgp.networks_v6))} if i.bgp else set()
+        table = set(sim.best[h])
+        rep.count("ministry-table", len(table))
+        extra = table - expected - own
+        if extra:
+            rep.add("ministry-table", (h,), f"{len(extra)} unexpected routes, e.g. {_fmt(sorted(extra)[0])}")
+        missing = expected - table
+        if missing:
+            rep.add("ministry-table", (h,), f"{len(missing)} child aggregates missing, e.g. {_fmt(sorted(missing)[0])}")
+
+
+def _fmt(p: tuple[int, int, int]) -> str:
+    from ipplan.addr import fmt
+
+    return fmt(*p)
+
+
+def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], rep: Report) -> None:
+    children = p.inv.children()
+    for h, i in intents.items():
+        if i.bgp is None:
+            continue
+        for n in i.bgp.neighbors:
+            if n.role != "downstream":
+                continue
+            af = 4 if n.afi == "ipv4" else 6
+            child = p.inv.site(intents[n.peer].site) if n.peer in intents else None
+            if child is None:
+                continue
+            # a sibling's aggregates are known from the plan even when the sibling is outside the scope
+            siblings = [c for c in children[i.site] if c.id != child.id]
+            rep.count("import-filter")
+            for agg in own_aggregates(p, child, af, h):
+                r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
+                if sim.policy[h].apply(n.route_map_in, r, i.asn) is None:
+                    rep.add("import-filter", (h, n.peer), f"{n.route_map_in} rejects {child.id}'s own {agg}")
+            for sib in siblings[:1]:
+                for agg in own_aggregates(p, sib, af, h):
+                    r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
+                    if sim.policy[h].apply(n.route_map_in, r, i.asn) is not None:
+                        rep.add("import-filter", (h, n.peer),
+                                f"{n.route_map_in} accepts sibling {sib.id}'s {agg} from {child.id}")
