@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,10 @@ from rich.table import Table
 
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
+
+if TYPE_CHECKING:  # the CLI imports its modules lazily so `jinbao --help` stays fast
+    from inventory.model import Inventory
+    from network.secrets import SecretSource
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 inventory_app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.")
@@ -153,6 +157,125 @@ def ipplan_export(
     else:
         atomic_write_text(out_file, text)
         err.print(f"wrote {out_file}")
+
+
+# -- network: intents, configs, verification, diagrams ---------------------------------------------
+ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Site id or region code (default: the nation).")]
+PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Plan the routers as this platform.")]
+
+
+def _router_hosts(inv: Inventory, scope: str | None) -> set[str]:
+    from network.scope import sites_in_scope
+
+    sites = sites_in_scope(inv, scope)
+    return {d.hostname for d in inv.devices if d.is_router and d.site in sites}
+
+
+@app.command("intent")
+def intent_cmd(hostname: str, as_json: JsonOpt = False, platform: PlatformOpt = None) -> None:
+    """Show the vendor-neutral intent of one router."""
+    from network.plan import build_intents
+    from network.service import open_network
+
+    p = open_network(inventory_dir())
+    if hostname not in {d.hostname for d in p.inv.devices if d.is_router}:
+        raise JinbaoError(f"{hostname}: no router with that hostname in the inventory")
+    intent = build_intents(p, {hostname}, platform)[hostname]
+    if as_json:
+        emit_json(intent.model_dump(mode="json"))
+        return
+    out.print(f"[bold]{intent.hostname}[/] {intent.platform} AS{intent.asn} site {intent.site} ({intent.tier})")
+    t = Table("interface", "kind", "IPv4", "IPv6", "description")
+    for itf in intent.interfaces:
+        t.add_row(itf.name, itf.kind, itf.ipv4 or "", itf.ipv6 or "", itf.description)
+    out.print(t)
+    if intent.bgp:
+        b = Table("neighbour", "AS", "role", "link", "in", "out", "max-prefix")
+        for n in intent.bgp.neighbors:
+            b.add_row(n.address, str(n.remote_as), n.role, n.link_kind or "", n.route_map_in or "",
+                      n.route_map_out or "", str(n.max_prefix or ""))
+        out.print(b)
+
+
+def _secrets(lab_secrets: bool) -> SecretSource:
+    from network.secrets import ChainedSecrets, EnvSecrets, LabTestSecrets, VaultFileSecrets
+
+    if lab_secrets:
+        err.print("[yellow]using LAB-ONLY test secrets: never load these configs on a real device[/]")
+        return LabTestSecrets()
+    import os
+
+    vault = os.environ.get("JINBAO_VAULT_FILE")
+    return ChainedSecrets(EnvSecrets(), VaultFileSecrets(Path(vault))) if vault else EnvSecrets()
+
+
+LabSecretsOpt = Annotated[bool, typer.Option(
+    "--lab-secrets", help="Use the LAB-ONLY test secrets instead of vault/environment.")]
+
+
+@app.command("render")
+def render_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for <hostname>.cfg and manifest.json.")],
+    scope: ScopeOpt = None, platform: PlatformOpt = None, lab_secrets: LabSecretsOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render the configuration of every WAN and access router in scope (all or nothing)."""
+    from network.plan import build_intents
+    from network.render import RenderError, render_many
+    from network.service import open_network
+
+    with err.status("planning…"):
+        p = open_network(inventory_dir())
+        intents = build_intents(p, _router_hosts(p.inv, scope), platform)
+    with err.status(f"rendering {len(intents)} configurations…"):
+        try:
+            manifest = render_many(intents.values(), _secrets(lab_secrets), out_dir)
+        except RenderError as e:
+            raise JinbaoError(str(e)) from None
+    if as_json:
+        emit_json({"out": str(out_dir), **manifest})
+        return
+    out.print(f"rendered {len(manifest['devices'])} configurations into {out_dir} (manifest.json)")
+
+
+@app.command("verify")
+def verify_cmd(scope: ScopeOpt = None, as_json: JsonOpt = False) -> None:
+    """Verify the plan statically (sessions, reachability, redundancy, filters) before deploying."""
+    from network.plan import build_intents
+    from network.service import open_network
+    from network.verify import verify
+
+    with err.status("verifying…") as status:
+        p = open_network(inventory_dir())
+        intents = build_intents(p, _router_hosts(p.inv, scope) if scope else None)
+        report = verify(p, intents, progress=lambda m: status.update(f"verifying: {m}"), partial=scope is not None)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for f in report.findings[:50]:
+            err.print(f"[red]{f.rule}[/] {', '.join(f.devices)}: {f.message}")
+        checked = ", ".join(f"{n} {rule}" for rule, n in report.checked.items())
+        out.print(("[green]ok[/]" if report.ok else f"[red]{len(report.findings)} findings[/]") + f" ({checked})")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("diagram")
+def diagram_cmd(
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.svg, .png, .pdf or .dot")],
+    scope: ScopeOpt = None,
+) -> None:
+    """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres marked."""
+    from inventory.load import load
+    from network.diagram import draw
+    from network.scope import sites_in_scope
+
+    inv = load(inventory_dir()).inventory
+    sites = sites_in_scope(inv, scope)
+    if scope is not None:
+        sites |= {s for s in (inv.site(x).parent for x in list(sites)) if s}  # show where the scope hangs
+    draw(inv, sites, out_file)
+    err.print(f"wrote {out_file}")
 
 
 # -- the main job ----------------------------------------------------------------------------------

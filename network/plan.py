@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from inventory.model import Device, Inventory, Link, Site
 from network.addressing import TRANSIT_FW_BASE, Addressing
@@ -201,8 +201,9 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
         statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
                        for agg in aggs)
     mgmt = _management(p, d)
-    statics.extend(StaticRoute(prefix=DEFAULT[af], next_hop=gw, vrf=rt.management.vrf,
-                               description="out-of-band management") for af, gw in _mgmt_gateways(p, d))
+    # IPv4's management default comes from Management.gateway; IPv6 needs its own route
+    statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=rt.management.vrf,
+                               description="out-of-band management"))
     interfaces.append(Interface(name=mgmt.interface, kind="mgmt", description="out-of-band management",
                                 ipv4=mgmt.address, ipv6=p.addr.mgmt(d, 6)[0], vrf=rt.management.vrf))
     return DeviceIntent(
@@ -268,10 +269,6 @@ def _transit_ibgp(p: PlanInput, site: Site, d: Device, asn: int, rmap: Callable[
     return out
 
 
-def _mgmt_gateways(p: PlanInput, d: Device) -> list[tuple[int, str]]:
-    return [(af, p.addr.mgmt(d, af)[1]) for af, _ in AFS]
-
-
 def _nms_hosts(p: PlanInput, site: Site) -> list[str]:
     """Management servers (NM) of this site, its province and the ministry: NTP, syslog, TACACS+."""
     cached = p._nms.get(site.id)
@@ -325,7 +322,14 @@ def _aaa(p: PlanInput, d: Device) -> Aaa:
                tacacs_servers=tuple(nms[-1:]), tacacs_key=_new(SecretRef, name="tacacs_key"))
 
 
-def build_intents(p: PlanInput, hosts: set[str] | None = None) -> dict[str, DeviceIntent]:
-    """Intents for every router (WAN and access routers), or only those named in `hosts`."""
-    return {d.hostname: router_intent(p, d) for d in p.inv.devices
-            if d.is_router and (hosts is None or d.hostname in hosts)}
+def build_intents(p: PlanInput, hosts: set[str] | None = None, platform: str | None = None,
+                  ) -> dict[str, DeviceIntent]:
+    """Intents for every router (WAN and access routers), or only those named in `hosts`.
+
+    `platform` plans the routers as if they ran that platform (interface names, syntax): for comparing
+    vendors, or for the lab, whose routers are FRR whatever the real network runs."""
+    out = {}
+    for d in p.inv.devices:
+        if d.is_router and (hosts is None or d.hostname in hosts):
+            out[d.hostname] = router_intent(p, replace(d, platform=platform) if platform else d)
+    return out

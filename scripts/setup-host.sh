@@ -10,7 +10,7 @@ PKGS=(
   frr frr-snmp frr-pythontools
   snmp snmpd
   postgresql-15 postgresql-client-15
-  graphviz
+  graphviz fonts-wqy-zenhei
   golang-go golang-github-vmware-govmomi-dev
   git rsync
 )

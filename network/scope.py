@@ -1,0 +1,30 @@
+"""Which sites a `--scope` names: a site id, or a region code and everything under it."""
+
+from __future__ import annotations
+
+from inventory.model import Inventory
+from jinbao.errors import JinbaoError
+
+
+def sites_in_scope(inv: Inventory, scope: str | None) -> set[str]:
+    """None: the nation. `140100-DC`: that site. `140000`: Shanxi and everything below it. `140100`: the
+    city's data centre and its access sites. `100000`: the ministry's own sites."""
+    if scope is None:
+        return {s.id for s in inv.sites}
+    if inv.has_site(scope):
+        return {scope}
+    by_code = {s.id for s in inv.sites if s.code == scope}
+    if not by_code and not any(s.province == scope for s in inv.sites):
+        raise JinbaoError(f"--scope {scope!r}: no site id or region code like that in the inventory")
+    children = inv.children()
+    out: set[str] = set()
+    stack = sorted(by_code | {s.id for s in inv.sites if s.province == scope and s.tier != "ministry"})
+    while stack:
+        sid = stack.pop()
+        if sid in out:
+            continue
+        out.add(sid)
+        site = inv.site(sid)
+        if site.tier != "ministry":  # the ministry's scope is itself, not the nation
+            stack.extend(c.id for c in children[sid])
+    return out
