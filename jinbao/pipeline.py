@@ -40,9 +40,53 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
         atomic_write_text(out_dir / name, render(reg, fmt))
     step("export", t, files=3, out=str(out_dir))
 
-    result = {"ok": not findings, "steps": steps, "ipplan": summary(reg),
-              "findings": [f.as_dict() for f in findings[:100]]}
+    net = _network_steps(inventory_dir, out_dir, step, log)
+    result = {"ok": not findings and net["ok"], "steps": steps, "ipplan": summary(reg),
+              "findings": [f.as_dict() for f in findings[:100]], "verify": net["verify"]}
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
-    atomic_write_text(out_dir / "summary.md", "# jinbao run\n\n" + summary_markdown(reg) + "\n")
+    atomic_write_text(out_dir / "summary.md", "# jinbao run\n\n" + summary_markdown(reg) + "\n\n"
+                      + _steps_markdown(steps) + "\n")
     log(f"summary: {out_dir / 'summary.json'}")
     return result
+
+
+def _network_steps(inventory_dir: Path, out_dir: Path, step: Callable[..., None],
+                   log: Callable[[str], None]) -> dict:
+    """Plan, render (with LAB-ONLY secrets: make run has no vault), verify and draw the nation."""
+    from network.diagram import draw
+    from network.plan import build_intents
+    from network.render import render_many
+    from network.scope import sites_in_scope
+    from network.secrets import LabTestSecrets
+    from network.service import open_network
+    from network.verify import verify
+
+    t = time.perf_counter()
+    p = open_network(inventory_dir)
+    intents = build_intents(p)
+    step("plan", t, routers=len(intents))
+
+    t = time.perf_counter()
+    log("[yellow]rendering with LAB-ONLY test secrets (no vault in make run): not for real devices[/]")
+    manifest = render_many(intents.values(), LabTestSecrets(), out_dir / "configs")
+    step("render", t, configs=len(manifest["devices"]), out=str(out_dir / "configs"))
+
+    t = time.perf_counter()
+    report = verify(p, intents, progress=lambda m: log(f"  verify: {m}"))
+    atomic_write_text(out_dir / "verify.json", json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+    step("verify", t, findings=len(report.findings), checks=sum(report.checked.values()))
+
+    t = time.perf_counter()
+    draw(p.inv, sites_in_scope(p.inv, None), out_dir / "diagram-nation.svg")
+    shanxi = sites_in_scope(p.inv, "140000") | {"100000-DC"}
+    draw(p.inv, shanxi, out_dir / "diagram-140000.svg")
+    step("diagram", t, files=2)
+    return {"ok": report.ok, "verify": report.as_dict()["checked"]}
+
+
+def _steps_markdown(steps: list[dict]) -> str:
+    lines = ["| step | seconds | result |", "|---|---|---|"]
+    for s in steps:
+        info = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("step", "seconds"))
+        lines.append(f"| {s['step']} | {s['seconds']} | {info} |")
+    return "\n".join(lines)

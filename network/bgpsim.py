@@ -123,7 +123,7 @@ class Simulator:
                         self.owner[a.split("/")[0]] = (h, itf.name)
                         self.link_kind[a.split("/")[0]] = itf.link_kind or itf.kind
         self.sessions: dict[str, list[Session]] = {h: [] for h in intents}
-        self.problems: list[tuple[str, str, str]] = []  # (rule, device, message)
+        self.problems: list[tuple[str, tuple[str, ...], str]] = []  # (rule, devices, message)
         self._build_sessions()
         self.down: set[frozenset[str]] = set()  # failed links, as interface-pair keys
         self.adj_in: dict[str, dict[tuple[str, str], dict[Prefix, Route]]] = {h: {} for h in intents}
@@ -142,24 +142,26 @@ class Simulator:
                     continue
                 own = self.owner.get(n.address)
                 if own is None:
-                    self.problems.append(("session", h, f"neighbor {n.address} ({n.peer}): no device has that"
+                    self.problems.append(("session", (h, n.peer), f"neighbor {n.address} ({n.peer}): no device has that"
                                                         f" address"))
                     continue
                 peer, peer_if = own
                 pi = self.intents[peer]
                 if pi.bgp is None or pi.asn != n.remote_as:
-                    self.problems.append(("session", h, f"neighbor {n.address} remote-as {n.remote_as} but {peer}"
-                                                        f" is AS {pi.asn}"))
+                    self.problems.append(("session", (h, peer), f"neighbor {n.address} remote-as {n.remote_as} but"
+                                                                f" {peer}"
+                                                                f" is AS {pi.asn}"))
                     continue
                 my_addrs = {a.split("/")[0]: itf.name for itf in i.interfaces if not itf.vrf
                             for a in (itf.ipv4, itf.ipv6) if a}
                 back = [m for m in pi.bgp.neighbors if m.address in my_addrs and m.afi == n.afi]
                 if not back:
-                    self.problems.append(("session", h, f"{peer} has no {n.afi} neighbor statement back to {h}"))
+                    self.problems.append(("session", (h, peer),
+                                          f"{peer} has no {n.afi} neighbor statement back to {h}"))
                     continue
                 m = back[0]
                 if m.remote_as != i.asn:
-                    self.problems.append(("session", h, f"{peer} expects {h} as AS {m.remote_as}, but it is"
+                    self.problems.append(("session", (h, peer), f"{peer} expects {h} as AS {m.remote_as}, but it is"
                                                         f" AS {i.asn}"))
                     continue
                 link = frozenset({f"{h}:{my_addrs[m.address]}", f"{peer}:{peer_if}"})

@@ -18,7 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from inventory.expand import ROUTER_PLATFORMS
 from inventory.model import Device, Inventory, Link, Site
+from jinbao.errors import JinbaoError
 from network.addressing import TRANSIT_FW_BASE, Addressing
 from network.ifnames import naming
 from network.intent_model import (
@@ -331,5 +333,8 @@ def build_intents(p: PlanInput, hosts: set[str] | None = None, platform: str | N
     out = {}
     for d in p.inv.devices:
         if d.is_router and (hosts is None or d.hostname in hosts):
+            if (platform or d.platform) not in ROUTER_PLATFORMS:
+                raise JinbaoError(f"{d.hostname}: unknown router platform {platform or d.platform!r}"
+                                  f" (known: {', '.join(sorted(ROUTER_PLATFORMS))})")
             out[d.hostname] = router_intent(p, replace(d, platform=platform) if platform else d)
     return out

@@ -64,8 +64,8 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     _unique(intents, rep)
     say("building BGP sessions")
     sim = Simulator(intents, partial=partial)
-    for _rule, dev, msg in sim.problems:
-        rep.add("bgp-session", (dev,), msg)
+    for _rule, devs, msg in sim.problems:
+        rep.add("bgp-session", devs, msg)
     rep.count("bgp-session", sum(len(s) for s in sim.sessions.values()) + len(sim.problems))
     say("simulating BGP")
     sim.converge()
@@ -230,7 +230,7 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                 r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
                 if sim.policy[h].apply(n.route_map_in, r, i.asn) is None:
                     rep.add("import-filter", (h, n.peer), f"{n.route_map_in} rejects {child.id}'s own {agg}")
-            for sib in siblings[:1]:
+            for sib in siblings:
                 for agg in own_aggregates(p, sib, af, h):
                     r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
                     if sim.policy[h].apply(n.route_map_in, r, i.asn) is not None:

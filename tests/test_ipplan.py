@@ -62,7 +62,7 @@ def test_hierarchy_is_summarisable(committed) -> None:
 def test_rerun_changes_not_one_byte(inv_dir: Path) -> None:
     path = inv_dir / "ip-registry.tsv"
     before = path.read_bytes()
-    reg, report = allocate_and_save(open_plan(inv_dir))
+    _, report = allocate_and_save(open_plan(inv_dir))
     assert not report.changed and path.read_bytes() == before
 
 

@@ -1,0 +1,42 @@
+"""Diagrams: tiers, primary vs backup lines, DR centres, readable scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from network.diagram import build_graph, draw
+from network.scope import sites_in_scope
+from tests.conftest import jinbao
+
+
+def test_dot_source_distinguishes_lines_and_dr(plan) -> None:
+    sites = sites_in_scope(plan.inv, "140000") | {"100000-DC"}
+    src = build_graph(plan.inv, sites, draw_access=True).source
+    assert '"100000-DC" -> "140000-DC" [color="#1f4e9c" penwidth=2 style=solid]' in src
+    assert '"100000-DC" -> "140000-DC" [color="#c0392b" penwidth=1.2 style=dashed]' in src
+    assert '"140000-DR" [label="140000-DR' in src and "shape=box3d" in src
+    assert "140100-AS001" in src  # a province drawing includes its access sites
+    nation = build_graph(plan.inv, sites_in_scope(plan.inv, None), draw_access=False).source
+    assert "140100-AS001" not in nation and "+8 access sites" in nation
+
+
+def test_scope_rules(plan) -> None:
+    assert sites_in_scope(plan.inv, "140100-DC") == {"140100-DC"}
+    city = sites_in_scope(plan.inv, "140100")
+    assert "140100-DC" in city and "140100-AS001" in city and "140000-DC" not in city
+    prov = sites_in_scope(plan.inv, "140000")
+    assert {"140000-DC", "140000-DR", "140200-DC", "140200-AS900"} <= prov and "410000-DC" not in prov
+    assert sites_in_scope(plan.inv, "100000") == {"100000-DC", "100000-DR"}
+
+
+def test_draw_svg_and_png(plan, tmp_path: Path) -> None:
+    svg = draw(plan.inv, sites_in_scope(plan.inv, "140000"), tmp_path / "shanxi.svg")
+    text = svg.read_text(encoding="utf-8")
+    assert text.startswith("<?xml") and "太原市数据中心" in text and "stroke-dasharray" in text
+    png = draw(plan.inv, sites_in_scope(plan.inv, "410000"), tmp_path / "henan.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diagram_cli_bad_format(tmp_path: Path) -> None:
+    r = jinbao("diagram", "--out", str(tmp_path / "x.bmp"))
+    assert r.returncode != 0 and "diagram format" in r.stderr and not (tmp_path / "x.bmp").exists()

@@ -1,0 +1,125 @@
+"""The routing plan: ASNs, sessions, preferences, filters and aggregates, read from real intents."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from network.intent_model import DeviceIntent
+from tests.conftest import jinbao
+
+
+def _nbrs(intent: DeviceIntent, **match) -> list:
+    return [n for n in intent.bgp.neighbors if all(getattr(n, k) == v for k, v in match.items())]
+
+
+def _rmap(intent: DeviceIntent, name: str):
+    return next(m for m in intent.route_maps if m.name == name)
+
+
+def _plist(intent: DeviceIntent, name: str) -> list[str]:
+    return [e.prefix for e in next(p for p in intent.prefix_lists if p.name == name).entries]
+
+
+def test_every_intent_validates(intents) -> None:
+    assert len(intents) > 3000
+    for intent in intents.values():
+        again = DeviceIntent.model_validate_json(intent.model_dump_json())
+        assert again == intent
+
+
+def test_asns(plan, intents) -> None:
+    assert intents["JB-100000-DC-WR01"].asn == 4200100000
+    assert intents["JB-140100-DC-WR01"].asn == 4200140100
+    site_asn = {}
+    for s in plan.inv.sites:
+        site_asn.setdefault(plan.inv.asn(s), s.id)
+    assert len(site_asn) == len(plan.inv.sites)  # every site its own AS: eBGP between sites
+    for i in intents.values():
+        for n in i.bgp.neighbors:
+            peer = intents[n.peer]
+            assert n.remote_as == peer.asn
+            assert (n.kind == "ibgp") == (peer.site == i.site)
+
+
+def test_city_uplinks_prefer_primary(plan, intents) -> None:
+    wr = intents["JB-140100-DC-WR01"]
+    for afi, v in (("ipv4", "V4"), ("ipv6", "V6")):
+        primary = _nbrs(wr, role="upstream", link_kind="primary", afi=afi)
+        backup = _nbrs(wr, role="upstream", link_kind="backup", afi=afi)
+        assert [n.peer for n in primary] == ["JB-140000-DC-WR01"]
+        assert [n.peer for n in backup] == ["JB-140000-DC-WR02"]
+        lp_primary = _rmap(wr, primary[0].route_map_in).entries[0].set_local_preference
+        lp_backup = _rmap(wr, backup[0].route_map_in).entries[0].set_local_preference
+        assert lp_primary > lp_backup
+        # the upper tier prefers the primary too: the backup export prepends our own AS
+        assert _rmap(wr, backup[0].route_map_out).entries[0].set_as_path_prepend == (wr.asn,) * 3
+        assert _rmap(wr, primary[0].route_map_out).entries[0].set_as_path_prepend == ()
+        # only the default comes down, only our aggregates go up, tagged with the city community
+        assert _plist(wr, _rmap(wr, primary[0].route_map_in).entries[0].match_prefix_list) == [
+            "0.0.0.0/0" if afi == "ipv4" else "::/0"]
+        out = _rmap(wr, primary[0].route_map_out).entries[0]
+        assert out.set_community == ("65100:4",)
+        assert _plist(wr, out.match_prefix_list) == [
+            plan.addr.aggregate("140100-DC", pool, 4 if afi == "ipv4" else 6) for pool in
+            ("business", "loopback", "p2p")]
+        assert f"OWN-{v}" == out.match_prefix_list
+
+
+def test_downstream_filters_accept_exactly_the_childs_aggregates(plan, intents) -> None:
+    prov = intents["JB-140000-DC-WR01"]
+    down = _nbrs(prov, role="downstream", peer="JB-140100-DC-WR01", afi="ipv4")
+    assert len(down) == 1 and down[0].default_originate and down[0].max_prefix >= 6
+    pl = _rmap(prov, down[0].route_map_in).entries[0].match_prefix_list
+    assert sorted(_plist(prov, pl)) == sorted(plan.addr.aggregate("140100-DC", pool, 4)
+                                             for pool in ("business", "loopback", "p2p"))
+    for i in intents.values():
+        for n in i.bgp.neighbors:
+            assert n.bfd and n.route_map_in and n.route_map_out
+            if n.kind == "ebgp":
+                assert n.max_prefix
+
+
+def test_ministry_has_no_upstream_and_sends_defaults(intents) -> None:
+    m = intents["JB-100000-DC-WR01"]
+    assert not _nbrs(m, role="upstream")
+    down = _nbrs(m, role="downstream")
+    assert {n.peer for n in down} >= {"JB-140000-DC-WR01", "JB-110000-DC-WR01", "JB-100000-DR-WR01"}
+    assert all(n.default_originate for n in down)
+
+
+def test_aggregates_are_anchored_and_originated(plan, intents) -> None:
+    wr = intents["JB-140100-DC-WR01"]
+    discards = {s.prefix for s in wr.static_routes if s.next_hop is None}
+    for pool in ("business", "loopback", "p2p"):
+        for af in (4, 6):
+            agg = plan.addr.aggregate("140100-DC", pool, af)
+            assert agg in discards
+            assert agg in (wr.bgp.networks_v4 if af == 4 else wr.bgp.networks_v6)
+    # zones behind the firewall are reached through it
+    fw_routes = [s for s in wr.static_routes if s.next_hop and s.vrf is None]
+    assert {s.description.split()[0] for s in fw_routes} == {"production", "exchange"}
+    transit = next(i for i in wr.interfaces if i.kind == "transit")
+    for s in fw_routes:
+        if ":" not in s.prefix:
+            assert ipaddress.ip_address(s.next_hop) in ipaddress.ip_interface(transit.ipv4).network
+
+
+def test_link_addresses_match_both_ends(intents) -> None:
+    city = intents["JB-140100-DC-WR01"]
+    prov = intents["JB-140000-DC-WR01"]
+    up = next(i for i in city.interfaces if i.peer == prov.hostname)
+    down = next(i for i in prov.interfaces if i.peer == city.hostname)
+    assert ipaddress.ip_interface(up.ipv4).network == ipaddress.ip_interface(down.ipv4).network
+    assert up.ipv4 != down.ipv4 and up.bfd and down.bfd
+
+
+def test_intent_cli_json() -> None:
+    r = jinbao("intent", "JB-140100-DC-WR01", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["hostname"] == "JB-140100-DC-WR01" and data["bgp"]["asn"] == 4200140100
+    # secrets appear only as references, never as values
+    assert data["snmp"]["auth_key"] == {"name": "snmp_auth"} and "LAB" not in r.stdout
+    r = jinbao("intent", "JB-149999-DC-WR01")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "JB-149999-DC-WR01" in r.stderr

@@ -1,0 +1,116 @@
+"""Static verification: the real plan passes, and each rule catches the fault it exists for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from network.intent_model import DeviceIntent, PrefixListEntry
+from network.plan import build_intents
+from network.verify import verify
+from tests.conftest import jinbao
+from tests.network.conftest import slice_hosts
+
+
+@pytest.fixture
+def sliced(plan) -> dict[str, DeviceIntent]:
+    return build_intents(plan, slice_hosts(plan))
+
+
+def _rules(report) -> set[str]:
+    return {f.rule for f in report.findings}
+
+
+def _replace_neighbor(intents: dict, host: str, peer: str, **changes) -> None:
+    i = intents[host]
+    nbrs = tuple(n.model_copy(update=changes) if n.peer == peer else n for n in i.bgp.neighbors)
+    intents[host] = i.model_copy(update={"bgp": i.bgp.model_copy(update={"neighbors": nbrs})})
+
+
+def _drop_neighbor(intents: dict, host: str, peer: str) -> None:
+    i = intents[host]
+    nbrs = tuple(n for n in i.bgp.neighbors if n.peer != peer)
+    intents[host] = i.model_copy(update={"bgp": i.bgp.model_copy(update={"neighbors": nbrs})})
+
+
+def _widen_prefix_list(intents: dict, host: str, name: str, prefix: str) -> None:
+    i = intents[host]
+    pls = []
+    for pl in i.prefix_lists:
+        if pl.name == name:
+            pl = pl.model_copy(update={"entries": (*pl.entries, PrefixListEntry(seq=999, action="permit",
+                                                                                 prefix=prefix, le=32))})
+        pls.append(pl)
+    intents[host] = i.model_copy(update={"prefix_lists": tuple(pls)})
+
+
+def test_slice_passes(plan, sliced) -> None:
+    report = verify(plan, sliced, partial=True)
+    assert report.ok, report.findings[:5]
+    for rule in ("unique", "bgp-session", "reach-primary", "redundancy", "ministry-table", "import-filter"):
+        assert report.checked.get(rule, 0) > 0, rule
+
+
+@pytest.mark.slow
+def test_nation_passes(plan, intents) -> None:
+    report = verify(plan, intents)
+    assert report.ok, report.findings[:5]
+    assert report.checked["redundancy"] > 10000
+
+
+def test_session_disagreement(plan, sliced) -> None:
+    _replace_neighbor(sliced, "JB-140100-DC-WR01", "JB-140000-DC-WR01", remote_as=4200149999)
+    report = verify(plan, sliced, partial=True)
+    hit = [f for f in report.findings if f.rule == "bgp-session"]
+    assert hit and "JB-140100-DC-WR01" in hit[0].devices and "4200149999" in hit[0].message
+
+
+def test_duplicate_router_id(plan, sliced) -> None:
+    a, b = sliced["JB-140100-DC-WR01"], sliced["JB-140200-DC-WR01"]
+    sliced[b.hostname] = b.model_copy(update={"bgp": b.bgp.model_copy(update={"router_id": a.bgp.router_id})})
+    report = verify(plan, sliced, partial=True)
+    assert any(f.rule == "unique" and "router ID" in f.message for f in report.findings)
+
+
+def test_missing_backup_breaks_redundancy(plan, sliced) -> None:
+    # Datong's backup line carries no BGP: losing the primary must cut Datong off
+    _drop_neighbor(sliced, "JB-140200-DC-WR01", "JB-140000-DC-WR02")
+    _drop_neighbor(sliced, "JB-140000-DC-WR02", "JB-140200-DC-WR01")
+    report = verify(plan, sliced, partial=True)
+    red = [f for f in report.findings if f.rule == "redundancy"]
+    assert red and any("JB-140200-DC-WR01" in f.devices for f in red)
+    assert "reach-primary" not in _rules(report)  # with every link up it still works
+
+
+def test_filter_accepting_a_sibling(plan, sliced) -> None:
+    datong = plan.addr.aggregate("140200-DC", "business", 4)
+    _widen_prefix_list(sliced, "JB-140000-DC-WR01", "SITE-140100-DC-V4", datong)
+    report = verify(plan, sliced, partial=True)
+    assert any(f.rule == "import-filter" and "sibling 140200-DC" in f.message for f in report.findings)
+
+
+def test_leaking_more_specifics_to_the_ministry(plan, sliced) -> None:
+    # Shanxi announces everything inside its aggregate: the ministry table grows beyond the aggregates
+    prov_agg = plan.addr.aggregate("140000-DC", "business", 4)
+    for h in ("JB-140000-DC-WR01", "JB-140000-DC-WR02"):
+        _widen_prefix_list(sliced, h, "OWN-V4", prov_agg)
+        _widen_prefix_list(sliced, h, "SITE-140100-DC-V4", plan.addr.aggregate("140100-DC", "business", 4))
+    for h in ("JB-100000-DC-WR01", "JB-100000-DC-WR02"):
+        _widen_prefix_list(sliced, h, "SITE-140000-DC-V4", prov_agg)
+    report = verify(plan, sliced, partial=True)
+    assert any(f.rule == "ministry-table" and "unexpected" in f.message for f in report.findings)
+
+
+def test_filter_rejecting_the_child_breaks_reachability(plan, sliced) -> None:
+    for h in ("JB-140000-DC-WR01", "JB-140000-DC-WR02"):
+        _replace_neighbor(sliced, h, "JB-140100-DC-WR01", route_map_in="TO-CHILD-V4")
+    report = verify(plan, sliced, partial=True)
+    assert {"import-filter", "reach-primary"} <= _rules(report)
+
+
+def test_verify_cli_scope_json() -> None:
+    r = jinbao("verify", "--scope", "140000", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["ok"] is True and data["checked"]["redundancy"] > 0
