@@ -145,6 +145,7 @@ class NeighborView:
     route_map_out: str | None
     max_prefix: int | None
     next_hop_self: bool
+    default_originate: bool  # send this neighbour a default route (parents to children)
     password: str | None  # platform-stored form (see credentials.py)
 
 
@@ -465,7 +466,8 @@ class _Builder:
                 peer=n.peer, kind=n.kind, role=n.role, link_kind=n.link_kind, update_source=n.update_source,
                 local_address=local_addr, local_interface=local_if, bfd=n.bfd, bfd_multihop=multihop,
                 route_map_in=n.route_map_in, route_map_out=n.route_map_out, max_prefix=n.max_prefix,
-                next_hop_self=n.next_hop_self, password=self.creds.bgp_passwords.get(n.address),
+                next_hop_self=n.next_hop_self, default_originate=n.default_originate,
+                password=self.creds.bgp_passwords.get(n.address),
             ))
         neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), _ip(v.address)))
         afs = []

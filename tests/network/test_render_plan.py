@@ -73,3 +73,13 @@ def test_render_many_real_intents_is_all_or_nothing(plan, tmp_path: Path) -> Non
     with pytest.raises(RenderError):
         render_many([intents["JB-140100-DC-WR01"], bad], LabTestSecrets(), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("platform", "line"), [
+    ("huawei_vrp", "peer {} default-route-advertise"), ("h3c_comware", "peer {} default-route-advertise"),
+    ("cisco_ios", "neighbor {} default-originate"), ("frr", "neighbor {} default-originate")])
+def test_parent_sends_default_only_to_children(plan, platform: str, line: str) -> None:
+    intent = build_intents(plan, {"JB-140000-DC-WR01"}, platform)["JB-140000-DC-WR01"]
+    text = render_device(intent, LabTestSecrets())
+    for n in intent.bgp.neighbors:
+        assert (line.format(n.address) in text) == (n.role == "downstream"), n.address
