@@ -1,0 +1,204 @@
+"""deploy(): dry-run diffs, or commit-confirm with post-checks and immediate rollback, on many devices at once.
+
+Per device (in parallel, Nornir threaded runner; one device failing never stops the others):
+
+1. connect, load the full intended config, diff. Empty diff -> ``unchanged`` (nothing is committed).
+2. dry-run: report the diff -> ``dry-run``. Nothing else.
+3. commit, arming the device-side revert timer when ``confirm_seconds`` is given and the platform has one
+   (see platforms.py). From here on, if the controller dies, the device reverts on its own.
+4. post-checks, retried until all pass or a deadline that lies safely inside the confirm window.
+5. all passed -> confirm (cancel the timer, persist) -> ``committed``;
+   any failed -> rollback at once (not waiting for the timer) -> ``rolled-back`` with the reason.
+   If even the rollback fails the status is ``failed`` and the error says whether the device timer
+   will still revert.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from nornir.core.task import Task
+
+from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
+from network.deploy.platforms import Adapter, canonical_address, open_adapter
+from network.deploy.runner import run_per_host, serialised
+
+DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
+
+
+def confirm_margin(window: float) -> float:
+    """Time kept free at the end of a confirm window for the confirm itself to reach the device.
+
+    A confirm is one SSH exec (FRR: ~0.1 s here; IOS/VRP over a slow WAN: seconds), so a fifth of
+    the window, at least 2 s and at most 15 s.
+    """
+    return min(15.0, max(2.0, window * 0.2))
+
+
+def deploy(
+    targets: Sequence[DeployTarget],
+    dry_run: bool,
+    confirm_seconds: int | None,
+    progress: Progress | None = None,
+    *,
+    check_timeout: float | None = None,
+    check_interval: float = 1.0,
+    message: str = "",
+    workers: int = 20,
+    connect_timeout: float = 10.0,
+) -> list[DeviceResult]:
+    """Deploy each target's ``config_text``; return one DeviceResult per target, in target order.
+
+    dry_run: only diff. confirm_seconds: the confirm window (device-side revert timer); None commits
+    without a timer (post-checks still run and a failure still rolls back). check_timeout: cap on
+    the post-check time (default: the confirm window minus a margin, or 60 s without one).
+    progress(hostname, message) is called as each device moves on.
+    """
+    if confirm_seconds is not None and confirm_seconds < 5:
+        raise ValueError("confirm_seconds below 5 s leaves no time for post-checks")
+    say = serialised(progress)
+
+    def work(task: Task, target: DeployTarget) -> DeviceResult:
+        return _deploy_one(task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say)
+
+    def crashed(target: DeployTarget, error: str) -> DeviceResult:
+        return DeviceResult(target.hostname, "failed", error=error)
+
+    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed)
+
+
+def _deploy_one(
+    task: Task,
+    target: DeployTarget,
+    dry_run: bool,
+    confirm_seconds: int | None,
+    check_timeout: float | None,
+    check_interval: float,
+    message: str,
+    say: Progress,
+) -> DeviceResult:
+    t0 = time.monotonic()
+    res = DeviceResult(target.hostname, "failed")
+    mark = t0
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        res.timings[name] = round(now - mark, 3)
+        mark = now
+
+    committed = False
+    adapter: Adapter | None = None
+    try:
+        say(target.hostname, "connecting")
+        adapter = open_adapter(task, target)
+        lap("connect")
+        res.diff = adapter.diff(target.config_text)
+        lap("diff")
+        if not res.diff:
+            res.status = "unchanged"
+            return res
+        if dry_run:
+            res.status = "dry-run"
+            return res
+        say(target.hostname, "committing" + (f" (confirm within {confirm_seconds}s)" if confirm_seconds else ""))
+        commit_started = time.monotonic()
+        res.device_revert_in = adapter.commit(target.config_text, confirm_seconds, message or "jinbao deploy")
+        committed = True
+        lap("commit")
+        deadline = _check_deadline(commit_started, confirm_seconds, res.device_revert_in, check_timeout)
+        say(target.hostname, f"post-checks (up to {max(0.0, deadline - time.monotonic()):.0f}s)")
+        res.checks = run_checks(adapter, target.post_checks, deadline, check_interval)
+        lap("checks")
+        failed = [c for c in res.checks if not c.ok]
+        if not failed:
+            adapter.confirm()
+            lap("confirm")
+            res.status = "committed"
+            say(target.hostname, "committed")
+            return res
+        say(target.hostname, "post-checks failed: rolling back")
+        adapter.rollback()
+        lap("rollback")
+        res.status = "rolled-back"
+        res.error = "post-checks failed: " + "; ".join(f"{c.kind} {c.target}: {c.detail}" for c in failed)
+        return res
+    except Exception as exc:
+        res.error = f"{type(exc).__name__}: {exc}"
+        if committed and adapter is not None:
+            res.status, res.error = _recover(adapter, res, target.hostname, say)
+        else:
+            res.status = "failed"
+        return res
+    finally:
+        res.seconds = round(time.monotonic() - t0, 3)
+        say(target.hostname, f"{res.status} in {res.seconds:.1f}s" + (f": {res.error}" if res.error else ""))
+
+
+def _recover(adapter: Adapter, res: DeviceResult, hostname: str, say: Progress) -> tuple[str, str]:
+    """After an error between commit and confirm: roll back now if the device still answers."""
+    say(hostname, f"error after commit ({res.error}): rolling back")
+    try:
+        adapter.rollback()
+        return "rolled-back", f"{res.error}; rolled back"
+    except Exception as exc:
+        timer = (
+            f"the device's own timer reverts it within {res.device_revert_in}s of the commit"
+            if res.device_revert_in
+            else "no device-side timer: check the device by hand"
+        )
+        return "failed", f"{res.error}; rollback failed ({type(exc).__name__}: {exc}); {timer}"
+
+
+def _check_deadline(
+    commit_started: float, confirm_seconds: int | None, device_timer: int | None, check_timeout: float | None
+) -> float:
+    """When post-checks must give up: inside the window the device timer (or the caller) allows."""
+    if confirm_seconds is not None:
+        # The device timer started just before the commit call; it may be longer than asked (IOS
+        # rounds up to minutes) but the caller's window is the promise: use the shorter.
+        window = float(min(confirm_seconds, device_timer or confirm_seconds))
+        deadline = commit_started + window - confirm_margin(window)
+    else:
+        deadline = time.monotonic() + DEFAULT_CHECK_TIMEOUT
+    if check_timeout is not None:
+        deadline = min(deadline, time.monotonic() + check_timeout)
+    return deadline
+
+
+def run_checks(adapter: Adapter, checks: Sequence[PostCheck], deadline: float, interval: float) -> list[CheckResult]:
+    """Run every check until all pass or ``deadline``; return the last round's results.
+
+    Retried because a correct change still needs seconds to converge (BGP OPEN/KEEPALIVE, BFD, route
+    install); the last round is the verdict. Always at least one round, even past the deadline.
+    """
+    while True:
+        started = time.monotonic()
+        results = _one_round(adapter, checks)
+        took = time.monotonic() - started
+        # Stop unless another full round (as long as this one: failing pings wait for their timeout)
+        # still fits before the deadline, so checks never eat the time kept for the confirm.
+        if all(r.ok for r in results) or time.monotonic() + interval + took >= deadline:
+            return results
+        time.sleep(interval)
+
+
+def _one_round(adapter: Adapter, checks: Sequence[PostCheck]) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    bgp: dict[str, bool] | None = None
+    for check in checks:
+        for target in check.targets:
+            try:
+                if check.kind == "bgp_established":
+                    if bgp is None:
+                        bgp = adapter.bgp_established()  # one query per round for all neighbours
+                    up = bgp.get(canonical_address(target))
+                    detail = "Established" if up else ("not Established" if up is not None else "no such neighbour")
+                    results.append(CheckResult(check.kind, target, bool(up), detail))
+                else:
+                    ok, detail = adapter.ping(target, check.source)
+                    results.append(CheckResult(check.kind, target, ok, detail))
+            except Exception as exc:  # a check that cannot run has failed, and says why
+                results.append(CheckResult(check.kind, target, False, f"{type(exc).__name__}: {exc}"))
+    return results

@@ -1,0 +1,318 @@
+"""Per-platform adapters: one small interface over NAPALM (frr, ios, huawei_vrp) and Netmiko (h3c_comware).
+
+The engine only speaks ``Adapter``; what each platform can really do differs, and that difference is
+stated here rather than papered over:
+
+- frr (network.drivers.frr): replace; diff from ``frr-reload.py --test``; device-side revert timer of
+  any number of seconds (a revert script on the router).
+- ios (napalm ios): replace; diff from the archive's config diff; device-side timer
+  ``configure replace ... revert timer N``: whole minutes, 1-120, needs ``archive`` configured.
+- huawei_vrp (napalm-huawei-vrp): merge only (its load_replace_candidate is an empty stub); diff =
+  candidate lines not in running; no commit-confirm in the driver, so the confirm window is kept by
+  the controller alone (rollback to the backup file the driver saves before each commit).
+- h3c_comware (Netmiko hp_comware): merge with send_config_set; diff = candidate lines not in
+  running; device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
+
+Only the FRR path runs in this repository's lab; the others follow their drivers' documented
+behaviour and have not been run against real devices here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import re
+from typing import Any, Protocol
+
+from nornir.core.inventory import ConnectionOptions
+from nornir.core.task import Task
+
+from network.deploy.model import DeployTarget
+
+IOS_TIMER_MIN, IOS_TIMER_MAX = 1, 120  # minutes, napalm ios (Cisco archive rollback timer)
+COMWARE_CHECKPOINT = "flash:/jinbao-rollback.cfg"
+
+
+class Adapter(Protocol):
+    """What the engine needs from a platform. Every call talks to the device."""
+
+    method: str  # how diffs are made, for reports
+
+    def running(self) -> str: ...
+
+    def diff(self, intended: str) -> str:
+        """What committing ``intended`` would change (empty: nothing). Changes nothing."""
+        ...
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
+        """Apply ``intended``; arm a device-side revert if asked and possible. Return its seconds or None."""
+        ...
+
+    def confirm(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def bgp_established(self) -> dict[str, bool]:
+        """Every BGP neighbour the device has (all VRFs) -> Established or not."""
+        ...
+
+    def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
+
+
+def connection_name(platform: str) -> str:
+    """The Nornir connection plugin a platform uses."""
+    return "netmiko" if platform == "h3c_comware" else "napalm"
+
+
+def nornir_platform(platform: str) -> str:
+    """The platform string the connection plugin expects (NAPALM driver name / Netmiko device_type)."""
+    return {"h3c_comware": "hp_comware"}.get(platform, platform)
+
+
+def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str, ConnectionOptions]:
+    """Nornir connection options for a target: key auth, host-key checking, timeouts."""
+    if target.platform == "frr":
+        optional: dict[str, Any] = {"port": target.port, "key_file": target.key_file, "known_hosts": target.known_hosts}
+        optional.update(target.options)
+        return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": int(connect_timeout)})}
+    # Netmiko underneath (napalm ios / huawei_vrp pass Netmiko arguments through optional_args).
+    netmiko: dict[str, Any] = {
+        "port": target.port,
+        "use_keys": target.key_file is not None,
+        "key_file": target.key_file,
+        "allow_agent": False,
+        "ssh_strict": True,  # refuse unknown host keys, as the FRR driver does
+        "system_host_keys": True,
+        "alt_host_keys": target.known_hosts is not None,
+        "alt_key_file": target.known_hosts or "",
+        "conn_timeout": connect_timeout,
+    }
+    netmiko.update(target.options)
+    if target.platform == "h3c_comware":
+        return {"netmiko": ConnectionOptions(platform="hp_comware", extras=netmiko)}
+    return {"napalm": ConnectionOptions(extras={"optional_args": netmiko, "timeout": int(connect_timeout)})}
+
+
+def open_adapter(task: Task, target: DeployTarget) -> Adapter:
+    """Open (or reuse) the host's Nornir connection and wrap it."""
+    conn = task.host.get_connection(connection_name(target.platform), task.nornir.config)
+    if target.platform == "h3c_comware":
+        return ComwareAdapter(conn)
+    return NapalmAdapter(conn, target.platform)
+
+
+class NapalmAdapter:
+    def __init__(self, device: Any, platform: str) -> None:
+        self.device = device
+        self.platform = platform
+        # napalm-huawei-vrp's load_replace_candidate is an empty stub: merge is all it can do.
+        self.replace = platform != "huawei_vrp"
+        self.method = {"frr": "frr-reload --test", "ios": "napalm compare_config (replace)"}.get(
+            platform, "napalm compare_config (merge)"
+        )
+        self._armed: int | None = None
+
+    def running(self) -> str:
+        return str(self.device.get_config(retrieve="running")["running"])
+
+    def _load(self, intended: str) -> None:
+        if self.replace:
+            self.device.load_replace_candidate(config=intended)
+        else:
+            self.device.load_merge_candidate(config=intended)
+
+    def diff(self, intended: str) -> str:
+        self._load(intended)
+        try:
+            return str(self.device.compare_config() or "").strip()
+        finally:
+            self.device.discard_config()
+
+    def revert_seconds(self, confirm_seconds: int | None) -> int | None:
+        """The device-side timer this platform can arm for a confirm window (None: it cannot)."""
+        if confirm_seconds is None or self.platform == "huawei_vrp":
+            return None
+        if self.platform == "ios":
+            # Cisco's timer counts whole minutes: round up so the device never reverts before the
+            # controller's window has ended.
+            minutes = min(max(math.ceil(confirm_seconds / 60), IOS_TIMER_MIN), IOS_TIMER_MAX)
+            return minutes * 60
+        return int(confirm_seconds)
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
+        self._load(intended)
+        revert_in = self.revert_seconds(confirm_seconds)
+        if self.platform == "frr":
+            self.device.commit_config(message=message, revert_in=revert_in)
+        elif revert_in is not None:
+            self.device.commit_config(revert_in=revert_in)  # napalm ios: message not supported
+        else:
+            self.device.commit_config()
+        self._armed = revert_in
+        return revert_in
+
+    def confirm(self) -> None:
+        if self._armed is not None:
+            self.device.confirm_commit()
+            self._armed = None
+
+    def rollback(self) -> None:
+        self.device.rollback()
+        self._armed = None
+
+    def bgp_established(self) -> dict[str, bool]:
+        state: dict[str, bool] = {}
+        for vrf in self.device.get_bgp_neighbors().values():
+            for addr, peer in vrf.get("peers", {}).items():
+                state[canonical_address(addr)] = bool(peer.get("is_up")) or state.get(canonical_address(addr), False)
+        return state
+
+    def ping(self, address: str, source: str | None) -> tuple[bool, str]:
+        kwargs: dict[str, Any] = {"count": 2, "timeout": 1}
+        if source:
+            kwargs["source"] = source
+        res = self.device.ping(address, **kwargs)
+        if "success" not in res:
+            return False, str(res.get("error", "ping failed"))
+        s = res["success"]
+        ok = s["probes_sent"] > s["packet_loss"]
+        return ok, f"{s['probes_sent'] - s['packet_loss']}/{s['probes_sent']} replies"
+
+
+class ComwareAdapter:
+    """H3C Comware 7 over Netmiko (hp_comware): merge with send_config_set, then save.
+
+    Confirm window: ``configuration commit delay <minutes>`` before the change makes the switch roll
+    back on its own unless ``configuration commit`` follows in time. Immediate rollback replaces the
+    running config with a checkpoint saved before the change (``configuration replace file``).
+    Not run against a real Comware device in this repository.
+    """
+
+    method = "text (candidate lines not in running)"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._armed: int | None = None
+
+    def running(self) -> str:
+        return str(self.conn.send_command("display current-configuration", read_timeout=120))
+
+    def diff(self, intended: str) -> str:
+        return merge_diff(self.running(), intended, comment="#")
+
+    def _answer_yes(self, command: str) -> str:
+        out = str(self.conn.send_command_timing(command, read_timeout=120))
+        while re.search(r"\[Y/N\]|continue\?", out, re.I):
+            out += str(self.conn.send_command_timing("Y", read_timeout=120))
+        return out
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
+        self._answer_yes(f"save {COMWARE_CHECKPOINT}")  # checkpoint for rollback (not the startup file)
+        lines = config_lines(intended, comment="#")
+        revert_in = None if confirm_seconds is None else max(1, math.ceil(confirm_seconds / 60)) * 60
+        if revert_in is not None:
+            lines = [f"configuration commit delay {revert_in // 60}", *lines]
+        out = str(self.conn.send_config_set(lines, read_timeout=120))
+        if re.search(r"^\s*% ?(Unrecognized|Incomplete|Wrong|Too many)", out, re.M):
+            raise RuntimeError(f"Comware rejected a command: {out[-2000:]}")
+        if revert_in is None:
+            self.conn.save_config()
+        self._armed = revert_in
+        return revert_in
+
+    def confirm(self) -> None:
+        if self._armed is not None:
+            self.conn.send_config_set(["configuration commit"])
+            self.conn.save_config()
+            self._armed = None
+
+    def rollback(self) -> None:
+        self.conn.config_mode()
+        out = self._answer_yes(f"configuration replace file {COMWARE_CHECKPOINT}")
+        self.conn.exit_config_mode()
+        if re.search(r"fail|error", out, re.I):
+            raise RuntimeError(f"Comware configuration replace failed: {out[-2000:]}")
+        self.conn.save_config()
+        self._armed = None
+
+    def bgp_established(self) -> dict[str, bool]:
+        state: dict[str, bool] = {}
+        for af in ("ipv4", "ipv6"):
+            out = str(self.conn.send_command(f"display bgp peer {af}"))
+            for line in out.splitlines():
+                fields = line.split()
+                if fields and _is_ip(fields[0]):
+                    state[canonical_address(fields[0])] = "Established" in fields
+        return state
+
+    def ping(self, address: str, source: str | None) -> tuple[bool, str]:
+        v6 = ":" in address
+        cmd = "ping ipv6" if v6 else "ping"
+        cmd += " -c 2 -t 1000"
+        if source:
+            cmd += f" -a {source}"
+        out = str(self.conn.send_command(f"{cmd} {address}", read_timeout=30))
+        m = re.search(r"(\d+) packet\(s\) transmitted, (\d+) packet\(s\) received", out)
+        if not m:
+            return False, out.strip()[-200:]
+        return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
+
+
+def config_lines(text: str, comment: str) -> list[str]:
+    """Configuration lines to send: no blanks, no comment-only lines ("!" / "#")."""
+    return [ln.rstrip() for ln in text.splitlines() if ln.strip() and ln.strip() not in (comment, "return")]
+
+
+def merge_diff(running: str, intended: str, comment: str) -> str:
+    """For merge platforms: the intended lines (under their parent section) absent from running.
+
+    A merge never removes lines, so a unified diff would promise deletions that will not happen.
+    """
+    have = _sections(running, comment)
+    out: list[str] = []
+    for parent, children in _sections(intended, comment).items():
+        if parent not in have:
+            out.append(f"+ {parent}")
+            out += [f"+ {c}" for c in children]
+            continue
+        missing = [c for c in children if c not in have[parent]]
+        if missing:
+            out.append(f"  {parent}")
+            out += [f"+ {c}" for c in missing]
+    return "\n".join(out)
+
+
+def _sections(text: str, comment: str) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    parent = ""
+    for line in config_lines(text, comment):
+        if not line.startswith(" "):
+            parent = line
+            sections.setdefault(parent, [])
+        else:
+            sections.setdefault(parent, []).append(line)
+    return sections
+
+
+def text_diff(hostname: str, running: str, intended: str, comment: str) -> str:
+    """Unified diff running -> intended, ignoring blank/comment lines and trailing spaces (drift)."""
+    a = config_lines(running, comment)
+    b = config_lines(intended, comment)
+    return "\n".join(difflib.unified_diff(a, b, f"{hostname} running", f"{hostname} intended", lineterm=""))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def canonical_address(addr: str) -> str:
+    """Neighbour addresses compared in canonical form (fd20:0::1 == fd20::1)."""
+    try:
+        return str(ipaddress.ip_address(addr))
+    except ValueError:
+        return addr  # an interface name (BGP unnumbered)

@@ -1,0 +1,104 @@
+"""Nornir plumbing shared by deploy, backup and drift: an in-memory inventory built from targets.
+
+Nornir is used for what it is good at - a threaded runner, per-host connection plugins and their
+lifecycle - with no inventory files: the hosts are exactly the targets the caller passes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.configuration import Config, LoggingConfig
+from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.task import Result, Task
+from nornir.plugins.runners import ThreadedRunner
+
+from network.deploy.model import DeployTarget, Progress
+from network.deploy.platforms import connection_options, nornir_platform
+from network.drivers import register
+
+# platform="frr" must resolve in napalm.get_network_driver before nornir-napalm opens a connection.
+register()
+
+
+def check_unique(targets: Sequence[DeployTarget]) -> None:
+    names = [t.hostname for t in targets]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate target hostnames: {dupes}")
+
+
+def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout: float) -> Nornir:
+    """A Nornir object whose inventory is ``targets`` (threaded runner, Nornir's file log off)."""
+    check_unique(targets)
+    # InitNornir would do this: load the "napalm" and "netmiko" plugins from their entry points.
+    ConnectionPluginRegister.auto_register()
+    hosts = Hosts()
+    for t in targets:
+        hosts[t.hostname] = Host(
+            name=t.hostname,
+            hostname=t.host,
+            port=t.port,
+            username=t.username,
+            password=t.password or "",
+            platform=nornir_platform(t.platform),
+            data={"jinbao_platform": t.platform},
+            connection_options=connection_options(t, connect_timeout),
+        )
+    # Nornir logs to ./nornir.log by default: a library call must not litter the caller's directory.
+    config = Config(logging=LoggingConfig(enabled=False))
+    runner = ThreadedRunner(num_workers=max(1, min(workers, len(targets) or 1)))
+    return Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()), config=config, runner=runner)
+
+
+def serialised(progress: Progress | None) -> Progress:
+    """The caller's progress callback, made safe to call from Nornir's worker threads."""
+    lock = threading.Lock()
+
+    def say(hostname: str, message: str) -> None:
+        if progress is not None:
+            with lock:
+                progress(hostname, message)
+
+    return say
+
+
+def run_per_host(
+    targets: Sequence[DeployTarget],
+    work: Callable[[Task, DeployTarget], Any],
+    *,
+    workers: int,
+    connect_timeout: float,
+    on_crash: Callable[[DeployTarget, str], Any],
+) -> list[Any]:
+    """Run ``work(task, target)`` for every target in parallel; results in target order.
+
+    ``work`` is expected to catch its own errors (one device failing never stops the others);
+    whatever still escapes is turned into ``on_crash(target, message)``. Connections are closed
+    at the end, also after errors.
+    """
+    if not targets:
+        return []
+    by_name = {t.hostname: t for t in targets}
+    nr = build_nornir(targets, workers, connect_timeout)
+
+    def task_fn(task: Task) -> Result:
+        return Result(host=task.host, result=work(task, by_name[task.host.name]))
+
+    try:
+        agg = nr.run(task=task_fn, name="jinbao", raise_on_error=False)
+    finally:
+        nr.close_connections(on_good=True, on_failed=True)
+    out = []
+    for t in targets:
+        multi = agg.get(t.hostname)
+        if multi is None or multi.failed or not multi:
+            exc = multi[0].exception if multi else None
+            out.append(on_crash(t, f"{type(exc).__name__}: {exc}" if exc else "task did not run"))
+        else:
+            out.append(multi[0].result)
+    return out
