@@ -23,6 +23,7 @@ from nornir.core.task import Task
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, open_adapter
 from network.deploy.runner import run_per_host, serialised
+from network.drivers.frr import PendingCommitError
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
 
@@ -102,10 +103,16 @@ def _deploy_one(
         if dry_run:
             res.status = "dry-run"
             return res
+        if adapter.pending():
+            # Someone else's commit awaits confirmation: committing (or rolling back) would take
+            # over their change. Leave the device alone.
+            res.error = "the device has an unconfirmed commit in progress (another deploy?): nothing changed"
+            return res
         say(target.hostname, "committing" + (f" (confirm within {confirm_seconds}s)" if confirm_seconds else ""))
         commit_started = time.monotonic()
-        res.device_revert_in = adapter.commit(target.config_text, confirm_seconds, message or "jinbao deploy")
+        # From here any error means the device may be (partly) changed and gets rolled back.
         committed = True
+        res.device_revert_in = adapter.commit(target.config_text, confirm_seconds, message or "jinbao deploy")
         lap("commit")
         deadline = _check_deadline(commit_started, confirm_seconds, res.device_revert_in, check_timeout)
         say(target.hostname, f"post-checks (up to {max(0.0, deadline - time.monotonic()):.0f}s)")
@@ -126,6 +133,8 @@ def _deploy_one(
         return res
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, PendingCommitError):
+            committed = False  # refused before touching anything: the pending commit is not ours
         if committed and adapter is not None:
             res.status, res.error = _recover(adapter, res, target.hostname, say)
         else:

@@ -53,6 +53,10 @@ class Adapter(Protocol):
 
     def rollback(self) -> None: ...
 
+    def pending(self) -> bool:
+        """Whether the device has an unconfirmed commit (anyone's) right now."""
+        ...
+
     def bgp_established(self) -> dict[str, bool]:
         """Every BGP neighbour the device has (all VRFs) -> Established or not."""
         ...
@@ -161,6 +165,11 @@ class NapalmAdapter:
         self.device.rollback()
         self._armed = None
 
+    def pending(self) -> bool:
+        if self.platform not in ("frr", "ios"):
+            return False  # napalm-huawei-vrp has no commit-confirm, so nothing can be pending
+        return bool(self.device.has_pending_commit())
+
     def bgp_established(self) -> dict[str, bool]:
         state: dict[str, bool] = {}
         for vrf in self.device.get_bgp_neighbors().values():
@@ -235,6 +244,10 @@ class ComwareAdapter:
             raise RuntimeError(f"Comware configuration replace failed: {out[-2000:]}")
         self.conn.save_config()
         self._armed = None
+
+    def pending(self) -> bool:
+        # Comware shows no pending commit delay in a form parsed here: only this run's own is known.
+        return self._armed is not None
 
     def bgp_established(self) -> dict[str, bool]:
         state: dict[str, bool] = {}

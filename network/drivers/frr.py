@@ -57,6 +57,10 @@ PRIVILEGE_MODES = ("none", "sudo")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class PendingCommitError(CommitError):  # type: ignore[misc]
+    """A commit-confirm is still waiting on the router: nothing was changed (confirm or roll it back)."""
+
+
 @dataclass
 class CmdResult:
     """One remote command: exit status and both streams (decoded as UTF-8, replacing bad bytes)."""
@@ -385,7 +389,7 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
         finally:
             self._remove(path)
         if res.rc == frr_remote.EXIT_PENDING:
-            raise CommitError(f"{self.hostname}: {res.err.strip()}")
+            raise PendingCommitError(f"{self.hostname}: {res.err.strip()}")
         if res.rc != 0:
             # frr-reload may have applied part of the change; with revert_in the router reverts on its
             # own, without it the caller should rollback().

@@ -361,6 +361,12 @@ def test_a_second_commit_waits_for_the_confirm(lab: dict[str, Any], deployed: li
             dev.load_merge_candidate(config="ip prefix-list PL-SECOND seq 5 permit 10.96.0.0/16\n")
             with pytest.raises(Exception, match="awaits confirmation"):
                 dev.commit_config()
+            # deploy() leaves someone else's pending commit alone: no commit, no rollback of theirs
+            changed = CITY_CONF.replace("(primary uplink)", "(second deploy)")
+            [res] = deploy([target(lab, "r1", changed, CITY_CHECKS)], dry_run=False, confirm_seconds=30)
+            assert res.status == "failed" and "unconfirmed commit" in (res.error or "")
+            assert dev.has_pending_commit() is True
+            assert "PL-PENDING" in dev.get_config(retrieve="running")["running"]
         finally:
             dev.rollback()  # cancels the 60 s timer and restores the checkpoint at once
         assert dev.has_pending_commit() is False

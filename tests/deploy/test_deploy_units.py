@@ -1,0 +1,124 @@
+"""Deploy engine logic that needs no device: confirm-window arithmetic, diffs for merge platforms,
+backup cleaning, target validation, the NAPALM registration."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from napalm import get_network_driver
+
+from network.deploy import DeployTarget, PostCheck
+from network.deploy.backup import clean
+from network.deploy.engine import _check_deadline, confirm_margin
+from network.deploy.platforms import (
+    NapalmAdapter,
+    canonical_address,
+    connection_options,
+    merge_diff,
+    nornir_platform,
+    text_diff,
+)
+from network.deploy.runner import build_nornir
+from network.drivers import register
+from network.drivers.frr import FrrDriver
+
+
+def tgt(platform: str = "frr", **kw: object) -> DeployTarget:
+    args: dict[str, object] = dict(
+        hostname="JB-140100-DC-WR01", platform=platform, host="100.126.240.11", username="root",
+        key_file="/k", config_text="hostname x\n", known_hosts="/kh",
+    )  # fmt: skip
+    args.update(kw)
+    return DeployTarget(**args)  # type: ignore[arg-type]
+
+
+def test_register_makes_platform_frr_resolvable() -> None:
+    register()
+    register()  # idempotent
+    assert get_network_driver("frr") is FrrDriver
+    assert get_network_driver("custom_napalm.frr") is FrrDriver
+
+
+def test_confirm_margin_bounds() -> None:
+    assert confirm_margin(5) == 2.0
+    assert confirm_margin(30) == 6.0
+    assert confirm_margin(600) == 15.0
+
+
+def test_check_deadline_stays_inside_the_window() -> None:
+    now = time.monotonic()
+    assert _check_deadline(now, 30, 30, None) == pytest.approx(now + 24)
+    # IOS rounds a 30 s window up to a 60 s timer: the caller's 30 s still bounds the checks
+    assert _check_deadline(now, 30, 60, None) == pytest.approx(now + 24)
+    assert _check_deadline(now, 30, 30, 5) == pytest.approx(time.monotonic() + 5, abs=0.1)
+    assert _check_deadline(now, None, None, None) == pytest.approx(time.monotonic() + 60, abs=0.1)
+
+
+def test_device_timer_per_platform() -> None:
+    assert NapalmAdapter(None, "frr").revert_seconds(7) == 7
+    assert NapalmAdapter(None, "ios").revert_seconds(30) == 60  # whole minutes, rounded up
+    assert NapalmAdapter(None, "ios").revert_seconds(61) == 120
+    assert NapalmAdapter(None, "ios").revert_seconds(10**6) == 7200  # Cisco's maximum
+    assert NapalmAdapter(None, "huawei_vrp").revert_seconds(30) is None  # controller-side only
+    assert NapalmAdapter(None, "frr").revert_seconds(None) is None
+    assert NapalmAdapter(None, "huawei_vrp").replace is False  # napalm-huawei-vrp can only merge
+
+
+def test_merge_diff_lists_only_missing_lines() -> None:
+    running = "#\nsysname A\n#\ninterface GE0/0/1\n description old\n ip address 10.0.0.1 31\n#\n"
+    intended = (
+        "sysname A\ninterface GE0/0/1\n description new\n ip address 10.0.0.1 31\nbgp 1\n peer 10.0.0.0 as-number 2\n"
+    )
+    assert merge_diff(running, intended, "#").splitlines() == [
+        "  interface GE0/0/1",
+        "+  description new",
+        "+ bgp 1",
+        "+  peer 10.0.0.0 as-number 2",
+    ]
+    assert merge_diff(running, running, "#") == ""
+
+
+def test_text_diff_ignores_comments_blanks_and_trailing_space() -> None:
+    assert text_diff("h", "#\nsysname A  \n\n#\n", "sysname A\n", "#") == ""
+    diff = text_diff("h", "sysname A\n", "sysname B\n", "#")
+    assert "-sysname A" in diff and "+sysname B" in diff and "h running" in diff
+
+
+def test_backup_clean_masks_secrets_and_drops_volatile_lines() -> None:
+    ios = (
+        "! Last configuration change at 10:00:00 UTC\n"
+        "enable secret 9 $9$abc\n"
+        "username a privilege 15 secret 9 $9$x\n"
+        "hostname r\n"
+    )
+    out = clean("ios", ios, sanitize=True)
+    assert "Last configuration change" not in out and "$9$" not in out
+    assert "enable secret <removed>" in out and "hostname r" in out
+    frr = "router bgp 1\n neighbor 10.0.0.1 password s3cret\n"
+    assert "s3cret" not in clean("frr", frr, sanitize=True)
+    assert "s3cret" in clean("frr", frr, sanitize=False)
+
+
+def test_targets_and_checks_are_validated() -> None:
+    with pytest.raises(ValueError, match="platform"):
+        tgt(platform="junos")
+    with pytest.raises(ValueError, match="kind"):
+        PostCheck("ospf_full", ("10.0.0.1",))  # type: ignore[arg-type]
+    assert PostCheck("reachable", "10.0.0.1").targets == ("10.0.0.1",)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="duplicate"):
+        build_nornir([tgt(), tgt()], workers=2, connect_timeout=1)
+    assert canonical_address("fd20:0::1") == "fd20::1" and canonical_address("eth1") == "eth1"
+
+
+def test_nornir_inventory_from_targets() -> None:
+    nr = build_nornir([tgt(), tgt("h3c_comware", hostname="JB-140100-AS001-AR01")], workers=5, connect_timeout=3)
+    frr, comware = nr.inventory.hosts["JB-140100-DC-WR01"], nr.inventory.hosts["JB-140100-AS001-AR01"]
+    assert frr.platform == "frr" and frr.hostname == "100.126.240.11"
+    args = frr.connection_options["napalm"].extras["optional_args"]  # type: ignore[index]
+    assert args["key_file"] == "/k" and args["known_hosts"] == "/kh"
+    assert comware.platform == "hp_comware" and nornir_platform("h3c_comware") == "hp_comware"
+    netmiko = comware.connection_options["netmiko"].extras
+    assert netmiko is not None and netmiko["ssh_strict"] is True and netmiko["alt_key_file"] == "/kh"
+    ios = connection_options(tgt("ios", options={"global_delay_factor": 2}), 5)["napalm"].extras
+    assert ios is not None and ios["optional_args"]["global_delay_factor"] == 2
