@@ -99,6 +99,18 @@ class Inventory:
             out[d.site].append(d)
         return out
 
+    def restrict(self, site_ids: set[str]) -> Inventory:
+        """The same network with only these sites, their devices and the links between them: a slice
+        to build first (the lab, a staged roll-out). Addresses stay those of the whole plan."""
+        missing = site_ids - self._site_index.keys()
+        if missing:
+            raise KeyError(f"unknown sites {sorted(missing)}")
+        return Inventory(
+            sites=tuple(s for s in self.sites if s.id in site_ids),
+            devices=tuple(d for d in self.devices if d.site in site_ids),
+            links=tuple(lk for lk in self.links if lk.a_site in site_ids and lk.b_site in site_ids),
+            asn_base=self.asn_base, source=self.source)
+
     def asn(self, site: Site) -> int:
         """A data centre: asn_base + region code (DESIGN.md 3). DR centres and access sites share a region
         code with a data centre, so they take their own ASN above that range (eBGP between sites):

@@ -36,6 +36,8 @@ class SubnetDoc(_Doc):
     pool: str
     ipv4: int = Field(ge=8, le=32)
     ipv6: int = Field(ge=16, le=128)
+    gateway: bool = False  # the first host is the subnet's gateway (the firewall's zone interface)
+    hosts: tuple[str, ...] = ()  # device roles with an address here, in this order (e.g. [WR, FW])
 
 
 class LoopbackDoc(_Doc):

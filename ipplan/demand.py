@@ -49,11 +49,20 @@ def build_demand(inv: Inventory, plan: PlanDoc) -> list[Request]:
 
     devices = inv.devices_of()
     for site in inv.sites:
+        devs = devices[site.id]
         for sub in _subnets(plan, site):
             for af, plen in ((4, sub.ipv4), (6, sub.ipv6)):
-                add(site.id, Request(f"{sub.pool}/{af}/{site.id}/{sub.name}", sub.pool, af, site.id,
-                                     SUBNET_PURPOSE.get(sub.name, f"{sub.name} zone"), plen, host_subnet=True))
-        devs = devices[site.id]
+                key = f"{sub.pool}/{af}/{site.id}/{sub.name}"
+                req = Request(key, sub.pool, af, site.id, SUBNET_PURPOSE.get(sub.name, f"{sub.name} zone"), plen,
+                              host_subnet=True)
+                if sub.gateway:
+                    req.children.append(Request(f"{key}/gateway", sub.pool, af, site.id, f"{sub.name} gateway",
+                                                _host(af)))
+                for role in sub.hosts:  # role order first, then device order: WR01, WR02, FW01
+                    for d in (x for x in devs if x.role == role):
+                        req.children.append(Request(f"{key}/{d.hostname}", sub.pool, af, site.id,
+                                                    f"{sub.name} host", _host(af)))
+                add(site.id, req)
         if devs:
             for af in (4, 6):
                 add(site.id, _mgmt_subnet(plan, site, [d.hostname for d in devs], af))

@@ -9,9 +9,6 @@ from ipplan.addr import BITS, fmt, host
 from ipplan.registry import Record, Registry
 from jinbao.errors import JinbaoError
 
-# Offsets inside a site's firewall transit LAN: WR<nn> at nn, FW<nn> at 8 + nn.
-TRANSIT_FW_BASE = 8
-
 
 class Addressing:
     def __init__(self, reg: Registry, source: str = "ip-registry.tsv") -> None:
@@ -50,6 +47,12 @@ class Addressing:
 
     def in_subnet(self, rec: Record, offset: int) -> str:
         return host(rec.af, rec.start, rec.plen, offset)
+
+    def lan_host(self, site: str, pool: str, name: str, af: int, who: str, member: str = "gateway") -> str:
+        """A registered host address inside a LAN (`member`: a hostname or "gateway"), with the LAN's length."""
+        lan = self.subnet(site, pool, name, af, who)
+        me = self.record(f"{lan.key}/{member}", who, f"{name} address of {member} IPv{af}")
+        return host(af, me.start, lan.plen, 0)
 
     def _aggregate(self, site: str, pool: str, af: int, who: str = "") -> str | None:
         r = self.reg.get(f"{pool}/{af}/{site}")

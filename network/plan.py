@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from inventory.expand import ROUTER_PLATFORMS
 from inventory.model import Device, Inventory, Link, Site
 from jinbao.errors import JinbaoError
-from network.addressing import TRANSIT_FW_BASE, Addressing
+from network.addressing import Addressing
 from network.ifnames import naming
 from network.intent_model import (
     Aaa,
@@ -237,16 +237,14 @@ def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) 
     fw = [x for x in p.devices(site.id) if x.role == "FW"]
     if not fw:
         return out
-    t4 = p.addr.subnet(site.id, "business", "transit", 4, d.hostname)
-    t6 = p.addr.subnet(site.id, "business", "transit", 6, d.hostname)
+    lan = {af: p.addr.lan_host(site.id, "business", "transit", af, d.hostname, d.hostname) for af in (4, 6)}
     out.append(Interface(name=names.port.format(n=port + 1), kind="transit",
-                         description=f"transit to {fw[0].hostname}", ipv4=p.addr.in_subnet(t4, d.index),
-                         ipv6=p.addr.in_subnet(t6, d.index), peer=fw[0].hostname))
+                         description=f"transit to {fw[0].hostname}", ipv4=lan[4], ipv6=lan[6], peer=fw[0].hostname))
     for zone in ZONES_BEHIND_FIREWALL:
-        for af, t in ((4, t4), (6, t6)):
+        for af in (4, 6):
             z = p.addr.subnet(site.id, "business", zone, af, d.hostname)
-            statics.append(StaticRoute(prefix=z.prefix,
-                                       next_hop=p.addr.in_subnet(t, TRANSIT_FW_BASE + fw[0].index).split("/")[0],
+            via = p.addr.lan_host(site.id, "business", "transit", af, d.hostname, fw[0].hostname)
+            statics.append(StaticRoute(prefix=z.prefix, next_hop=via.split("/")[0],
                                        description=f"{zone} zone behind {fw[0].hostname}"))
     return out
 
@@ -262,10 +260,10 @@ def _transit_ibgp(p: PlanInput, site: Site, d: Device, asn: int, rmap: Callable[
         if other.role != d.role or other.hostname == d.hostname:
             continue
         for af, afi in AFS:
-            t = p.addr.subnet(site.id, "business", "transit", af, d.hostname)
             name = rmap(f"IBGP-V{af}", _new(RouteMapEntry, seq=10, action="permit"))
+            addr = p.addr.lan_host(site.id, "business", "transit", af, d.hostname, other.hostname)
             out.append(BgpNeighbor(
-                address=p.addr.in_subnet(t, other.index).split("/")[0], afi=afi, remote_as=asn,
+                address=addr.split("/")[0], afi=afi, remote_as=asn,
                 description=f"iBGP {other.hostname} over transit", peer=other.hostname, kind="ibgp",
                 role="internal", link_kind="transit", route_map_in=name, route_map_out=name, next_hop_self=True))
     return out
@@ -322,6 +320,46 @@ def _aaa(p: PlanInput, d: Device) -> Aaa:
     nms = _nms_hosts(p, p.inv.site(d.site))
     return Aaa(local_user=p.routing.management.local_user, local_password=_new(SecretRef, name="local_admin"),
                tacacs_servers=tuple(nms[-1:]), tacacs_key=_new(SecretRef, name="tacacs_key"))
+
+
+FIREWALL_ZONES = ("production", "exchange")
+
+
+def firewall_intent(p: PlanInput, d: Device) -> DeviceIntent:
+    """A data centre's firewall: on the transit LAN towards the WAN routers, the gateway of each business
+    zone behind it, a default route to the first WAN router. Until the zone policy exists it forwards
+    between zones (its nftables ruleset is not part of this intent)."""
+    site = p.inv.site(d.site)
+    names = naming(d.platform)
+    wrs = [x for x in p.devices(site.id) if x.role == "WR"]
+    lo = {af: p.addr.loopback(d, af) for af in (4, 6)}
+    interfaces = [Interface(name=names.loopback, kind="loopback", description=f"{d.hostname} loopback",
+                            ipv4=lo[4], ipv6=lo[6])]
+    t = {af: p.addr.lan_host(site.id, "business", "transit", af, d.hostname, d.hostname) for af in (4, 6)}
+    interfaces.append(Interface(name=names.port.format(n=1), kind="transit",
+                                description=f"transit to {', '.join(w.hostname for w in wrs)}",
+                                ipv4=t[4], ipv6=t[6]))
+    for n, zone in enumerate(FIREWALL_ZONES, start=2):
+        gw = {af: p.addr.lan_host(site.id, "business", zone, af, d.hostname) for af in (4, 6)}
+        interfaces.append(Interface(name=names.port.format(n=n), kind="lan", description=f"{zone} zone gateway",
+                                    ipv4=gw[4], ipv6=gw[6]))
+    statics = [StaticRoute(prefix=DEFAULT[af], description=f"to {wrs[0].hostname}", next_hop=p.addr.lan_host(
+        site.id, "business", "transit", af, d.hostname, wrs[0].hostname).split("/")[0]) for af in (4, 6)] if wrs else []
+    statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=p.routing.management.vrf,
+                               description="out-of-band management"))
+    return DeviceIntent(
+        hostname=d.hostname, site=d.site, role=d.role, platform=d.platform, tier=tier_key(site),
+        asn=p.inv.asn(site), loopback_v4=lo[4], loopback_v6=lo[6], interfaces=(*interfaces, Interface(
+            name=names.mgmt, kind="mgmt", description="out-of-band management", ipv4=_management(p, d).address,
+            ipv6=p.addr.mgmt(d, 6)[0], vrf=p.routing.management.vrf)),
+        static_routes=tuple(statics), snmp=_snmp(p, site), aaa=_aaa(p, d), management=_management(p, d),
+        tags={"site_name_en": site.name_en, "site_name_zh": site.name_zh, "province": site.province})
+
+
+def build_firewall_intents(p: PlanInput, hosts: set[str] | None = None) -> dict[str, DeviceIntent]:
+    """Intents for the firewalls whose platform jinbao renders (linux_nftables)."""
+    return {d.hostname: firewall_intent(p, d) for d in p.inv.devices
+            if d.role == "FW" and d.platform == "linux_nftables" and (hosts is None or d.hostname in hosts)}
 
 
 def build_intents(p: PlanInput, hosts: set[str] | None = None, platform: str | None = None,

@@ -47,4 +47,10 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "frr", "frr/device.j2", "frr/macros.j2",
         "none", "plain", "none", 30065, "",
     ),
+    # A Linux firewall: addressing and static routing by FRR (zebra/staticd), so it renders and deploys
+    # like an FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
+    "linux_nftables": PlatformSpec(
+        "linux_nftables", "frr/device.j2", "frr/macros.j2",
+        "none", "plain", "none", 30065, "",
+    ),
 }

@@ -1,0 +1,139 @@
+"""The lab's topology, computed from the source of truth: a slice of the national plan as a LabSpec.
+
+Which sites: DESIGN.md 5 (`default`) or the smallest useful network (`minimal`). Everything else comes from
+the inventory, the IP registration record and the routing plan, exactly as for real devices; the lab
+differs only where a lab must (documented in docs/lab-slice.md):
+- routers run FRR and firewalls are Linux (`linux_nftables`), whatever platform the inventory names;
+- the out-of-band management network is one lab subnet (100.127.0.0/24) with the host on it, instead of a
+  subnet per site (management addresses are lab variables, like a jump host's view of the OOB network);
+- access sites are not built: the slice's routers are planned without them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from inventory.model import Device, Site
+from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
+from network.intent_model import DeviceIntent
+from network.plan import PlanInput, build_intents, firewall_intent
+from network.secrets import LabTestSecrets
+from network.service import open_network
+
+LAB_NAME = "jinbao"
+MGMT_NET = "100.127.0.0/24"
+MGMT_HOST = "100.127.0.1"
+SLICES: dict[str, tuple[str, ...]] = {
+    "default": ("100000-DC", "100000-DR", "140000-DC", "140000-DR", "140100-DC", "140200-DC",
+                "410000-DC", "410100-DC", "411000-DC", "110000-DC"),
+    "minimal": ("100000-DC", "100000-DR", "140000-DC", "140100-DC"),
+}
+NODE_ROLES = ("WR", "FW", "DB", "EX", "DS")  # management servers are the host itself in the lab
+ZONE_OF_ROLE = {"DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision")}
+FW_PORT_OF_ZONE = {"production": "eth2", "exchange": "eth3"}
+SERVICES = {"router": ("sshd", "frr", "snmpd"), "firewall": ("sshd", "frr", "snmpd", "nftables"),
+            "server": ("sshd",)}
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    """A lab slice: its spec, the plan restricted to it, and the intents deployed into it."""
+
+    name: str
+    slice: str
+    spec: LabSpec
+    plan: PlanInput
+    intents: dict[str, DeviceIntent]  # routers (frr) and firewalls (linux_nftables)
+    mgmt: dict[str, str]  # hostname -> lab management address
+    nodes: dict[str, str]  # hostname -> lab node name
+
+    def node(self, hostname: str) -> str:
+        return self.nodes[hostname]
+
+
+def node_name(hostname: str) -> str:
+    return hostname.lower()
+
+
+def _kind(role: str) -> str:
+    return {"WR": "router", "AR": "router", "FW": "firewall"}.get(role, "server")
+
+
+def lab_snmp_user(plan: PlanInput) -> SnmpUser:
+    """The LAB-ONLY SNMPv3 credentials, from the same test secret source as the lab's renders."""
+    s = LabTestSecrets()
+    return SnmpUser(plan.routing.management.snmp_user, s.get("snmp_auth") or "", s.get("snmp_priv") or "",
+                    plan.routing.management.snmp_auth, plan.routing.management.snmp_priv)
+
+
+def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME) -> LabPlan:
+    if slice_name not in SLICES:
+        raise ValueError(f"unknown slice {slice_name!r} (one of {', '.join(SLICES)})")
+    full = open_network(inventory_dir)
+    sites = set(SLICES[slice_name])
+    plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools)
+    inv = plan.inv
+    intents = build_intents(plan, platform="frr")
+    for d in inv.devices:
+        if d.role == "FW":
+            intents[d.hostname] = firewall_intent(plan, replace(d, platform="linux_nftables"))
+    devices = [d for d in inv.devices if d.role in NODE_ROLES]
+    net = ipaddress.ip_network(MGMT_NET)
+    mgmt = {d.hostname: str(net.network_address + 2 + i) for i, d in enumerate(devices)}
+    nodes = [NodeSpec(node_name(d.hostname), d.hostname, d.role, _kind(d.role), f"{mgmt[d.hostname]}/{net.prefixlen}",
+                      SERVICES[_kind(d.role)]) for d in devices]
+    links = [_link(i, lk.a, lk.b, lk.kind, intents) for i, lk in enumerate(inv.links)]
+    segments: list[SegmentSpec] = []
+    routes: list[RouteSpec] = []
+    by_site = inv.devices_of()
+    for site in inv.sites:
+        segs, rts = _site_lans(plan, site, by_site[site.id], intents)
+        segments += segs
+        routes += rts
+    spec = LabSpec(name=lab_name, mgmt_net=MGMT_NET, mgmt_host_ip=MGMT_HOST, nodes=tuple(nodes), links=tuple(links),
+                   segments=tuple(segments), routes=tuple(routes), snmp_user=lab_snmp_user(plan)).validate()
+    node_names = {d.hostname: node_name(d.hostname) for d in devices}
+    return LabPlan(lab_name, slice_name, spec, plan, intents, mgmt, node_names)
+
+
+def _iface_towards(intent: DeviceIntent, peer: str, kind: str) -> IfaceSpec:
+    for itf in intent.interfaces:
+        if itf.peer == peer and itf.link_kind == kind:
+            return IfaceSpec(node_name(intent.hostname), itf.name, tuple(a for a in (itf.ipv4, itf.ipv6) if a))
+    raise KeyError(f"{intent.hostname}: no {kind} interface towards {peer}")
+
+
+def _link(i: int, a: str, b: str, kind: str, intents: dict[str, DeviceIntent]) -> LinkSpec:
+    return LinkSpec(f"l{i}-{kind}", _iface_towards(intents[a], b, kind), _iface_towards(intents[b], a, kind))
+
+
+def _addrs_of(intent: DeviceIntent, kind: str, name: str | None = None) -> IfaceSpec:
+    itf = next(x for x in intent.interfaces if x.kind == kind and (name is None or x.name == name))
+    return IfaceSpec(node_name(intent.hostname), itf.name, tuple(a for a in (itf.ipv4, itf.ipv6) if a))
+
+
+def _site_lans(plan: PlanInput, site: Site, devices: list[Device], intents: dict[str, DeviceIntent],
+               ) -> tuple[list[SegmentSpec], list[RouteSpec]]:
+    """The transit LAN (WAN routers + firewall) and one LAN per zone, each server on its zone's LAN."""
+    fw = next((d for d in devices if d.role == "FW"), None)
+    if fw is None:
+        return [], []
+    base = site.id.lower()
+    segments = [SegmentSpec(f"{base}-transit", tuple(
+        _addrs_of(intents[d.hostname], "transit") for d in devices if d.role in ("WR", "FW")))]
+    routes: list[RouteSpec] = []
+    for d in devices:
+        if d.role not in ZONE_OF_ROLE:
+            continue
+        pool, zone = ZONE_OF_ROLE[d.role]
+        addrs = tuple(plan.addr.lan_host(site.id, pool, zone, af, d.hostname, d.hostname) for af in (4, 6))
+        members = [IfaceSpec(node_name(d.hostname), "eth1", addrs)]
+        if zone in FW_PORT_OF_ZONE:  # business zones sit behind the firewall; decision has no link at all
+            members.insert(0, _addrs_of(intents[fw.hostname], "lan", FW_PORT_OF_ZONE[zone]))
+        segments.append(SegmentSpec(f"{base}-{zone}", tuple(members)))
+        for af, dst in ((4, "default"), (6, "default6")):
+            gw = plan.addr.lan_host(site.id, pool, zone, af, d.hostname).split("/")[0]
+            routes.append(RouteSpec(node_name(d.hostname), dst, gw))
+    return segments, routes

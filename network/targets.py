@@ -1,0 +1,70 @@
+"""From intents to deploy targets: the rendered config, how to reach the device, what must hold after.
+
+Post-checks follow the plan: every planned BGP session of the device is Established, and every BGP
+neighbour's loopback answers a ping from the device. A firewall checks that its default gateway answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jinbao.errors import JinbaoError
+from network.deploy import DeployTarget, PostCheck
+from network.intent_model import DeviceIntent
+from network.render import RenderError, render_device
+from network.secrets import SecretSource
+
+# inventory platform -> deploy engine platform (a Linux firewall is configured through FRR)
+DEPLOY_PLATFORM = {"frr": "frr", "linux_nftables": "frr", "cisco_ios": "ios", "huawei_vrp": "huawei_vrp",
+                   "h3c_comware": "h3c_comware"}
+LAB_MARKERS = ("LAB-ONLY", "LABONLY")
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to log in: the same for every device of a run (per-device differences go in the inventory)."""
+
+    username: str
+    key_file: str | None = None
+    password: str | None = None
+    known_hosts: str | None = None
+    lab: bool = False  # LAB-ONLY secrets are allowed only when deploying into the lab
+
+
+def post_checks(intent: DeviceIntent, intents: Mapping[str, DeviceIntent]) -> list[PostCheck]:
+    checks: list[PostCheck] = []
+    if intent.bgp is not None and intent.bgp.neighbors:
+        checks.append(PostCheck.bgp_established(*(n.address for n in intent.bgp.neighbors)))
+        peers = dict.fromkeys(n.peer for n in intent.bgp.neighbors)
+        loops = [intents[p].loopback_v4.split("/")[0] for p in peers if p in intents and intents[p].loopback_v4]
+        if loops:
+            checks.append(PostCheck.reachable(*loops))
+    else:
+        gws = [r.next_hop for r in intent.static_routes if r.next_hop and r.vrf is None and r.prefix == "0.0.0.0/0"]
+        if gws:
+            checks.append(PostCheck.reachable(*gws))
+    return checks
+
+
+def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, hosts: Mapping[str, str],
+                  access: Access) -> list[DeployTarget]:
+    targets = []
+    for h, intent in intents.items():
+        platform = DEPLOY_PLATFORM.get(intent.platform)
+        if platform is None:
+            raise JinbaoError(f"{h}: platform {intent.platform!r} cannot be deployed yet")
+        if not hosts.get(h):
+            raise JinbaoError(f"{h}: no management address to reach it (run `jinbao ipplan allocate`)")
+        try:
+            text = render_device(intent, secrets)
+        except RenderError as e:
+            raise JinbaoError(str(e)) from None
+        if not access.lab and any(m in text for m in LAB_MARKERS):
+            raise JinbaoError(f"{h}: the rendered config holds LAB-ONLY secrets; refusing to deploy it to a"
+                              f" real device")
+        targets.append(DeployTarget(
+            hostname=h, platform=platform, host=hosts[h], username=access.username, key_file=access.key_file,
+            password=access.password, known_hosts=access.known_hosts, config_text=text,
+            post_checks=post_checks(intent, intents)))
+    return targets
