@@ -256,7 +256,7 @@ def test_broken_candidate_is_rolled_back(lab: dict[str, Any], deployed: list[Dev
     t0 = time.monotonic()
     [res] = deploy([target(lab, "r1", broken, CITY_CHECKS)], dry_run=False, confirm_seconds=30, check_timeout=5)
     took = time.monotonic() - t0
-    print(f"broken candidate: commit, 5 s of failing checks and rollback in {took:.2f}s; phases {res.timings}")
+    print(f"broken candidate: commit, failing checks (5 s budget) and rollback in {took:.2f}s; {res.timings}")
     assert res.status == "rolled-back", res
     assert "neighbor 10.220.0.1 remote-as 4200140999" in res.diff
     assert "bgp_established 10.220.0.1: not Established" in (res.error or "")
