@@ -17,6 +17,8 @@ from jinbao.fsutil import atomic_write_text
 
 if TYPE_CHECKING:  # the CLI imports its modules lazily so `jinbao --help` stays fast
     from inventory.model import Inventory
+    from network.deploy import DeployTarget
+    from network.fleet import Fleet
     from network.secrets import SecretSource
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -278,6 +280,174 @@ def diagram_cmd(
         sites |= {s for s in (inv.site(x).parent for x in list(sites)) if s}  # show where the scope hangs
     draw(inv, sites, out_file)
     err.print(f"wrote {out_file}")
+
+
+# -- the lab -----------------------------------------------------------------------------------------
+lab_app = typer.Typer(no_args_is_help=True, help="An emulated slice of the network on this machine (root).")
+app.add_typer(lab_app, name="lab")
+LabNameOpt = Annotated[str, typer.Option("--name", help="Lab name (up to 8 letters/digits).")]
+
+
+@lab_app.command("up")
+def lab_up(
+    slice_name: Annotated[str, typer.Option("--slice", help="default | minimal")] = "default",
+    name: LabNameOpt = "jinbao", as_json: JsonOpt = False,
+) -> None:
+    """Build the lab slice from the inventory: containers, links, LANs, management network. Idempotent."""
+    from lab import runtime
+    from lab.slice import SLICES, build_lab
+    from network.fleet import record_lab
+
+    if slice_name not in SLICES:
+        raise JinbaoError(f"--slice {slice_name!r}: one of {', '.join(SLICES)}")
+    lp = build_lab(inventory_dir(), slice_name, name)
+    with err.status(f"lab {name}: starting {len(lp.spec.nodes)} nodes…") as status:
+        info = runtime.up(lp.spec, progress=lambda m: status.update(m))
+    record_lab(name, slice_name, inventory_dir())
+    result = {"lab": name, "slice": slice_name, "nodes": len(lp.spec.nodes), "changed": info["changed"],
+              "seconds": round(info["seconds"], 2)}
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"lab {name} ({slice_name}): {result['nodes']} nodes up in {result['seconds']} s"
+              + ("" if info["changed"] else " (already up)"))
+
+
+@lab_app.command("status")
+def lab_status(name: LabNameOpt = "jinbao", as_json: JsonOpt = False) -> None:
+    """Nodes of the lab with their management address and state (name = inventory hostname)."""
+    from lab import runtime
+
+    rows = [{**r, "node": r["name"], "name": r.get("hostname", r["name"])} for r in runtime.status(name)]
+    if as_json:
+        emit_json({"lab": name, "nodes": rows})
+        return
+    t = Table("name", "role", "mgmt_ip", "state")
+    for r in rows:
+        t.add_row(r["name"], r["role"], r["mgmt_ip"], r["state"])
+    out.print(t)
+
+
+@lab_app.command("down")
+def lab_down(name: LabNameOpt = "jinbao", as_json: JsonOpt = False) -> None:
+    """Remove everything the lab created (namespaces, links, mounts, processes)."""
+    from lab import runtime
+
+    with err.status(f"lab {name}: tearing down…"):
+        info = runtime.down(name)
+    if as_json:
+        emit_json(info)
+        return
+    out.print(f"lab {name}: down")
+
+
+@lab_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def lab_exec(ctx: typer.Context, node: str, name: LabNameOpt = "jinbao") -> None:
+    """Run a command inside a node (its namespaces and root filesystem): `jinbao lab exec HOST -- CMD…`."""
+    from lab import runtime
+    from lab.slice import node_name
+
+    argv = [a for a in ctx.args if a != "--"] if ctx.args and ctx.args[0] == "--" else list(ctx.args)
+    if not argv:
+        raise JinbaoError("lab exec: give a command after --")
+    r = runtime.exec(name, node_name(node), argv, text=False)
+    sys.stdout.buffer.write(r.stdout or b"")
+    sys.stderr.buffer.write(r.stderr or b"")
+    raise typer.Exit(r.returncode)
+
+
+# -- deployment ---------------------------------------------------------------------------------------
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Target the lab of this name instead of real devices.")]
+
+
+def _fleet(scope: str | None, lab: str | None, lab_secrets: bool = False) -> Fleet:
+    from network.fleet import lab_fleet, real_fleet
+
+    return lab_fleet(lab, scope) if lab else real_fleet(inventory_dir(), scope, _secrets(lab_secrets))
+
+
+def _targets(fleet: Fleet) -> list[DeployTarget]:
+    from network.targets import build_targets
+
+    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)
+
+
+@app.command("deploy")
+def deploy_cmd(
+    scope: ScopeOpt = None, lab: LabOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show each device's diff; change nothing.")] = False,
+    confirm: Annotated[int | None, typer.Option(
+        "--confirm", help="Commit-confirm window in seconds: devices revert unless post-checks pass.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
+    from network.deploy import deploy
+
+    fleet = _fleet(scope, lab)
+    targets = _targets(fleet)
+    err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
+    with err.status("deploying…") as status:
+        results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
+                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}")
+    failed = [r for r in results if r.status in ("failed", "rolled-back")]
+    if as_json:
+        emit_json({"where": fleet.where, "devices": [
+            {"hostname": r.hostname, "status": r.status, "diff": r.diff, "error": r.error,
+             "seconds": round(r.seconds, 2), "checks": [c.__dict__ for c in r.checks]} for r in results]})
+    else:
+        if dry_run:
+            for r in results:
+                if r.diff:
+                    out.print(f"[bold]--- {r.hostname}[/]", highlight=False)
+                    out.print(r.diff, markup=False, highlight=False)
+        t = Table("device", "result", "seconds", "detail")
+        for r in results:
+            colour = {"committed": "green", "unchanged": "green", "dry-run": "cyan"}.get(r.status, "red")
+            t.add_row(r.hostname, f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}", r.error or "")
+        out.print(t)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("backup")
+def backup_cmd(
+    repo: Annotated[Path, typer.Option("--repo", help="Git repository for the running configs.")] = Path("backups"),
+    scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Store every device's running configuration in a git repository (one commit per run)."""
+    from network.deploy import backup
+
+    fleet = _fleet(scope, lab)
+    with err.status("backing up…"):
+        res = backup(_targets(fleet), repo, scope=scope or "nation")
+    if as_json:
+        emit_json(res.__dict__)
+    else:
+        out.print(f"{len(res.written)} configs in {res.repo} (commit {res.commit or 'none: no change'})")
+        for h, e in res.failed.items():
+            err.print(f"[red]{h}[/]: {e}")
+    if res.failed:
+        raise typer.Exit(1)
+
+
+@app.command("drift")
+def drift_cmd(scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Intended versus running configuration, per device."""
+    from network.deploy import drift
+
+    fleet = _fleet(scope, lab)
+    with err.status("comparing…"):
+        res = drift(_targets(fleet))
+    if as_json:
+        emit_json({"devices": [r.__dict__ for r in res]})
+    else:
+        for r in res:
+            state = "in sync" if r.in_sync else ("[red]drift[/]" if r.in_sync is False else f"[red]error[/] {r.error}")
+            out.print(f"{r.hostname}: {state}")
+            if r.diff:
+                out.print(r.diff, markup=False, highlight=False)
+    if any(r.in_sync is not True for r in res):
+        raise typer.Exit(1)
 
 
 # -- the main job ----------------------------------------------------------------------------------

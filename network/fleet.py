@@ -1,0 +1,76 @@
+"""Where a deploy, backup or drift run points: real devices from the inventory, or the lab.
+
+Real devices: management addresses from the IP registration record, credentials from the environment
+(JINBAO_SSH_USER, JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD, JINBAO_SSH_KNOWN_HOSTS), secrets from vault or
+environment. The lab: the slice recorded at `jinbao lab up`, its management addresses, its LAB-ONLY key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from inventory.export import mgmt_address
+from inventory.model import Inventory
+from jinbao.errors import JinbaoError
+from jinbao.fsutil import atomic_write_text
+from network.intent_model import DeviceIntent
+from network.plan import build_firewall_intents, build_intents
+from network.scope import sites_in_scope
+from network.secrets import LabTestSecrets, SecretSource
+from network.service import open_network
+from network.targets import Access
+
+LAB_META = "jinbao-slice.json"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    intents: dict[str, DeviceIntent]
+    hosts: dict[str, str]  # hostname -> management address
+    access: Access
+    secrets: SecretSource
+    where: str  # "lab <name> (<slice>)" or the inventory directory
+
+
+def record_lab(lab_name: str, slice_name: str, inventory_dir: Path) -> None:
+    from lab import names
+
+    atomic_write_text(names.lab_dir(lab_name) / LAB_META, json.dumps(
+        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve())}) + "\n")
+
+
+def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
+    from lab import names, runtime
+    from lab.slice import build_lab
+
+    meta = names.lab_dir(lab_name) / LAB_META
+    if not meta.exists():
+        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
+    info = json.loads(meta.read_text())
+    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name)
+    keep = _in_scope(lp.plan.inv, scope, set(lp.intents))
+    return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
+                 Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
+                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)")
+
+
+def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) -> Fleet:
+    p = open_network(inventory_dir)
+    keep = _in_scope(p.inv, scope, {d.hostname for d in p.inv.devices})
+    intents = build_intents(p, keep) | build_firewall_intents(p, keep)
+    reg = p.addr.reg
+    hosts = {h: mgmt_address(reg, i.site, h) or "" for h, i in intents.items()}
+    user = os.environ.get("JINBAO_SSH_USER")
+    if not user:
+        raise JinbaoError("set JINBAO_SSH_USER (and JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD) to reach real devices")
+    access = Access(user, os.environ.get("JINBAO_SSH_KEY"), os.environ.get("JINBAO_SSH_PASSWORD"),
+                    os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
+    return Fleet(intents, hosts, access, secrets, str(inventory_dir))
+
+
+def _in_scope(inv: Inventory, scope: str | None, hosts: set[str]) -> set[str]:
+    sites = sites_in_scope(inv, scope)
+    return {d.hostname for d in inv.devices if d.site in sites and d.hostname in hosts}
