@@ -95,7 +95,9 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
     netmiko.update(target.options)
     if target.platform == "h3c_comware":
         return {"netmiko": ConnectionOptions(platform="hp_comware", extras=netmiko)}
-    return {"napalm": ConnectionOptions(extras={"optional_args": netmiko, "timeout": int(connect_timeout)})}
+    # napalm's own "timeout" stays at its default (60 s): for ios/huawei_vrp it is Netmiko's read timeout,
+    # which file transfers and configure replace need; conn_timeout above bounds the connect.
+    return {"napalm": ConnectionOptions(extras={"optional_args": netmiko})}
 
 
 def open_adapter(task: Task, target: DeployTarget) -> Adapter:

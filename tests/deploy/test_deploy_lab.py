@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 from napalm import get_network_driver
+from napalm.base.exceptions import CommitConfirmException, ConnectionException, ReplaceConfigException
 
 from lab import runtime
 from network.deploy import DeployTarget, DeviceResult, PostCheck, backup, deploy, drift
 from network.drivers import register
-from network.drivers.frr import FrrDriver
+from network.drivers.frr import FrrDriver, PendingCommitError
 from tests.deploy.conftest import HOSTNAME, LAB, MGMT, config, requires_root
 
 pytestmark = [pytest.mark.integration, requires_root]
@@ -153,7 +154,7 @@ def test_wrong_host_key_is_refused(lab: dict[str, Any], tmp_path: Path) -> None:
         timeout=5,
         optional_args={"key_file": lab["ssh_key"], "known_hosts": str(tmp_path / "kh")},
     )
-    with pytest.raises(Exception, match="SSH to"):
+    with pytest.raises(ConnectionException, match="SSH to"):
         dev.open()
 
 
@@ -274,7 +275,7 @@ def test_broken_candidate_is_rolled_back(lab: dict[str, Any], deployed: list[Dev
 
 CONTROLLER = """
 import sys, time
-from network.drivers.frr import FrrDriver
+from network.drivers.frr import FrrDriver, PendingCommitError
 host, key, known, revert_in, path = sys.argv[1:6]
 dev = FrrDriver(host, "root", None, timeout=5, optional_args={"key_file": key, "known_hosts": known})
 dev.open()
@@ -344,10 +345,10 @@ def test_rollback_and_merge_through_the_driver(lab: dict[str, Any], deployed: li
         dev.rollback()
         print(f"driver: merge commit {commit:.2f}s, rollback {time.monotonic() - t0:.2f}s")
         assert dev.get_config(retrieve="running")["running"] == before
-        with pytest.raises(Exception, match="no pending commit"):
+        with pytest.raises(CommitConfirmException, match="no pending commit"):
             dev.confirm_commit()
         dev.load_replace_candidate(config="router bgp 1\n neighbor 10.0.0.1 remote-az 2\n")
-        with pytest.raises(Exception, match="Unknown command"):
+        with pytest.raises(ReplaceConfigException, match="Unknown command"):
             dev.compare_config()  # a candidate FRR cannot parse is an error, never a diff
 
 
@@ -359,7 +360,7 @@ def test_a_second_commit_waits_for_the_confirm(lab: dict[str, Any], deployed: li
         assert timer_pids("r1") != ""
         try:
             dev.load_merge_candidate(config="ip prefix-list PL-SECOND seq 5 permit 10.96.0.0/16\n")
-            with pytest.raises(Exception, match="awaits confirmation"):
+            with pytest.raises(PendingCommitError, match="awaits confirmation"):
                 dev.commit_config()
             # deploy() leaves someone else's pending commit alone: no commit, no rollback of theirs
             changed = CITY_CONF.replace("(primary uplink)", "(second deploy)")
@@ -385,7 +386,7 @@ def test_sudo_login_for_real_linux_routers(lab: dict[str, Any], deployed: list[D
     assert sh("r2", setup).returncode == 0
     try:
         plain = FrrDriver(MGMT["r2"], "jbdeploy", None, timeout=5, optional_args=ssh_opts(lab))
-        with pytest.raises(Exception, match="vtysh not usable"):
+        with pytest.raises(ConnectionException, match="vtysh not usable"):
             plain.open()  # without privilege escalation the account cannot reach FRR, and open() says so
         before = running(lab, "r2")
         with driver(lab, "r2", username="jbdeploy", privilege="sudo") as dev:
