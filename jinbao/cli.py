@@ -291,7 +291,9 @@ LabNameOpt = Annotated[str, typer.Option("--name", help="Lab name (up to 8 lette
 @lab_app.command("up")
 def lab_up(
     slice_name: Annotated[str, typer.Option("--slice", help="default | minimal")] = "default",
-    name: LabNameOpt = "jinbao", as_json: JsonOpt = False,
+    name: LabNameOpt = "jinbao",
+    mgmt_net: Annotated[str, typer.Option("--mgmt-net", help="The lab's out-of-band network.")] = "100.127.0.0/24",
+    as_json: JsonOpt = False,
 ) -> None:
     """Build the lab slice from the inventory: containers, links, LANs, management network. Idempotent."""
     from lab import runtime
@@ -300,10 +302,10 @@ def lab_up(
 
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: one of {', '.join(SLICES)}")
-    lp = build_lab(inventory_dir(), slice_name, name)
+    lp = build_lab(inventory_dir(), slice_name, name, mgmt_net)
     with err.status(f"lab {name}: starting {len(lp.spec.nodes)} nodes…") as status:
         info = runtime.up(lp.spec, progress=lambda m: status.update(m))
-    record_lab(name, slice_name, inventory_dir())
+    record_lab(name, slice_name, inventory_dir(), mgmt_net)
     result = {"lab": name, "slice": slice_name, "nodes": len(lp.spec.nodes), "changed": info["changed"],
               "seconds": round(info["seconds"], 2)}
     if as_json:
@@ -419,7 +421,7 @@ def backup_cmd(
 
     fleet = _fleet(scope, lab)
     with err.status("backing up…"):
-        res = backup(_targets(fleet), repo, scope=scope or "nation")
+        res = backup(_targets(fleet), repo, scope=f"{scope or 'nation'} ({fleet.where})")
     if as_json:
         emit_json(res.__dict__)
     else:

@@ -24,7 +24,6 @@ from network.service import open_network
 
 LAB_NAME = "jinbao"
 MGMT_NET = "100.127.0.0/24"
-MGMT_HOST = "100.127.0.1"
 SLICES: dict[str, tuple[str, ...]] = {
     "default": ("100000-DC", "100000-DR", "140000-DC", "140000-DR", "140100-DC", "140200-DC",
                 "410000-DC", "410100-DC", "411000-DC", "110000-DC"),
@@ -68,7 +67,8 @@ def lab_snmp_user(plan: PlanInput) -> SnmpUser:
                     plan.routing.management.snmp_auth, plan.routing.management.snmp_priv)
 
 
-def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME) -> LabPlan:
+def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME,
+              mgmt_net: str = MGMT_NET) -> LabPlan:
     if slice_name not in SLICES:
         raise ValueError(f"unknown slice {slice_name!r} (one of {', '.join(SLICES)})")
     full = open_network(inventory_dir)
@@ -80,7 +80,7 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
         if d.role == "FW":
             intents[d.hostname] = firewall_intent(plan, replace(d, platform="linux_nftables"))
     devices = [d for d in inv.devices if d.role in NODE_ROLES]
-    net = ipaddress.ip_network(MGMT_NET)
+    net = ipaddress.ip_network(mgmt_net)
     mgmt = {d.hostname: str(net.network_address + 2 + i) for i, d in enumerate(devices)}
     nodes = [NodeSpec(node_name(d.hostname), d.hostname, d.role, _kind(d.role), f"{mgmt[d.hostname]}/{net.prefixlen}",
                       SERVICES[_kind(d.role)]) for d in devices]
@@ -92,7 +92,8 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
         segs, rts = _site_lans(plan, site, by_site[site.id], intents)
         segments += segs
         routes += rts
-    spec = LabSpec(name=lab_name, mgmt_net=MGMT_NET, mgmt_host_ip=MGMT_HOST, nodes=tuple(nodes), links=tuple(links),
+    spec = LabSpec(name=lab_name, mgmt_net=mgmt_net, mgmt_host_ip=str(net.network_address + 1), nodes=tuple(nodes),
+                   links=tuple(links),
                    segments=tuple(segments), routes=tuple(routes), snmp_user=lab_snmp_user(plan)).validate()
     node_names = {d.hostname: node_name(d.hostname) for d in devices}
     return LabPlan(lab_name, slice_name, spec, plan, intents, mgmt, node_names)

@@ -45,6 +45,7 @@ class Route:
     peer_rid: int = 0
     communities: tuple[str, ...] = ()
     via_kind: str = ""  # link kind of the interface it was learned over (primary, backup, internal ...)
+    via_if: str = ""  # the receiving router's interface it was learned over
 
     def rank(self) -> tuple:
         # lower sorts better
@@ -100,7 +101,7 @@ class Policy:
             lp = e.set_local_preference if e.set_local_preference is not None else r.local_pref
             path = tuple(e.set_as_path_prepend) + r.as_path
             comms = tuple(dict.fromkeys(r.communities + tuple(e.set_community)))
-            return Route(r.prefix, path, lp, r.origin, r.peer, r.ebgp, r.peer_rid, comms, r.via_kind)
+            return Route(r.prefix, path, lp, r.origin, r.peer, r.ebgp, r.peer_rid, comms, r.via_kind, r.via_if)
         return None
 
 
@@ -199,16 +200,17 @@ class Simulator:
             is_default_orig = s.stmt.default_originate and r.prefix == (af, 0, 0) and r.origin == x
             sent = r if is_default_orig else self.policy[x].apply(s.stmt.route_map_out, r, xi.asn)
             via = self.link_kind.get(s.stmt.address, "")
+            via_if = self.owner.get(s.stmt.address, ("", ""))[1]
             if sent is None:
                 continue
             if ebgp:
                 if yi.asn in sent.as_path:
                     continue
                 sent = Route(sent.prefix, (xi.asn, *sent.as_path), 100, sent.origin, x, True, self.rid[x],
-                             sent.communities, via)
+                             sent.communities, via, via_if)
             else:
                 sent = Route(sent.prefix, sent.as_path, sent.local_pref, sent.origin, x, False, self.rid[x],
-                             sent.communities, via)
+                             sent.communities, via, via_if)
             got = self.policy[y].apply(s.peer_stmt.route_map_in, sent, yi.asn)
             if got is not None:
                 out[got.prefix] = got
@@ -292,6 +294,17 @@ class Simulator:
             if contains(p, dst):
                 return kind, data
         return None
+
+    def egress_address(self, src: str, dst_text: str) -> str | None:
+        """The source address `src`'s kernel would put on a packet to `dst_text`: its outgoing interface's."""
+        dst = parse_prefix(dst_text)
+        hit = self.lookup(src, dst)
+        if hit is None or hit[0] != "bgp":
+            return None
+        r: Route = hit[1]  # type: ignore[assignment]
+        itf = next((i for i in self.intents[src].interfaces if i.name == r.via_if), None)
+        addr = None if itf is None else (itf.ipv4 if dst[0] == 4 else itf.ipv6)
+        return addr.split("/")[0] if addr else None
 
     def walk(self, src: str, dst_text: str, max_hops: int = 64) -> Walk:
         """Follow the forwarding tables hop by hop from router `src` towards address `dst_text`."""

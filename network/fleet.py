@@ -35,11 +35,11 @@ class Fleet:
     where: str  # "lab <name> (<slice>)" or the inventory directory
 
 
-def record_lab(lab_name: str, slice_name: str, inventory_dir: Path) -> None:
+def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str) -> None:
     from lab import names
 
     atomic_write_text(names.lab_dir(lab_name) / LAB_META, json.dumps(
-        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve())}) + "\n")
+        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net}) + "\n")
 
 
 def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
@@ -50,7 +50,7 @@ def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
     if not meta.exists():
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
     info = json.loads(meta.read_text())
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name)
+    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info["mgmt_net"])
     keep = _in_scope(lp.plan.inv, scope, set(lp.intents))
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

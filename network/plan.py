@@ -14,6 +14,7 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -199,7 +200,12 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
     for af, _ in AFS:
         aggs = own_aggregates(p, site, af, d.hostname)
         lo = lo4 if af == 4 else lo6
-        networks[af] = [*aggs, lo]
+        # the router's own point-to-point subnets too: iBGP then carries them inside the site, so its twin
+        # can answer a packet sent from a link address (a ping, a traceroute) instead of discarding the
+        # reply on the site aggregate's anchor. Exports upward still permit only the aggregates.
+        links = [str(ipaddress.ip_interface(a).network) for itf in interfaces if itf.kind in ("wan", "access")
+                 for a in ((itf.ipv4,) if af == 4 else (itf.ipv6,)) if a]
+        networks[af] = [*aggs, lo, *links]
         statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
                        for agg in aggs)
     mgmt = _management(p, d)

@@ -131,6 +131,8 @@ def _reach_primary(p: PlanInput, sim: Simulator, anchors: dict[str, str], rep: R
                 elif "backup" in w.link_kinds:
                     rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst} uses a backup line:"
                                                          f" {' > '.join(w.hops)}")
+                else:
+                    _reply(sim, rep, "reach-primary", src, dst, _lo(sim.intents, dst, af))
     sites = sorted(anchors)
     rng = random.Random(20261123)
     pairs = [(a, b) for a in sites for b in sites if a != b] if len(sites) <= 30 else [
@@ -141,6 +143,18 @@ def _reach_primary(p: PlanInput, sim: Simulator, anchors: dict[str, str], rep: R
         w = sim.walk(src, _lo(sim.intents, dst, 4))
         if not w.ok:
             rep.add("reach-primary", (src, dst), f"{a} cannot reach {b}: {w.detail} via {' > '.join(w.hops)}")
+
+
+def _reply(sim: Simulator, rep: Report, rule: str, src: str, dst: str, dst_addr: str) -> None:
+    """The answer must come back too: from `dst` to the address `src` sent from (its egress interface's,
+    not its loopback), which only its own site knows in detail."""
+    back_to = sim.egress_address(src, dst_addr)
+    if back_to is None:
+        return
+    rep.count(rule)
+    w = sim.walk(dst, back_to)
+    if not w.ok:
+        rep.add(rule, (dst, src), f"reply {dst} -> {src}'s {back_to}: {w.detail} via {' > '.join(w.hops)}")
 
 
 def _subtree(p: PlanInput, root: str) -> set[str]:

@@ -114,3 +114,14 @@ def test_verify_cli_scope_json() -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["ok"] is True and data["checked"]["redundancy"] > 0
+
+
+def test_replies_to_link_addresses_are_checked(plan, sliced) -> None:
+    # Beijing WR01 stops originating its link subnets: behind its twin WR02, nobody can answer the
+    # ministry's router, which sends from its address on the Beijing WR01 link (in Beijing's p2p block)
+    wr = sliced["JB-110000-DC-WR01"]
+    keep = tuple(n for n in wr.bgp.networks_v4 if not n.endswith("/31"))
+    sliced[wr.hostname] = wr.model_copy(update={"bgp": wr.bgp.model_copy(update={"networks_v4": keep})})
+    report = verify(plan, sliced, partial=True)
+    replies = [f for f in report.findings if f.rule == "reach-primary" and f.message.startswith("reply")]
+    assert replies and all("discarded at JB-110000-DC-WR02" in f.message for f in replies), report.findings[:3]
