@@ -121,6 +121,11 @@ def setup(cfg: dict) -> dict[str, str]:
     if cfg["forwarding"]:
         set_sysctl("net.ipv4.ip_forward", "1")
         set_sysctl("net.ipv6.conf.all.forwarding", "1")
+        # Keep IPv6 addresses when a link goes down (the Linux default flushes them, and zebra does not put
+        # them back: the IPv6 BGP session over a line that flapped would never return). FRR's own advice
+        # for Linux routers; the server baseline role sets the same on real machines.
+        set_sysctl("net.ipv6.conf.all.keep_addr_on_down", "1")
+        set_sysctl("net.ipv6.conf.default.keep_addr_on_down", "1")
     results: dict[str, str] = {}
     for name in ORDER:
         if name not in cfg["services"]:

@@ -44,13 +44,13 @@ def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: st
 
 def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
     from lab import names, runtime
-    from lab.slice import build_lab
+    from lab.slice import MGMT_NET, build_lab
 
     meta = names.lab_dir(lab_name) / LAB_META
     if not meta.exists():
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
     info = json.loads(meta.read_text())
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info["mgmt_net"])
+    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
     keep = _in_scope(lp.plan.inv, scope, set(lp.intents))
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

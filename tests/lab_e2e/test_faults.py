@@ -1,0 +1,152 @@
+"""Faults on the deployed slice: line failures (carrier loss and a silent black hole), a dead bgpd, a
+broken change under commit-confirm, and a city announcing another city's prefix."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab.slice import LabPlan
+from network.deploy import deploy, drift
+from network.fleet import lab_fleet
+from network.targets import build_targets
+from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vtysh_json, wait_for
+
+pytestmark = [pytest.mark.integration, requires_root]
+MINISTRY, MINISTRY2 = "JB-100000-DC-WR01", "JB-100000-DC-WR02"
+SHANXI, SHANXI2, TAIYUAN = "JB-140000-DC-WR01", "JB-140000-DC-WR02", "JB-140100-DC-WR01"
+
+
+def _uplink(lab: LabPlan, host: str, kind: str = "primary") -> tuple[str, str]:
+    """(interface, the peer's address on it) of `host`'s uplink of this kind."""
+    itf = next(i for i in lab.intents[host].interfaces if i.link_kind == kind and i.description.startswith(kind))
+    peer = next(n.address for n in lab.intents[host].bgp.neighbors
+                if n.peer == itf.peer and n.afi == "ipv4" and n.link_kind == kind)
+    return itf.name, peer
+
+
+def _best_next_hop(host: str, prefix: str) -> str | None:
+    paths = vtysh_json(host, f"show bgp ipv4 unicast {prefix} json").get("paths", [])
+    for p in paths:
+        if p.get("bestpath", {}).get("overall"):
+            return p["nexthops"][0]["ip"]
+    return None
+
+
+def _shanxi_agg(lab: LabPlan) -> str:
+    return lab.plan.addr.aggregate("140000-DC", "business", 4)
+
+
+def _primary_next_hop(lab: LabPlan) -> str:
+    """The ministry's next hop for Shanxi over the primary line: the province router's link address."""
+    _, ministry_side = _uplink(lab, SHANXI)
+    itf = next(i for i in lab.intents[SHANXI].interfaces if i.link_kind == "primary" and i.peer == MINISTRY)
+    assert ministry_side
+    return itf.ipv4.split("/")[0]
+
+
+def _all_established(lab: LabPlan) -> None:
+    for h in (MINISTRY, MINISTRY2, SHANXI, SHANXI2, TAIYUAN):
+        planned = {n.address for n in lab.intents[h].bgp.neighbors}
+        wait_for(lambda h=h, planned=planned: all(established(h).get(a) == "Established" for a in planned), 60,
+                 what=f"{h} sessions back")
+
+
+def _taiyuan_lo(lab: LabPlan) -> str:
+    return lab.intents[TAIYUAN].loopback_v4.split("/")[0]
+
+
+def test_primary_line_carrier_loss(lab: LabPlan) -> None:
+    agg, primary = _shanxi_agg(lab), _primary_next_hop(lab)
+    assert wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 30, what="primary path first")
+    ifname, _ = _uplink(lab, SHANXI)
+    sh(SHANXI, "ip", "link", "set", ifname, "down", check=True)
+    try:
+        # the ministry now reaches Shanxi through its twin, i.e. over the backup line, and traffic flows
+        wait_for(lambda: _best_next_hop(MINISTRY, agg) not in (None, primary), 15, what="failover")
+        assert _best_next_hop(MINISTRY2, agg) != primary
+        assert ping(MINISTRY, _taiyuan_lo(lab)) and ping("JB-100000-DC-DB01", _taiyuan_lo(lab))
+    finally:
+        sh(SHANXI, "ip", "link", "set", ifname, "up", check=True)
+    wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="back on the primary line")
+    _all_established(lab)
+
+
+def test_silent_black_hole_is_found_by_bfd(lab: LabPlan) -> None:
+    ifname, ministry_addr = _uplink(lab, SHANXI)
+    agg, primary = _shanxi_agg(lab), _primary_next_hop(lab)
+    wait_for(lambda: established(SHANXI).get(ministry_addr) == "Established", 60, what="session up")
+    rules = ("add table netdev jbfault; add chain netdev jbfault in { type filter hook ingress device "
+             f'"{ifname}" priority 0; policy drop; }}')
+    t0 = time.monotonic()
+    sh(SHANXI, "nft", rules, check=True)  # carrier stays up: only BFD can notice
+    try:
+        wait_for(lambda: established(SHANXI).get(ministry_addr) != "Established", 8.5, interval=0.05,
+                 what="BFD to take the session down before BGP's 9 s hold timer could")
+        detected = time.monotonic() - t0
+        wait_for(lambda: _best_next_hop(MINISTRY, agg) not in (None, primary), 10, what="ministry failover")
+        assert ping(MINISTRY, _taiyuan_lo(lab))
+        assert detected < 9
+    finally:
+        sh(SHANXI, "nft", "delete table netdev jbfault", check=True)
+    wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="back on the primary line")
+
+
+def test_killed_bgpd_network_reconverges(lab: LabPlan) -> None:
+    agg, primary = _shanxi_agg(lab), _primary_next_hop(lab)
+    wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="primary path first")
+    pid = sh(SHANXI, "cat", "/var/run/frr/bgpd.pid", check=True).stdout.strip()
+    sh(SHANXI, "kill", "-9", pid, check=True)  # inside the node: its own bgpd, by PID
+    # around the dead router: the ministry and Taiyuan use Shanxi's second router
+    wait_for(lambda: _best_next_hop(MINISTRY, agg) not in (None, primary), 5, interval=0.1, what="reroute")
+    assert ping(MINISTRY, _taiyuan_lo(lab)) and ping(TAIYUAN, lab.intents[MINISTRY].loopback_v4.split("/")[0])
+    # watchfrr restarts bgpd; the router rejoins with its configuration
+    wait_for(lambda: sh(SHANXI, "cat", "/var/run/frr/bgpd.pid").stdout.strip() not in ("", pid), 30,
+             what="bgpd restarted by watchfrr")
+    wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="back through the first router")
+    _all_established(lab)
+
+
+def test_broken_change_is_rolled_back(lab: LabPlan) -> None:
+    fleet = lab_fleet(LAB, "140000-DC")
+    good = next(t for t in build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)
+                if t.hostname == SHANXI)
+    bad_text = good.config_text.replace("remote-as 4200100000", "remote-as 4200100999")
+    assert bad_text != good.config_text
+    bad = type(good)(**{**good.__dict__, "config_text": bad_text})
+    before = sh(SHANXI, "vtysh", "-c", "show running-config", check=True).stdout
+    [res] = deploy([bad], dry_run=False, confirm_seconds=20)
+    assert res.status == "rolled-back", (res.status, res.error)
+    assert "remote-as 4200100999" in res.diff  # it really was applied before the checks failed
+    after = sh(SHANXI, "vtysh", "-c", "show running-config", check=True).stdout
+    assert after == before
+    [d] = drift([good])
+    assert d.in_sync is True, d.diff
+    _all_established(lab)
+
+
+def test_city_cannot_originate_another_citys_prefix(lab: LabPlan) -> None:
+    datong = lab.plan.addr.aggregate("140200-DC", "business", 4)
+    taiyuan_as, datong_as = lab.intents[TAIYUAN].asn, lab.intents["JB-140200-DC-WR01"].asn
+    _, province_addr = _uplink(lab, TAIYUAN)
+    hijack = ["vtysh", "-c", "conf t", "-c", f"ip route {datong} blackhole",
+              "-c", f"ip prefix-list OWN-V4 seq 90 permit {datong}",
+              "-c", f"router bgp {taiyuan_as}", "-c", "address-family ipv4 unicast", "-c", f"network {datong}"]
+    sh(TAIYUAN, *hijack, check=True)
+    try:
+        def advertised() -> bool:
+            routes = vtysh_json(TAIYUAN, f"show bgp ipv4 unicast neighbors {province_addr} advertised-routes json")
+            return datong in routes.get("advertisedRoutes", {})
+        wait_for(advertised, 15, what="Taiyuan to announce Datong's prefix")  # the hijack is really sent
+        time.sleep(2)
+        for prov in (SHANXI, SHANXI2):
+            paths = vtysh_json(prov, f"show bgp ipv4 unicast {datong} json").get("paths", [])
+            origins = {p["aspath"]["string"].split()[0] for p in paths if p["aspath"]["string"]}
+            assert str(datong_as) in origins and str(taiyuan_as) not in origins, (prov, origins)
+    finally:
+        fleet = lab_fleet(LAB, "140100-DC")
+        targets = [t for t in build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)
+                   if t.hostname == TAIYUAN]
+        [res] = deploy(targets, dry_run=False, confirm_seconds=30)
+        assert res.status == "committed", res.error
