@@ -18,17 +18,18 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _prefix(v: str) -> str:
+    try:
+        return str(ipaddress.ip_network(v, strict=True))
+    except ValueError as e:
+        raise ValueError(f"not a network prefix: {e}") from None
+
+
 class PoolDoc(_Doc):
     ipv4: str
     ipv6: str
 
-    @field_validator("ipv4", "ipv6")
-    @classmethod
-    def _net(cls, v: str) -> str:
-        try:
-            return str(ipaddress.ip_network(v, strict=True))
-        except ValueError as e:
-            raise ValueError(f"not a network prefix: {e}") from None
+    _net = field_validator("ipv4", "ipv6")(_prefix)
 
 
 class SubnetDoc(_Doc):
@@ -67,13 +68,7 @@ class ReservationDoc(_Doc):
     pool: str
     note: str = ""
 
-    @field_validator("prefix")
-    @classmethod
-    def _net(cls, v: str) -> str:
-        try:
-            return str(ipaddress.ip_network(v, strict=True))
-        except ValueError as e:
-            raise ValueError(f"not a network prefix: {e}") from None
+    _net = field_validator("prefix")(_prefix)
 
 
 class PlanDoc(_Doc):

@@ -45,6 +45,16 @@ class _Dialect:
     snmp_priv: str
 
 
+# Huawei VRP and H3C Comware share the snmp-agent syntax (Comware descends from VRP).
+_SNMP_AGENT: dict = dict(
+    snmp_bad=(
+        (r"^snmp-agent community ", "SNMP community string"),
+        (r"^snmp-agent sys-info version .*\b(v1|v2c|all)\b", "SNMP v1/v2c enabled"),
+        (r"^snmp-agent target-host .* (?:v1|v2c)\b", "SNMP v1/v2c notification host"),
+    ),
+    snmp_group=r"^snmp-agent group v3 ",
+    snmp_priv=r" privacy\b",
+)
 _DIALECTS: dict[str, _Dialect] = {
     "cisco_ios": _Dialect(
         comments=("!",),
@@ -76,13 +86,7 @@ _DIALECTS: dict[str, _Dialect] = {
         max_prefix=r"^\s*peer (\S+) route-limit \d+",
         telnet_on=(r"^(?:telnet|telnet ipv6) server enable", r"^\s*protocol inbound (?:telnet|all)"),
         ssh_on=(r"^stelnet server enable", r"^\s*protocol inbound ssh\s*$"),
-        snmp_bad=(
-            (r"^snmp-agent community ", "SNMP community string"),
-            (r"^snmp-agent sys-info version .*\b(v1|v2c|all)\b", "SNMP v1/v2c enabled"),
-            (r"^snmp-agent target-host .* (?:v1|v2c)\b", "SNMP v1/v2c notification host"),
-        ),
-        snmp_group=r"^snmp-agent group v3 ",
-        snmp_priv=r" privacy\b",
+        **_SNMP_AGENT,
     ),
     "h3c_comware": _Dialect(
         comments=("#",),
@@ -94,13 +98,7 @@ _DIALECTS: dict[str, _Dialect] = {
         max_prefix=r"^\s*peer (\S+) route-limit \d+",
         telnet_on=(r"^telnet server enable", r"^\s*protocol inbound (?:telnet|all)"),
         ssh_on=(r"^ssh server enable", r"^\s*protocol inbound ssh\s*$"),
-        snmp_bad=(
-            (r"^snmp-agent community ", "SNMP community string"),
-            (r"^snmp-agent sys-info version .*\b(v1|v2c|all)\b", "SNMP v1/v2c enabled"),
-            (r"^snmp-agent target-host .* (?:v1|v2c)\b", "SNMP v1/v2c notification host"),
-        ),
-        snmp_group=r"^snmp-agent group v3 ",
-        snmp_priv=r" privacy\b",
+        **_SNMP_AGENT,
     ),
 }
 

@@ -7,7 +7,6 @@ bootstrap config; the tests push the hand-written candidates in tests/deploy/con
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,12 @@ import pytest
 
 from lab import runtime
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec
+from tests.lablock import lab_lock as shared_lab_lock
 
 LAB = "jbd1"
 MGMT = {"r1": "100.126.240.11", "r2": "100.126.240.12"}
 HOSTNAME = {"r1": "JB-140100-DC-WR01", "r2": "JB-140000-DC-WR01"}
 CONFIGS = Path(__file__).parent / "configs"
-# The lock tests/lab/conftest.py's lab_tests_lock takes: one lab test run at a time on this host.
-LOCK = "/run/lock/jinbao-lab-tests.lock"
 
 SPEC = LabSpec(
     name=LAB,
@@ -45,32 +43,10 @@ SPEC = LabSpec(
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)")
 
 
-def _held_by_this_process(path: str) -> bool:
-    """Whether this process already holds the flock on ``path`` (tests/lab's session fixture took it).
-
-    flock locks belong to an open file: opening the file again and locking would wait for ourselves.
-    """
-    try:
-        inode = os.stat(path).st_ino
-        with open("/proc/locks") as fh:
-            rows = [line.split() for line in fh]
-    except FileNotFoundError:
-        return False
-    for row in rows:
-        # "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"
-        if len(row) >= 6 and row[1] == "FLOCK" and row[4] == str(os.getpid()) and row[5].endswith(f":{inode}"):
-            return True
-    return False
-
-
 @pytest.fixture(scope="module")
 def lab_lock() -> Iterator[None]:
     """The lab tests' host-wide lock, for this module only (a session-long hold would block tests/lab)."""
-    if _held_by_this_process(LOCK):
-        yield
-        return
-    with open(LOCK, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    with shared_lab_lock():
         yield
 
 

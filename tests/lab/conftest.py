@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from lab import names
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
+from tests.lablock import lab_lock
 
 # Lab-only SNMPv3 credentials used by the tests (the spec passes them to every node's snmpd).
 SNMP = SnmpUser("jblabtest", "lab-only-auth-pass", "lab-only-priv-pass")
@@ -24,8 +24,7 @@ requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root
 @pytest.fixture(scope="session")
 def lab_tests_lock() -> Iterator[None]:
     """One pytest run at a time may drive the test labs (they have fixed names and management nets)."""
-    with open("/run/lock/jinbao-lab-tests.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    with lab_lock():
         yield
 
 
