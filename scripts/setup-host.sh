@@ -12,7 +12,7 @@ PKGS=(
   postgresql-15 postgresql-client-15
   graphviz fonts-wqy-zenhei
   golang-go golang-github-vmware-govmomi-dev
-  git rsync
+  git rsync python3-venv
 )
 
 missing=()

@@ -17,6 +17,7 @@ import pytest
 from lab import runtime
 from lab.slice import LabPlan, build_lab, node_name
 from tests.conftest import INVENTORY, jinbao
+from tests.lab.conftest import lab_objects, leftovers, snapshot
 from tests.lablock import lab_lock
 
 LAB = "jbe2e"
@@ -61,6 +62,7 @@ def established(host: str) -> dict[str, str]:
 def lab() -> Iterator[LabPlan]:
     with lab_lock():
         runtime.down(LAB)  # whatever an aborted run left
+        before = snapshot()
         lp = build_lab(INVENTORY, "default", LAB, MGMT_NET)
         r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "default", "--json")
         assert r.returncode == 0, r.stderr
@@ -71,4 +73,8 @@ def lab() -> Iterator[LabPlan]:
             assert r.returncode == 0 and not bad, (bad[:2], r.stderr[-2000:])
             yield lp
         finally:
-            runtime.down(LAB)
+            recorded = lab_objects(LAB)
+            r = jinbao("lab", "down", "--name", LAB)
+        # `lab down` leaves nothing of 54 nodes: namespaces, veths, bridges, mounts, processes, state
+        assert r.returncode == 0, r.stderr
+        assert leftovers(LAB, before, recorded) == {}

@@ -98,12 +98,16 @@ def test_killed_bgpd_network_reconverges(lab: LabPlan) -> None:
     wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="primary path first")
     pid = sh(SHANXI, "cat", "/var/run/frr/bgpd.pid", check=True).stdout.strip()
     sh(SHANXI, "kill", "-9", pid, check=True)  # inside the node: its own bgpd, by PID
-    # around the dead router: the ministry and Taiyuan use Shanxi's second router
+    # around the dead router: the ministry and Taiyuan use Shanxi's second router, both ways
     wait_for(lambda: _best_next_hop(MINISTRY, agg) not in (None, primary), 5, interval=0.1, what="reroute")
-    assert ping(MINISTRY, _taiyuan_lo(lab)) and ping(TAIYUAN, lab.intents[MINISTRY].loopback_v4.split("/")[0])
+    ministry_lo = lab.intents[MINISTRY].loopback_v4.split("/")[0]
+    wait_for(lambda: ping(MINISTRY, _taiyuan_lo(lab), wait=0.5) and ping(TAIYUAN, ministry_lo, wait=0.5), 4,
+             interval=0.1, what="traffic around the dead bgpd")
+    assert sh(SHANXI, "pgrep", "-x", "bgpd").returncode != 0  # still dead: this was the reroute, not a restart
     # watchfrr restarts bgpd; the router rejoins with its configuration
     wait_for(lambda: sh(SHANXI, "cat", "/var/run/frr/bgpd.pid").stdout.strip() not in ("", pid), 30,
              what="bgpd restarted by watchfrr")
+    wait_for(lambda: "phase: Idle" in sh(SHANXI, "vtysh", "-c", "show watchfrr").stdout, 30, what="watchfrr idle")
     wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="back through the first router")
     _all_established(lab)
 

@@ -89,6 +89,13 @@ def test_ministry_table_holds_children_aggregates_and_its_own(lab: LabPlan) -> N
         assert table - own == {p for p in expected if (":" in p) == ("ipv6" in cmd)}
 
 
+def test_second_up_changes_nothing(lab: LabPlan) -> None:
+    r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", "100.126.230.0/24", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["changed"] is False
+    assert all(s == "Established" for s in established("JB-140100-DC-WR01").values())
+
+
 def test_status_names_and_exec_exit_code(lab: LabPlan) -> None:
     r = jinbao("lab", "status", "--name", LAB, "--json")
     assert r.returncode == 0, r.stderr
