@@ -469,9 +469,11 @@ def run(
 
 
 def main() -> None:
+    from lab.sh import LabError
+
     try:
         app()
-    except JinbaoError as e:
+    except (JinbaoError, LabError) as e:  # bad input or an impossible request: one line
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
