@@ -5,7 +5,7 @@ CLI syntax itself lives only in `network/templates/<platform>/macros.j2`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 # How a platform stores the local user's login password.
@@ -47,10 +47,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "frr", "frr/device.j2", "frr/macros.j2",
         "none", "plain", "none", 30065, "",
     ),
-    # A Linux firewall: addressing and static routing by FRR (zebra/staticd), so it renders and deploys
-    # like an FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
-    "linux_nftables": PlatformSpec(
-        "linux_nftables", "frr/device.j2", "frr/macros.j2",
-        "none", "plain", "none", 30065, "",
-    ),
 }
+# A Linux firewall: addressing and static routing by FRR (zebra/staticd), so it renders and deploys like an
+# FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
+PLATFORMS["linux_nftables"] = replace(PLATFORMS["frr"], name="linux_nftables")
