@@ -167,10 +167,10 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Plan the ro
 
 
 def _router_hosts(inv: Inventory, scope: str | None) -> set[str]:
-    from network.scope import sites_in_scope
+    from inventory.model import ROUTER_ROLES
+    from network.scope import hosts_in_scope
 
-    sites = sites_in_scope(inv, scope)
-    return {d.hostname for d in inv.devices if d.is_router and d.site in sites}
+    return hosts_in_scope(inv, scope, ROUTER_ROLES)
 
 
 @app.command("intent")

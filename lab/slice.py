@@ -31,7 +31,6 @@ SLICES: dict[str, tuple[str, ...]] = {
 }
 NODE_ROLES = ("WR", "FW", "DB", "EX", "DS")  # management servers are the host itself in the lab
 ZONE_OF_ROLE = {"DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision")}
-FW_PORT_OF_ZONE = {"production": "eth2", "exchange": "eth3"}
 SERVICES = {"router": ("sshd", "frr", "snmpd"), "firewall": ("sshd", "frr", "snmpd", "nftables"),
             "server": ("sshd",)}
 
@@ -110,8 +109,8 @@ def _link(i: int, a: str, b: str, kind: str, intents: dict[str, DeviceIntent]) -
     return LinkSpec(f"l{i}-{kind}", _iface_towards(intents[a], b, kind), _iface_towards(intents[b], a, kind))
 
 
-def _addrs_of(intent: DeviceIntent, kind: str, name: str | None = None) -> IfaceSpec:
-    itf = next(x for x in intent.interfaces if x.kind == kind and (name is None or x.name == name))
+def _addrs_of(intent: DeviceIntent, kind: str, link_kind: str | None = None) -> IfaceSpec:
+    itf = next(x for x in intent.interfaces if x.kind == kind and (link_kind is None or x.link_kind == link_kind))
     return IfaceSpec(node_name(intent.hostname), itf.name, tuple(a for a in (itf.ipv4, itf.ipv6) if a))
 
 
@@ -131,8 +130,8 @@ def _site_lans(plan: PlanInput, site: Site, devices: list[Device], intents: dict
         pool, zone = ZONE_OF_ROLE[d.role]
         addrs = tuple(plan.addr.lan_host(site.id, pool, zone, af, d.hostname, d.hostname) for af in (4, 6))
         members = [IfaceSpec(node_name(d.hostname), "eth1", addrs)]
-        if zone in FW_PORT_OF_ZONE:  # business zones sit behind the firewall; decision has no link at all
-            members.insert(0, _addrs_of(intents[fw.hostname], "lan", FW_PORT_OF_ZONE[zone]))
+        if pool == "business":  # business zones sit behind the firewall; the decision zone has no link at all
+            members.insert(0, _addrs_of(intents[fw.hostname], "lan", zone))
         segments.append(SegmentSpec(f"{base}-{zone}", tuple(members)))
         for af, dst in ((4, "default"), (6, "default6")):
             gw = plan.addr.lan_host(site.id, pool, zone, af, d.hostname).split("/")[0]

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inventory.export import mgmt_address
-from inventory.model import Inventory
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
 from network.intent_model import DeviceIntent
 from network.plan import build_firewall_intents, build_intents
-from network.scope import sites_in_scope
+from network.scope import hosts_in_scope
 from network.secrets import LabTestSecrets, SecretSource
 from network.service import open_network
 from network.targets import Access
@@ -51,7 +50,7 @@ def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
     info = json.loads(meta.read_text())
     lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
-    keep = _in_scope(lp.plan.inv, scope, set(lp.intents))
+    keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
                  LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)")
@@ -59,7 +58,7 @@ def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
 
 def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) -> Fleet:
     p = open_network(inventory_dir)
-    keep = _in_scope(p.inv, scope, {d.hostname for d in p.inv.devices})
+    keep = hosts_in_scope(p.inv, scope)
     intents = build_intents(p, keep) | build_firewall_intents(p, keep)
     reg = p.addr.reg
     hosts = {h: mgmt_address(reg, i.site, h) or "" for h, i in intents.items()}
@@ -70,7 +69,3 @@ def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) ->
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
     return Fleet(intents, hosts, access, secrets, str(inventory_dir))
 
-
-def _in_scope(inv: Inventory, scope: str | None, hosts: set[str]) -> set[str]:
-    sites = sites_in_scope(inv, scope)
-    return {d.hostname for d in inv.devices if d.site in sites and d.hostname in hosts}

@@ -328,9 +328,6 @@ def _aaa(p: PlanInput, d: Device) -> Aaa:
                tacacs_servers=tuple(nms[-1:]), tacacs_key=_new(SecretRef, name="tacacs_key"))
 
 
-FIREWALL_ZONES = ("production", "exchange")
-
-
 def firewall_intent(p: PlanInput, d: Device) -> DeviceIntent:
     """A data centre's firewall: on the transit LAN towards the WAN routers, the gateway of each business
     zone behind it, a default route to the first WAN router. Until the zone policy exists it forwards
@@ -345,10 +342,10 @@ def firewall_intent(p: PlanInput, d: Device) -> DeviceIntent:
     interfaces.append(Interface(name=names.port.format(n=1), kind="transit",
                                 description=f"transit to {', '.join(w.hostname for w in wrs)}",
                                 ipv4=t[4], ipv6=t[6]))
-    for n, zone in enumerate(FIREWALL_ZONES, start=2):
+    for n, zone in enumerate(ZONES_BEHIND_FIREWALL, start=2):
         gw = {af: p.addr.lan_host(site.id, "business", zone, af, d.hostname) for af in (4, 6)}
         interfaces.append(Interface(name=names.port.format(n=n), kind="lan", description=f"{zone} zone gateway",
-                                    ipv4=gw[4], ipv6=gw[6]))
+                                    ipv4=gw[4], ipv6=gw[6], link_kind=zone))
     statics = [StaticRoute(prefix=DEFAULT[af], description=f"to {wrs[0].hostname}", next_hop=p.addr.lan_host(
         site.id, "business", "transit", af, d.hostname, wrs[0].hostname).split("/")[0]) for af in (4, 6)] if wrs else []
     statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=p.routing.management.vrf,

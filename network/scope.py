@@ -28,3 +28,9 @@ def sites_in_scope(inv: Inventory, scope: str | None) -> set[str]:
         if site.tier != "ministry":  # the ministry's scope is itself, not the nation
             stack.extend(c.id for c in children[sid])
     return out
+
+
+def hosts_in_scope(inv: Inventory, scope: str | None, roles: frozenset[str] | None = None) -> set[str]:
+    """Hostnames of the devices at the sites in scope (optionally only these roles)."""
+    sites = sites_in_scope(inv, scope)
+    return {d.hostname for d in inv.devices if d.site in sites and (roles is None or d.role in roles)}
