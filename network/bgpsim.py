@@ -77,20 +77,29 @@ class Policy:
             self.plists[pl.name] = entries
         self.cl = {c.name: set(c.communities) for c in intent.community_lists}
         self.maps: dict[str, RouteMap] = {m.name: m for m in intent.route_maps}
+        # entries in evaluation order, once: route-maps are applied millions of times in a national run
+        self.entries = {m.name: sorted(m.entries, key=lambda e: e.seq) for m in intent.route_maps}
+        self._verdicts: dict[tuple[str, Prefix], bool] = {}
 
     def plist_permits(self, name: str, p: Prefix) -> bool:
-        for action, ep, ge, le in self.plists.get(name, ()):
-            if contains(ep, p) and ge <= p[2] <= le:
-                return action == "permit"
-        return False
+        key = (name, p)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = False
+            for action, ep, ge, le in self.plists.get(name, ()):
+                if contains(ep, p) and ge <= p[2] <= le:
+                    verdict = action == "permit"
+                    break
+            self._verdicts[key] = verdict
+        return verdict
 
     def apply(self, name: str | None, r: Route, own_asn: int) -> Route | None:
         if name is None:
             return None  # eBGP without a policy exchanges nothing (FRR's ebgp-requires-policy, RFC 8212)
-        rm = self.maps.get(name)
-        if rm is None:
+        entries = self.entries.get(name)
+        if entries is None:
             return None
-        for e in sorted(rm.entries, key=lambda e: e.seq):
+        for e in entries:
             if e.match_prefix_list is not None and not self.plist_permits(e.match_prefix_list, r.prefix):
                 continue
             if e.match_community_list is not None and not (self.cl.get(e.match_community_list, set())
@@ -131,6 +140,7 @@ class Simulator:
         self.best: dict[str, dict[Prefix, Route]] = {h: {} for h in intents}
         self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
         self._fibs: dict[str, tuple[int, list]] = {}
+        self._statics: dict[str, list[tuple[Prefix, int, str, object]]] = {}
         self._epoch = 0
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -271,22 +281,23 @@ class Simulator:
         cached = self._fibs.get(h)
         if cached is not None and cached[0] == self._epoch:
             return cached[1]
-        i = self.intents[h]
-        rows: list[tuple[Prefix, int, str, object]] = []
-        for itf in i.interfaces:
-            if itf.vrf:
-                continue
-            for a in (itf.ipv4, itf.ipv6):
-                if a:
-                    rows.append((parse_prefix(a), 0, "connected", itf))
-        for st in i.static_routes:
-            if st.vrf is None:
-                rows.append((parse_prefix(st.prefix), 1, "static", st))
+        rows = list(self._static_rows(h))
         for p, r in self.best[h].items():
             if r.peer is not None:
                 rows.append((p, 2, "bgp", r))
         rows.sort(key=lambda x: (-x[0][2], x[1]))
         self._fibs[h] = (self._epoch, rows)
+        return rows
+
+    def _static_rows(self, h: str) -> list[tuple[Prefix, int, str, object]]:
+        """Connected and static routes: they never change during a simulation, so they are parsed once."""
+        rows = self._statics.get(h)
+        if rows is None:
+            i = self.intents[h]
+            rows = [(parse_prefix(a), 0, "connected", itf) for itf in i.interfaces if not itf.vrf
+                    for a in (itf.ipv4, itf.ipv6) if a]
+            rows += [(parse_prefix(st.prefix), 1, "static", st) for st in i.static_routes if st.vrf is None]
+            self._statics[h] = rows
         return rows
 
     def lookup(self, h: str, dst: Prefix) -> tuple[str, object] | None:

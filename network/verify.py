@@ -157,8 +157,7 @@ def _reply(sim: Simulator, rep: Report, rule: str, src: str, dst: str, dst_addr:
         rep.add(rule, (dst, src), f"reply {dst} -> {src}'s {back_to}: {w.detail} via {' > '.join(w.hops)}")
 
 
-def _subtree(p: PlanInput, root: str) -> set[str]:
-    children = p.inv.children()
+def _subtree(children: dict[str, list], root: str) -> set[str]:
     out, stack = set(), [root]
     while stack:
         s = stack.pop()
@@ -178,12 +177,13 @@ def _redundancy(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], 
             kind = sim.link_kind.get(s.stmt.address, "")
             if kind in WAN_KINDS and s.link not in links:
                 links[s.link] = (s.local, s.peer, kind)
+    children = p.inv.children()
     for n, (link, (a, b, kind)) in enumerate(sorted(links.items(), key=lambda kv: sorted(kv[0]))):
         if n % 100 == 0:
             say(f"failing WAN link {n + 1}/{len(links)}")
         sa, sb = intents[a].site, intents[b].site
         lower = sb if p.inv.site(sb).parent == sa else sa
-        affected = (_subtree(p, lower) | {sa, sb}) & anchors.keys()
+        affected = (_subtree(children, lower) | {sa, sb}) & anchors.keys()
         sim.set_link(link, up=False)
         for site in sorted(affected):
             h = anchors[site]
