@@ -57,10 +57,14 @@ def test_everything_business_is_reachable(lab: LabPlan) -> None:
     firsts = {}
     for h in routers:
         firsts.setdefault(lab.intents[h].site, h)
-    for a in firsts.values():  # site to site, every pair
+    zone_hosts = _servers(lab, "DB") + _servers(lab, "EX")
+    for site, a in firsts.items():  # site to site, every pair: the routers and the business zone hosts
         for b in firsts.values():
             if a != b:
                 assert ping(a, lab.intents[b].loopback_v4.split("/")[0]), (a, b)
+        for host in zone_hosts:
+            if not host.startswith(f"JB-{site}-"):
+                assert ping(a, _addr(lab, host, 4)), (a, host)
 
 
 def test_decision_zone_is_unreachable(lab: LabPlan) -> None:
