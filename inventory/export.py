@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from inventory.model import Inventory
 from ipplan.registry import Registry
+from network.scope import sites_in_scope
+
+_SHORT_CODE_RE = re.compile(r"^(\d{2}|\d{4})$")
 
 
 def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None:
@@ -12,8 +17,15 @@ def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None
 
 
 def inventory_dict(inv: Inventory, reg: Registry, scope: str | None = None) -> dict:
+    """The whole network, or a scope (network.scope.sites_in_scope): a site id, a region code and everything
+    under it. GB/T 2260's short forms name the same regions (`14` = `140000`, `1401` = `140100`). An unknown
+    scope is a JinbaoError, never an empty answer. Links with either end in scope are listed."""
+    if scope is not None and _SHORT_CODE_RE.match(scope):
+        scope = scope.ljust(6, "0")
+    wanted = sites_in_scope(inv, scope)
+
     def in_scope(site_id: str) -> bool:
-        return scope is None or site_id.startswith(scope)
+        return site_id in wanted
 
     sites = [{"id": s.id, "code": s.code, "tier": s.tier, "kind": s.kind, "parent": s.parent,
               "name_zh": s.name_zh, "name_en": s.name_en, "province": s.province, "city": s.city,

@@ -35,10 +35,15 @@ class NationalDrDoc(_Doc):
         return None if v is None else _code(v)
 
 
+# The highest ASN a site can take above asn_base: DR centres and access sites use
+# asn_base + 1,000,000 + <first four digits of the code> x 1000 + <site number> (Inventory.asn).
+MAX_ASN_OFFSET = 1_000_000 + 9999 * 1000 + 999
+
+
 class NetworkDoc(_Doc):
     name_zh: str
     name_en: str
-    asn_base: int = Field(4200000000, ge=4200000000, le=4294967295 - 999999)
+    asn_base: int = Field(4200000000, ge=4200000000, le=4294967295 - MAX_ASN_OFFSET)
     ministry: MinistryDoc
     national_dr: NationalDrDoc = NationalDrDoc()
 

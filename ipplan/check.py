@@ -32,7 +32,9 @@ def check_registry(reg: Registry, plan: PlanDoc) -> list[Finding]:
     groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for r in reg.records.values():
         groups[(r.pool, r.af)].append(r)
-    depth = _depths(reg)
+    depth, cycles = _depths(reg)
+    findings.extend(Finding("cycle", k, f"its parent chain loops back on itself: {_loop_text(*at)}")
+                    for k, at in sorted(cycles.items()))
     for (pool, af), recs in sorted(groups.items()):
         configured = getattr(plan.pools[pool], f"ipv{af}") if pool in plan.pools else None
         recs.sort(key=lambda r: (r.start, r.plen, depth.get(r.key, 0)))
@@ -41,7 +43,8 @@ def check_registry(reg: Registry, plan: PlanDoc) -> list[Finding]:
             while stack and stack[-1].end <= r.start:
                 stack.pop()
             top = stack[-1] if stack else None
-            findings.extend(_judge(r, top, reg))
+            if r.key not in cycles:  # a record on a loop has no true parent to judge it against
+                findings.extend(_judge(r, top, reg))
             stack.append(r)
         roots = [r for r in recs if not r.parent and not r.key.startswith(RESERVED_PREFIX)]
         for r in roots:
@@ -77,12 +80,23 @@ def _judge(r: Record, top: Record | None, reg: Registry) -> list[Finding]:
     return []
 
 
-def _depths(reg: Registry) -> dict[str, int]:
+def _depths(reg: Registry) -> tuple[dict[str, int], dict[str, tuple[list[str], int]]]:
+    """Depth of every record in its parent chain, and the records on a loop: {key: (the loop, its index)}.
+    Each record is visited once (O(n)); a record on or above a loop gets the depth of its walk."""
     depth: dict[str, int] = {}
+    cycles: dict[str, tuple[list[str], int]] = {}
     for key in reg.records:
-        chain = []
+        chain: list[str] = []
+        on_chain: dict[str, int] = {}
         k = key
         while k and k not in depth:
+            if k in on_chain:  # the walk came back to a record of this chain: a loop
+                loop = chain[on_chain[k]:]
+                for i, c in enumerate(loop):
+                    cycles[c] = (loop, i)
+                k = ""
+                break
+            on_chain[k] = len(chain)
             chain.append(k)
             rec = reg.get(k)
             k = rec.parent if rec is not None else ""
@@ -90,7 +104,14 @@ def _depths(reg: Registry) -> dict[str, int]:
         for c in reversed(chain):
             d += 1
             depth[c] = d
-    return depth
+    return depth, cycles
+
+
+def _loop_text(loop: list[str], i: int, shown: int = 6) -> str:
+    """The loop read from its i-th record: `a -> b -> a`, cut short (with its length) when long."""
+    n = len(loop)
+    walk = [loop[(i + j) % n] for j in range(min(n + 1, shown))]
+    return " -> ".join(walk) + ("" if n + 1 <= shown else f" … ({n} records)")
 
 
 def check_coverage(reg: Registry, demand: list[Request]) -> list[Finding]:

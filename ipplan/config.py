@@ -7,11 +7,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from inventory.naming import ROLES
 from jinbao.yamlio import parse_model, read_yaml
 
 PLAN_FILE = "ipplan.yaml"
 REGISTRY_FILE = "ip-registry.tsv"
 POOLS = ("business", "office", "management", "loopback", "p2p", "dmz")
+HEADROOM_TIERS = ("ministry", "province", "municipality", "city", "dr", "access")
 
 
 class _Doc(BaseModel):
@@ -23,6 +25,19 @@ def _prefix(v: str) -> str:
         return str(ipaddress.ip_network(v, strict=True))
     except ValueError as e:
         raise ValueError(f"not a network prefix: {e}") from None
+
+
+def _pool(v: str) -> str:
+    if v not in POOLS:
+        raise ValueError(f"unknown pool {v!r} (one of {', '.join(POOLS)})")
+    return v
+
+
+def _roles(v: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [r for r in v if r not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role {unknown[0]!r} (known: {', '.join(ROLES)})")
+    return v
 
 
 class PoolDoc(_Doc):
@@ -40,11 +55,16 @@ class SubnetDoc(_Doc):
     gateway: bool = False  # the first host is the subnet's gateway (the firewall's zone interface)
     hosts: tuple[str, ...] = ()  # device roles with an address here, in this order (e.g. [WR, FW])
 
+    _p = field_validator("pool")(_pool)
+    _r = field_validator("hosts")(_roles)
+
 
 class LoopbackDoc(_Doc):
     roles: tuple[str, ...]
     ipv4: int = Field(32, ge=24, le=32)
     ipv6: int = Field(128, ge=64, le=128)
+
+    _r = field_validator("roles")(_roles)
 
 
 class P2pDoc(_Doc):
@@ -69,6 +89,7 @@ class ReservationDoc(_Doc):
     note: str = ""
 
     _net = field_validator("prefix")(_prefix)
+    _p = field_validator("pool")(_pool)
 
 
 class PlanDoc(_Doc):
@@ -95,6 +116,8 @@ class PlanDoc(_Doc):
     @classmethod
     def _headroom(cls, v: dict[str, int]) -> dict[str, int]:
         for k, n in v.items():
+            if k not in HEADROOM_TIERS:
+                raise ValueError(f"unknown tier {k!r} (known: {', '.join(HEADROOM_TIERS)})")
             if n < 1 or n & (n - 1):
                 raise ValueError(f"{k}: headroom {n} must be a power of two >= 1")
         return v

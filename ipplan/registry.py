@@ -81,6 +81,7 @@ def load_registry(path: Path) -> Registry:
     if not path.exists():
         return Registry()
     records: dict[str, Record] = {}
+    lines: dict[str, int] = {}
     seen_header = False
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -96,7 +97,31 @@ def load_registry(path: Path) -> Registry:
             if rec.key in records:
                 raise JinbaoError(f"duplicate key {rec.key}", file=str(path), entry=f"line {lineno}")
             records[rec.key] = rec
+            lines[rec.key] = lineno
+    _refuse_cycles(records, lines, str(path))
     return Registry(records)
+
+
+def _refuse_cycles(records: dict[str, Record], lines: dict[str, int], file: str) -> None:
+    """A parent chain must end at a national pool (or a missing parent, which `ipplan check` reports as an
+    orphan); one that comes back on itself is a corrupt record. Every record is walked once: O(n)."""
+    done: set[str] = set()
+    for key in records:
+        on_chain: dict[str, None] = {}
+        k = key
+        while k and k not in done and k in records:
+            if k in on_chain:
+                chain = list(on_chain)
+                loop = chain[chain.index(k):]
+                first = min(loop, key=lambda x: lines[x])  # name the loop's earliest line
+                i = loop.index(first)
+                loop = loop[i:] + loop[:i]
+                walk = " -> ".join([*loop[:5], first if len(loop) <= 5 else f"… ({len(loop)} rows)"])
+                raise JinbaoError(f"key {first}: its parent chain loops back on itself ({walk})", file=file,
+                                  entry=f"line {lines[first]}")
+            on_chain[k] = None
+            k = records[k].parent
+        done.update(on_chain)
 
 
 def _parse_row(cols: list[str], file: str, lineno: int) -> Record:

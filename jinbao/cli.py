@@ -53,6 +53,23 @@ def _main(
     STATE.inventory_dir = inventory
 
 
+def _unwritable(path: Path, e: OSError) -> JinbaoError:
+    """An output path the command cannot write (missing or read-only directory, not a directory…)."""
+    where = f" ({e.filename})" if e.filename and Path(path).is_relative_to(e.filename) else ""
+    return JinbaoError(f"cannot write here: {e.strerror or e}{where}", file=str(path), entry="--out")
+
+
+def _check_out_dir(path: Path) -> None:
+    """Fail before any work when an output directory cannot be one: it, or its nearest existing ancestor,
+    is not a directory."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        what = "exists and is not a directory" if p == Path(path) else f"{p} is not a directory"
+        raise JinbaoError(what, file=str(path), entry="--out")
+
+
 def emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
@@ -76,7 +93,8 @@ def inventory_validate(as_json: JsonOpt = False) -> None:
 @inventory_app.command("show")
 def inventory_show(
     as_json: JsonOpt = False,
-    scope: Annotated[str | None, typer.Option(help="Only sites whose id or region code starts with this.")] = None,
+    scope: Annotated[str | None, typer.Option(
+        help="Site id or region code and everything under it (default: the nation).")] = None,
 ) -> None:
     """Show sites, devices and links (JSON contract: docs/inventory.md)."""
     from inventory.export import inventory_dict
@@ -157,7 +175,10 @@ def ipplan_export(
     if out_file is None:
         sys.stdout.write(text)
     else:
-        atomic_write_text(out_file, text)
+        try:
+            atomic_write_text(out_file, text)
+        except OSError as e:  # nothing written: the temporary file is removed
+            raise _unwritable(out_file, e) from None
         err.print(f"wrote {out_file}")
 
 
@@ -171,6 +192,21 @@ def _router_hosts(inv: Inventory, scope: str | None) -> set[str]:
     from network.scope import hosts_in_scope
 
     return hosts_in_scope(inv, scope, ROUTER_ROLES)
+
+
+def _ancestor_routers(inv: Inventory, scope: str) -> set[str]:
+    """WAN routers of every site above the scope's sites, up the parent chain to the ministry."""
+    from inventory.model import ROUTER_ROLES
+    from network.scope import sites_in_scope
+
+    inside = sites_in_scope(inv, scope)
+    above: set[str] = set()
+    for sid in inside:
+        parent = inv.site(sid).parent
+        while parent is not None and parent not in above and parent not in inside:
+            above.add(parent)
+            parent = inv.site(parent).parent
+    return {d.hostname for d in inv.devices if d.site in above and d.role in ROUTER_ROLES}
 
 
 @app.command("intent")
@@ -226,6 +262,7 @@ def render_cmd(
     from network.render import RenderError, render_many
     from network.service import open_network
 
+    _check_out_dir(out_dir)  # before any planning
     with err.status("planning…"):
         p = open_network(inventory_dir())
         intents = build_intents(p, _router_hosts(p.inv, scope), platform)
@@ -234,6 +271,8 @@ def render_cmd(
             manifest = render_many(intents.values(), _secrets(lab_secrets), out_dir)
         except RenderError as e:
             raise JinbaoError(str(e)) from None
+        except OSError as e:  # render_many writes into a temporary directory first: nothing half-written
+            raise _unwritable(out_dir, e) from None
     if as_json:
         emit_json({"out": str(out_dir), **manifest})
         return
@@ -249,8 +288,9 @@ def verify_cmd(scope: ScopeOpt = None, as_json: JsonOpt = False) -> None:
 
     with err.status("verifying…") as status:
         p = open_network(inventory_dir())
-        # a scope is verified together with the ministry: reachability is judged towards the national centre
-        hosts = _router_hosts(p.inv, scope) | _router_hosts(p.inv, p.inv.sites[0].id) if scope else None
+        # a scope is verified together with every site above it up to the ministry: reachability is judged
+        # towards the national centre, through the province (and city) the scope hangs off
+        hosts = _router_hosts(p.inv, scope) | _ancestor_routers(p.inv, scope) if scope else None
         intents = build_intents(p, hosts)
         report = verify(p, intents, progress=lambda m: status.update(f"verifying: {m}"), partial=scope is not None)
     if as_json:
@@ -274,11 +314,16 @@ def diagram_cmd(
     from network.diagram import draw
     from network.scope import sites_in_scope
 
+    if out_file.is_dir():
+        raise JinbaoError("is a directory, not a file", file=str(out_file), entry="--out")
     inv = load(inventory_dir()).inventory
     sites = sites_in_scope(inv, scope)
     if scope is not None:
         sites |= {s for s in (inv.site(x).parent for x in list(sites)) if s}  # show where the scope hangs
-    draw(inv, sites, out_file)
+    try:
+        draw(inv, sites, out_file)
+    except OSError as e:
+        raise _unwritable(out_file, e) from None
     err.print(f"wrote {out_file}")
 
 

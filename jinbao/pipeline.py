@@ -1,47 +1,107 @@
-"""`make run`: the whole job on an inventory, step by step, each step's result in one summary."""
+"""`make run`: the whole job on an inventory, step by step, each step's result in one summary.
+
+`out/` never mixes runs: a run first marks `summary.json` as running (`ok: false`) and removes the previous
+run's step outputs; a failing step leaves `summary.json` with `ok: false`, the failing step and its error,
+next to the outputs of the steps that did complete in this run, and nothing older.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
+
+# what each step writes into out/ (directories end in "/")
+OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),
+           "verify": ("verify.json",), "diagram": ("diagram-nation.svg", "diagram-140000.svg")}
 
 
 def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = print) -> dict:
-    from ipplan.export import render, summary, summary_markdown
-    from ipplan.service import allocate_and_save, check, open_plan
-
+    out_dir = Path(out_dir)
+    _start(out_dir)
     steps: list[dict] = []
+    current = ["inventory"]  # the step in progress, for the failure summary
+
+    def begin(name: str) -> float:
+        current[0] = name
+        return time.perf_counter()
 
     def step(name: str, t0: float, **info: object) -> None:
         steps.append({"step": name, "seconds": round(time.perf_counter() - t0, 3), **info})
         log(f"[bold]{name}[/]: " + ", ".join(f"{k} {v}" for k, v in info.items()))
 
-    t = time.perf_counter()
+    try:
+        return _run(inventory_dir, out_dir, log, begin, step, steps)
+    except BaseException as e:
+        _fail(out_dir, steps, current[0], e, log)
+        raise
+
+
+def _start(out_dir: Path) -> None:
+    """Mark the run as in progress, then remove the previous run's outputs: from here on, `out/` holds only
+    what this run wrote."""
+    running = {"ok": False, "status": "running", "steps": []}
+    try:
+        atomic_write_text(out_dir / "summary.json", json.dumps(running, indent=1) + "\n")
+        atomic_write_text(out_dir / "summary.md", "# jinbao run\n\nrunning…\n")
+        for name in (n for outs in OUTPUTS.values() for n in outs):
+            path = out_dir / name.rstrip("/")
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    except OSError as e:
+        raise JinbaoError(f"cannot write the run's outputs here: {e.strerror or e}", file=str(out_dir),
+                          entry="--out") from None
+
+
+def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: Callable[[str], None]) -> None:
+    """Leave a summary that says the run failed, where and why (best effort: the error is re-raised)."""
+    error = str(e) if isinstance(e, JinbaoError) else f"{type(e).__name__}: {e}".rstrip(": ")
+    error = " ".join(error.split())  # one line
+    result = {"ok": False, "status": "failed", "failed_step": failed, "error": error, "steps": steps}
+    lines = ["# jinbao run", "", f"**failed** at step `{failed}`: {error}", "",
+             "Outputs of the steps below are from this run; nothing from an earlier run is left.", "",
+             _steps_markdown(steps)]
+    try:
+        atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+        atomic_write_text(out_dir / "summary.md", "\n".join(lines) + "\n")
+    except OSError as we:  # the original error matters more; say only that the summary is missing
+        log(f"[red]could not write the failure summary: {we}[/]")
+
+
+def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: Callable[[str], float],
+         step: Callable[..., None], steps: list[dict]) -> dict:
+    from ipplan.export import render, summary, summary_markdown
+    from ipplan.service import allocate_and_save, check, open_plan
+
+    t = begin("inventory")
     state = open_plan(inventory_dir)
     inv = state.loaded.inventory
     step("inventory", t, sites=len(inv.sites), devices=len(inv.devices), links=len(inv.links))
 
-    t = time.perf_counter()
+    t = begin("allocate")
     reg, report = allocate_and_save(state)
     step("allocate", t, allocations=len(reg), added=len(report.added),
          decommissioned=len(report.decommissioned))
 
-    t = time.perf_counter()
+    t = begin("check")
     findings = check(state, reg)
     step("check", t, findings=len(findings))
 
-    t = time.perf_counter()
+    t = begin("export")
     out_dir.mkdir(parents=True, exist_ok=True)
     for fmt, name in (("json", "ipplan.json"), ("netbox-csv", "ipplan-netbox.csv"), ("markdown", "ipplan.md")):
         atomic_write_text(out_dir / name, render(reg, fmt))
     step("export", t, files=3, out=str(out_dir))
 
-    net = _network_steps(inventory_dir, out_dir, step, log)
-    result = {"ok": not findings and net["ok"], "steps": steps, "ipplan": summary(reg),
+    net = _network_steps(inventory_dir, out_dir, begin, step, log)
+    result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),
               "findings": [f.as_dict() for f in findings[:100]], "verify": net["verify"]}
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(out_dir / "summary.md", "# jinbao run\n\n" + summary_markdown(reg) + "\n\n"
@@ -50,7 +110,7 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
     return result
 
 
-def _network_steps(inventory_dir: Path, out_dir: Path, step: Callable[..., None],
+def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], float], step: Callable[..., None],
                    log: Callable[[str], None]) -> dict:
     """Plan, render (with LAB-ONLY secrets: make run has no vault), verify and draw the nation."""
     from network.diagram import draw
@@ -61,22 +121,22 @@ def _network_steps(inventory_dir: Path, out_dir: Path, step: Callable[..., None]
     from network.service import open_network
     from network.verify import verify
 
-    t = time.perf_counter()
+    t = begin("plan")
     p = open_network(inventory_dir)
     intents = build_intents(p)
     step("plan", t, routers=len(intents))
 
-    t = time.perf_counter()
+    t = begin("render")
     log("[yellow]rendering with LAB-ONLY test secrets (no vault in make run): not for real devices[/]")
     manifest = render_many(intents.values(), LabTestSecrets(), out_dir / "configs")
     step("render", t, configs=len(manifest["devices"]), out=str(out_dir / "configs"))
 
-    t = time.perf_counter()
+    t = begin("verify")
     report = verify(p, intents, progress=lambda m: log(f"  verify: {m}"))
     atomic_write_text(out_dir / "verify.json", json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
     step("verify", t, findings=len(report.findings), checks=sum(report.checked.values()))
 
-    t = time.perf_counter()
+    t = begin("diagram")
     draw(p.inv, sites_in_scope(p.inv, None), out_dir / "diagram-nation.svg")
     shanxi = sites_in_scope(p.inv, "140000") | {"100000-DC"}
     draw(p.inv, shanxi, out_dir / "diagram-140000.svg")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inventory.model import Device, Site
+from jinbao.errors import JinbaoError
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
 from network.intent_model import DeviceIntent
 from network.plan import PlanInput, build_intents, firewall_intent
@@ -66,12 +67,34 @@ def lab_snmp_user(plan: PlanInput) -> SnmpUser:
                     plan.routing.management.snmp_auth, plan.routing.management.snmp_priv)
 
 
+def parse_mgmt_net(mgmt_net: str, nodes: int = 0) -> ipaddress.IPv4Network:
+    """The lab's management network: an IPv4 network (no host bits) with room for the host (.1) and `nodes`
+    nodes after it. ValueError says what is wrong."""
+    try:
+        net = ipaddress.IPv4Network(mgmt_net, strict=True)
+    except ValueError as e:  # AddressValueError and NetmaskValueError are ValueErrors
+        raise ValueError(f"not an IPv4 network like {MGMT_NET} ({e})") from None
+    if net.num_addresses < nodes + 3:  # network, host, nodes, broadcast
+        raise ValueError(f"too small for the host and {nodes} nodes (needs {nodes + 3} addresses)")
+    return net
+
+
 def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME,
               mgmt_net: str = MGMT_NET) -> LabPlan:
+    """The lab plan of a slice. Bad input (unknown slice, a management network that is not one or is too
+    small, an inventory without the slice's sites) is a one-line JinbaoError, raised before any lab work."""
     if slice_name not in SLICES:
-        raise ValueError(f"unknown slice {slice_name!r} (one of {', '.join(SLICES)})")
+        raise JinbaoError(f"--slice {slice_name!r}: unknown slice (one of {', '.join(SLICES)})")
+    try:
+        parse_mgmt_net(mgmt_net)
+    except ValueError as e:
+        raise JinbaoError(f"--mgmt-net {mgmt_net!r}: {e}") from None
     full = open_network(inventory_dir)
     sites = set(SLICES[slice_name])
+    missing = sorted(s for s in sites if not full.inv.has_site(s))
+    if missing:
+        raise JinbaoError(f"the {slice_name} lab slice needs sites the inventory does not have: {', '.join(missing)}",
+                          file=full.inv.source or str(Path(inventory_dir)), entry=f"slice {slice_name}")
     plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools)
     inv = plan.inv
     intents = build_intents(plan, platform="frr")
@@ -79,7 +102,10 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
         if d.role == "FW":
             intents[d.hostname] = firewall_intent(plan, replace(d, platform="linux_nftables"))
     devices = [d for d in inv.devices if d.role in NODE_ROLES]
-    net = ipaddress.ip_network(mgmt_net)
+    try:
+        net = parse_mgmt_net(mgmt_net, len(devices))
+    except ValueError as e:
+        raise JinbaoError(f"--mgmt-net {mgmt_net!r}: {e}") from None
     mgmt = {d.hostname: str(net.network_address + 2 + i) for i, d in enumerate(devices)}
     nodes = [NodeSpec(node_name(d.hostname), d.hostname, d.role, _kind(d.role), f"{mgmt[d.hostname]}/{net.prefixlen}",
                       SERVICES[_kind(d.role)]) for d in devices]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ipplan.config import POOLS
 from jinbao.yamlio import parse_model, read_yaml
 
 ROUTING_FILE = "routing.yaml"
+TIERS = ("ministry", "province", "municipality", "city", "dr", "access")  # a community per origin tier
+_COMMUNITY_RE = re.compile(r"^(\d{1,5}):(\d{1,5})$")
 
 
 class _Doc(BaseModel):
@@ -32,6 +36,30 @@ class BgpDoc(_Doc):
     max_prefix_margin: int = Field(2, ge=1, le=100)
     communities: dict[str, str]
     announced_pools: tuple[str, ...]
+
+    @field_validator("communities")
+    @classmethod
+    def _communities(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [t for t in TIERS if t not in v]
+        unknown = [t for t in v if t not in TIERS]
+        if missing or unknown:
+            raise ValueError(f"communities must name exactly the tiers {', '.join(TIERS)}"
+                             f" (missing {missing or 'none'}, unknown {unknown or 'none'})")
+        for tier, c in v.items():
+            m = _COMMUNITY_RE.match(c) if isinstance(c, str) else None
+            if not m or int(m[1]) > 65535 or int(m[2]) > 65535:
+                raise ValueError(f"{tier}: community {c!r} must be <0-65535>:<0-65535>")
+        return v
+
+    @field_validator("announced_pools")
+    @classmethod
+    def _announced(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            if p not in POOLS:
+                raise ValueError(f"unknown pool {p!r} (one of {', '.join(POOLS)})")
+        if len(set(v)) != len(v):
+            raise ValueError("a pool is listed twice")
+        return v
 
 
 class BfdDoc(_Doc):
