@@ -57,7 +57,22 @@ def expand(doc: InventoryDoc, regions: dict[str, Region], file: str) -> Inventor
     sites = tuple(ctx.sites.values())
     devices = _devices(ctx)
     links = _links(sites, devices, file)
-    return Inventory(sites=sites, devices=devices, links=links, asn_base=doc.network.asn_base, source=file)
+    inv = Inventory(sites=sites, devices=devices, links=links, asn_base=doc.network.asn_base, source=file)
+    _check_asns(inv, file)
+    return inv
+
+
+def _check_asns(inv: Inventory, file: str) -> None:
+    """Every site its own 32-bit ASN: eBGP between sites depends on it."""
+    seen: dict[int, str] = {}
+    for s in inv.sites:
+        asn = inv.asn(s)
+        if asn > 4294967295:
+            raise JinbaoError(f"site {s.id}: ASN {asn} exceeds 32 bits (lower network.asn_base)", file=file,
+                              entry="network.asn_base")
+        other = seen.setdefault(asn, s.id)
+        if other != s.id:
+            raise JinbaoError(f"sites {other} and {s.id} would share ASN {asn}", file=file, entry=f"site {s.id}")
 
 
 def _national_sites(ctx: _Ctx) -> None:
@@ -157,6 +172,9 @@ def _access_kind(ctx: _Ctx, number: int) -> str | None:
 
 
 def _extra_sites(ctx: _Ctx) -> None:
+    """Sites declared by hand obey the same rules as generated ones: a DR centre hangs off a data centre in
+    another city, an access site off a data centre of its own province, with a known access kind."""
+    kinds = ctx.doc.access_sites.kinds
     for i, s in enumerate(ctx.doc.sites):
         entry = f"sites.{i}"
         m = SITE_ID_RE.match(s.id)
@@ -165,11 +183,23 @@ def _extra_sites(ctx: _Ctx) -> None:
         parent = ctx.sites.get(s.parent)
         if parent is None:
             raise ctx.err(entry, f"site {s.id} names unknown parent {s.parent}")
+        if parent.kind != "dc":
+            raise ctx.err(entry, f"site {s.id}: parent {s.parent} is not a data centre")
         code = m["code"]
+        region = ctx.regions.get(code)
         if m["site"].startswith("AS"):
             kind = s.access_kind or _access_kind(ctx, int(m["site"][2:]))
+            if kind not in kinds:
+                raise ctx.err(entry, f"site {s.id}: unknown access kind {kind!r} (known: {', '.join(kinds)})")
+            if region is None or (region.province or region.code) != parent.province:
+                raise ctx.err(entry, f"site {s.id}: {code} is not a region of {parent.id}'s province")
             site = Site(s.id, code, "access", "access", s.parent, s.name_zh, s.name_en, parent.province, code, kind)
         elif m["site"] == "DR":
+            if region is None:
+                raise ctx.err(entry, f"site {s.id}: unknown region {code}")
+            if code == parent.city:
+                raise ctx.err(entry, f"DR centre {s.id} is in the same city ({code}) as its primary centre"
+                                     f" {parent.id}")
             site = Site(s.id, code, parent.tier, "dr", s.parent, s.name_zh, s.name_en, parent.province, code)
         else:
             raise ctx.err(entry, "extra DC sites come from regions (regions.extra), not from sites")
@@ -240,7 +270,6 @@ def _links(sites: tuple[Site, ...], devices: tuple[Device, ...], file: str) -> t
         if d.is_router:
             routers[d.site].append(d.hostname)
     links: list[Link] = []
-    access_seen: dict[str, int] = {}
     for s in sites:
         links.extend(_internal_links(s, routers[s.id]))
         if s.parent is None:
@@ -251,8 +280,8 @@ def _links(sites: tuple[Site, ...], devices: tuple[Device, ...], file: str) -> t
             raise JinbaoError(f"site {missing} has no router to terminate the {s.id} uplink",
                               file=file, entry=f"site {s.id}")
         if s.kind == "access":
-            n = access_seen.get(s.parent, 0)
-            access_seen[s.parent] = n + 1
+            # by the site's own number, so adding or removing other access sites moves nothing
+            n = int(s.id[-3:]) - 1
             links.append(Link(up[n % len(up)], low[0], "access", s.parent, s.id))
             continue
         links.append(Link(up[0], low[0], "primary", s.parent, s.id))

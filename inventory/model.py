@@ -65,7 +65,11 @@ class Link:
 
     @property
     def id(self) -> str:
-        return f"{self.kind}:{self.a}--{self.b}"
+        """Stable identity (it keys the link's addresses in the registry): a line up to a lower site is named
+        by its kind and the lower router alone, so re-homing it on another parent router keeps its /31."""
+        if self.a_site == self.b_site:
+            return f"{self.kind}:{self.a}--{self.b}"
+        return f"{self.kind}:{self.b}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Rules (docs/ipplan.md):
 - a key already in the registry keeps its prefix forever (re-activated if it had been decommissioned);
 - a registered key no longer demanded is marked decommissioned; its space is never handed out again;
-- a new block goes to the lowest free aligned offset of its parent, biggest first, ties by key,
+- a new block goes to the lowest free aligned offset of its parent, biggest first, ties in demand order,
   so an empty registry always produces the same plan;
 - reservations are holes nobody may be placed on.
 The function is pure: it returns a new Registry and a report; writing it is the caller's business.
@@ -36,10 +36,11 @@ class Report:
     added: list[str] = field(default_factory=list)
     reactivated: list[str] = field(default_factory=list)
     decommissioned: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)  # same prefix, new description (a reservation's note)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.reactivated or self.decommissioned)
+        return bool(self.added or self.reactivated or self.decommissioned or self.updated)
 
 
 class _Allocator:
@@ -74,8 +75,10 @@ class _Allocator:
         bits = BITS[req.af]
         total = sum(1 << (bits - self.plen(c)) for c in req.children)
         plen = plen_for(req.af, total) - (req.headroom.bit_length() - 1)
-        if req.af == 6:
-            plen -= plen % 4  # IPv6 aggregates on nibble boundaries: readable, delegable
+        if req.af == 6 and req.headroom > 1:
+            # IPv6 aggregates on nibble boundaries (readable, delegable), with one nibble of growth: rounding
+            # alone can make a block exactly as big as its children, leaving no room for a new one
+            plen = plen - plen % 4 - 4
         self._sizes[req.key] = plen
         return plen
 
@@ -192,7 +195,15 @@ def _apply_reservations(a: _Allocator) -> None:
         af, start, plen = parse(res.prefix)
         key = f"{RESERVED_PREFIX}{res.pool}/{res.prefix}"
         configured.add(key)
-        if a.reg.get(key) is not None:
+        existing = a.reg.get(key)
+        if existing is not None:
+            if existing.status != "reserved":  # released earlier, configured again: reserved once more
+                existing.status = "reserved"
+                a.report.reactivated.append(key)
+            purpose = f"reserved: {res.note}".strip()
+            if existing.purpose != purpose:
+                existing.purpose = purpose
+                a.report.updated.append(key)
             continue
         if res.pool not in a.plan.pools:
             raise JinbaoError(f"unknown pool {res.pool!r}", file=a.plan_file, entry=f"reservations.{i}")

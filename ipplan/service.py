@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from inventory.load import Loaded, load
 from ipplan.allocator import Report, allocate
@@ -11,6 +12,7 @@ from ipplan.check import Finding, check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
 from ipplan.demand import Request, build_demand
 from ipplan.registry import Registry, load_registry
+from network.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, load_ports, port_demand
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class PlanState:
     plan: PlanDoc
     registry: Registry
     demand: list[Request]
+    ports: PortRegistry
+    port_demand: dict[str, list[str]]
 
     @property
     def registry_path(self) -> Path:
@@ -29,17 +33,42 @@ def open_plan(directory: Path) -> PlanState:
     loaded = load(directory)
     plan = load_plan(directory)
     registry = load_registry(Path(directory) / REGISTRY_FILE)
-    return PlanState(loaded, plan, registry, build_demand(loaded.inventory, plan))
+    ports = load_ports(Path(directory) / PORTS_FILE)
+    inv = loaded.inventory
+    return PlanState(loaded, plan, registry, build_demand(inv, plan), ports, port_demand(inv))
 
 
-def allocate_and_save(state: PlanState) -> tuple[Registry, Report]:
-    """Allocate; write the registry only if something changed (atomically), so reruns touch nothing."""
+class Allocation(NamedTuple):
+    registry: Registry
+    report: Report
+    ports: PortRegistry
+    port_report: PortReport
+
+    @property
+    def changed(self) -> bool:
+        return self.report.changed or self.port_report.changed
+
+
+def allocate_and_save(state: PlanState) -> Allocation:
+    """Allocate addresses and ports; write each record only if it changed (atomically), and neither unless
+    both allocations succeeded, so a failed run or a rerun touches nothing."""
     reg, report = allocate(state.demand, state.registry, state.plan, str(state.loaded.directory / PLAN_FILE))
+    ports, port_report = allocate_ports(state.port_demand, state.ports)
     if report.changed or not state.registry_path.exists():
         reg.save(state.registry_path)
-    return reg, report
+    ports_path = state.loaded.directory / PORTS_FILE
+    if port_report.changed or not ports_path.exists():
+        ports.save(ports_path)
+    return Allocation(reg, report, ports, port_report)
 
 
-def check(state: PlanState, registry: Registry | None = None) -> list[Finding]:
+def port_findings(state: PlanState, ports: PortRegistry | None = None) -> list[Finding]:
+    recorded = ports if ports is not None else state.ports
+    return [Finding("unallocated", f"port/{dev}/{key}", "needed by the inventory but has no port")
+            for dev, keys in state.port_demand.items() for key in keys
+            if (rec := recorded.records.get((dev, key))) is None or rec.status != "active"]
+
+
+def check(state: PlanState, registry: Registry | None = None, ports: PortRegistry | None = None) -> list[Finding]:
     reg = registry if registry is not None else state.registry
-    return check_registry(reg, state.plan) + check_coverage(reg, state.demand)
+    return check_registry(reg, state.plan) + check_coverage(reg, state.demand) + port_findings(state, ports)

@@ -125,16 +125,17 @@ def ipplan_allocate(as_json: JsonOpt = False) -> None:
 
     with err.status("allocating the IP plan…"):
         state = open_plan(inventory_dir())
-        reg, report = allocate_and_save(state)
+        reg, report, _, port_report = done = allocate_and_save(state)
     result = {"registry": str(state.registry_path), "allocations": len(reg), "added": len(report.added),
               "reactivated": len(report.reactivated), "decommissioned": len(report.decommissioned),
-              "changed": report.changed}
+              "ports_added": len(port_report.added), "ports_decommissioned": len(port_report.decommissioned),
+              "changed": done.changed}
     if as_json:
         emit_json({**result, "added_keys": report.added, "decommissioned_keys": report.decommissioned})
         return
     out.print(f"{result['allocations']} allocations in {result['registry']}: {result['added']} added, "
-              f"{result['reactivated']} reactivated, {result['decommissioned']} decommissioned"
-              + ("" if report.changed else " (unchanged)"))
+              f"{result['reactivated']} reactivated, {result['decommissioned']} decommissioned;"
+              f" {result['ports_added']} ports added" + ("" if done.changed else " (unchanged)"))
 
 
 @ipplan_app.command("check")

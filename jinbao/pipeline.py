@@ -86,12 +86,12 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
     step("inventory", t, sites=len(inv.sites), devices=len(inv.devices), links=len(inv.links))
 
     t = begin("allocate")
-    reg, report = allocate_and_save(state)
+    reg, report, ports, port_report = allocate_and_save(state)
     step("allocate", t, allocations=len(reg), added=len(report.added),
-         decommissioned=len(report.decommissioned))
+         decommissioned=len(report.decommissioned), ports_added=len(port_report.added))
 
     t = begin("check")
-    findings = check(state, reg)
+    findings = check(state, reg, ports)
     step("check", t, findings=len(findings))
 
     t = begin("export")

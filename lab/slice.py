@@ -95,7 +95,8 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
     if missing:
         raise JinbaoError(f"the {slice_name} lab slice needs sites the inventory does not have: {', '.join(missing)}",
                           file=full.inv.source or str(Path(inventory_dir)), entry=f"slice {slice_name}")
-    plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools)
+    plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools,
+                     ports=full.ports)
     inv = plan.inv
     intents = build_intents(plan, platform="frr")
     for d in inv.devices:

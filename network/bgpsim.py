@@ -163,8 +163,13 @@ class Simulator:
                                                                 f" {peer}"
                                                                 f" is AS {pi.asn}"))
                     continue
+                # the peer's statement for THIS session: the one naming our address on the subnet that holds
+                # the neighbour address (two routers may share several sessions: internal link and transit
+                # LAN, or a primary and a backup line between the same pair)
+                target = ipaddress.ip_address(n.address)
                 my_addrs = {a.split("/")[0]: itf.name for itf in i.interfaces if not itf.vrf
-                            for a in (itf.ipv4, itf.ipv6) if a}
+                            for a in (itf.ipv4, itf.ipv6)
+                            if a and target in ipaddress.ip_interface(a).network}
                 back = [m for m in pi.bgp.neighbors if m.address in my_addrs and m.afi == n.afi]
                 if not back:
                     self.problems.append(("session", (h, peer),
@@ -256,7 +261,7 @@ class Simulator:
                 continue
             forced.discard(h)
             for s in self.sessions[h]:
-                key = (h, s.afi)
+                key = (h, s.stmt.address)  # one Adj-RIB-In per session, not per neighbour router
                 new = self._export(s) if self.up(s) else {}
                 rev = self.adj_in[s.peer]
                 if rev.get(key, {}) != new:

@@ -42,6 +42,7 @@ from network.intent_model import (
     Snmp,
     StaticRoute,
 )
+from network.ports import PortRegistry
 from network.routing_config import RoutingDoc
 
 AFS = ((4, "ipv4"), (6, "ipv6"))
@@ -71,6 +72,7 @@ class PlanInput:
     addr: Addressing
     routing: RoutingDoc
     mgmt_pools: dict[int, str]  # national management prefixes: the only sources the management ACL admits
+    ports: PortRegistry = field(default_factory=PortRegistry)  # which port each router link is cabled to
     _links_of: dict[str, list[Link]] = field(default_factory=dict)
     _devices_of: dict[str, list[Device]] = field(default_factory=dict)
     _device: dict[str, Device] = field(default_factory=dict)
@@ -143,8 +145,8 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
         return name
 
     community = rt.bgp.communities[tier_key(site)]
-    for port, link in enumerate(_ordered_links(p, d), start=1):
-        ifname = names.port.format(n=port)
+    for link in _ordered_links(p, d):
+        ifname = names.port.format(n=p.ports.port(d.hostname, link.id))
         mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
         peer_host = link.a if mine == "b" else link.b
         peer = p.device(peer_host)
@@ -232,19 +234,19 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
 def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) -> list[Interface]:
     """The firewall transit LAN of a data centre, or the LAN of an access site."""
     names = naming(d.platform)
-    port = len(p.links_of(d.hostname))
     out: list[Interface] = []
     if site.kind == "access":
         rec4 = p.addr.subnet(site.id, "business", "lan", 4, d.hostname)
         rec6 = p.addr.subnet(site.id, "business", "lan", 6, d.hostname)
-        out.append(Interface(name=names.port.format(n=port + 1), kind="lan", description=f"{site.name_en} LAN",
+        out.append(Interface(name=names.port.format(n=p.ports.port(d.hostname, "lan")), kind="lan",
+                             description=f"{site.name_en} LAN",
                              ipv4=p.addr.in_subnet(rec4, 1), ipv6=p.addr.in_subnet(rec6, 1)))
         return out
     fw = [x for x in p.devices(site.id) if x.role == "FW"]
     if not fw:
         return out
     lan = {af: p.addr.lan_host(site.id, "business", "transit", af, d.hostname, d.hostname) for af in (4, 6)}
-    out.append(Interface(name=names.port.format(n=port + 1), kind="transit",
+    out.append(Interface(name=names.port.format(n=p.ports.port(d.hostname, "transit")), kind="transit",
                          description=f"transit to {fw[0].hostname}", ipv4=lan[4], ipv6=lan[6], peer=fw[0].hostname))
     for zone in ZONES_BEHIND_FIREWALL:
         for af in (4, 6):

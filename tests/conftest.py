@@ -11,13 +11,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "inventory"
-DATA_FILES = ("jinbao.yaml", "ipplan.yaml", "regions.csv", "ip-registry.tsv")
+DATA_FILES = ("jinbao.yaml", "ipplan.yaml", "routing.yaml", "regions.csv", "ip-registry.tsv", "port-registry.tsv")
+RECORDS = ("ip-registry.tsv", "port-registry.tsv")
 
 
 def copy_inventory(dest: Path, with_registry: bool = True) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in DATA_FILES:
-        if name == "ip-registry.tsv" and not with_registry:
+        if name in RECORDS and not with_registry:
             continue
         shutil.copy2(INVENTORY / name, dest / name)
     return dest

@@ -62,7 +62,7 @@ def test_hierarchy_is_summarisable(committed) -> None:
 def test_rerun_changes_not_one_byte(inv_dir: Path) -> None:
     path = inv_dir / "ip-registry.tsv"
     before = path.read_bytes()
-    _, report = allocate_and_save(open_plan(inv_dir))
+    _, report, *_ = allocate_and_save(open_plan(inv_dir))
     assert not report.changed and path.read_bytes() == before
 
 
@@ -84,9 +84,13 @@ def test_adding_a_city_site_and_device_only_adds(inv_dir: Path) -> None:
         doc["devices"] = [{"hostname": "JB-140100-DC-DB02"}]
     _edit(inv_dir / "jinbao.yaml", change)
 
+    old_ports = set((inv_dir / "port-registry.tsv").read_text(encoding="utf-8").splitlines())
     state = open_plan(inv_dir)
-    after, report = allocate_and_save(state)
+    after, report, ports, port_report = allocate_and_save(state)
     assert report.added and not report.decommissioned and not report.reactivated
+    # no cable moves either: every recorded port stays, the new links get new ports
+    assert port_report.added and not port_report.decommissioned
+    assert old_ports <= set((inv_dir / "port-registry.tsv").read_text(encoding="utf-8").splitlines())
     for key, rec in before.records.items():
         new = after.get(key)
         assert (new.prefix, new.status, new.parent) == (rec.prefix, rec.status, rec.parent), key
@@ -95,14 +99,14 @@ def test_adding_a_city_site_and_device_only_adds(inv_dir: Path) -> None:
     assert after.get("business/4/141200-DC") and after.get("business/4/140100-AS120")
     assert after.get("management/4/140100-DC/oob/JB-140100-DC-DB02")
     assert _net(after, "business/4/141200-DC").subnet_of(_net(after, "business/4/140000-DC"))
-    assert check(state, after) == []
+    assert check(state, after, ports) == []
 
 
 def test_removed_site_is_decommissioned_not_reused(inv_dir: Path) -> None:
     def drop(doc: dict) -> None:
         doc["provinces"]["140000"]["excluded_city_centres"] = ["141100"]
     _edit(inv_dir / "jinbao.yaml", drop)
-    reg, report = allocate_and_save(open_plan(inv_dir))
+    reg, report, *_ = allocate_and_save(open_plan(inv_dir))
     gone = reg.get("business/4/141100-DC")
     assert gone.status == "decommissioned" and "business/4/141100-DC" in report.decommissioned
     assert not report.added
@@ -112,14 +116,14 @@ def test_removed_site_is_decommissioned_not_reused(inv_dir: Path) -> None:
         doc["regions"]["extra"] = [{"code": "141200", "name_zh": "新城市", "name_en": "Xincheng",
                                     "level": "city", "province": "140000"}]
     _edit(inv_dir / "jinbao.yaml", add)
-    reg2, _ = allocate_and_save(open_plan(inv_dir))
+    reg2, _, *_ = allocate_and_save(open_plan(inv_dir))
     assert not _net(reg2, "business/4/141200-DC").overlaps(_net(reg2, "business/4/141100-DC"))
 
     # bringing the city back re-activates the very same prefixes
     def restore(doc: dict) -> None:
         doc["provinces"]["140000"]["excluded_city_centres"] = []
     _edit(inv_dir / "jinbao.yaml", restore)
-    reg3, report3 = allocate_and_save(open_plan(inv_dir))
+    reg3, report3, *_ = allocate_and_save(open_plan(inv_dir))
     assert reg3.get("business/4/141100-DC").prefix == gone.prefix
     assert reg3.get("business/4/141100-DC").status == "active"
     assert "business/4/141100-DC" in report3.reactivated
@@ -130,7 +134,7 @@ def test_reservation_is_avoided(empty_inv_dir: Path) -> None:
     def reserve(doc: dict) -> None:
         doc["reservations"] = [{"prefix": "10.0.0.0/16", "pool": "business", "note": "legacy"}]
     _edit(empty_inv_dir / "ipplan.yaml", reserve)
-    reg, _ = allocate_and_save(open_plan(empty_inv_dir))
+    reg, _, *_ = allocate_and_save(open_plan(empty_inv_dir))
     hole = ipaddress.ip_network("10.0.0.0/16")
     assert reg.get("reserved/business/10.0.0.0/16").status == "reserved"
     for rec in reg.records.values():

@@ -1,0 +1,71 @@
+"""Review findings: nothing existing moves when the network grows; hand-declared sites obey the rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ipplan.service import allocate_and_save, open_plan
+from network.bgpsim import Simulator
+from network.plan import build_intents
+from network.service import open_network
+from tests.conftest import jinbao
+
+
+def _edit(path: Path, change) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_new_agency_moves_no_port_and_no_address(inv_dir: Path) -> None:
+    before = build_intents(open_network(inv_dir), {"JB-140100-DC-WR01"})["JB-140100-DC-WR01"]
+    _edit(inv_dir / "jinbao.yaml", lambda d: d["access_sites"]["overrides"].update(
+        {"140100": {"agency": 4, "community": 2, "township": 2, "partner": 1}}))
+    _, report, _, ports = allocate_and_save(open_plan(inv_dir))
+    assert report.added and not report.decommissioned and not ports.decommissioned
+    after = build_intents(open_network(inv_dir), {"JB-140100-DC-WR01"})["JB-140100-DC-WR01"]
+    old = {(i.name, i.ipv4) for i in before.interfaces}
+    assert old <= {(i.name, i.ipv4) for i in after.interfaces}  # every cable and address where it was
+    assert len(after.interfaces) == len(before.interfaces) + 1
+
+
+def test_second_city_router_keeps_access_addresses(inv_dir: Path) -> None:
+    _edit(inv_dir / "jinbao.yaml", lambda d: d.update(site_overrides={"140100-DC": {"devices": {"WR": 2}}}))
+    _, report, *_ = allocate_and_save(open_plan(inv_dir))
+    # the backup line really moves to the new router (a new cable); access sites keep their links' /31s
+    assert report.added and not [k for k in report.decommissioned if "/access:" in k]
+    assert {k.split("/")[-1] for k in report.decommissioned if k.startswith("p2p/")} <= {"backup:JB-140100-DC-WR01"}
+
+
+def test_extra_sites_obey_the_rules(inv_dir: Path) -> None:
+    cases = {
+        "same city": ({"id": "140100-DR", "parent": "140100-DC", "name_zh": "x", "name_en": "x"}, "same city"),
+        "under access": ({"id": "140100-AS150", "parent": "140100-AS001", "name_zh": "x", "name_en": "x"},
+                         "not a data centre"),
+        "other province": ({"id": "410100-AS150", "parent": "140100-DC", "name_zh": "x", "name_en": "x"},
+                           "province"),
+        "bad kind": ({"id": "140100-AS150", "parent": "140100-DC", "name_zh": "x", "name_en": "x",
+                      "access_kind": "nosuch"}, "unknown access kind"),
+    }
+    path = inv_dir / "jinbao.yaml"
+    original = path.read_text(encoding="utf-8")
+    for name, (site, needle) in cases.items():
+        path.write_text(original, encoding="utf-8")
+        _edit(path, lambda d, site=site: d.update(sites=[site]))
+        r = jinbao("--inventory", str(inv_dir), "inventory", "validate")
+        assert r.returncode == 2 and needle in r.stderr and "sites.0" in r.stderr, (name, r.stderr)
+
+
+def test_simulator_pairs_each_session_with_its_own_statement() -> None:
+    p = open_network(Path("inventory"))
+    hosts = {d.hostname for d in p.inv.devices if d.site in ("140000-DC", "100000-DC") and d.is_router}
+    intents = build_intents(p, hosts)
+    sim = Simulator(intents, partial=True)
+    assert sim.problems == []
+    wr2 = intents["JB-140000-DC-WR02"]
+    nbrs = tuple(n for n in wr2.bgp.neighbors if not (n.link_kind == "transit" and n.afi == "ipv4"))
+    intents[wr2.hostname] = wr2.model_copy(update={"bgp": wr2.bgp.model_copy(update={"neighbors": nbrs})})
+    sim = Simulator(intents, partial=True)
+    assert any("JB-140000-DC-WR01" in devs and "no ipv4 neighbor statement" in msg for _, devs, msg in sim.problems)
