@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import pairwise
 
+from core.errors import JinbaoError
 from inventory.model import Device, Inventory, Link, Region, Site
 from inventory.naming import ROLES, SITE_ID_RE, hostname, parse_hostname
 from inventory.schema import AccessSitesDoc, InventoryDoc, ProvinceDoc
-from jinbao.errors import JinbaoError
 
 PLATFORMS = frozenset({
     "huawei_vrp", "h3c_comware", "cisco_ios", "frr",  # routers

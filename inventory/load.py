@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.yamlio import parse_model, read_yaml
 from inventory.expand import expand
 from inventory.model import Inventory
 from inventory.regions import load_regions
 from inventory.schema import InventoryDoc
-from jinbao.yamlio import parse_model, read_yaml
 
 INVENTORY_FILE = "jinbao.yaml"
 PACKAGE_DIR = Path(__file__).resolve().parent

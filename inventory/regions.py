@@ -6,10 +6,10 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
+from core.errors import JinbaoError
 from inventory.model import Region
 from inventory.naming import REGION_CODE_RE
 from inventory.schema import ExtraRegionDoc
-from jinbao.errors import JinbaoError
 
 COLUMNS = ["code", "name_zh", "name_en", "level", "province"]
 LEVELS = {"province", "municipality", "city", "county-city"}

@@ -16,11 +16,11 @@ import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from core.errors import JinbaoError, PoolExhausted
 from ipplan.addr import BITS, fmt, parse, plen_for
 from ipplan.config import PlanDoc
 from ipplan.demand import Request
 from ipplan.registry import Record, Registry
-from jinbao.errors import JinbaoError, PoolExhausted
 
 CONTAINER_PURPOSES_SUFFIX = ("aggregate", "national pool")
 RESERVED_PREFIX = "reserved/"

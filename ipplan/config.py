@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.yamlio import parse_model, read_yaml
 from inventory.naming import ROLES
-from jinbao.yamlio import parse_model, read_yaml
 
 PLAN_FILE = "ipplan.yaml"
 REGISTRY_FILE = "ip-registry.tsv"

@@ -11,10 +11,10 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 from ipplan.addr import BITS, fmt
 from ipplan.config import POOLS
-from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
 
 HEADER = (
     "# jinbao IP registration record (IP地址备案). Written by `jinbao ipplan allocate`; do not edit by hand.\n"

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 
 if TYPE_CHECKING:  # the CLI imports its modules lazily so `jinbao --help` stays fast
     from inventory.model import Inventory

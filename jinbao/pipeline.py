@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 
 # what each step writes into out/ (directories end in "/")
 OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),

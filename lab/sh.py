@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Sequence
 
+from core.errors import JinbaoError
+
 Progress = Callable[[str], None]
 
 
-class LabError(RuntimeError):
+class LabError(JinbaoError, RuntimeError):
     """A lab operation failed; the message says what and how to recover."""
 
 

@@ -15,8 +15,8 @@ import ipaddress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.errors import JinbaoError
 from inventory.model import Device, Site
-from jinbao.errors import JinbaoError
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
 from network.intent_model import DeviceIntent
 from network.plan import PlanInput, build_intents, firewall_intent

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from core.errors import JinbaoError
 from inventory.model import Device, Link
 from ipplan.addr import BITS, fmt, host
 from ipplan.registry import Record, Registry
-from jinbao.errors import JinbaoError
 
 
 class Addressing:

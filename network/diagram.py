@@ -12,8 +12,8 @@ from pathlib import Path
 
 import graphviz
 
+from core.errors import JinbaoError
 from inventory.model import Inventory, Site
-from jinbao.errors import JinbaoError
 
 FORMATS = ("svg", "png", "pdf", "dot")
 STYLE = {

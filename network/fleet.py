@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 from inventory.export import mgmt_address
-from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
 from network.intent_model import DeviceIntent
 from network.plan import build_firewall_intents, build_intents
 from network.scope import hosts_in_scope

@@ -19,9 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from core.errors import JinbaoError
 from inventory.expand import ROUTER_PLATFORMS
 from inventory.model import Device, Inventory, Link, Site
-from jinbao.errors import JinbaoError
 from network.addressing import Addressing
 from network.ifnames import naming
 from network.intent_model import (

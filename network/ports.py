@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 from inventory.model import Inventory
-from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
 
 PORTS_FILE = "port-registry.tsv"
 HEADER = ("# jinbao port record: the port number of every router link (N in the platform's port name, e.g.\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.yamlio import parse_model, read_yaml
 from ipplan.config import POOLS
-from jinbao.yamlio import parse_model, read_yaml
 
 ROUTING_FILE = "routing.yaml"
 TIERS = ("ministry", "province", "municipality", "city", "dr", "access")  # a community per origin tier

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.errors import JinbaoError
 from inventory.model import Inventory
-from jinbao.errors import JinbaoError
 
 
 def sites_in_scope(inv: Inventory, scope: str | None) -> set[str]:

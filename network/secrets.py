@@ -35,6 +35,8 @@ from typing import Protocol, runtime_checkable
 
 import yaml
 
+from core.errors import JinbaoError
+
 ENV_PREFIX = "JINBAO_SECRET_"
 VAULT_PASSWORD_ENV = "JINBAO_VAULT_PASSWORD"
 VAULT_PASSWORD_FILE_ENV = "JINBAO_VAULT_PASSWORD_FILE"
@@ -45,7 +47,7 @@ CISCO64_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 _TO_CISCO64 = str.maketrans(_STD_B64, CISCO64_ALPHABET)
 
 
-class SecretError(LookupError):
+class SecretError(JinbaoError, LookupError):
     """A secret could not be resolved; the message names the secret and the device that needs it."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jinbao.errors import JinbaoError
+from core.errors import JinbaoError
 from network.deploy import DeployTarget, PostCheck
 from network.intent_model import DeviceIntent
 from network.render import RenderError, render_device

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from core.errors import JinbaoError
 from inventory.export import inventory_dict
 from inventory.load import load
 from inventory.schema import NetworkDoc
 from ipplan.check import check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, load_plan
 from ipplan.registry import Record, Registry, load_registry
-from jinbao.errors import JinbaoError
 from tests.conftest import INVENTORY, ROOT, jinbao
 
 

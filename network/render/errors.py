@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.errors import JinbaoError
 
-class RenderError(Exception):
+
+class RenderError(JinbaoError):
     """A device could not be rendered (unknown platform, missing/inconsistent field, missing secret)."""
 
     def __init__(self, hostname: str, detail: str, field: str | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from jinbao.errors import JinbaoError
+from core.errors import JinbaoError
 
 M = TypeVar("M", bound=BaseModel)
 
