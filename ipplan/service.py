@@ -11,8 +11,8 @@ from ipplan.allocator import Report, allocate
 from ipplan.check import Finding, check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
 from ipplan.demand import Request, build_demand
+from ipplan.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, load_ports, port_demand
 from ipplan.registry import Registry, load_registry
-from network.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, load_ports, port_demand
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,9 @@ def inventory_show(
         help="Site id or region code and everything under it (default: the nation).")] = None,
 ) -> None:
     """Show sites, devices and links (JSON contract: docs/inventory.md)."""
-    from inventory.export import inventory_dict
     from inventory.load import load
     from ipplan.config import REGISTRY_FILE
+    from ipplan.inventory_export import inventory_dict
     from ipplan.registry import load_registry
 
     d = inventory_dir()
@@ -190,7 +190,7 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Plan the ro
 
 def _router_hosts(inv: Inventory, scope: str | None) -> set[str]:
     from inventory.model import ROUTER_ROLES
-    from network.scope import hosts_in_scope
+    from inventory.scope import hosts_in_scope
 
     return hosts_in_scope(inv, scope, ROUTER_ROLES)
 
@@ -198,7 +198,7 @@ def _router_hosts(inv: Inventory, scope: str | None) -> set[str]:
 def _ancestor_routers(inv: Inventory, scope: str) -> set[str]:
     """WAN routers of every site above the scope's sites, up the parent chain to the ministry."""
     from inventory.model import ROUTER_ROLES
-    from network.scope import sites_in_scope
+    from inventory.scope import sites_in_scope
 
     inside = sites_in_scope(inv, scope)
     above: set[str] = set()
@@ -312,8 +312,8 @@ def diagram_cmd(
 ) -> None:
     """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres marked."""
     from inventory.load import load
+    from inventory.scope import sites_in_scope
     from network.diagram import draw
-    from network.scope import sites_in_scope
 
     if out_file.is_dir():
         raise JinbaoError("is a directory, not a file", file=str(out_file), entry="--out")
@@ -343,8 +343,8 @@ def lab_up(
 ) -> None:
     """Build the lab slice from the inventory: containers, links, LANs, management network. Idempotent."""
     from lab import runtime
+    from lab.fleet import record_lab
     from lab.slice import SLICES, build_lab
-    from network.fleet import record_lab
 
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: one of {', '.join(SLICES)}")
@@ -409,7 +409,8 @@ LabOpt = Annotated[str | None, typer.Option("--lab", help="Target the lab of thi
 
 
 def _fleet(scope: str | None, lab: str | None, lab_secrets: bool = False) -> Fleet:
-    from network.fleet import lab_fleet, real_fleet
+    from lab.fleet import lab_fleet
+    from network.fleet import real_fleet
 
     return lab_fleet(lab, scope) if lab else real_fleet(inventory_dir(), scope, _secrets(lab_secrets))
 

@@ -113,10 +113,10 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
 def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], float], step: Callable[..., None],
                    log: Callable[[str], None]) -> dict:
     """Plan, render (with LAB-ONLY secrets: make run has no vault), verify and draw the nation."""
+    from inventory.scope import sites_in_scope
     from network.diagram import draw
     from network.plan import build_intents
     from network.render import render_many
-    from network.scope import sites_in_scope
     from network.secrets import LabTestSecrets
     from network.service import open_network
     from network.verify import verify

@@ -1,28 +1,25 @@
-"""Where a deploy, backup or drift run points: real devices from the inventory, or the lab.
+"""Where a deploy, backup or drift run points: the real devices of the inventory (the lab's fleet, built
+from the same plan, is `lab.fleet.lab_fleet`).
 
 Real devices: management addresses from the IP registration record, credentials from the environment
 (JINBAO_SSH_USER, JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD, JINBAO_SSH_KNOWN_HOSTS), secrets from vault or
-environment. The lab: the slice recorded at `jinbao lab up`, its management addresses, its LAB-ONLY key.
+environment.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from core.fsutil import atomic_write_text
-from inventory.export import mgmt_address
+from inventory.scope import hosts_in_scope
+from ipplan.inventory_export import mgmt_address
 from network.intent_model import DeviceIntent
 from network.plan import build_firewall_intents, build_intents
-from network.scope import hosts_in_scope
-from network.secrets import LabTestSecrets, SecretSource
+from network.secrets import SecretSource
 from network.service import open_network
 from network.targets import Access
-
-LAB_META = "jinbao-slice.json"
 
 
 @dataclass(frozen=True)
@@ -32,56 +29,6 @@ class Fleet:
     access: Access
     secrets: SecretSource
     where: str  # "lab <name> (<slice>)" or the inventory directory
-
-
-def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str) -> None:
-    from lab import names
-
-    atomic_write_text(names.lab_dir(lab_name) / LAB_META, json.dumps(
-        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net}) + "\n")
-
-
-def read_lab_meta(meta: Path) -> dict[str, str]:
-    """What `jinbao lab up` recorded; anything unreadable or malformed is a one-line error naming the file."""
-    from lab.slice import SLICES, parse_mgmt_net
-
-    again = f"run `jinbao lab up --name {meta.parent.name}` again to rewrite it"
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise JinbaoError(f"unreadable lab metadata ({e}); {again}", file=str(meta)) from None
-    if not isinstance(info, dict):
-        raise JinbaoError(f"lab metadata must be a JSON object; {again}", file=str(meta))
-    for key in ("slice", "inventory", "mgmt_net"):
-        if key in info and not isinstance(info[key], str):
-            raise JinbaoError(f"must be a string, not {info[key]!r}; {again}", file=str(meta), entry=key)
-    for key in ("slice", "inventory"):
-        if key not in info:
-            raise JinbaoError(f"missing; {again}", file=str(meta), entry=key)
-    if info["slice"] not in SLICES:
-        raise JinbaoError(f"unknown slice {info['slice']!r} (one of {', '.join(SLICES)}); {again}", file=str(meta),
-                          entry="slice")
-    if "mgmt_net" in info:
-        try:
-            parse_mgmt_net(info["mgmt_net"])
-        except ValueError as e:
-            raise JinbaoError(f"{info['mgmt_net']!r}: {e}; {again}", file=str(meta), entry="mgmt_net") from None
-    return info
-
-
-def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
-    from lab import names, runtime
-    from lab.slice import MGMT_NET, build_lab
-
-    meta = names.lab_dir(lab_name) / LAB_META
-    if not meta.exists():
-        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
-    info = read_lab_meta(meta)
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
-    keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
-    return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
-                 Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
-                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)")
 
 
 def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) -> Fleet:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from core.errors import JinbaoError
 from inventory.expand import ROUTER_PLATFORMS
 from inventory.model import Device, Inventory, Link, Site
+from ipplan.ports import PortRegistry
 from network.addressing import Addressing
 from network.ifnames import naming
 from network.intent_model import (
@@ -42,7 +43,6 @@ from network.intent_model import (
     Snmp,
     StaticRoute,
 )
-from network.ports import PortRegistry
 from network.routing_config import RoutingDoc
 
 AFS = ((4, "ipv4"), (6, "ipv6"))

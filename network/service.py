@@ -6,10 +6,10 @@ from pathlib import Path
 
 from inventory.load import load
 from ipplan.config import REGISTRY_FILE, load_plan
+from ipplan.ports import PORTS_FILE, load_ports
 from ipplan.registry import load_registry
 from network.addressing import Addressing
 from network.plan import PlanInput
-from network.ports import PORTS_FILE, load_ports
 from network.routing_config import load_routing
 
 

@@ -15,11 +15,11 @@ import yaml
 from pydantic import ValidationError
 
 from core.errors import JinbaoError
-from inventory.export import inventory_dict
 from inventory.load import load
 from inventory.schema import NetworkDoc
 from ipplan.check import check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, load_plan
+from ipplan.inventory_export import inventory_dict
 from ipplan.registry import Record, Registry, load_registry
 from tests.conftest import INVENTORY, ROOT, jinbao
 
@@ -245,7 +245,7 @@ def test_lab_slice_site_missing_from_inventory(net_inv_dir: Path) -> None:
                                      '{"slice": "default", "inventory": "x", "mgmt_net": "bogus"}', b"\xff\xfe"])
 def test_corrupt_lab_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | bytes) -> None:
     from lab import names
-    from network.fleet import LAB_META, lab_fleet
+    from lab.fleet import LAB_META, lab_fleet
 
     monkeypatch.setattr(names, "lab_dir", lambda lab: tmp_path / lab)
     meta = tmp_path / "jbtest" / LAB_META

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from lab.fleet import lab_fleet
 from lab.slice import LabPlan
 from network.deploy import deploy, drift
-from network.fleet import lab_fleet
 from network.targets import build_targets
 from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vtysh_json, wait_for
 

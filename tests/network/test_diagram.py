@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from inventory.scope import sites_in_scope
 from network.diagram import build_graph, draw
-from network.scope import sites_in_scope
 from tests.conftest import jinbao
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from inventory.model import Inventory
+from inventory.scope import sites_in_scope
 from ipplan.registry import Registry
-from network.scope import sites_in_scope
 
 _SHORT_CODE_RE = re.compile(r"^(\d{2}|\d{4})$")
 
@@ -17,7 +17,7 @@ def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None
 
 
 def inventory_dict(inv: Inventory, reg: Registry, scope: str | None = None) -> dict:
-    """The whole network, or a scope (network.scope.sites_in_scope): a site id, a region code and everything
+    """The whole network, or a scope (inventory.scope.sites_in_scope): a site id, a region code and everything
     under it. GB/T 2260's short forms name the same regions (`14` = `140000`, `1401` = `140100`). An unknown
     scope is a JinbaoError, never an empty answer. Links with either end in scope are listed."""
     if scope is not None and _SHORT_CODE_RE.match(scope):
