@@ -1,0 +1,1 @@
+"""Maintenance scripts (region-table import, layering check, package graph). Not part of the installed suite."""
