@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from core.errors import JinbaoError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -28,3 +30,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def unwritable(path: Path, e: OSError, entry: str = "--out") -> JinbaoError:
+    """An output path that cannot be written (missing or read-only directory, not a directory…), as the
+    one-line error naming it."""
+    where = f" ({e.filename})" if e.filename and Path(path).is_relative_to(e.filename) else ""
+    return JinbaoError(f"cannot write here: {e.strerror or e}{where}", file=str(path), entry=entry)
+
+
+def check_out_dir(path: Path, entry: str = "--out") -> None:
+    """Fail before any work when an output directory cannot be one: it, or its nearest existing ancestor,
+    is not a directory."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        what = "exists and is not a directory" if p == Path(path) else f"{p} is not a directory"
+        raise JinbaoError(what, file=str(path), entry=entry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.errors import JinbaoError
-from inventory.model import Inventory
+from inventory.model import ROUTER_ROLES, Inventory
 
 
 def sites_in_scope(inv: Inventory, scope: str | None) -> set[str]:
@@ -34,3 +34,25 @@ def hosts_in_scope(inv: Inventory, scope: str | None, roles: frozenset[str] | No
     """Hostnames of the devices at the sites in scope (optionally only these roles)."""
     sites = sites_in_scope(inv, scope)
     return {d.hostname for d in inv.devices if d.site in sites and (roles is None or d.role in roles)}
+
+
+def router_hosts(inv: Inventory, scope: str | None) -> set[str]:
+    """The WAN and access routers in scope."""
+    return hosts_in_scope(inv, scope, ROUTER_ROLES)
+
+
+def ancestor_routers(inv: Inventory, scope: str) -> set[str]:
+    """WAN routers of every site above the scope's sites, up the parent chain to the ministry."""
+    inside = sites_in_scope(inv, scope)
+    above: set[str] = set()
+    for sid in inside:
+        parent = inv.site(sid).parent
+        while parent is not None and parent not in above and parent not in inside:
+            above.add(parent)
+            parent = inv.site(parent).parent
+    return {d.hostname for d in inv.devices if d.site in above and d.role in ROUTER_ROLES}
+
+
+def with_parents(inv: Inventory, sites: set[str]) -> set[str]:
+    """The sites and the site each hangs off (to show where a scope is attached)."""
+    return sites | {s for s in (inv.site(x).parent for x in list(sites)) if s}

@@ -15,11 +15,12 @@ from pathlib import Path
 from core.errors import JinbaoError
 from inventory.scope import hosts_in_scope
 from ipplan.inventory_export import mgmt_address
+from network.deploy import DeployTarget
 from network.intent_model import DeviceIntent
 from network.plan import build_firewall_intents, build_intents
 from network.secrets import SecretSource
 from network.service import open_network
-from network.targets import Access
+from network.targets import Access, build_targets
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,8 @@ def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) ->
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
     return Fleet(intents, hosts, access, secrets, str(inventory_dir))
 
+
+
+def fleet_targets(fleet: Fleet) -> list[DeployTarget]:
+    """What deploy, backup and drift act on: one target per device of the fleet."""
+    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)

@@ -312,3 +312,12 @@ def snmp_engine_id(hostname: str, enterprise: int) -> bytes:
     """
     head = (0x80000000 | enterprise).to_bytes(4, "big") + b"\x05"
     return head + hashlib.sha256(hostname.encode()).digest()[:7]
+
+
+def secret_source(lab: bool = False, environ: Mapping[str, str] | None = None) -> SecretSource:
+    """The secrets a render or deploy uses: LAB-ONLY test values when asked, else the environment, over the
+    ansible-vault file named by JINBAO_VAULT_FILE when there is one."""
+    if lab:
+        return LabTestSecrets()
+    vault = (os.environ if environ is None else environ).get("JINBAO_VAULT_FILE")
+    return ChainedSecrets(EnvSecrets(), VaultFileSecrets(Path(vault))) if vault else EnvSecrets()

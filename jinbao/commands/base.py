@@ -1,0 +1,44 @@
+"""What every command module shares: the consoles, common options, JSON output, the inventory directory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:  # command modules import their layers lazily so `jinbao --help` stays fast
+    from network.secrets import SecretSource
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Site id or region code (default: the nation).")]
+PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Plan the routers as this platform.")]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Target the lab of this name instead of real devices.")]
+LabSecretsOpt = Annotated[bool, typer.Option(
+    "--lab-secrets", help="Use the LAB-ONLY test secrets instead of vault/environment.")]
+
+
+def inventory_dir(ctx: typer.Context) -> Path:
+    """`--inventory` as given to the root command (no global state: read from the command's context)."""
+    from inventory.load import default_inventory_dir
+
+    return ctx.find_root().params.get("inventory") or default_inventory_dir()
+
+
+def emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def secrets(lab_secrets: bool) -> SecretSource:
+    """The secret source for a render or deploy; LAB-ONLY values are announced on stderr."""
+    from network.secrets import secret_source
+
+    if lab_secrets:
+        err.print("[yellow]using LAB-ONLY test secrets: never load these configs on a real device[/]")
+    return secret_source(lab_secrets)

@@ -1,0 +1,56 @@
+"""`jinbao inventory …`: the source of truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jinbao.commands.base import JsonOpt, emit_json, inventory_dir, out
+
+app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.")
+
+
+@app.command("validate")
+def inventory_validate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Load and validate the inventory; print what it holds."""
+    from inventory.load import load
+
+    inv = load(inventory_dir(ctx)).inventory
+    counts = {"sites": len(inv.sites), "devices": len(inv.devices), "links": len(inv.links),
+              "sites_by_tier": dict(Counter(s.tier for s in inv.sites))}
+    if as_json:
+        emit_json({"valid": True, **counts})
+        return
+    out.print(f"[green]valid[/]: {counts['sites']} sites, {counts['devices']} devices, {counts['links']} links "
+              f"({', '.join(f'{n} {t}' for t, n in counts['sites_by_tier'].items())})")
+
+
+@app.command("show")
+def inventory_show(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    scope: Annotated[str | None, typer.Option(
+        help="Site id or region code and everything under it (default: the nation).")] = None,
+) -> None:
+    """Show sites, devices and links (JSON contract: docs/inventory.md)."""
+    from inventory.load import load
+    from ipplan.config import REGISTRY_FILE
+    from ipplan.inventory_export import inventory_dict
+    from ipplan.registry import load_registry
+
+    d = inventory_dir(ctx)
+    loaded = load(d)
+    data = inventory_dict(loaded.inventory, load_registry(d / REGISTRY_FILE), scope)
+    if as_json:
+        emit_json(data)
+        return
+    t = Table("site", "tier", "kind", "parent", "name", "devices")
+    per_site = Counter(dev["site"] for dev in data["devices"])
+    for s in data["sites"]:
+        t.add_row(s["id"], s["tier"], s["kind"], s["parent"] or "-", f"{s['name_zh']} / {s['name_en']}",
+                  str(per_site[s["id"]]))
+    out.print(t)
+    out.print(f"{len(data['sites'])} sites, {len(data['devices'])} devices, {len(data['links'])} links")

@@ -1,0 +1,81 @@
+"""`jinbao ipplan …`: the IP plan and its registration record."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text, unwritable
+from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir, out
+
+app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).")
+
+
+@app.command("allocate")
+def ipplan_allocate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Allocate whatever the inventory needs and is not yet registered. Only ever adds."""
+    from ipplan.service import allocate_and_save, open_plan
+
+    with err.status("allocating the IP plan…"):
+        state = open_plan(inventory_dir(ctx))
+        reg, report, _, port_report = done = allocate_and_save(state)
+    result = {"registry": str(state.registry_path), "allocations": len(reg), "added": len(report.added),
+              "reactivated": len(report.reactivated), "decommissioned": len(report.decommissioned),
+              "ports_added": len(port_report.added), "ports_decommissioned": len(port_report.decommissioned),
+              "changed": done.changed}
+    if as_json:
+        emit_json({**result, "added_keys": report.added, "decommissioned_keys": report.decommissioned})
+        return
+    out.print(f"{result['allocations']} allocations in {result['registry']}: {result['added']} added, "
+              f"{result['reactivated']} reactivated, {result['decommissioned']} decommissioned;"
+              f" {result['ports_added']} ports added" + ("" if done.changed else " (unchanged)"))
+
+
+@app.command("check")
+def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Check the registry: containment, overlaps, reservations, coverage of the inventory."""
+    from ipplan.service import check, open_plan
+
+    with err.status("checking the IP plan…"):
+        state = open_plan(inventory_dir(ctx))
+        findings = check(state)
+    if as_json:
+        emit_json({"ok": not findings, "allocations": len(state.registry),
+                   "findings": [f.as_dict() for f in findings]})
+    elif findings:
+        for f in findings[:50]:
+            err.print(f"[red]{f.rule}[/] {f.key}: {f.message}")
+        if len(findings) > 50:
+            err.print(f"… and {len(findings) - 50} more")
+    else:
+        out.print(f"[green]ok[/]: {len(state.registry)} allocations consistent and covering the inventory")
+    if findings:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def ipplan_export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json | netbox-csv | markdown")] = "json",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export the registration record."""
+    from ipplan.config import REGISTRY_FILE
+    from ipplan.export import FORMATS, render
+    from ipplan.registry import load_registry
+
+    if fmt not in FORMATS:
+        raise JinbaoError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
+    text = render(load_registry(inventory_dir(ctx) / REGISTRY_FILE), fmt)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            atomic_write_text(out_file, text)
+        except OSError as e:  # nothing written: the temporary file is removed
+            raise unwritable(out_file, e) from None
+        err.print(f"wrote {out_file}")
