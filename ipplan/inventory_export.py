@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from inventory.model import Inventory
 from inventory.scope import sites_in_scope
 from ipplan.registry import Registry
-
-_SHORT_CODE_RE = re.compile(r"^(\d{2}|\d{4})$")
 
 
 def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None:
@@ -17,11 +13,9 @@ def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None
 
 
 def inventory_dict(inv: Inventory, reg: Registry, scope: str | None = None) -> dict:
-    """The whole network, or a scope (inventory.scope.sites_in_scope): a site id, a region code and everything
-    under it. GB/T 2260's short forms name the same regions (`14` = `140000`, `1401` = `140100`). An unknown
-    scope is a JinbaoError, never an empty answer. Links with either end in scope are listed."""
-    if scope is not None and _SHORT_CODE_RE.match(scope):
-        scope = scope.ljust(6, "0")
+    """The whole network, or a scope (inventory.scope: a site id, a region code and everything under it,
+    short forms included). An unknown scope is a JinbaoError, never an empty answer. Links with either end in
+    scope are listed."""
     wanted = sites_in_scope(inv, scope)
 
     def in_scope(site_id: str) -> bool:

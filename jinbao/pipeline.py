@@ -16,12 +16,15 @@ from pathlib import Path
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
 
-# what each step writes into out/ (directories end in "/")
+# what each step writes into out/ (directories end in "/"); the regional diagram is diagram-<scope>.svg
 OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),
-           "verify": ("verify.json",), "diagram": ("diagram-nation.svg", "diagram-140000.svg")}
+           "verify": ("verify.json",), "diagram": ("diagram-nation.svg", "diagram-*.svg")}
+DIAGRAM_SCOPE = "140000"  # Shanxi: the province the lab slice and the docs use
 
 
-def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = print) -> dict:
+def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = print,
+            diagram_scope: str = DIAGRAM_SCOPE) -> dict:
+    """The whole job on the nation; `diagram_scope` (any `--scope` form) is drawn as a second diagram."""
     out_dir = Path(out_dir)
     _start(out_dir)
     steps: list[dict] = []
@@ -36,7 +39,7 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
         log(f"[bold]{name}[/]: " + ", ".join(f"{k} {v}" for k, v in info.items()))
 
     try:
-        return _run(inventory_dir, out_dir, log, begin, step, steps)
+        return _run(inventory_dir, out_dir, log, begin, step, steps, diagram_scope)
     except BaseException as e:
         _fail(out_dir, steps, current[0], e, log)
         raise
@@ -50,11 +53,11 @@ def _start(out_dir: Path) -> None:
         atomic_write_text(out_dir / "summary.json", json.dumps(running, indent=1) + "\n")
         atomic_write_text(out_dir / "summary.md", "# jinbao run\n\nrunning…\n")
         for name in (n for outs in OUTPUTS.values() for n in outs):
-            path = out_dir / name.rstrip("/")
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            for path in sorted(out_dir.glob(name.rstrip("/"))):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
     except OSError as e:
         raise JinbaoError(f"cannot write the run's outputs here: {e.strerror or e}", file=str(out_dir),
                           entry="--out") from None
@@ -76,13 +79,15 @@ def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: 
 
 
 def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: Callable[[str], float],
-         step: Callable[..., None], steps: list[dict]) -> dict:
+         step: Callable[..., None], steps: list[dict], diagram_scope: str) -> dict:
+    from inventory.scope import sites_in_scope
     from ipplan.export import render, summary, summary_markdown
     from ipplan.service import allocate_and_save, check, open_plan
 
     t = begin("inventory")
     state = open_plan(inventory_dir)
     inv = state.loaded.inventory
+    sites_in_scope(inv, diagram_scope)  # a bad --diagram-scope fails here, before any work
     step("inventory", t, sites=len(inv.sites), devices=len(inv.devices), links=len(inv.links))
 
     t = begin("allocate")
@@ -100,7 +105,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
         atomic_write_text(out_dir / name, render(reg, fmt))
     step("export", t, files=3, out=str(out_dir))
 
-    net = _network_steps(inventory_dir, out_dir, begin, step, log)
+    net = _network_steps(inventory_dir, out_dir, begin, step, log, diagram_scope)
     result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),
               "findings": [f.as_dict() for f in findings[:100]], "verify": net["verify"]}
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
@@ -111,9 +116,9 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
 
 
 def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], float], step: Callable[..., None],
-                   log: Callable[[str], None]) -> dict:
+                   log: Callable[[str], None], diagram_scope: str) -> dict:
     """Plan, render (with LAB-ONLY secrets: make run has no vault), verify and draw the nation."""
-    from inventory.scope import sites_in_scope
+    from inventory.scope import normalise_scope, sites_in_scope, with_parents
     from network.diagram import draw
     from network.plan import build_intents
     from network.render import render_many
@@ -138,8 +143,8 @@ def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], fl
 
     t = begin("diagram")
     draw(p.inv, sites_in_scope(p.inv, None), out_dir / "diagram-nation.svg")
-    shanxi = sites_in_scope(p.inv, "140000") | {"100000-DC"}
-    draw(p.inv, shanxi, out_dir / "diagram-140000.svg")
+    region = with_parents(p.inv, sites_in_scope(p.inv, diagram_scope))  # and where it hangs, as `jinbao diagram`
+    draw(p.inv, region, out_dir / f"diagram-{normalise_scope(diagram_scope)}.svg")
     step("diagram", t, files=2)
     return {"ok": report.ok, "verify": report.as_dict()["checked"]}
 

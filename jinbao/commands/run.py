@@ -17,11 +17,13 @@ def run(
     ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Where exports and reports go.")] = Path("out"),
     as_json: JsonOpt = False,
+    diagram_scope: Annotated[str, typer.Option(
+        "--diagram-scope", help="Region drawn as the second diagram (any --scope form).")] = "140000",
 ) -> None:
     """The whole job on the inventory: validate, allocate, check, export, summarise."""
     from jinbao.pipeline import run_all
 
-    summary = run_all(inventory_dir(ctx), out_dir, log=err.print)
+    summary = run_all(inventory_dir(ctx), out_dir, log=err.print, diagram_scope=diagram_scope)
     if as_json:
         emit_json(summary)
     if not summary["ok"]:
