@@ -30,10 +30,16 @@ class PlanState:
 
 
 def open_plan(directory: Path) -> PlanState:
+    """Everything the IP plan needs, read from the directory (a command that also plans the network reads
+    it once through `network.workspace.Workspace`)."""
     loaded = load(directory)
     plan = load_plan(directory)
     registry = load_registry(Path(directory) / REGISTRY_FILE)
-    ports = load_ports(Path(directory) / PORTS_FILE)
+    return plan_state(loaded, plan, registry, load_ports(Path(directory) / PORTS_FILE))
+
+
+def plan_state(loaded: Loaded, plan: PlanDoc, registry: Registry, ports: PortRegistry) -> PlanState:
+    """The IP plan's state from what is already loaded: the inventory's demand against the records."""
     inv = loaded.inventory
     return PlanState(loaded, plan, registry, build_demand(inv, plan), ports, port_demand(inv))
 

@@ -12,9 +12,13 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from network.workspace import Workspace
 
 # what each step writes into out/ (directories end in "/"); the regional diagram is diagram-<scope>.svg
 OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),
@@ -82,16 +86,18 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
          step: Callable[..., None], steps: list[dict], diagram_scope: str) -> dict:
     from inventory.scope import sites_in_scope
     from ipplan.export import render, summary, summary_markdown
-    from ipplan.service import allocate_and_save, check, open_plan
+    from ipplan.service import check
+    from network.workspace import Workspace
 
     t = begin("inventory")
-    state = open_plan(inventory_dir)
-    inv = state.loaded.inventory
+    ws = Workspace(inventory_dir)  # every step reads through it: each file once
+    state = ws.plan_state
+    inv = ws.inventory
     sites_in_scope(inv, diagram_scope)  # a bad --diagram-scope fails here, before any work
     step("inventory", t, sites=len(inv.sites), devices=len(inv.devices), links=len(inv.links))
 
     t = begin("allocate")
-    reg, report, ports, port_report = allocate_and_save(state)
+    reg, report, ports, port_report = ws.allocate()
     step("allocate", t, allocations=len(reg), added=len(report.added),
          decommissioned=len(report.decommissioned), ports_added=len(port_report.added))
 
@@ -105,7 +111,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
         atomic_write_text(out_dir / name, render(reg, fmt))
     step("export", t, files=3, out=str(out_dir))
 
-    net = _network_steps(inventory_dir, out_dir, begin, step, log, diagram_scope)
+    net = _network_steps(ws, out_dir, begin, step, log, diagram_scope)
     result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),
               "findings": [f.as_dict() for f in findings[:100]], "verify": net["verify"]}
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
@@ -115,7 +121,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
     return result
 
 
-def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], float], step: Callable[..., None],
+def _network_steps(ws: Workspace, out_dir: Path, begin: Callable[[str], float], step: Callable[..., None],
                    log: Callable[[str], None], diagram_scope: str) -> dict:
     """Plan, render (with LAB-ONLY secrets: make run has no vault), verify and draw the nation."""
     from inventory.scope import normalise_scope, sites_in_scope, with_parents
@@ -123,11 +129,10 @@ def _network_steps(inventory_dir: Path, out_dir: Path, begin: Callable[[str], fl
     from network.plan import build_intents
     from network.render import render_many
     from network.secrets import LabTestSecrets
-    from network.service import open_network
     from network.verify import verify
 
     t = begin("plan")
-    p = open_network(inventory_dir)
+    p = ws.network  # on the records the allocate step produced
     intents = build_intents(p)
     step("plan", t, routers=len(intents))
 

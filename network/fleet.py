@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.errors import JinbaoError
 from inventory.scope import hosts_in_scope
@@ -19,8 +18,8 @@ from network.deploy import DeployTarget
 from network.intent_model import DeviceIntent
 from network.plan import build_firewall_intents, build_intents
 from network.secrets import SecretSource
-from network.service import open_network
 from network.targets import Access, build_targets
+from network.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,8 @@ class Fleet:
     where: str  # "lab <name> (<slice>)" or the inventory directory
 
 
-def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) -> Fleet:
-    p = open_network(inventory_dir)
+def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet:
+    p = ws.network
     keep = hosts_in_scope(p.inv, scope)
     intents = build_intents(p, keep) | build_firewall_intents(p, keep)
     reg = p.addr.reg
@@ -43,7 +42,7 @@ def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) ->
         raise JinbaoError("set JINBAO_SSH_USER (and JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD) to reach real devices")
     access = Access(user, os.environ.get("JINBAO_SSH_KEY"), os.environ.get("JINBAO_SSH_PASSWORD"),
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
-    return Fleet(intents, hosts, access, secrets, str(inventory_dir))
+    return Fleet(intents, hosts, access, secrets, str(ws.directory))
 
 
 

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inventory.load import load
-from ipplan.config import REGISTRY_FILE, load_plan
-from ipplan.ports import PORTS_FILE, load_ports
-from ipplan.registry import load_registry
-from network.addressing import Addressing
 from network.plan import PlanInput
-from network.routing_config import load_routing
+from network.workspace import Workspace
 
 
 def open_network(directory: Path) -> PlanInput:
-    directory = Path(directory)
-    loaded = load(directory)
-    plan = load_plan(directory)
-    registry = load_registry(directory / REGISTRY_FILE)
-    return PlanInput(inv=loaded.inventory, addr=Addressing(registry, str(directory / REGISTRY_FILE)),
-                     routing=load_routing(directory),
-                     mgmt_pools={4: plan.pools["management"].ipv4, 6: plan.pools["management"].ipv6},
-                     ports=load_ports(directory / PORTS_FILE))
+    """The network plan's input, read from the directory (a fresh `Workspace`)."""
+    return Workspace(directory).network

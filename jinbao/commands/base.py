@@ -12,6 +12,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:  # command modules import their layers lazily so `jinbao --help` stays fast
     from network.secrets import SecretSource
+    from network.workspace import Workspace
 
 out = Console()
 err = Console(stderr=True)
@@ -29,6 +30,13 @@ def inventory_dir(ctx: typer.Context) -> Path:
     from inventory.load import default_inventory_dir
 
     return ctx.find_root().params.get("inventory") or default_inventory_dir()
+
+
+def workspace(ctx: typer.Context) -> Workspace:
+    """This invocation's inventory, records and plan, each read on first use and only once."""
+    from network.workspace import Workspace
+
+    return Workspace(inventory_dir(ctx))
 
 
 def emit_json(data: object) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from jinbao.commands.base import JsonOpt, LabOpt, ScopeOpt, emit_json, err, inventory_dir, out, secrets
+from jinbao.commands.base import JsonOpt, LabOpt, ScopeOpt, emit_json, err, out, secrets, workspace
 
 if TYPE_CHECKING:
     from network.fleet import Fleet
@@ -24,7 +24,7 @@ def _fleet(ctx: typer.Context, scope: str | None, lab: str | None) -> Fleet:
         return lab_fleet(lab, scope)
     from network.fleet import real_fleet
 
-    return real_fleet(inventory_dir(ctx), scope, secrets(False))
+    return real_fleet(workspace(ctx), scope, secrets(False))
 
 
 @app.command("deploy")

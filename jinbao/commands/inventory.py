@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from jinbao.commands.base import JsonOpt, emit_json, inventory_dir, out
+from jinbao.commands.base import JsonOpt, emit_json, out, workspace
 
 app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.")
 
@@ -16,9 +16,7 @@ app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, device
 @app.command("validate")
 def inventory_validate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Load and validate the inventory; print what it holds."""
-    from inventory.load import load
-
-    inv = load(inventory_dir(ctx)).inventory
+    inv = workspace(ctx).inventory
     counts = {"sites": len(inv.sites), "devices": len(inv.devices), "links": len(inv.links),
               "sites_by_tier": dict(Counter(s.tier for s in inv.sites))}
     if as_json:
@@ -36,14 +34,10 @@ def inventory_show(
         help="Site id or region code and everything under it (default: the nation).")] = None,
 ) -> None:
     """Show sites, devices and links (JSON contract: docs/inventory.md)."""
-    from inventory.load import load
-    from ipplan.config import REGISTRY_FILE
     from ipplan.inventory_export import inventory_dict
-    from ipplan.registry import load_registry
 
-    d = inventory_dir(ctx)
-    loaded = load(d)
-    data = inventory_dict(loaded.inventory, load_registry(d / REGISTRY_FILE), scope)
+    ws = workspace(ctx)
+    data = inventory_dict(ws.inventory, ws.registry, scope)
     if as_json:
         emit_json(data)
         return

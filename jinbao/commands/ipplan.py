@@ -10,7 +10,7 @@ import typer
 
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text, unwritable
-from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir, out
+from jinbao.commands.base import JsonOpt, emit_json, err, out, workspace
 
 app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).")
 
@@ -18,11 +18,10 @@ app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration r
 @app.command("allocate")
 def ipplan_allocate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Allocate whatever the inventory needs and is not yet registered. Only ever adds."""
-    from ipplan.service import allocate_and_save, open_plan
-
     with err.status("allocating the IP plan…"):
-        state = open_plan(inventory_dir(ctx))
-        reg, report, _, port_report = done = allocate_and_save(state)
+        ws = workspace(ctx)
+        state = ws.plan_state
+        reg, report, _, port_report = done = ws.allocate()
     result = {"registry": str(state.registry_path), "allocations": len(reg), "added": len(report.added),
               "reactivated": len(report.reactivated), "decommissioned": len(report.decommissioned),
               "ports_added": len(port_report.added), "ports_decommissioned": len(port_report.decommissioned),
@@ -38,10 +37,10 @@ def ipplan_allocate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @app.command("check")
 def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check the registry: containment, overlaps, reservations, coverage of the inventory."""
-    from ipplan.service import check, open_plan
+    from ipplan.service import check
 
     with err.status("checking the IP plan…"):
-        state = open_plan(inventory_dir(ctx))
+        state = workspace(ctx).plan_state
         findings = check(state)
     if as_json:
         emit_json({"ok": not findings, "allocations": len(state.registry),
@@ -64,13 +63,11 @@ def ipplan_export(
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export the registration record."""
-    from ipplan.config import REGISTRY_FILE
     from ipplan.export import FORMATS, render
-    from ipplan.registry import load_registry
 
     if fmt not in FORMATS:
         raise JinbaoError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
-    text = render(load_registry(inventory_dir(ctx) / REGISTRY_FILE), fmt)
+    text = render(workspace(ctx).registry, fmt)
     if out_file is None:
         sys.stdout.write(text)
     else:

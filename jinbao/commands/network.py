@@ -18,9 +18,9 @@ from jinbao.commands.base import (
     ScopeOpt,
     emit_json,
     err,
-    inventory_dir,
     out,
     secrets,
+    workspace,
 )
 
 app = typer.Typer()
@@ -30,9 +30,8 @@ app = typer.Typer()
 def intent_cmd(ctx: typer.Context, hostname: str, as_json: JsonOpt = False, platform: PlatformOpt = None) -> None:
     """Show the vendor-neutral intent of one router."""
     from network.plan import build_intents
-    from network.service import open_network
 
-    p = open_network(inventory_dir(ctx))
+    p = workspace(ctx).network
     if hostname not in {d.hostname for d in p.inv.devices if d.is_router}:
         raise JinbaoError(f"{hostname}: no router with that hostname in the inventory")
     intent = build_intents(p, {hostname}, platform)[hostname]
@@ -63,11 +62,10 @@ def render_cmd(
     from inventory.scope import router_hosts
     from network.plan import build_intents
     from network.render import RenderError, render_many
-    from network.service import open_network
 
     check_out_dir(out_dir)  # before any planning
     with err.status("planning…"):
-        p = open_network(inventory_dir(ctx))
+        p = workspace(ctx).network
         intents = build_intents(p, router_hosts(p.inv, scope), platform)
     with err.status(f"rendering {len(intents)} configurations…"):
         try:
@@ -87,11 +85,10 @@ def verify_cmd(ctx: typer.Context, scope: ScopeOpt = None, as_json: JsonOpt = Fa
     """Verify the plan statically (sessions, reachability, redundancy, filters) before deploying."""
     from inventory.scope import ancestor_routers, router_hosts
     from network.plan import build_intents
-    from network.service import open_network
     from network.verify import verify
 
     with err.status("verifying…") as status:
-        p = open_network(inventory_dir(ctx))
+        p = workspace(ctx).network
         # a scope is verified together with every site above it up to the ministry: reachability is judged
         # towards the national centre, through the province (and city) the scope hangs off
         hosts = router_hosts(p.inv, scope) | ancestor_routers(p.inv, scope) if scope else None
@@ -115,13 +112,12 @@ def diagram_cmd(
     scope: ScopeOpt = None,
 ) -> None:
     """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres marked."""
-    from inventory.load import load
     from inventory.scope import sites_in_scope, with_parents
     from network.diagram import draw
 
     if out_file.is_dir():
         raise JinbaoError("is a directory, not a file", file=str(out_file), entry="--out")
-    inv = load(inventory_dir(ctx)).inventory
+    inv = workspace(ctx).inventory
     sites = sites_in_scope(inv, scope)
     if scope is not None:
         sites = with_parents(inv, sites)  # show where the scope hangs

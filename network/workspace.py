@@ -1,0 +1,73 @@
+"""One workspace per process: the inventory, the IP and port records, the IP plan rules, the routing policy
+and the network plan built from them, each read from the inventory directory on first use and then shared.
+
+`jinbao run` goes inventory -> allocate -> check -> plan -> render -> verify on one `Workspace`: the 9 MB
+IP record is read once, and the plan is built on the records the allocation step just produced (the same
+records it wrote to disk). Commands make one per invocation; nothing is cached across workspaces, so a test
+that edits an inventory and opens a new workspace sees its edit.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from inventory.load import Loaded, load
+from inventory.model import Inventory
+from ipplan.config import REGISTRY_FILE, PlanDoc, load_plan
+from ipplan.ports import PORTS_FILE, PortRegistry, load_ports
+from ipplan.registry import Registry, load_registry
+from ipplan.service import Allocation, PlanState, allocate_and_save, plan_state
+from network.addressing import Addressing
+from network.plan import PlanInput
+from network.routing_config import RoutingDoc, load_routing
+
+
+class Workspace:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    @cached_property
+    def loaded(self) -> Loaded:
+        return load(self.directory)
+
+    @property
+    def inventory(self) -> Inventory:
+        return self.loaded.inventory
+
+    @cached_property
+    def ipplan(self) -> PlanDoc:
+        return load_plan(self.directory)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.directory / REGISTRY_FILE)
+
+    @cached_property
+    def ports(self) -> PortRegistry:
+        return load_ports(self.directory / PORTS_FILE)
+
+    @cached_property
+    def routing(self) -> RoutingDoc:
+        return load_routing(self.directory)
+
+    @cached_property
+    def plan_state(self) -> PlanState:
+        """The IP plan: demand of the inventory against the records as read."""
+        return plan_state(self.loaded, self.ipplan, self.registry, self.ports)
+
+    @cached_property
+    def network(self) -> PlanInput:
+        """What the network plan is built from (intents, render, verify, deploy)."""
+        inv = self.inventory  # read in this order, so the first broken file is the one reported
+        mgmt = self.ipplan.pools["management"]
+        addr = Addressing(self.registry, str(self.directory / REGISTRY_FILE))
+        return PlanInput(inv=inv, addr=addr, routing=self.routing, mgmt_pools={4: mgmt.ipv4, 6: mgmt.ipv6},
+                         ports=self.ports)
+
+    def allocate(self) -> Allocation:
+        """Allocate and save the records (ipplan.service.allocate_and_save); later steps plan on the result."""
+        done = allocate_and_save(self.plan_state)
+        self.__dict__["registry"], self.__dict__["ports"] = done.registry, done.ports
+        self.__dict__.pop("network", None)  # built on the records before allocation: rebuild on next use
+        return done
