@@ -116,7 +116,7 @@ class Inventory:
             asn_base=self.asn_base, source=self.source)
 
     def asn(self, site: Site) -> int:
-        """A data centre: asn_base + region code (DESIGN.md 3). DR centres and access sites share a region
+        """A data centre: asn_base + region code (docs/routing.md). DR centres and access sites share a region
         code with a data centre, so they take their own ASN above that range (eBGP between sites):
         asn_base + 1,000,000 + <first four digits of the code> x 1000 + <site number> (DR: 000)."""
         if site.kind == "access":

@@ -1,7 +1,7 @@
 """The lab's topology, computed from the source of truth: a slice of the national plan as a LabSpec.
 
-Which sites: DESIGN.md 5 (`default`) or the smallest useful network (`minimal`). Everything else comes from
-the inventory, the IP registration record and the routing plan, exactly as for real devices; the lab
+Which sites: the slice in docs/lab-slice.md (`default`) or the smallest useful network (`minimal`). Everything
+else comes from the inventory, the IP registration record and the routing plan, exactly as for real devices; the lab
 differs only where a lab must (documented in docs/lab-slice.md):
 - routers run FRR and firewalls are Linux (`linux_nftables`), whatever platform the inventory names;
 - the out-of-band management network is one lab subnet (100.127.0.0/24) with the host on it, instead of a

@@ -19,7 +19,7 @@ from lab.sh import LabError
 KINDS = ("router", "firewall", "server")
 SERVICES = ("sshd", "frr", "snmpd", "postgresql", "nftables")
 FRR_DEFAULTS = ("traditional", "datacenter")
-# Addresses the lab must never use: the host's own network (see LAB-NOTES).
+# Addresses the lab must never use: the host's own network (docs/lab.md).
 RESERVED_NETS = (ipaddress.ip_network("192.0.2.0/24"),)
 RESERVED_IFNAMES = ("lo", "mgmt0")
 

@@ -62,3 +62,19 @@ def test_a_planted_bad_import_fails_the_check(tmp_path: Path, file: str, line: s
 
 def test_layers_are_distinct() -> None:
     assert len(PACKAGES) == len(set(PACKAGES)) == sum(len(layer) for layer in LAYERS)
+
+
+def test_committed_picture_matches_the_code() -> None:
+    from tools.depgraph import stale
+
+    assert not stale(), "run `python -m tools.depgraph` and commit docs/architecture-imports.*"
+
+
+def test_picture_changes_when_an_edge_appears(tmp_path: Path) -> None:
+    """The staleness check can fail: a new package dependency changes the dot text."""
+    from tools.depgraph import dot_text
+
+    root = _copy(tmp_path)
+    assert dot_text(root) == dot_text(ROOT)
+    (root / "dr" / "__init__.py").write_text('"""x"""\nfrom network import plan\n')
+    assert "dr -> network;" in dot_text(root) and dot_text(root) != dot_text(ROOT)

@@ -2,7 +2,7 @@
 
 Why paramiko and not an interactive (netmiko) channel: every operation here is one non-interactive
 ``exec`` with its own exit status and separate stdout/stderr, which is what frr-reload's error handling
-needs (LAB-NOTES: long heredocs through an interactive channel break netmiko's echo handling), and
+needs (measured in the lab: long heredocs through an interactive channel break netmiko's echo handling), and
 candidates travel by SFTP as files.
 
 Config model (FRR has no candidate datastore; frr-reload.py computes and applies the difference):
