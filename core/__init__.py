@@ -1,2 +1,2 @@
-"""The bottom layer: what every other package shares and nothing else (errors, YAML/TSV I/O, atomic files,
-findings). It imports no other jinbao package."""
+"""The bottom layer: what every other package shares (errors, YAML reading, atomic files; the shared TSV
+record helper belongs here too). It imports no other jinbao package (docs/architecture.md)."""
