@@ -109,6 +109,8 @@ class Receiver:
         self.delivered: dict[str, str] = {}  # batch_id -> key hex
         self.finished: set[bytes] = set()  # keys delivered or judged: later rounds of them are ignored
         self.hooked: set[str] = set()
+        self.first_datagram: float | None = None  # wall clock, for throughput figures
+        self.last_delivery: float | None = None
         self.hooks: queue.Queue[str | None] = queue.Queue()
         self._recover()
 
@@ -201,6 +203,7 @@ class Receiver:
         self.delivered[man.batch_id] = t.key.hex()
         self.finished.add(t.key)
         self.counters["delivered"] += 1
+        self.last_delivery = time.time()
         self.log(f"delivered {man.batch_id}: {len(files)} files, {man.total_bytes} bytes"
                  f" ({t.recovered} blocks rebuilt from parity)")
         if self.opts.on_deliver:
@@ -215,6 +218,8 @@ class Receiver:
     # -- input -------------------------------------------------------------------------------------
     def handle(self, dgram: bytes, now: float) -> None:
         self.counters["datagrams"] += 1
+        if self.first_datagram is None:
+            self.first_datagram = time.time()
         try:
             s = wire.decode(dgram)
         except wire.WireError:
@@ -236,6 +241,7 @@ class Receiver:
     def status(self) -> dict:
         return {"role": "receiver", "pid": os.getpid(), "updated": journal.now_iso(), **self.counters,
                 "bad_datagrams": self.counters["bad_datagrams"] + self.reasm.inconsistent,
+                "first_datagram": self.first_datagram, "last_delivery": self.last_delivery,
                 "in_progress": [t.progress() for t in self.reasm.transfers.values()]}
 
     # -- delivery hook -----------------------------------------------------------------------------

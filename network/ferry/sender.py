@@ -114,13 +114,15 @@ def send_batch(sock: socket.socket, batch: Batch, opts: SendOptions, pacer: Pace
     geo = fec.Geometry(len(batch.blob), opts.shard_size, opts.k, opts.parity)
     dest, sent = (opts.host, opts.port), 0
     view = memoryview(batch.blob)
+    nblocks = geo.nblocks
     for _first, blocks in fec.send_order(geo, opts.window):
         shards = {b: fec.block_shards(view, geo, b) for b in blocks}
+        kn = {b: geo.block_kn(b) for b in blocks}
         for i in range(max(len(s) for s in shards.values())):
             for b in blocks:
                 if i < len(shards[b]):
-                    kb, nb = geo.block_kn(b)
-                    dgram = wire.encode(wire.Shard(batch.key, geo.object_len, b, geo.nblocks, i, kb, nb, shards[b][i]))
+                    kb, nb = kn[b]
+                    dgram = wire.encode(wire.Shard(batch.key, geo.object_len, b, nblocks, i, kb, nb, shards[b][i]))
                     pacer.wait(len(dgram) + 28)
                     _sendto(sock, dgram, dest)
                     sent += 1
