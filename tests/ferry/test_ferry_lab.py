@@ -180,15 +180,19 @@ def test_delivery_under_loss(link: OneWayLink, tmp_path: Path, loss: int) -> Non
     batches = stage(side, 4, 1_500_000, seed=loss)
     before = tree(side.outbox)
     link.set_loss(loss)
-    rx = side.receiver()
+    hooklog = tmp_path / "decision" / "hook.log"  # the pluggable delivery hook: one line per delivered batch
+    rx = side.receiver("--on-deliver", f"sh -c 'echo \"$JINBAO_FERRY_BATCH_ID $1\" >> {hooklog}' hook")
     try:
         side.sender("--rounds", "1", "--rate", "150", "--k", "32", "--parity", "12")
         assert wait_for(lambda: len(side.events("delivered")) >= 4, 30), side.live()
+        assert wait_for(lambda: len(side.events("hook")) >= 4, 10)
         time.sleep(0.6)
         live = side.live()
     finally:
         stop(rx)
     assert_delivered(side, batches)
+    assert sorted(hooklog.read_text().splitlines()) == [f"{b} {side.inbox / b}" for b in sorted(batches)]
+    assert all(e["ok"] for e in side.events("hook"))
     assert not side.quar.exists() or not any(side.quar.iterdir())
     assert tree(side.outbox) == before, "the outbox was written to"
     dropped, passed = link.counters("rx")[:2] if loss else (0, link.counters("rx")[0])

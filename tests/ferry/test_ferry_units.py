@@ -203,3 +203,23 @@ def test_torn_journal_line_is_ignored(tmp_path: Path) -> None:
     rx = Receiver(tmp_path / "i", tmp_path / "q", tmp_path / "s", ReceiveOptions())
     assert rx.delivered == {"a": "00"}
     assert os.path.isdir(tmp_path / "i")
+
+
+def test_hook_not_yet_run_before_a_crash_runs_on_restart(tmp_path: Path) -> None:
+    files = {"a.csv": b"abc"}
+    man = build_manifest("b5", "t", files)
+    (tmp_path / "inbox" / "b5").mkdir(parents=True)
+    (tmp_path / "inbox" / "b5" / "a.csv").write_bytes(b"abc")
+    (tmp_path / "inbox" / "b5" / "manifest.json").write_bytes(man)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / JOURNAL).write_text(json.dumps({"event": "delivered", "batch_id": "b5",
+                                                      "key": _blob(files, man)[1].hex()}) + "\n")
+    out = tmp_path / "hook.out"
+    opts = ReceiveOptions(bind="127.0.0.1", port=_free_port(), on_deliver=f"sh -c 'echo $1 >> {out}' hook")
+    rx = Receiver(tmp_path / "inbox", tmp_path / "q", tmp_path / "s", opts)
+    deadline = time.time() + 5
+    rx.serve(stop=lambda: out.exists() or time.time() > deadline)
+    time.sleep(0.2)
+    assert out.read_text().split() == [str(tmp_path / "inbox" / "b5")]
+    events = [json.loads(x) for x in (tmp_path / "s" / JOURNAL).read_text().splitlines()]
+    assert [e["ok"] for e in events if e["event"] == "hook"] == [True]
