@@ -27,7 +27,7 @@ from pathlib import Path
 
 from jinbao.fsutil import atomic_write_text
 from network.ferry import container, journal, wire
-from network.ferry.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
+from network.ferry.manifest import MANIFEST_NAME, NAME_RE, Manifest, ManifestError, parse_manifest
 from network.ferry.reassembly import Reassembler, Transfer
 
 JOURNAL = "receiver.jsonl"
@@ -160,7 +160,7 @@ class Receiver:
         info = {"reason": reason, "key": key.hex(), "batch_id": batch_id, "final": final, **(extra or {})}
         safe = {}
         for i, (name, data) in enumerate(files.items()):
-            ok = name and "/" not in name and not name.startswith(".") and name not in (REASON, "reason.json")
+            ok = NAME_RE.match(name) and name not in (REASON, "reason.json")  # names from outside: no paths
             safe[name if ok else f"entry-{i}.bin"] = data
         safe[REASON] = (reason + "\n").encode()
         safe["reason.json"] = (json.dumps(info, ensure_ascii=False, indent=1) + "\n").encode()

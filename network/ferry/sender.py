@@ -8,6 +8,7 @@ sent, so a restarted sender carries on where it stopped instead of starting over
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import socket
@@ -149,6 +150,10 @@ def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = Tru
     if not outbox.is_dir():
         raise SendError(f"{outbox}: outbox is not a directory")
     state.mkdir(parents=True, exist_ok=True)
+    try:  # resolve once: sendto() with a name would resolve it for every datagram
+        opts = dataclasses.replace(opts, host=socket.gethostbyname(opts.host))
+    except OSError as e:
+        raise SendError(f"--to {opts.host}: cannot resolve ({e})") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 2**20)
     pacer = Pacer(opts.rate_mbit)

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,11 +149,18 @@ def test_loopback_round_trip_idempotent_and_resumed(tmp_path: Path) -> None:
     (bad / "x.csv").write_bytes(b"01234")  # truncated after the manifest was written
     port = _free_port()
 
-    stop = threading.Event()
-    rx = Receiver(inbox, quar, rstate, ReceiveOptions(bind="127.0.0.1", port=port))
-    th = threading.Thread(target=rx.serve, kwargs={"stop": stop.is_set})
-    th.start()
-    time.sleep(0.3)
+    def start_rx() -> tuple[Receiver, threading.Event, threading.Thread]:
+        (rstate / "receiver-status.json").unlink(missing_ok=True)
+        rx = Receiver(inbox, quar, rstate, ReceiveOptions(bind="127.0.0.1", port=port))
+        stop = threading.Event()
+        th = threading.Thread(target=rx.serve, kwargs={"stop": stop.is_set})
+        th.start()
+        deadline = time.time() + 10  # the status file is first written once the socket is bound
+        while not (rstate / "receiver-status.json").exists() and time.time() < deadline:
+            time.sleep(0.02)
+        return rx, stop, th
+
+    rx, stop, th = start_rx()
     opts = SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=1, round_gap=0)
     run_sender(outbox, sstate, opts)
     deadline = time.time() + 10
@@ -167,11 +176,7 @@ def test_loopback_round_trip_idempotent_and_resumed(tmp_path: Path) -> None:
     assert "x.csv: size 5 bytes, manifest.json says 10" in (q / "REASON.txt").read_text()
 
     # round 2 after a receiver restart: everything heard again, nothing delivered or quarantined twice
-    stop2 = threading.Event()
-    rx2 = Receiver(inbox, quar, rstate, ReceiveOptions(bind="127.0.0.1", port=port))
-    th2 = threading.Thread(target=rx2.serve, kwargs={"stop": stop2.is_set})
-    th2.start()
-    time.sleep(0.3)
+    rx2, stop2, th2 = start_rx()
     run_sender(outbox, sstate, SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=2, round_gap=0))
     time.sleep(1.0)
     stop2.set()
@@ -223,3 +228,37 @@ def test_hook_not_yet_run_before_a_crash_runs_on_restart(tmp_path: Path) -> None
     assert out.read_text().split() == [str(tmp_path / "inbox" / "b5")]
     events = [json.loads(x) for x in (tmp_path / "s" / JOURNAL).read_text().splitlines()]
     assert [e["ok"] for e in events if e["event"] == "hook"] == [True]
+
+
+def _jinbao(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jinbao.cli", "ferry", *args], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (["send", "--outbox", "/nonexistent", "--to", "127.0.0.1:9", "--state", "{tmp}/s"], "outbox is not a directory"),
+    (["send", "--outbox", "{tmp}", "--to", "nonsense", "--state", "{tmp}/s"], "--to: 'nonsense' is not HOST:PORT"),
+    (["send", "--outbox", "{tmp}", "--to", "127.0.0.1:9", "--state", "{tmp}/s", "--k", "0"], "--k must be"),
+    (["receive", "--listen", "127.0.0.1:x", "--inbox", "{tmp}/i", "--quarantine", "{tmp}/q", "--state", "{tmp}/s"],
+     "--listen"),
+    (["status", "--state", "/nonexistent"], "--state: not a directory"),
+    (["stage", "--outbox", "{tmp}/o", "--batch-id", "../x", "{tmp}/f"], "batch id '../x'"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], msg: str) -> None:
+    (tmp_path / "f").write_text("x")
+    r = _jinbao(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "i").exists()
+
+
+def test_cli_stage_and_status(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("1,2\n")
+    r = _jinbao("stage", "--outbox", str(tmp_path / "o"), "--batch-id", "b1", str(tmp_path / "a.csv"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert parse_manifest((tmp_path / "o" / "b1" / "manifest.json").read_bytes()).files[0].name == "a.csv"
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / JOURNAL).write_text(json.dumps({"event": "delivered", "batch_id": "b1", "key": "00",
+                                                      "at": "t"}) + "\n")
+    r = _jinbao("status", "--state", str(tmp_path / "s"), "--json")
+    assert json.loads(r.stdout)["receiver"]["delivered"] == 1
