@@ -112,10 +112,15 @@ def run_udpcast(link: OneWayLink, work: Path, blob: bytes, rate: float, port: in
     secs = time.monotonic() - t0
     ok = rc == 0 and dst.exists() and hashlib.sha256(dst.read_bytes()).digest() == hashlib.sha256(blob).digest()
     # udp-receiver's own average since its transfer began, printed as "(NN.NN Mbps)"
-    rates = re.findall(r"\(\s*([0-9.]+) Mbps\)", (work / "uc-rx.log").read_text(errors="replace"))
+    log = (work / "uc-rx.log").read_text(errors="replace").replace("\r", "\n")
+    rates = re.findall(r"\(\s*([0-9.]+) Mbps\)", log)
     wire = float(rates[-1]) / 8 if ok and rates else 0.0
+    # on failure, what udp-receiver said (e.g. "Dropped by server"), without its long lists of block numbers
+    said = [x.strip()[:80] for x in log.splitlines() if x.strip() and not x.startswith("bytes=")
+            and not re.fullmatch(r"[0-9,]+", x.strip())]
     return {"seconds": round(secs, 3), "mb_s": round(len(blob) / secs / 1e6, 2) if ok else 0.0,
-            "wire_mb_s": round(wire, 2), "delivered": int(ok), "of": 1, "duplicates": 0}
+            "wire_mb_s": round(wire, 2), "delivered": int(ok), "of": 1, "duplicates": 0,
+            **({} if ok else {"note": f"exit {rc}: " + " | ".join(said[-3:])})}
 
 
 def main() -> None:
@@ -167,6 +172,9 @@ def main() -> None:
     for r in rows:
         print(f"{r['tool']:34} {r['loss']:>4}% {r['mb_s']:>9.2f} {r['wire_mb_s']:>10.2f} "
               f"{r['delivered']:>4}/{r['of']:<3} {r['duplicates']:>5} {r.get('blocks_rebuilt', '-')!s:>8}")
+    for r in rows:
+        if r.get("note"):
+            print(f"  {r['tool']} at {r['loss']} %: {r['note']}")
     for loss in LOSSES:
         fec = next(r for r in rows if r["loss"] == loss and r["tool"].startswith("jinbao"))
         plain = next(r for r in rows if r["loss"] == loss and r["tool"].startswith("plain"))
