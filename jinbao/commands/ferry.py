@@ -61,13 +61,16 @@ def send_cmd(
     watch: Annotated[bool, typer.Option("--watch", help="Keep scanning the outbox (else one pass).")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between scans with --watch.")] = 5.0,
     max_batch_mb: Annotated[int, typer.Option("--max-batch-mb", help="Refuse bigger batches.")] = 256,
+    send_invalid: Annotated[bool, typer.Option("--send-invalid",
+                                               help="Send batches failing the checks (to quarantine).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send every complete batch in the outbox; never listens for a reply (there can be none)."""
+    """Send every complete, valid batch in the outbox; never listens for a reply (there can be none)."""
     from network.ferry.sender import SendError, SendOptions, run_sender
 
     host, port = _endpoint(to, "--to")
-    opts = SendOptions(host, port, rate, k, parity, shard_size, rounds, round_gap, max_batch_bytes=max_batch_mb << 20)
+    opts = SendOptions(host, port, rate, k, parity, shard_size, rounds, round_gap, max_batch_bytes=max_batch_mb << 20,
+                       send_invalid=send_invalid)
     try:
         summary = run_sender(outbox, state, opts, once=not watch, interval=interval, log=_log)
     except SendError as e:
@@ -120,6 +123,8 @@ def status_cmd(state: StateOpt, as_json: JsonOpt = False) -> None:
         print(f"sender: {s['sender']['batches']} batches")
         for name, r in s["sender"]["rounds"].items():
             print(f"  {name}: {r['rounds']} rounds")
+        for r in s["sender"]["refused"]:
+            print(f"  {r['batch']}: not sent: {r['reason']}")
     if "receiver" in s:
         r = s["receiver"]
         print(f"receiver: {r['delivered']} delivered, {len(r['quarantined'])} quarantined, "

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from jinbao.fsutil import atomic_write_text
 from network.ferry import container, journal, wire
-from network.ferry.manifest import MANIFEST_NAME, NAME_RE, Manifest, ManifestError, parse_manifest
+from network.ferry.manifest import MANIFEST_NAME, NAME_RE, ManifestError, parse_manifest
 from network.ferry.reassembly import Reassembler, Transfer
+from network.ferry.verify import Verdict, check_batch
 
 JOURNAL = "receiver.jsonl"
 STATUS = "receiver-status.json"
@@ -43,42 +44,6 @@ class ReceiveOptions:
     max_batch_bytes: int = 256 * 2**20
     on_deliver: str | None = None  # command run with the delivered batch directory as last argument
     hook_timeout: float = 600.0
-
-
-class Verdict(Exception):
-    """Why a transfer goes to quarantine (one line)."""
-
-
-def check_batch(blob: bytes, key: bytes) -> tuple[Manifest, bytes, dict[str, bytes]]:
-    """Verify a reassembled transfer; returns (manifest, manifest bytes, files) or raises Verdict."""
-    if hashlib.sha256(blob).digest()[:16] != key:
-        raise Verdict("transfer checksum mismatch after reassembly")
-    try:
-        entries = container.unpack(blob)
-    except container.ContainerError as e:
-        raise Verdict(f"container: {e}") from None
-    if not entries or entries[0][0] != MANIFEST_NAME:
-        raise Verdict("container: manifest.json is not the first entry")
-    raw = entries[0][1]
-    try:
-        man = parse_manifest(raw)
-    except ManifestError as e:
-        raise Verdict(f"manifest.json: {e}") from None
-    files = dict(entries[1:])
-    if len(files) != len(entries) - 1:
-        raise Verdict("container: a file name appears twice")
-    listed = {f.name for f in man.files}
-    for name in sorted(set(files) - listed):
-        raise Verdict(f"{name}: present but not listed in manifest.json")
-    for f in man.files:
-        if f.name not in files:
-            raise Verdict(f"{f.name}: listed in manifest.json but missing")
-        data = files[f.name]
-        if len(data) != f.size:
-            raise Verdict(f"{f.name}: size {len(data)} bytes, manifest.json says {f.size} (truncated or altered)")
-        if hashlib.sha256(data).hexdigest() != f.sha256:
-            raise Verdict(f"{f.name}: SHA-256 {hashlib.sha256(data).hexdigest()} does not match manifest.json")
-    return man, raw, files
 
 
 def _write_dir(final: Path, files: dict[str, bytes]) -> None:

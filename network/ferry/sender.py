@@ -19,6 +19,7 @@ from pathlib import Path
 
 from network.ferry import container, fec, journal, wire
 from network.ferry.manifest import MANIFEST_NAME
+from network.ferry.verify import Verdict, check_batch
 
 JOURNAL = "sender.jsonl"
 
@@ -39,6 +40,7 @@ class SendOptions:
     round_gap: float = 1.0
     window: int = 16
     max_batch_bytes: int = 256 * 2**20
+    send_invalid: bool = False  # send batches that fail the checks anyway (the decision side quarantines them)
 
     def check(self) -> None:
         if not 1 <= self.k <= 128 or not 0 <= self.parity <= 128:
@@ -130,6 +132,12 @@ def send_batch(sock: socket.socket, batch: Batch, opts: SendOptions, pacer: Pace
     return sent
 
 
+def invalid_batches(state: Path) -> dict[str, tuple[str, str]]:
+    """Batch name -> (transfer key hex, reason) for batches the sender's own check refused."""
+    return {rec["batch"]: (rec["key"], rec["reason"]) for rec in journal.load(state / JOURNAL)
+            if rec.get("event") == "invalid"}
+
+
 def rounds_done(state: Path) -> dict[str, tuple[str, int]]:
     """Batch name -> (transfer key hex, rounds sent) from the sender journal."""
     done: dict[str, tuple[str, int]] = {}
@@ -140,6 +148,21 @@ def rounds_done(state: Path) -> dict[str, tuple[str, int]]:
             if prev is None or prev[0] != key or prev[1] < r:
                 done[rec["batch"]] = (key, r)
     return done
+
+
+def _acceptable(batch: Batch, state: Path, log: Callable[[str], None]) -> bool:
+    """The receiver's own checks, run before sending: nothing can tell the exchange side later that its
+    batch was quarantined, so this is where its operators learn it. Refused batches are journalled once per
+    content and left in the outbox untouched."""
+    try:
+        check_batch(batch.blob, batch.key)
+        return True
+    except Verdict as e:
+        if invalid_batches(state).get(batch.name, ("", ""))[0] != batch.key.hex():
+            journal.append(state / JOURNAL, {"event": "invalid", "batch": batch.name, "key": batch.key.hex(),
+                                             "reason": str(e)})
+            log(f"{batch.name}: not sent: {e}")
+        return False
 
 
 def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = True, interval: float = 5.0,
@@ -171,6 +194,8 @@ def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = Tru
                     if n >= r:
                         continue
                     batch = read_batch(d, opts.max_batch_bytes)
+                    if not opts.send_invalid and not _acceptable(batch, state, log):
+                        continue
                     if batch.key.hex() != key_hex and n:
                         log(f"{d.name}: content changed since round {n}; sending it as a new transfer")
                         n = 0

@@ -14,6 +14,8 @@ def summarise(state: Path) -> dict:
     if (state / sender.JOURNAL).exists():
         rounds = sender.rounds_done(state)
         out["sender"] = {"batches": len(rounds),
+                         "refused": [{"batch": b, "reason": r} for b, (_k, r) in
+                                     sorted(sender.invalid_batches(state).items())],
                          "rounds": {name: {"key": k, "rounds": r} for name, (k, r) in sorted(rounds.items())}}
     if (state / receiver.JOURNAL).exists() or (state / receiver.STATUS).exists():
         recs = journal.load(state / receiver.JOURNAL)

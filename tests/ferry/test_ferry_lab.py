@@ -91,9 +91,10 @@ class Side:
             return []
         return [e for e in map(json.loads, path.read_text().splitlines()) if e["event"] == kind]
 
-    def sent_rounds(self) -> list[dict]:
+    def sent_rounds(self, kind: str = "round") -> list[dict]:
         path = self.sstate / "sender.jsonl"
-        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        recs = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        return [r for r in recs if r["event"] == kind]
 
     def live(self) -> dict:
         return json.loads((self.rstate / "receiver-status.json").read_text())
@@ -262,7 +263,15 @@ def test_bad_batches_quarantined_with_reasons(link: OneWayLink, tmp_path: Path) 
     before = tree(side.outbox)
     rx = side.receiver("--incomplete-after", "2")
     try:
-        side.sender("--rounds", "2", "--rate", "100")  # two rounds: each bad batch is judged once
+        # the sender's own check refuses all five and says why, on the exchange side
+        side.sender("--rounds", "2", "--rate", "100")
+        refused = {r["batch"]: r["reason"] for r in side.sent_rounds("invalid")}
+        assert {r["batch"] for r in side.sent_rounds()} == {"good00"} and not side.events("quarantined")
+        assert sorted(refused) == ["extra", "notjson", "schema", "tampered", "truncated"], refused
+        assert refused["truncated"] == "a.csv: size 1234 bytes, manifest.json says 5000 (truncated or altered)"
+        # a sender that does not check (a compromised or misconfigured exchange host): the decision side judges;
+        # two rounds, and each bad batch is judged once
+        side.sender("--rounds", "2", "--rate", "100", "--send-invalid")
         assert wait_for(lambda: len(side.events("quarantined")) >= 5 and side.events("delivered"), 20)
         time.sleep(1.0)
         reasons = {p.name.split("-")[0]: (p / "REASON.txt").read_text().strip() for p in side.quar.iterdir()}

@@ -19,8 +19,9 @@ from network.ferry import container, fec, wire
 from network.ferry.manifest import SCHEMA, ManifestError, build_manifest, parse_manifest
 from network.ferry.outbox import OutboxError, stage_batch
 from network.ferry.reassembly import Reassembler
-from network.ferry.receiver import JOURNAL, ReceiveOptions, Receiver, Verdict, check_batch
-from network.ferry.sender import SendOptions, read_batch, rounds_done, run_sender
+from network.ferry.receiver import JOURNAL, ReceiveOptions, Receiver
+from network.ferry.sender import SendOptions, invalid_batches, read_batch, rounds_done, run_sender
+from network.ferry.verify import Verdict, check_batch
 
 
 def _shards(blob: bytes, k: int, parity: int, size: int = 200) -> list[wire.Shard]:
@@ -161,7 +162,7 @@ def test_loopback_round_trip_idempotent_and_resumed(tmp_path: Path) -> None:
         return rx, stop, th
 
     rx, stop, th = start_rx()
-    opts = SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=1, round_gap=0)
+    opts = SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=1, round_gap=0, send_invalid=True)
     run_sender(outbox, sstate, opts)
     deadline = time.time() + 10
     while time.time() < deadline and rx.counters["delivered"] + rx.counters["quarantined"] < 3:
@@ -177,7 +178,8 @@ def test_loopback_round_trip_idempotent_and_resumed(tmp_path: Path) -> None:
 
     # round 2 after a receiver restart: everything heard again, nothing delivered or quarantined twice
     rx2, stop2, th2 = start_rx()
-    run_sender(outbox, sstate, SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=2, round_gap=0))
+    run_sender(outbox, sstate, SendOptions("127.0.0.1", port, rate_mbit=50, k=8, parity=2, rounds=2, round_gap=0,
+                                           send_invalid=True))
     time.sleep(1.0)
     stop2.set()
     th2.join()
@@ -262,3 +264,19 @@ def test_cli_stage_and_status(tmp_path: Path) -> None:
                                                       "at": "t"}) + "\n")
     r = _jinbao("status", "--state", str(tmp_path / "s"), "--json")
     assert json.loads(r.stdout)["receiver"]["delivered"] == 1
+
+
+def test_sender_refuses_an_invalid_batch_and_says_why_once(tmp_path: Path) -> None:
+    outbox, state = tmp_path / "outbox", tmp_path / "s"
+    bad = stage_batch(outbox, "bad", {"x.csv": b"0123456789"})
+    (bad / "x.csv").write_bytes(b"0123456780")
+    logs: list[str] = []
+    opts = SendOptions("127.0.0.1", _free_port(), rounds=1, round_gap=0)
+    for _ in range(2):
+        summary = run_sender(outbox, state, opts, log=logs.append)
+        assert summary["datagrams"] == 0
+    assert invalid_batches(state) == {"bad": (read_batch(bad, 2**20).key.hex(),
+                                              "x.csv: SHA-256 " + hashlib.sha256(b"0123456780").hexdigest()
+                                              + " does not match manifest.json")}
+    assert len(logs) == 1 and logs[0].startswith("bad: not sent: x.csv: SHA-256")
+    assert rounds_done(state) == {}
