@@ -280,3 +280,24 @@ def test_sender_refuses_an_invalid_batch_and_says_why_once(tmp_path: Path) -> No
                                               + " does not match manifest.json")}
     assert len(logs) == 1 and logs[0].startswith("bad: not sent: x.csv: SHA-256")
     assert rounds_done(state) == {}
+
+
+def test_watch_mode_sends_batches_staged_later(tmp_path: Path) -> None:
+    outbox, state = tmp_path / "outbox", tmp_path / "s"
+    outbox.mkdir()
+    stop = threading.Event()
+    opts = SendOptions("127.0.0.1", _free_port(), rounds=1, round_gap=0)
+    th = threading.Thread(target=run_sender, args=(outbox, state, opts),
+                          kwargs={"once": False, "interval": 0.1, "stop": stop.is_set})
+    th.start()
+    try:
+        time.sleep(0.3)
+        stage_batch(outbox, "late", {"a.csv": b"1\n"})
+        deadline = time.time() + 10
+        while "late" not in rounds_done(state) and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        th.join(timeout=10)
+    assert rounds_done(state)["late"][1] == 1
+    assert not th.is_alive()
