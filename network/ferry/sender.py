@@ -79,7 +79,7 @@ def read_batch(path: Path, max_bytes: int) -> Batch:
         data = f.read_bytes()
         total += len(data)
         if total > max_bytes:
-            raise SendError(f"{path}: batch larger than --max-batch-bytes {max_bytes}")
+            raise SendError(f"{path}: batch larger than the limit ({max_bytes >> 20} MB, --max-batch-mb)")
         entries.append((f.name, data))
     blob = container.pack(entries)
     return Batch(path.name, blob, hashlib.sha256(blob).digest()[:16], skipped)
@@ -193,7 +193,11 @@ def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = Tru
                     key_hex, n = done.get(d.name, ("", 0))
                     if n >= r:
                         continue
-                    batch = read_batch(d, opts.max_batch_bytes)
+                    try:
+                        batch = read_batch(d, opts.max_batch_bytes)
+                    except (OSError, SendError) as e:  # removed meanwhile, unreadable, too big: the others go on
+                        log(f"{d.name}: not sent: {e}")
+                        continue
                     if not opts.send_invalid and not _acceptable(batch, state, log):
                         continue
                     if batch.key.hex() != key_hex and n:
