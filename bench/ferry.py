@@ -123,6 +123,45 @@ def run_udpcast(link: OneWayLink, work: Path, blob: bytes, rate: float, port: in
             **({} if ok else {"note": f"exit {rc}: " + " | ".join(said[-3:])})}
 
 
+def measure(n_batches: int = 8, mb: float = 32, rate: float = 100, udpcast_fec: str = "8x24/64",
+            log: bool = True) -> dict:
+    """Every tool at every loss rate on one freshly built link; `bench/isolation.py` can call this."""
+    rng = random.Random(1)
+    per = int(mb * 1e6 / n_batches)
+    batches = {f"bench{i:03d}": {"payload.bin": rng.randbytes(per)} for i in range(n_batches)}
+    payload = per * n_batches
+    blob = b"".join(f["payload.bin"] for f in batches.values())
+    have_udpcast = shutil.which("udp-sender") is not None
+    rows: list[dict] = []
+
+    def say(r: dict) -> None:
+        if log:
+            print(f"  {r['tool']:30} loss {r['loss']} %: {r['mb_s']:7.2f} MB/s, {r['delivered']}/{r['of']} intact, "
+                  f"duplicates {r['duplicates']}", file=sys.stderr)
+
+    with lab_lock():
+        link = OneWayLink("bench")
+        link.up()
+        try:
+            with tempfile.TemporaryDirectory(prefix="jbfy-bench-") as tmp:
+                for i, loss in enumerate(LOSSES):
+                    link.set_loss(loss)
+                    for name, parity in (("jinbao ferry (RS 32+12)", 12), ("plain UDP (no FEC)", 0)):
+                        work = Path(tmp) / f"{loss}-{parity}"
+                        r = run_ferry(link, work, batches, payload, rate, parity, 47400 + 10 * i + (parity > 0))
+                        rows.append({"tool": name, "loss": loss, **r})
+                        say(rows[-1])
+                    if have_udpcast:
+                        work = Path(tmp) / f"{loss}-udpcast"
+                        work.mkdir(parents=True)
+                        r = run_udpcast(link, work, blob, rate, 9100 + 10 * i, udpcast_fec)
+                        rows.append({"tool": f"udpcast --async --fec {udpcast_fec}", "loss": loss, **r})
+                        say(rows[-1])
+        finally:
+            link.down()
+    return {"payload_bytes": payload, "batches": n_batches, "rate_mbit": rate, "rows": rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=8)
@@ -133,38 +172,10 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/ferry.py: needs root (network namespaces)")
-    rng = random.Random(1)
-    per = int(args.mb * 1e6 / args.batches)
-    batches = {f"bench{i:03d}": {"payload.bin": rng.randbytes(per)} for i in range(args.batches)}
-    payload = per * args.batches
-    blob = b"".join(f["payload.bin"] for f in batches.values())
-    have_udpcast = shutil.which("udp-sender") is not None
-    rows = []
-    with lab_lock():
-        link = OneWayLink("bench")
-        link.up()
-        try:
-            with tempfile.TemporaryDirectory(prefix="jbfy-bench-") as tmp:
-                for i, loss in enumerate(LOSSES):
-                    link.set_loss(loss)
-                    for name, parity in (("jinbao ferry (RS 32+12)", 12), ("plain UDP (no FEC)", 0)):
-                        work = Path(tmp) / f"{loss}-{parity}"
-                        r = run_ferry(link, work, batches, payload, args.rate, parity, 47400 + 10 * i + (parity > 0))
-                        rows.append({"tool": name, "loss": loss, **r})
-                        print(f"  {name:26} loss {loss} %: {r['mb_s']:7.2f} MB/s, {r['delivered']}/{r['of']} intact, "
-                              f"duplicates {r['duplicates']}", file=sys.stderr)
-                    if have_udpcast:
-                        work = Path(tmp) / f"{loss}-udpcast"
-                        work.mkdir(parents=True)
-                        r = run_udpcast(link, work, blob, args.rate, 9100 + 10 * i, args.udpcast_fec)
-                        rows.append({"tool": f"udpcast --async --fec {args.udpcast_fec}", "loss": loss, **r})
-                        print(f"  {rows[-1]['tool']:26} loss {loss} %: {r['mb_s']:7.2f} MB/s, "
-                              f"{r['delivered']}/{r['of']} intact", file=sys.stderr)
-        finally:
-            link.down()
+    result = measure(args.batches, args.mb, args.rate, args.udpcast_fec)
+    rows, payload = result["rows"], result["payload_bytes"]
     if args.json:
-        print(json.dumps({"payload_bytes": payload, "batches": args.batches, "rate_mbit": args.rate, "rows": rows},
-                         indent=1))
+        print(json.dumps(result, indent=1))
         return
     print(f"ferry across a one-way veth, {payload / 1e6:.1f} MB in {args.batches} batches, "
           f"paced at {args.rate:g} Mbit/s")
