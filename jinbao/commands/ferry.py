@@ -63,6 +63,8 @@ def send_cmd(
     max_batch_mb: Annotated[int, typer.Option("--max-batch-mb", help="Refuse bigger batches.")] = 256,
     send_invalid: Annotated[bool, typer.Option("--send-invalid",
                                                help="Send batches failing the checks (to quarantine).")] = False,
+    resend: Annotated[list[str] | None, typer.Option("--resend",
+                                                     help="Send this batch one round more (repeatable).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send every complete, valid batch in the outbox; never listens for a reply (there can be none)."""
@@ -72,7 +74,8 @@ def send_cmd(
     opts = SendOptions(host, port, rate, k, parity, shard_size, rounds, round_gap, max_batch_bytes=max_batch_mb << 20,
                        send_invalid=send_invalid)
     try:
-        summary = run_sender(outbox, state, opts, once=not watch, interval=interval, log=_log)
+        summary = run_sender(outbox, state, opts, once=not watch, interval=interval, resend=tuple(resend or ()),
+                             log=_log)
     except SendError as e:
         raise JinbaoError(str(e), entry="send") from None
     except OSError as e:

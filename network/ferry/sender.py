@@ -166,12 +166,19 @@ def _acceptable(batch: Batch, state: Path, log: Callable[[str], None]) -> bool:
 
 
 def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = True, interval: float = 5.0,
-               log: Callable[[str], None] = lambda _m: None, stop: Callable[[], bool] = lambda: False) -> dict:
+               resend: tuple[str, ...] = (), log: Callable[[str], None] = lambda _m: None,
+               stop: Callable[[], bool] = lambda: False) -> dict:
     """Send every complete batch until it has gone out `opts.rounds` times. Round-major: every pending batch
-    gets round r before any gets round r+1, so a receiver that was down for one round catches the next."""
+    gets round r before any gets round r+1, so a receiver that was down for one round catches the next.
+
+    `resend` names batches to send one round more than they have had, once: the operator's answer when the
+    decision side reports (by any channel outside the ferry) that a batch never arrived."""
     opts.check()
     if not outbox.is_dir():
         raise SendError(f"{outbox}: outbox is not a directory")
+    for name in resend:
+        if not (outbox / name / MANIFEST_NAME).is_file():
+            raise SendError(f"--resend {name}: no complete batch of that name in {outbox}")
     state.mkdir(parents=True, exist_ok=True)
     try:  # resolve once: sendto() with a name would resolve it for every datagram
         opts = dataclasses.replace(opts, host=socket.gethostbyname(opts.host))
@@ -181,17 +188,23 @@ def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = Tru
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 2**20)
     pacer = Pacer(opts.rate_mbit)
     summary = {"batches": 0, "rounds": 0, "datagrams": 0, "bytes": 0}
+    extra = {name: rounds_done(state).get(name, ("", 0))[1] + 1 for name in resend}
     try:
         while True:
             done = rounds_done(state)
-            pending = [d for d in complete_batches(outbox) if done.get(d.name, ("", 0))[1] < opts.rounds]
-            for r in range(1, opts.rounds + 1):
+
+            def target(name: str) -> int:
+                return max(opts.rounds, extra.get(name, 0))
+
+            pending = [d for d in complete_batches(outbox) if done.get(d.name, ("", 0))[1] < target(d.name)]
+            last = max((target(d.name) for d in pending), default=0)
+            for r in range(1, last + 1):
                 sent_this_round = False
                 for d in pending:
                     if stop():
                         return summary
                     key_hex, n = done.get(d.name, ("", 0))
-                    if n >= r:
+                    if n >= r or r > target(d.name):
                         continue
                     try:
                         batch = read_batch(d, opts.max_batch_bytes)
@@ -215,10 +228,11 @@ def run_sender(outbox: Path, state: Path, opts: SendOptions, *, once: bool = Tru
                     summary["datagrams"] += count
                     summary["bytes"] += len(batch.blob)
                     sent_this_round = True
-                    log(f"{d.name}: round {n + 1}/{opts.rounds}, {len(batch.blob)} bytes in {count} datagrams, "
+                    log(f"{d.name}: round {n + 1}/{target(d.name)}, {len(batch.blob)} bytes in {count} datagrams, "
                         f"{len(batch.blob) / max(dt, 1e-6) / 1e6:.1f} MB/s")
-                if sent_this_round and r < opts.rounds:
+                if sent_this_round and r < last:
                     time.sleep(opts.round_gap)
+            extra.clear()  # a resend is one extra round, not a new standing target
             summary["batches"] = len(rounds_done(state))
             if once or stop():
                 return summary

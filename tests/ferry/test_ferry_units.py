@@ -20,7 +20,7 @@ from network.ferry.manifest import SCHEMA, ManifestError, build_manifest, parse_
 from network.ferry.outbox import OutboxError, stage_batch
 from network.ferry.reassembly import Reassembler
 from network.ferry.receiver import JOURNAL, ReceiveOptions, Receiver
-from network.ferry.sender import SendOptions, invalid_batches, read_batch, rounds_done, run_sender
+from network.ferry.sender import SendError, SendOptions, invalid_batches, read_batch, rounds_done, run_sender
 from network.ferry.verify import Verdict, check_batch
 
 
@@ -301,3 +301,17 @@ def test_watch_mode_sends_batches_staged_later(tmp_path: Path) -> None:
         th.join(timeout=10)
     assert rounds_done(state)["late"][1] == 1
     assert not th.is_alive()
+
+
+def test_resend_adds_one_round_to_the_named_batch_only(tmp_path: Path) -> None:
+    outbox, state = tmp_path / "outbox", tmp_path / "s"
+    for b in ("b1", "b2"):
+        stage_batch(outbox, b, {"a.csv": b.encode()})
+    opts = SendOptions("127.0.0.1", _free_port(), rounds=1, round_gap=0)
+    run_sender(outbox, state, opts)
+    run_sender(outbox, state, opts)  # nothing left to do
+    assert {b: n for b, (_k, n) in rounds_done(state).items()} == {"b1": 1, "b2": 1}
+    run_sender(outbox, state, opts, resend=("b1",))
+    assert {b: n for b, (_k, n) in rounds_done(state).items()} == {"b1": 2, "b2": 1}
+    with pytest.raises(SendError, match="--resend nope: no complete batch"):
+        run_sender(outbox, state, opts, resend=("nope",))
