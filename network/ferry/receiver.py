@@ -96,7 +96,11 @@ class Receiver:
         for d in sorted(self.inbox.iterdir()):
             # renamed into place, then the crash came before the journal line: the batch is delivered
             if d.is_dir() and not d.name.startswith(".") and d.name not in self.delivered:
-                key = self._key_of_delivered(d)
+                try:
+                    key = self._key_of_delivered(d)
+                except (OSError, ManifestError) as e:  # changed by hand since: keep it delivered, say so
+                    key = "0" * 32
+                    self.log(f"inbox/{d.name}: not in the journal and cannot be re-keyed ({e})")
                 journal.append(self.journal, {"event": "delivered", "batch_id": d.name, "key": key,
                                               "recovered": True})
                 self.delivered[d.name] = key
