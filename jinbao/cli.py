@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import JinbaoError
-from jinbao.commands import deploy, inventory, ipplan, lab, network, run
+from jinbao.commands import deploy, ferry, inventory, ipplan, lab, network, run
 from jinbao.commands.base import err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -31,6 +31,7 @@ app.add_typer(run.app)  # run
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(ipplan.app, name="ipplan")
 app.add_typer(lab.app, name="lab")
+app.add_typer(ferry.app, name="ferry")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ PKGS=(
   graphviz fonts-wqy-zenhei
   golang-go golang-github-vmware-govmomi-dev
   git rsync python3-venv
+  udpcast  # the field tool the ferry benchmark compares against (bench/ferry.py)
 )
 
 missing=()
