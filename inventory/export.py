@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from inventory.model import Inventory
+from ipplan import keys
 from ipplan.registry import Registry
 from network.scope import sites_in_scope
 
@@ -12,7 +13,7 @@ _SHORT_CODE_RE = re.compile(r"^(\d{2}|\d{4})$")
 
 
 def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None:
-    rec = reg.get(f"management/{af}/{site}/oob/{host}")
+    rec = reg.get(keys.mgmt_host(af, site, host))
     return None if rec is None else rec.prefix.split("/")[0]
 
 

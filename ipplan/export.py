@@ -8,6 +8,7 @@ import json
 from collections import Counter
 
 from ipplan.allocator import is_container
+from ipplan.keys import RESERVED_PREFIX
 from ipplan.registry import Registry
 
 FORMATS = ("json", "netbox-csv", "markdown")
@@ -58,7 +59,7 @@ def utilisation(reg: Registry) -> list[dict]:
             used_by[c.parent] += c.end - c.start
     rows = []
     for r in reg.sorted():
-        if r.parent or r.key.startswith("reserved/"):
+        if r.parent or r.key.startswith(RESERVED_PREFIX):
             continue
         used = used_by[r.key]
         rows.append({"pool": r.pool, "af": r.af, "prefix": r.prefix, "used": used, "size": r.end - r.start})

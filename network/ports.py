@@ -9,17 +9,19 @@ Firewalls have fixed ports (transit 1, production 2, exchange 3) and are not rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from core.records import RecordFormat, Report, read_rows, render_rows, save_text
 from inventory.model import Inventory
 from jinbao.errors import JinbaoError
-from jinbao.fsutil import atomic_write_text
 
 PORTS_FILE = "port-registry.tsv"
 HEADER = ("# jinbao port record: the port number of every router link (N in the platform's port name, e.g.\n"
           "# GigabitEthernet0/0/N, ethN). Written by `jinbao ipplan allocate`; do not edit by hand.\n")
 COLUMNS = ("device", "port", "key", "status")
+FORMAT = RecordFormat(PORTS_FILE, HEADER, COLUMNS)
+STATUSES = ("active", "decommissioned")
 UPLINK_ORDER = ("primary", "backup", "access")
 
 
@@ -31,15 +33,7 @@ class PortRecord:
     status: str  # active | decommissioned
 
 
-@dataclass
-class PortReport:
-    added: list[str] = field(default_factory=list)
-    reactivated: list[str] = field(default_factory=list)
-    decommissioned: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.reactivated or self.decommissioned)
+PortReport = Report  # the report every record uses (core.records)
 
 
 class PortRegistry:
@@ -54,36 +48,24 @@ class PortRegistry:
 
     def render(self) -> str:
         rows = sorted(self.records.values(), key=lambda r: (r.device, r.port))
-        return HEADER + "\t".join(COLUMNS) + "\n" + "".join(
-            f"{r.device}\t{r.port}\t{r.key}\t{r.status}\n" for r in rows)
+        return render_rows(FORMAT, ((r.device, str(r.port), r.key, r.status) for r in rows))
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, self.render())
+        save_text(path, self.render())
 
 
 def load_ports(path: Path) -> PortRegistry:
-    path = Path(path)
-    if not path.exists():
+    rows = read_rows(Path(path), FORMAT)
+    if rows is None:
         return PortRegistry()
     records: dict[tuple[str, str], PortRecord] = {}
     used: set[tuple[str, int]] = set()
-    header = False
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if not header:
-            if tuple(cols) != COLUMNS:
-                raise JinbaoError(f"header must be {' '.join(COLUMNS)}", file=str(path), entry=f"line {lineno}")
-            header = True
-            continue
-        if len(cols) != 4 or not cols[1].isdigit() or cols[3] not in ("active", "decommissioned"):
-            raise JinbaoError("expected device, port number, key, active|decommissioned", file=str(path),
-                              entry=f"line {lineno}")
+    for lineno, cols in rows:
+        if not cols[1].isascii() or not cols[1].isdigit() or cols[3] not in STATUSES or not cols[0] or not cols[2]:
+            raise FORMAT.error(path, lineno, "expected device, port number, key, active|decommissioned")
         rec = PortRecord(cols[0], int(cols[1]), cols[2], cols[3])
         if (rec.device, rec.key) in records or (rec.device, rec.port) in used:
-            raise JinbaoError(f"{rec.device}: port {rec.port} or {rec.key} recorded twice", file=str(path),
-                              entry=f"line {lineno}")
+            raise FORMAT.error(path, lineno, f"{rec.device}: port {rec.port} or {rec.key} recorded twice")
         records[(rec.device, rec.key)] = rec
         used.add((rec.device, rec.port))
     return PortRegistry(records)
