@@ -10,37 +10,13 @@ so a note or a name can never break a row (a tab would add a column, a newline a
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.text import control_problem
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
-
-# C0 controls (tab, newline, carriage return included), DEL, C1 controls, and the Unicode line and paragraph
-# separators: anything that would split a row, a config line or a terminal line, or move a terminal's cursor.
-CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def control_problem(value: str) -> str | None:
-    """What is wrong with a free-text value (None if nothing): its first control character, named."""
-    m = CONTROL_RE.search(value)
-    if m is None:
-        return None
-    ch = m.group()
-    name = unicodedata.name(ch, "") or {"\t": "tab", "\n": "newline", "\r": "carriage return"}.get(ch, "control")
-    return f"contains a control character (U+{ord(ch):04X} {name.lower()}) at position {m.start()}"
-
-
-def check_text(value: str) -> str:
-    """The one rule for every free-text field that reaches a record, a config or a terminal (pydantic
-    validators call this): a ValueError naming the offending character."""
-    problem = control_problem(value)
-    if problem:
-        raise ValueError(f"{value!r} {problem}; free text is one line without control characters")
-    return value
 
 
 @dataclass(frozen=True)

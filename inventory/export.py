@@ -9,7 +9,7 @@ from ipplan import keys
 from ipplan.registry import Registry
 from network.scope import sites_in_scope
 
-_SHORT_CODE_RE = re.compile(r"^(\d{2}|\d{4})$")
+_SHORT_CODE_RE = re.compile(r"\d{2}|\d{4}")
 
 
 def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None:
@@ -21,7 +21,7 @@ def inventory_dict(inv: Inventory, reg: Registry, scope: str | None = None) -> d
     """The whole network, or a scope (network.scope.sites_in_scope): a site id, a region code and everything
     under it. GB/T 2260's short forms name the same regions (`14` = `140000`, `1401` = `140100`). An unknown
     scope is a JinbaoError, never an empty answer. Links with either end in scope are listed."""
-    if scope is not None and _SHORT_CODE_RE.match(scope):
+    if scope is not None and _SHORT_CODE_RE.fullmatch(scope):
         scope = scope.ljust(6, "0")
     wanted = sites_in_scope(inv, scope)
 

@@ -9,6 +9,7 @@ from inventory.expand import expand
 from inventory.model import Inventory
 from inventory.regions import load_regions
 from inventory.schema import InventoryDoc
+from jinbao.errors import JinbaoError
 from jinbao.yamlio import parse_model, read_yaml
 
 INVENTORY_FILE = "jinbao.yaml"
@@ -28,8 +29,18 @@ def default_inventory_dir() -> Path:
     return cwd if (cwd / INVENTORY_FILE).exists() else PACKAGE_DIR
 
 
+def check_directory(directory: Path) -> None:
+    """An inventory is a directory: say so in one line when it is a file or missing."""
+    if directory.is_file():
+        raise JinbaoError(f"is a file; give the directory holding {INVENTORY_FILE}", file=str(directory),
+                          entry="--inventory")
+    if not directory.exists():
+        raise JinbaoError("no such directory", file=str(directory), entry="--inventory")
+
+
 def load(directory: Path) -> Loaded:
     directory = Path(directory)
+    check_directory(directory)
     path = directory / INVENTORY_FILE
     doc = parse_model(InventoryDoc, read_yaml(path), path)
     regions = load_regions(directory / doc.regions.file, doc.regions.extra, str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -12,7 +13,16 @@ from ipplan.check import Finding, check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
 from ipplan.demand import Request, build_demand
 from ipplan.registry import Registry, load_registry
-from network.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, load_ports, port_demand
+from jinbao.errors import JinbaoError
+from network.ports import (
+    PORTS_FILE,
+    PortRegistry,
+    PortReport,
+    allocate_ports,
+    home_links,
+    load_ports,
+    port_demand,
+)
 
 
 @dataclass(frozen=True)
@@ -29,11 +39,19 @@ class PlanState:
         return self.loaded.directory / REGISTRY_FILE
 
 
-def open_plan(directory: Path) -> PlanState:
+def load_cabled(directory: Path, ports: PortRegistry | None = None) -> Loaded:
+    """The inventory with its lines where the port record has them cabled (network.ports.home_links)."""
     loaded = load(directory)
+    if ports is None:
+        ports = load_ports(Path(directory) / PORTS_FILE)
+    return dataclasses.replace(loaded, inventory=home_links(loaded.inventory, ports))
+
+
+def open_plan(directory: Path) -> PlanState:
+    ports = load_ports(Path(directory) / PORTS_FILE)
+    loaded = load_cabled(directory, ports)
     plan = load_plan(directory)
     registry = load_registry(Path(directory) / REGISTRY_FILE)
-    ports = load_ports(Path(directory) / PORTS_FILE)
     inv = loaded.inventory
     return PlanState(loaded, plan, registry, build_demand(inv, plan), ports, port_demand(inv))
 
@@ -51,7 +69,14 @@ class Allocation(NamedTuple):
 
 def allocate_and_save(state: PlanState) -> Allocation:
     """Allocate addresses and ports; write each record only if it changed (atomically), and neither unless
-    both allocations succeeded, so a failed run or a rerun touches nothing."""
+    both allocations succeeded, so a failed run or a rerun touches nothing. A record that `ipplan check` rejects
+    is refused first: adding rows on top of a corrupt record would bury the damage."""
+    bad = check_registry(state.registry, state.plan)
+    if bad:
+        f = bad[0]
+        more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise JinbaoError(f"the record fails its check, nothing allocated: {f.rule} {f.key}: {f.message}{more};"
+                          " see `jinbao ipplan check`", file=str(state.registry_path))
     reg, report = allocate(state.demand, state.registry, state.plan, str(state.loaded.directory / PLAN_FILE))
     ports, port_report = allocate_ports(state.port_demand, state.ports)
     if report.changed or not state.registry_path.exists():

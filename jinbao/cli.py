@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
@@ -27,8 +29,8 @@ ipplan_app = typer.Typer(no_args_is_help=True, help="The IP plan and its registr
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(ipplan_app, name="ipplan")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # `:100:` in an IPv6 address is an address, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 
 class _State:
@@ -51,6 +53,25 @@ def _main(
                                                    show_default="inventory/")] = None,
 ) -> None:
     STATE.inventory_dir = inventory
+    _no_wrap_when_piped()
+
+
+def _no_wrap_when_piped() -> None:
+    """On a terminal rich wraps at its width; piped or redirected, a line stays one line (a one-line error or
+    finding must not be split at 80 columns for the next tool)."""
+    for console in (out, err):
+        if not console.is_terminal:
+            console.soft_wrap = True
+            console.width = 1 << 15  # tables size to their content, never to this width
+
+
+def _table(*columns: str) -> Table:
+    """A table whose cells are printed literally: names are data, never rich markup (`[b]` stays `[b]`)."""
+    return Table(*columns)
+
+
+def _row(t: Table, *cells: object) -> None:
+    t.add_row(*(Text(str(c)) for c in cells))
 
 
 def _unwritable(path: Path, e: OSError) -> JinbaoError:
@@ -98,21 +119,30 @@ def inventory_show(
 ) -> None:
     """Show sites, devices and links (JSON contract: docs/inventory.md)."""
     from inventory.export import inventory_dict
-    from inventory.load import load
     from ipplan.config import REGISTRY_FILE
     from ipplan.registry import load_registry
+    from ipplan.service import load_cabled
 
     d = inventory_dir()
-    loaded = load(d)
+    loaded = load_cabled(d)
     data = inventory_dict(loaded.inventory, load_registry(d / REGISTRY_FILE), scope)
     if as_json:
         emit_json(data)
         return
-    t = Table("site", "tier", "kind", "parent", "name", "devices")
+    t = _table("site", "tier", "kind", "parent", "name", "devices")
     per_site = Counter(dev["site"] for dev in data["devices"])
     for s in data["sites"]:
-        t.add_row(s["id"], s["tier"], s["kind"], s["parent"] or "-", f"{s['name_zh']} / {s['name_en']}",
-                  str(per_site[s["id"]]))
+        _row(t, s["id"], s["tier"], s["kind"], s["parent"] or "-", f"{s['name_zh']} / {s['name_en']}",
+             per_site[s["id"]])
+    out.print(t)
+    t = _table("device", "site", "role", "platform", "management IPv4", "management IPv6")
+    for dev in data["devices"]:
+        _row(t, dev["hostname"], dev["site"], dev["role"], dev["platform"], dev["mgmt_ip"] or "-",
+             dev["mgmt_ipv6"] or "-")
+    out.print(t)
+    t = _table("link", "kind", "a", "b")
+    for lk in data["links"]:
+        _row(t, lk["id"], lk["kind"], lk["a"], lk["b"])
     out.print(t)
     out.print(f"{len(data['sites'])} sites, {len(data['devices'])} devices, {len(data['links'])} links")
 
@@ -133,7 +163,7 @@ def ipplan_allocate(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json({**result, "added_keys": report.added, "decommissioned_keys": report.decommissioned})
         return
-    out.print(f"{result['allocations']} allocations in {result['registry']}: {result['added']} added, "
+    out.print(f"{result['allocations']} allocations in {escape(result['registry'])}: {result['added']} added, "
               f"{result['reactivated']} reactivated, {result['decommissioned']} decommissioned;"
               f" {result['ports_added']} ports added" + ("" if done.changed else " (unchanged)"))
 
@@ -151,7 +181,7 @@ def ipplan_check(as_json: JsonOpt = False) -> None:
                    "findings": [f.as_dict() for f in findings]})
     elif findings:
         for f in findings[:50]:
-            err.print(f"[red]{f.rule}[/] {f.key}: {f.message}")
+            err.print(f"[red]{f.rule}[/] {escape(f.key)}: {escape(f.message)}")
         if len(findings) > 50:
             err.print(f"… and {len(findings) - 50} more")
     else:
@@ -180,7 +210,7 @@ def ipplan_export(
             atomic_write_text(out_file, text)
         except OSError as e:  # nothing written: the temporary file is removed
             raise _unwritable(out_file, e) from None
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")
 
 
 # -- network: intents, configs, verification, diagrams ---------------------------------------------
@@ -224,14 +254,14 @@ def intent_cmd(hostname: str, as_json: JsonOpt = False, platform: PlatformOpt = 
         emit_json(intent.model_dump(mode="json"))
         return
     out.print(f"[bold]{intent.hostname}[/] {intent.platform} AS{intent.asn} site {intent.site} ({intent.tier})")
-    t = Table("interface", "kind", "IPv4", "IPv6", "description")
+    t = _table("interface", "kind", "IPv4", "IPv6", "description")
     for itf in intent.interfaces:
-        t.add_row(itf.name, itf.kind, itf.ipv4 or "", itf.ipv6 or "", itf.description)
+        _row(t, itf.name, itf.kind, itf.ipv4 or "", itf.ipv6 or "", itf.description)
     out.print(t)
     if intent.bgp:
-        b = Table("neighbour", "AS", "role", "link", "in", "out", "max-prefix")
+        b = _table("neighbour", "AS", "role", "link", "in", "out", "max-prefix")
         for n in intent.bgp.neighbors:
-            b.add_row(n.address, str(n.remote_as), n.role, n.link_kind or "", n.route_map_in or "",
+            _row(b, n.address, str(n.remote_as), n.role, n.link_kind or "", n.route_map_in or "",
                       n.route_map_out or "", str(n.max_prefix or ""))
         out.print(b)
 
@@ -277,7 +307,11 @@ def render_cmd(
     if as_json:
         emit_json({"out": str(out_dir), **manifest})
         return
-    out.print(f"rendered {len(manifest['devices'])} configurations into {out_dir} (manifest.json)")
+    out.print(f"rendered {len(manifest['devices'])} configurations into {escape(str(out_dir))} (manifest.json)"
+              + (f"; removed {len(manifest['removed'])} stale ones" if manifest["removed"] else ""))
+    if manifest["foreign"]:
+        err.print(f"note: {len(manifest['foreign'])} other .cfg files in {escape(str(out_dir))} were not written by"
+                  f" jinbao and were left alone (first: {escape(manifest['foreign'][0])})")
 
 
 @app.command("verify")
@@ -298,7 +332,7 @@ def verify_cmd(scope: ScopeOpt = None, as_json: JsonOpt = False) -> None:
         emit_json(report.as_dict())
     else:
         for f in report.findings[:50]:
-            err.print(f"[red]{f.rule}[/] {', '.join(f.devices)}: {f.message}")
+            err.print(f"[red]{f.rule}[/] {escape(', '.join(f.devices))}: {escape(f.message)}")
         checked = ", ".join(f"{n} {rule}" for rule, n in report.checked.items())
         out.print(("[green]ok[/]" if report.ok else f"[red]{len(report.findings)} findings[/]") + f" ({checked})")
     if not report.ok:
@@ -325,7 +359,7 @@ def diagram_cmd(
         draw(inv, sites, out_file)
     except OSError as e:
         raise _unwritable(out_file, e) from None
-    err.print(f"wrote {out_file}")
+    err.print(f"wrote {escape(str(out_file))}")
 
 
 # -- the lab -----------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ Firewalls have fixed ports (transit 1, production 2, exchange 3) and are not rec
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.records import RecordFormat, Report, read_rows, render_rows, save_text
-from inventory.model import Inventory
+from inventory.model import Inventory, Link
 from jinbao.errors import JinbaoError
 
 PORTS_FILE = "port-registry.tsv"
@@ -69,6 +70,50 @@ def load_ports(path: Path) -> PortRegistry:
         records[(rec.device, rec.key)] = rec
         used.add((rec.device, rec.port))
     return PortRegistry(records)
+
+
+def home_links(inv: Inventory, ports: PortRegistry) -> Inventory:
+    """The inventory with every line between sites where the port record says it is cabled.
+
+    The inventory's rules place a new line (primary on WR01, backup on the second router, an access site on
+    the router its number picks); once a line has ports it stays on those routers, so adding a router to a
+    site moves no cable and renumbers no line: existing lines keep their routers, ports and /31s, and only
+    new lines go to the new router. A line whose routers are gone falls back to the rules. A removed site's
+    lines are remembered too (decommissioned rows), so re-adding the site brings back the same lines."""
+    if not ports.records:
+        return inv
+    by_key: dict[str, list[PortRecord]] = {}
+    for rec in ports.records.values():
+        by_key.setdefault(rec.key, []).append(rec)
+    routers: dict[str, list[str]] = {}
+    for d in inv.devices:
+        if d.is_router:
+            routers.setdefault(d.site, []).append(d.hostname)
+    links = tuple(_homed(lk, by_key, routers) if lk.a_site != lk.b_site else lk for lk in inv.links)
+    if links == inv.links:
+        return inv
+    return dataclasses.replace(inv, links=links, _site_index={})
+
+
+def _homed(link: Link, by_key: dict[str, list[PortRecord]], routers: dict[str, list[str]]) -> Link:
+    uppers = set(routers.get(link.a_site, ()))
+    lowers = routers.get(link.b_site, [])
+    # the rules' own lower router first, then the site's others: a backup line may sit on any of them
+    candidates = [link.b, *(x for x in lowers if x != link.b)] if link.kind == "backup" else [link.b]
+    found: list[tuple[int, int, str, str]] = []
+    for rank, low in enumerate(candidates):
+        rows = by_key.get(f"{link.kind}:{low}", [])
+        ends = {r.device: r.status for r in rows}
+        if low not in ends:
+            continue
+        for r in rows:
+            if r.device in uppers:
+                live = ends[low] == "active" and r.status == "active"
+                found.append((0 if live else 1, rank, r.device, low))
+    if not found:
+        return link
+    _, _, up, low = min(found)
+    return link if (up, low) == (link.a, link.b) else dataclasses.replace(link, a=up, b=low)
 
 
 def port_demand(inv: Inventory) -> dict[str, list[str]]:
