@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 
 from inventory.model import Inventory
 from ipplan.addr import BITS
@@ -172,6 +176,24 @@ def _depth(reg: Registry, r: Record) -> int:
         seen.add(r.parent)
         r, d = p, d + 1
     return d
+
+
+def write_netbox(reg: Registry, inv: Inventory, out_dir: Path, site_ids: Mapping[str, int] | None = None,
+                 ) -> list[Path]:
+    """Write the six files into `out_dir`, all or nothing: rendered in memory, written to a temporary
+    directory beside it, then each renamed into place."""
+    files = netbox_files(reg, inv, site_ids)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.netbox-", dir=out_dir.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        for name in files:
+            os.replace(tmp / name, out_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out_dir / n for n in files]
 
 
 def read_site_ids(text: str, file: str) -> dict[str, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from inventory.load import Loaded, load
+from inventory.load import Loaded, load, refuse_package_write
 from ipplan.allocator import Report, allocate
 from ipplan.check import Finding, check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
@@ -71,6 +71,7 @@ def allocate_and_save(state: PlanState) -> Allocation:
     """Allocate addresses and ports; write each record only if it changed (atomically), and neither unless
     both allocations succeeded, so a failed run or a rerun touches nothing. A record that `ipplan check` rejects
     is refused first: adding rows on top of a corrupt record would bury the damage."""
+    refuse_package_write(state.loaded.directory)
     bad = check_registry(state.registry, state.plan)
     if bad:
         f = bad[0]
@@ -85,6 +86,22 @@ def allocate_and_save(state: PlanState) -> Allocation:
     if port_report.changed or not ports_path.exists():
         ports.save(ports_path)
     return Allocation(reg, report, ports, port_report)
+
+
+def export_netbox(directory: Path, out_dir: Path, sites_file: Path | None = None) -> list[Path]:
+    """The record as NetBox import CSVs in `out_dir` (ipplan.netbox); `sites_file` maps site names to the
+    ids of the NetBox at hand (its exported site list)."""
+    from ipplan.netbox import read_site_ids, write_netbox
+
+    site_ids = None
+    if sites_file is not None:
+        try:
+            text = Path(sites_file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise JinbaoError(f"cannot read the NetBox site list: {e}", file=str(sites_file)) from None
+        site_ids = read_site_ids(text, str(sites_file))
+    return write_netbox(load_registry(Path(directory) / REGISTRY_FILE), load(directory).inventory, out_dir,
+                        site_ids)
 
 
 def port_findings(state: PlanState, ports: PortRegistry | None = None) -> list[Finding]:

@@ -23,9 +23,26 @@ if TYPE_CHECKING:  # the CLI imports its modules lazily so `jinbao --help` stays
     from network.fleet import Fleet
     from network.secrets import SecretSource
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-inventory_app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.")
-ipplan_app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).")
+EXAMPLES = """Examples:\n\n
+  jinbao inventory validate\n
+  jinbao inventory show --scope 140100\n
+  jinbao --inventory ./my-inventory ipplan allocate\n
+  jinbao ipplan check --json\n
+  jinbao ipplan export --format netbox-csv --out netbox/\n
+  jinbao intent JB-140100-DC-WR01\n
+  jinbao render --out configs/ --scope 140000\n
+  jinbao verify --scope 140100\n
+  jinbao run --out out/\n\n
+Bad input: one line naming the file and entry, exit 2. Docs: README.md, docs/."""
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False,
+                  epilog=EXAMPLES)
+inventory_app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.",
+                            epilog="Examples:\n\n  jinbao inventory validate --json\n\n"
+                                   "  jinbao inventory show --scope 14   (Shanxi: GB/T 2260 short form)")
+ipplan_app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).",
+                         epilog="Examples:\n\n  jinbao ipplan allocate   (only ever adds; writes both records)\n\n"
+                                "  jinbao ipplan check\n\n"
+                                "  jinbao ipplan export --format netbox-csv --out netbox/   (docs/ipplan.md)")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(ipplan_app, name="ipplan")
 
@@ -193,15 +210,32 @@ def ipplan_check(as_json: JsonOpt = False) -> None:
 @ipplan_app.command("export")
 def ipplan_export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json | netbox-csv | markdown")] = "json",
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write here instead of stdout (netbox-csv: a directory).")] = None,
+    netbox_sites: Annotated[Path | None, typer.Option(
+        "--netbox-sites", help="netbox-csv: the site list exported from your NetBox (ID, Name), for scope ids.")
+    ] = None,
 ) -> None:
-    """Export the registration record."""
+    """Export the registration record (netbox-csv: the import files for NetBox, docs/ipplan.md)."""
     from ipplan.config import REGISTRY_FILE
     from ipplan.export import FORMATS, render
     from ipplan.registry import load_registry
 
     if fmt not in FORMATS:
         raise JinbaoError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
+    if fmt == "netbox-csv":
+        from ipplan.service import export_netbox
+
+        if out_file is None:
+            raise JinbaoError("netbox-csv is six files in import order: give --out DIR", entry="--out")
+        _check_out_dir(out_file)
+        try:
+            written = export_netbox(inventory_dir(), out_file, netbox_sites)
+        except OSError as e:
+            raise _unwritable(out_file, e) from None
+        err.print(f"wrote {len(written)} files into {escape(str(out_file))}: "
+                  + ", ".join(escape(p.name) for p in written))
+        return
     text = render(load_registry(inventory_dir() / REGISTRY_FILE), fmt)
     if out_file is None:
         sys.stdout.write(text)

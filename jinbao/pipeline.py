@@ -17,7 +17,7 @@ from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
 
 # what each step writes into out/ (directories end in "/")
-OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),
+OUTPUTS = {"export": ("ipplan.json", "netbox/", "ipplan.md"), "render": ("configs/",),
            "verify": ("verify.json",), "diagram": ("diagram-nation.svg", "diagram-140000.svg")}
 
 
@@ -78,6 +78,7 @@ def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: 
 def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: Callable[[str], float],
          step: Callable[..., None], steps: list[dict]) -> dict:
     from ipplan.export import render, summary, summary_markdown
+    from ipplan.netbox import write_netbox
     from ipplan.service import allocate_and_save, check, open_plan
 
     t = begin("inventory")
@@ -96,9 +97,10 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
 
     t = begin("export")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for fmt, name in (("json", "ipplan.json"), ("netbox-csv", "ipplan-netbox.csv"), ("markdown", "ipplan.md")):
+    for fmt, name in (("json", "ipplan.json"), ("markdown", "ipplan.md")):
         atomic_write_text(out_dir / name, render(reg, fmt))
-    step("export", t, files=3, out=str(out_dir))
+    netbox = write_netbox(reg, inv, out_dir / "netbox")
+    step("export", t, files=2 + len(netbox), out=str(out_dir))
 
     net = _network_steps(inventory_dir, out_dir, begin, step, log)
     result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),

@@ -254,3 +254,68 @@ def test_second_wan_router_moves_no_cable(inv_dir: Path) -> None:
     assert not report.decommissioned and not port_report.decommissioned
     new_line = next(lk for lk in open_network(inv_dir).inv.links if lk.b_site == "140100-AS004")
     assert new_line.a == "JB-140100-DC-WR02"
+
+
+# -- 7: usability ---------------------------------------------------------------------------------------------
+def test_piped_output_does_not_wrap(inv_dir: Path) -> None:
+    r = run(inv_dir, "inventory", "validate")
+    assert r.returncode == 0 and r.stdout.count("\n") == 1, r.stdout  # one line, however long
+    assert r.stdout.startswith("valid: ") and r.stdout.rstrip().endswith("city)")
+    edit(inv_dir / "jinbao.yaml", lambda d: d.update(sites=[{"id": "140100-AS120", "parent": "140100-DC",
+                                                            "name_zh": "x", "name_en": "y" * 150}]))
+    r = run(inv_dir, "ipplan", "check")  # 100+ character findings, one per line
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(ln.startswith(("unallocated ", "… and")) for ln in lines), lines[:3]
+
+
+def test_inventory_show_lists_sites_devices_with_management_addresses_and_links() -> None:
+    r = run(None, "inventory", "show", "--scope", "140100-AS001")
+    assert r.returncode == 0, r.stderr
+    for needle in ("140100-AS001", "JB-140100-AS001-AR01", "access:JB-140100-AS001-AR01", "JB-140100-DC-WR01"):
+        assert needle in r.stdout, needle
+    from inventory.export import mgmt_address
+    from ipplan.registry import load_registry
+
+    mgmt = mgmt_address(load_registry(ROOT / "inventory" / "ip-registry.tsv"), "140100-AS001",
+                        "JB-140100-AS001-AR01")
+    assert mgmt and mgmt in r.stdout
+
+
+def test_render_removes_its_own_stale_configs_and_reports_foreign_files(tmp_path: Path) -> None:
+    from network.plan import build_intents
+    from network.render import render_many
+    from network.secrets import LabTestSecrets
+    from network.service import open_network
+
+    hosts = ["JB-140100-AS001-AR01", "JB-140100-AS002-AR01"]
+    intents = build_intents(open_network(ROOT / "inventory"), set(hosts))
+    out = tmp_path / "configs"
+    first = render_many([intents[h] for h in hosts], LabTestSecrets(), out, workers=1)
+    assert first["removed"] == [] and first["foreign"] == []
+    (out / "notes.cfg").write_text("mine\n", encoding="utf-8")
+    second = render_many([intents[hosts[0]]], LabTestSecrets(), out, workers=1)
+    assert second["removed"] == [f"{hosts[1]}.cfg"] and not (out / f"{hosts[1]}.cfg").exists()
+    assert second["foreign"] == ["notes.cfg"] and (out / "notes.cfg").exists()  # not ours: left, reported
+    assert sorted(p.name for p in out.glob("*.cfg")) == [f"{hosts[0]}.cfg", "notes.cfg"]
+
+
+def test_allocate_refuses_to_write_into_the_installed_package(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import inventory.load as load_mod
+    from ipplan.service import allocate_and_save, open_plan
+    from tests.conftest import copy_inventory
+
+    pkg = copy_inventory(tmp_path / "lib" / "python3.11" / "site-packages" / "inventory", with_registry=False)
+    monkeypatch.setattr(load_mod, "PACKAGE_DIR", pkg.resolve())
+    monkeypatch.chdir(tmp_path)  # no ./inventory here: the default is the package's own
+    assert load_mod.default_inventory_dir() == pkg.resolve()
+    with pytest.raises(JinbaoError, match="installed package"):
+        allocate_and_save(open_plan(load_mod.default_inventory_dir()))
+    assert not (pkg / "ip-registry.tsv").exists() and not (pkg / "port-registry.tsv").exists()
+
+
+def test_help_has_examples() -> None:
+    for args in ((), ("ipplan",), ("inventory",)):
+        r = run(None, *args, "--help")
+        assert r.returncode == 0 and "Examples:" in r.stdout and "jinbao " in r.stdout.split("Examples:")[1]
