@@ -123,10 +123,10 @@ def netbox_files(reg: Registry, inv: Inventory, site_ids: Mapping[str, int] | No
         ids = dict(site_ids)
 
     prefixes: dict[tuple[str, str], list[Record]] = defaultdict(list)
-    addresses: list[Record] = []
+    addresses: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in recs:
         if _is_address(r):
-            addresses.append(r)
+            addresses[(VRF[r.pool], r.prefix)].append(r)
         else:
             prefixes[(VRF[r.pool], r.prefix)].append(r)
 
@@ -135,13 +135,13 @@ def netbox_files(reg: Registry, inv: Inventory, site_ids: Mapping[str, int] | No
     for (vrf, prefix), group in prefixes.items():
         # one prefix per (vrf, prefix): an access site's aggregate is its only LAN; keep the most specific
         # record (the LAN: the deepest, it names what the block is for) and mention the others
-        group.sort(key=lambda r: (0 if r.status == "active" else 1, -_depth(reg, r)))
-        r = group[0]
+        r = _most_specific(reg, group)
         container = is_container(r) and r.status == "active"
         status = "container" if container else PREFIX_STATUS[r.status]
         role = role_name(r)
         roles[role] = None
-        also = "; also " + ", ".join(x.purpose for x in group[1:]) if len(group) > 1 else ""
+        others = [x.purpose for x in group if x is not r]
+        also = "; also " + ", ".join(others) if others else ""
         note = r.purpose.removeprefix("reserved:").strip() if r.key.startswith(RESERVED_PREFIX) else r.purpose
         scope = ["dcim.site", str(ids[r.site])] if r.site else ["", ""]
         prefix_rows.append([prefix, vrf, tenants.of(r.site) if r.site else "", status, role, *scope,
@@ -149,7 +149,9 @@ def netbox_files(reg: Registry, inv: Inventory, site_ids: Mapping[str, int] | No
                             _description(r.site, note + also)])
 
     address_rows: list[list[str]] = []
-    for r in addresses:
+    for group in addresses.values():
+        # an access site's loopback aggregate is its router's only /32: one address, the router's
+        r = _most_specific(reg, group)
         parent = reg.get(r.parent)
         # a host inside a LAN carries the LAN's length (NetBox's convention); a loopback its own /32 or /128
         plen = parent.plen if parent is not None and not is_container(parent) else r.plen
@@ -167,6 +169,11 @@ def netbox_files(reg: Registry, inv: Inventory, site_ids: Mapping[str, int] | No
                         "mark_utilized", "description"], prefix_rows),
         FILES[5]: _csv(["address", "vrf", "tenant", "status", "role", "description"], address_rows),
     }
+
+
+def _most_specific(reg: Registry, group: list[Record]) -> Record:
+    """Of records with the same block, the one NetBox gets: active first, then the deepest in the tree."""
+    return min(group, key=lambda r: (0 if r.status == "active" else 1, -_depth(reg, r)))
 
 
 def _depth(reg: Registry, r: Record) -> int:
