@@ -72,7 +72,8 @@ def allocate_and_save(state: PlanState) -> Allocation:
     both allocations succeeded, so a failed run or a rerun touches nothing. A record that `ipplan check` rejects
     is refused first: adding rows on top of a corrupt record would bury the damage."""
     refuse_package_write(state.loaded.directory)
-    bad = check_registry(state.registry, state.plan)
+    # a changed pool is the plan's doing, not the record's: the allocator names the plan entry for it
+    bad = [f for f in check_registry(state.registry, state.plan) if f.rule != "pool-changed"]
     if bad:
         f = bad[0]
         more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -80,11 +81,13 @@ def allocate_and_save(state: PlanState) -> Allocation:
                           " see `jinbao ipplan check`", file=str(state.registry_path))
     reg, report = allocate(state.demand, state.registry, state.plan, str(state.loaded.directory / PLAN_FILE))
     ports, port_report = allocate_ports(state.port_demand, state.ports)
-    if report.changed or not state.registry_path.exists():
-        reg.save(state.registry_path)
     ports_path = state.loaded.directory / PORTS_FILE
-    if port_report.changed or not ports_path.exists():
-        ports.save(ports_path)
+    for changed, record, path in ((report.changed, reg, state.registry_path), (port_report.changed, ports, ports_path)):
+        if changed or not path.exists():
+            try:
+                record.save(path)
+            except OSError as e:  # a read-only inventory, a full disk: one line, the record untouched
+                raise JinbaoError(f"cannot write the record: {e.strerror or e}", file=str(path)) from None
     return Allocation(reg, report, ports, port_report)
 
 

@@ -325,6 +325,7 @@ def render_cmd(
     """Render the configuration of every WAN and access router in scope (all or nothing)."""
     from network.plan import build_intents
     from network.render import RenderError, render_many
+    from network.render.engine import previous_files, remove_stale
     from network.service import open_network
 
     _check_out_dir(out_dir)  # before any planning
@@ -333,19 +334,21 @@ def render_cmd(
         intents = build_intents(p, _router_hosts(p.inv, scope), platform)
     with err.status(f"rendering {len(intents)} configurations…"):
         try:
+            previous = previous_files(out_dir)
             manifest = render_many(intents.values(), _secrets(lab_secrets), out_dir)
+            removed, foreign = remove_stale(out_dir, previous, manifest)
         except RenderError as e:
             raise JinbaoError(str(e)) from None
         except OSError as e:  # render_many writes into a temporary directory first: nothing half-written
             raise _unwritable(out_dir, e) from None
     if as_json:
-        emit_json({"out": str(out_dir), **manifest})
+        emit_json({"out": str(out_dir), **manifest, "removed": removed, "foreign": foreign})
         return
     out.print(f"rendered {len(manifest['devices'])} configurations into {escape(str(out_dir))} (manifest.json)"
-              + (f"; removed {len(manifest['removed'])} stale ones" if manifest["removed"] else ""))
-    if manifest["foreign"]:
-        err.print(f"note: {len(manifest['foreign'])} other .cfg files in {escape(str(out_dir))} were not written by"
-                  f" jinbao and were left alone (first: {escape(manifest['foreign'][0])})")
+              + (f"; removed {len(removed)} stale ones" if removed else ""))
+    if foreign:
+        err.print(f"note: {len(foreign)} other .cfg files in {escape(str(out_dir))} were not written by"
+                  f" jinbao and were left alone (first: {escape(foreign[0])})")
 
 
 @app.command("verify")

@@ -285,18 +285,24 @@ def test_inventory_show_lists_sites_devices_with_management_addresses_and_links(
 def test_render_removes_its_own_stale_configs_and_reports_foreign_files(tmp_path: Path) -> None:
     from network.plan import build_intents
     from network.render import render_many
+    from network.render.engine import previous_files, remove_stale
     from network.secrets import LabTestSecrets
     from network.service import open_network
 
     hosts = ["JB-140100-AS001-AR01", "JB-140100-AS002-AR01"]
     intents = build_intents(open_network(ROOT / "inventory"), set(hosts))
     out = tmp_path / "configs"
-    first = render_many([intents[h] for h in hosts], LabTestSecrets(), out, workers=1)
-    assert first["removed"] == [] and first["foreign"] == []
+
+    def render(batch: list[str]) -> tuple[list[str], list[str]]:  # what `jinbao render --out` does
+        previous = previous_files(out)
+        return remove_stale(out, previous, render_many([intents[h] for h in batch], LabTestSecrets(), out,
+                                                       workers=1))
+
+    assert render(hosts) == ([], [])
     (out / "notes.cfg").write_text("mine\n", encoding="utf-8")
-    second = render_many([intents[hosts[0]]], LabTestSecrets(), out, workers=1)
-    assert second["removed"] == [f"{hosts[1]}.cfg"] and not (out / f"{hosts[1]}.cfg").exists()
-    assert second["foreign"] == ["notes.cfg"] and (out / "notes.cfg").exists()  # not ours: left, reported
+    removed, foreign = render(hosts[:1])
+    assert removed == [f"{hosts[1]}.cfg"] and not (out / f"{hosts[1]}.cfg").exists()
+    assert foreign == ["notes.cfg"] and (out / "notes.cfg").exists()  # not ours: left, reported
     assert sorted(p.name for p in out.glob("*.cfg")) == [f"{hosts[0]}.cfg", "notes.cfg"]
 
 

@@ -165,11 +165,7 @@ def render_many(
     Everything is rendered in memory and written to a temporary directory next to `out_dir` first; only
     when every device succeeded are the files renamed into place (same filesystem, so each rename is
     atomic), manifest last. If any device fails, RenderError is raised and `out_dir` is untouched.
-
-    `out_dir` holds one rendered set: configurations a previous render wrote there (listed in its
-    manifest.json) that are not in this set (a device no longer in scope) are removed, and named in the
-    result's "removed"; any other `*.cfg` there was not written by jinbao and is left alone, named in
-    "foreign" so the caller can say so.
+    Configurations an earlier render left there are the caller's business (`previous_files`, `remove_stale`).
 
     Large batches are rendered by `workers` forked processes (default: one per CPU, up to 8, for
     batches of PARALLEL_MIN or more); `workers=1` forces a single process.
@@ -203,7 +199,6 @@ def render_many(
         {"hostname": e.hostname, "platform": e.platform, "file": e.file, "sha256": e.sha256}
         for e, _ in rendered
     ]}
-    previous = _previous_files(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.render-", dir=out.parent))
     try:
@@ -216,19 +211,28 @@ def render_many(
         os.replace(tmp / "manifest.json", out / "manifest.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    current = {e.file for e, _ in rendered}
-    removed = sorted(f for f in previous - current if (out / f).is_file())
-    for f in removed:
-        (out / f).unlink()
-    foreign = sorted(p.name for p in out.glob("*.cfg") if p.name not in current)
-    return {**manifest, "removed": removed, "foreign": foreign}
+    return manifest
 
 
-def _previous_files(out: Path) -> set[str]:
-    """The configurations the last render into `out` wrote (its manifest), plain file names only."""
+def previous_files(out: str | Path) -> set[str]:
+    """The configurations the last render into `out` wrote (its manifest.json), plain file names only."""
+    out = Path(out)
     try:
         data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         files = {d["file"] for d in data["devices"]}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
     return {f for f in files if isinstance(f, str) and f.endswith(".cfg") and Path(f).name == f}
+
+
+def remove_stale(out: str | Path, previous: set[str], manifest: dict) -> tuple[list[str], list[str]]:
+    """After a render into `out`, which holds one rendered set: remove the configurations the previous render
+    wrote (`previous`) that are not in this set (devices no longer in scope). Any other `*.cfg` there was not
+    written by jinbao and is left alone. Returns (removed, foreign) file names, for the caller to report."""
+    out = Path(out)
+    current = {d["file"] for d in manifest["devices"]}
+    removed = sorted(f for f in previous - current if (out / f).is_file())
+    for f in removed:
+        (out / f).unlink()
+    foreign = sorted(p.name for p in out.glob("*.cfg") if p.name not in current)
+    return removed, foreign
