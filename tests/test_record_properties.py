@@ -125,7 +125,7 @@ def unchanged_but_status(name: str, key: str, old: list[str], new: list[str]) ->
                                         if i not in free)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(steps=st.lists(edits, min_size=1, max_size=4))
 def test_records_survive_any_edit(tmp_path_factory, steps: list[tuple]) -> None:
