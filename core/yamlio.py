@@ -36,6 +36,12 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise JinbaoError("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise JinbaoError("is a directory, not a file", file=str(path)) from None
+    except NotADirectoryError:
+        raise JinbaoError(f"{path.parent} is not a directory", file=str(path)) from None
+    except OSError as e:
+        raise JinbaoError(f"cannot read: {e.strerror or e}", file=str(path)) from None
     except UnicodeDecodeError as e:
         raise JinbaoError(f"not UTF-8 text ({e.reason})", file=str(path)) from None
     try:

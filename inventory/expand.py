@@ -26,6 +26,7 @@ class _Ctx:
         self.regions = regions
         self.file = file
         self.sites: dict[str, Site] = {}
+        self.access_cities: set[str] = set()  # cities whose access sites were generated
 
     def err(self, entry: str, message: str) -> JinbaoError:
         return JinbaoError(message, file=self.file, entry=entry)
@@ -51,6 +52,10 @@ def expand(doc: InventoryDoc, regions: dict[str, Region], file: str) -> Inventor
         elif r.level == "province":
             _province(ctx, r, doc.provinces.get(r.code, ProvinceDoc()))
     _extra_sites(ctx)
+    for code in doc.access_sites.overrides:
+        if code not in ctx.access_cities:  # a typo would otherwise be ignored silently
+            raise ctx.err(f"access_sites.overrides.{code}", f"unknown city {code}: not a city centre or"
+                          " municipality with access sites")
     for sid in doc.site_overrides:
         if sid not in ctx.sites:
             raise ctx.err(f"site_overrides.{sid}", f"unknown site {sid}")
@@ -149,6 +154,7 @@ def _dr(ctx: _Ctx, r: Region, pdoc: ProvinceDoc, centre_city: str, tier: str) ->
 
 def _access_sites(ctx: _Ctx, city: Region, parent: str) -> None:
     cfg: AccessSitesDoc = ctx.doc.access_sites
+    ctx.access_cities.add(city.code)
     counts = cfg.overrides.get(city.code, cfg.per_city)
     province = city.province or city.code
     for kind, n in counts.items():
@@ -177,7 +183,7 @@ def _extra_sites(ctx: _Ctx) -> None:
     kinds = ctx.doc.access_sites.kinds
     for i, s in enumerate(ctx.doc.sites):
         entry = f"sites.{i}"
-        m = SITE_ID_RE.match(s.id)
+        m = SITE_ID_RE.fullmatch(s.id)
         if not m:
             raise ctx.err(entry, f"site id {s.id!r} must be <6-digit code>-<DC|DR|ASnnn>")
         parent = ctx.sites.get(s.parent)
@@ -224,10 +230,16 @@ def _platform(ctx: _Ctx, host: str, site: Site, role: str, entry: str) -> str:
                 or p.default.get(role))
     if platform is None:
         raise ctx.err(entry, f"{host}: no platform for role {role} (platforms.default)")
+    if entry == "platforms":  # name the entry the platform came from
+        entry = (f"platforms.devices.{host}" if host in p.devices
+                 else f"site_overrides.{site.id}.platform" if site_platform and site_platform.platform == platform
+                 else f"platforms.sites.{site.id}" if p.sites.get(site.id) == platform
+                 else f"platforms.default.{role}")
     if platform not in PLATFORMS:
         raise ctx.err(entry, f"{host}: unknown platform {platform!r} (known: {', '.join(sorted(PLATFORMS))})")
     if role in ("WR", "AR") and platform not in ROUTER_PLATFORMS:
-        raise ctx.err(entry, f"{host}: platform {platform!r} is not a router platform")
+        raise ctx.err(entry, f"{host}: platform {platform!r} is not a router platform"
+                             f" (one of {', '.join(sorted(ROUTER_PLATFORMS))})")
     return platform
 
 
@@ -252,7 +264,10 @@ def _devices(ctx: _Ctx) -> tuple[Device, ...]:
             raise ctx.err(entry, f"duplicate hostname {d.hostname}")
         platform = d.platform or _platform(ctx, d.hostname, site, role, entry)
         if platform not in PLATFORMS:
-            raise ctx.err(entry, f"{d.hostname}: unknown platform {platform!r}")
+            raise ctx.err(f"{entry}.platform", f"{d.hostname}: unknown platform {platform!r}")
+        if role in ("WR", "AR") and platform not in ROUTER_PLATFORMS:
+            raise ctx.err(f"{entry}.platform", f"{d.hostname}: platform {platform!r} is not a router platform"
+                          f" (one of {', '.join(sorted(ROUTER_PLATFORMS))})")
         devices[d.hostname] = Device(d.hostname, site_id, role, nn, platform)
     for host in ctx.doc.platforms.devices:
         if host not in devices:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 ROLES = ("WR", "FW", "DB", "EX", "DS", "NM", "AR")
-HOSTNAME_RE = re.compile(r"^JB-(?P<code>\d{6})-(?P<site>DC|DR|AS\d{3})-(?P<role>WR|FW|DB|EX|DS|NM|AR)(?P<nn>\d{2})$")
-SITE_ID_RE = re.compile(r"^(?P<code>\d{6})-(?P<site>DC|DR|AS\d{3})$")
-REGION_CODE_RE = re.compile(r"^\d{6}$")
+# full matches only (`fullmatch`): `$` would also match before a trailing newline
+HOSTNAME_RE = re.compile(r"JB-(?P<code>\d{6})-(?P<site>DC|DR|AS\d{3})-(?P<role>WR|FW|DB|EX|DS|NM|AR)(?P<nn>\d{2})")
+SITE_ID_RE = re.compile(r"(?P<code>\d{6})-(?P<site>DC|DR|AS\d{3})")
+REGION_CODE_RE = re.compile(r"\d{6}")
 
 
 def hostname(site_id: str, role: str, index: int) -> str:
@@ -16,7 +17,7 @@ def hostname(site_id: str, role: str, index: int) -> str:
 
 def parse_hostname(name: str) -> tuple[str, str, int]:
     """Return (site id, role, index) or raise ValueError saying what breaks the rule."""
-    m = HOSTNAME_RE.match(name)
+    m = HOSTNAME_RE.fullmatch(name)
     if not m:
         raise ValueError(f"hostname {name!r} breaks the rule JB-<6-digit code>-<DC|DR|ASnnn>-<ROLE><nn>"
                          f" (roles {', '.join(ROLES)})")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
 
+from pydantic import BaseModel, Field, field_validator
+
+from core.text import StrictDoc
 from inventory.naming import REGION_CODE_RE, ROLES
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Doc(StrictDoc, BaseModel):  # BaseModel named for linters; StrictDoc: every string one line, no control chars
+    pass
+
+
+Count = Annotated[int, Field(ge=0, le=999)]
 
 
 def _code(v: str) -> str:
-    if not REGION_CODE_RE.match(v):
+    if not REGION_CODE_RE.fullmatch(v):
         raise ValueError(f"region code {v!r} must be six digits (GB/T 2260)")
     return v
 
@@ -80,8 +86,8 @@ class AccessKindDoc(_Doc):
 
 class AccessSitesDoc(_Doc):
     kinds: dict[str, AccessKindDoc]
-    per_city: dict[str, int]
-    overrides: dict[str, dict[str, int]] = {}
+    per_city: dict[str, Count]
+    overrides: dict[str, dict[str, Count]] = {}
 
 
 class PlatformsDoc(_Doc):
@@ -91,7 +97,7 @@ class PlatformsDoc(_Doc):
 
 
 class SiteOverrideDoc(_Doc):
-    devices: dict[str, int] = {}
+    devices: dict[str, Annotated[int, Field(ge=0, le=99)]] = {}
     platform: str | None = None
 
 

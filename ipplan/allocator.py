@@ -14,33 +14,22 @@ from __future__ import annotations
 import bisect
 import copy
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from core.errors import JinbaoError, PoolExhausted
+from core.records import Report
+from ipplan import keys
 from ipplan.addr import BITS, fmt, parse, plen_for
 from ipplan.config import PlanDoc
 from ipplan.demand import Request
 from ipplan.registry import Record, Registry
 
 CONTAINER_PURPOSES_SUFFIX = ("aggregate", "national pool")
-RESERVED_PREFIX = "reserved/"
+RESERVED_PREFIX = keys.RESERVED_PREFIX
 
 
 def is_container(rec: Record) -> bool:
     """Blocks that legitimately hold other allocations (and may hold reservations)."""
     return rec.purpose.endswith(CONTAINER_PURPOSES_SUFFIX)
-
-
-@dataclass
-class Report:
-    added: list[str] = field(default_factory=list)
-    reactivated: list[str] = field(default_factory=list)
-    decommissioned: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)  # same prefix, new description (a reservation's note)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.reactivated or self.decommissioned or self.updated)
 
 
 class _Allocator:
@@ -193,7 +182,7 @@ def _apply_reservations(a: _Allocator) -> None:
             by_pool[(r.pool, r.af)].append(r)
     for i, res in enumerate(a.plan.reservations):
         af, start, plen = parse(res.prefix)
-        key = f"{RESERVED_PREFIX}{res.pool}/{res.prefix}"
+        key = keys.reservation(res.pool, res.prefix)
         configured.add(key)
         existing = a.reg.get(key)
         if existing is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ipplan.addr import parse
+from ipplan.addr import BITS, parse
 from ipplan.allocator import RESERVED_PREFIX, is_container
 from ipplan.config import PlanDoc
 from ipplan.demand import Request
@@ -46,6 +46,13 @@ def check_registry(reg: Registry, plan: PlanDoc) -> list[Finding]:
             if r.key not in cycles:  # a record on a loop has no true parent to judge it against
                 findings.extend(_judge(r, top, reg))
             stack.append(r)
+        if configured:
+            _, pool_start, pool_plen = parse(configured)
+            pool_end = pool_start + (1 << (BITS[af] - pool_plen))
+            findings.extend(Finding("reservation-outside-pool", r.key, f"reservation {r.prefix} lies outside pool"
+                                                                       f" {pool} ({configured})")
+                            for r in recs if r.key.startswith(RESERVED_PREFIX)
+                            and not (pool_start <= r.start and r.end <= pool_end))
         roots = [r for r in recs if not r.parent and not r.key.startswith(RESERVED_PREFIX)]
         for r in roots:
             if configured and (r.af, r.start, r.plen) != parse(configured):

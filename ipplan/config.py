@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from core.errors import JinbaoError
+from core.text import StrictDoc as _Doc  # unknown keys refused; every string one line, no control characters
 from core.yamlio import parse_model, read_yaml
 from inventory.naming import ROLES
 
@@ -16,8 +18,6 @@ POOLS = ("business", "office", "management", "loopback", "p2p", "dmz")
 HEADROOM_TIERS = ("ministry", "province", "municipality", "city", "dr", "access")
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _prefix(v: str) -> str:
@@ -125,4 +125,22 @@ class PlanDoc(_Doc):
 
 def load_plan(directory: Path) -> PlanDoc:
     path = Path(directory) / PLAN_FILE
-    return parse_model(PlanDoc, read_yaml(path), path)
+    plan = parse_model(PlanDoc, read_yaml(path), path)
+    _check_reservations(plan, str(path))
+    return plan
+
+
+def _check_reservations(plan: PlanDoc, file: str) -> None:
+    """A reservation is a hole in its own pool: one outside the pool would be recorded and never matter, and a
+    second entry for the same prefix would silently replace the first one's note."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, res in enumerate(plan.reservations):
+        net = ipaddress.ip_network(res.prefix)
+        pool = ipaddress.ip_network(getattr(plan.pools[res.pool], f"ipv{net.version}"))
+        if not net.subnet_of(pool):  # type: ignore[arg-type]
+            raise JinbaoError(f"reservation {res.prefix} lies outside pool {res.pool} ({pool})", file=file,
+                              entry=f"reservations.{i}")
+        first = seen.setdefault((res.pool, res.prefix), i)
+        if first != i:
+            raise JinbaoError(f"reservation {res.prefix} in pool {res.pool} is already reservations.{first}",
+                              file=file, entry=f"reservations.{i}")

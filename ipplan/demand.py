@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inventory.model import Inventory, Site
+from ipplan import keys
 from ipplan.addr import plen_for
 from ipplan.config import POOLS, PlanDoc
 
@@ -52,15 +53,15 @@ def build_demand(inv: Inventory, plan: PlanDoc) -> list[Request]:
         devs = devices[site.id]
         for sub in _subnets(plan, site):
             for af, plen in ((4, sub.ipv4), (6, sub.ipv6)):
-                key = f"{sub.pool}/{af}/{site.id}/{sub.name}"
+                key = keys.subnet(sub.pool, af, site.id, sub.name)
                 req = Request(key, sub.pool, af, site.id, SUBNET_PURPOSE.get(sub.name, f"{sub.name} zone"), plen,
                               host_subnet=True)
                 if sub.gateway:
-                    req.children.append(Request(f"{key}/gateway", sub.pool, af, site.id, f"{sub.name} gateway",
-                                                _host(af)))
+                    req.children.append(Request(keys.member(key, "gateway"), sub.pool, af, site.id,
+                                                f"{sub.name} gateway", _host(af)))
                 for role in sub.hosts:  # role order first, then device order: WR01, WR02, FW01
                     for d in (x for x in devs if x.role == role):
-                        req.children.append(Request(f"{key}/{d.hostname}", sub.pool, af, site.id,
+                        req.children.append(Request(keys.member(key, d.hostname), sub.pool, af, site.id,
                                                     f"{sub.name} host", _host(af)))
                 add(site.id, req)
         if devs:
@@ -69,11 +70,11 @@ def build_demand(inv: Inventory, plan: PlanDoc) -> list[Request]:
         for d in devs:
             if d.role in plan.loopback.roles:
                 for af, plen in ((4, plan.loopback.ipv4), (6, plan.loopback.ipv6)):
-                    add(site.id, Request(f"loopback/{af}/{site.id}/{d.hostname}", "loopback", af, site.id,
+                    add(site.id, Request(keys.loopback(af, site.id, d.hostname), "loopback", af, site.id,
                                          "loopback", plen))
     for link in inv.links:
         for af, plen in ((4, plan.p2p.ipv4), (6, plan.p2p.ipv6)):
-            add(link.b_site, Request(f"p2p/{af}/{link.b_site}/{link.id}", "p2p", af, link.b_site,
+            add(link.b_site, Request(keys.p2p(af, link.b_site, link.id), "p2p", af, link.b_site,
                                      f"p2p link ({link.kind})", plen))
 
     children = inv.children()
@@ -98,11 +99,13 @@ def _mgmt_subnet(plan: PlanDoc, site: Site, hosts: list[str], af: int) -> Reques
     # IPv4: network + gateway + broadcast + hosts, times headroom; never smaller than a /29
     v4 = min(29, plen_for(4, (len(hosts) + 3) * plan.management.headroom))
     plen = v4 if af == 4 else plan.management.ipv6
-    key = f"management/{af}/{site.id}/oob"
+    key = keys.mgmt_subnet(af, site.id)
     req = Request(key, "management", af, site.id, "management subnet", plen, host_subnet=True)
-    req.children.append(Request(f"{key}/gateway", "management", af, site.id, "management gateway", _host(af)))
+    req.children.append(Request(keys.mgmt_host(af, site.id, "gateway"), "management", af, site.id,
+                                "management gateway", _host(af)))
     for h in hosts:
-        req.children.append(Request(f"{key}/{h}", "management", af, site.id, "device management", _host(af)))
+        req.children.append(Request(keys.mgmt_host(af, site.id, h), "management", af, site.id,
+                                    "device management", _host(af)))
     return req
 
 
@@ -119,5 +122,5 @@ def _aggregate(inv: Inventory, plan: PlanDoc, site: Site, pool: str, af: int,
     if not kids and not own:
         return None
     hk = headroom_key(site)
-    return Request(f"{pool}/{af}/{site.id}", pool, af, site.id, AGGREGATE_PURPOSE.get(hk, "site aggregate"),
+    return Request(keys.aggregate(pool, af, site.id), pool, af, site.id, AGGREGATE_PURPOSE.get(hk, "site aggregate"),
                    None, headroom=plan.headroom.get(hk, 1), children=own + kids)

@@ -1,45 +1,18 @@
-"""Exports of the registration record: JSON (the contract other tools read), NetBox CSV, Markdown."""
+"""Exports of the registration record: JSON (the contract other tools read), Markdown; NetBox in ipplan.netbox."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 
-from ipplan.allocator import is_container
+from ipplan.keys import RESERVED_PREFIX
 from ipplan.registry import Registry
 
 FORMATS = ("json", "netbox-csv", "markdown")
-# NetBox prefix statuses: container | active | reserved | deprecated
-_NETBOX_STATUS = {"active": "active", "decommissioned": "deprecated", "reserved": "reserved"}
-# VRF per network: the business, office and management networks never share a routing table.
-_NETBOX_VRF = {"business": "business", "loopback": "business", "p2p": "business", "dmz": "dmz",
-               "office": "office", "management": "management"}
-
-
 def to_json(reg: Registry) -> str:
     rows = [{"prefix": r.prefix, "pool": r.pool, "af": r.af, "site": r.site, "purpose": r.purpose,
              "status": r.status, "key": r.key, "parent": r.parent or None} for r in reg.sorted()]
     return json.dumps({"allocations": rows}, ensure_ascii=False, indent=1) + "\n"
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
-
-
-def to_netbox_csv(reg: Registry) -> str:
-    """NetBox's prefix bulk-import columns (Organisation > Prefixes > Import)."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["prefix", "status", "vrf", "role", "is_pool", "mark_utilized", "description"])
-    for r in reg.sorted():
-        container = is_container(r) and r.status == "active"
-        status = "container" if container else _NETBOX_STATUS[r.status]
-        w.writerow([r.prefix, status, _NETBOX_VRF[r.pool], _slug(r.purpose.split(" (")[0]),
-                    "true" if r.purpose == "management subnet" else "false", "false",
-                    f"{r.site} {r.purpose}".strip()])
-    return out.getvalue()
 
 
 def to_markdown(reg: Registry) -> str:
@@ -58,7 +31,7 @@ def utilisation(reg: Registry) -> list[dict]:
             used_by[c.parent] += c.end - c.start
     rows = []
     for r in reg.sorted():
-        if r.parent or r.key.startswith("reserved/"):
+        if r.parent or r.key.startswith(RESERVED_PREFIX):
             continue
         used = used_by[r.key]
         rows.append({"pool": r.pool, "af": r.af, "prefix": r.prefix, "used": used, "size": r.end - r.start})
@@ -83,10 +56,10 @@ def summary_markdown(reg: Registry) -> str:
 def render(reg: Registry, fmt: str) -> str:
     if fmt == "json":
         return to_json(reg)
-    if fmt == "netbox-csv":
-        return to_netbox_csv(reg)
     if fmt == "markdown":
         return to_markdown(reg)
+    if fmt == "netbox-csv":
+        raise ValueError("netbox-csv is several files: ipplan.netbox.netbox_files")
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from inventory.model import Inventory
 from inventory.scope import sites_in_scope
+from ipplan import keys
 from ipplan.registry import Registry
 
 
 def mgmt_address(reg: Registry, site: str, host: str, af: int = 4) -> str | None:
-    rec = reg.get(f"management/{af}/{site}/oob/{host}")
+    rec = reg.get(keys.mgmt_host(af, site, host))
     return None if rec is None else rec.prefix.split("/")[0]
 
 

@@ -9,17 +9,20 @@ Firewalls have fixed ports (transit 1, production 2, exchange 3) and are not rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from core.fsutil import atomic_write_text
-from inventory.model import Inventory
+from core.records import RecordFormat, Report, read_rows, render_rows, save_text
+from inventory.model import Inventory, Link
 
 PORTS_FILE = "port-registry.tsv"
 HEADER = ("# jinbao port record: the port number of every router link (N in the platform's port name, e.g.\n"
           "# GigabitEthernet0/0/N, ethN). Written by `jinbao ipplan allocate`; do not edit by hand.\n")
 COLUMNS = ("device", "port", "key", "status")
+FORMAT = RecordFormat(PORTS_FILE, HEADER, COLUMNS)
+STATUSES = ("active", "decommissioned")
 UPLINK_ORDER = ("primary", "backup", "access")
 
 
@@ -31,15 +34,7 @@ class PortRecord:
     status: str  # active | decommissioned
 
 
-@dataclass
-class PortReport:
-    added: list[str] = field(default_factory=list)
-    reactivated: list[str] = field(default_factory=list)
-    decommissioned: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.reactivated or self.decommissioned)
+PortReport = Report  # the report every record uses (core.records)
 
 
 class PortRegistry:
@@ -54,39 +49,71 @@ class PortRegistry:
 
     def render(self) -> str:
         rows = sorted(self.records.values(), key=lambda r: (r.device, r.port))
-        return HEADER + "\t".join(COLUMNS) + "\n" + "".join(
-            f"{r.device}\t{r.port}\t{r.key}\t{r.status}\n" for r in rows)
+        return render_rows(FORMAT, ((r.device, str(r.port), r.key, r.status) for r in rows))
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, self.render())
+        save_text(path, self.render())
 
 
 def load_ports(path: Path) -> PortRegistry:
-    path = Path(path)
-    if not path.exists():
+    rows = read_rows(Path(path), FORMAT)
+    if rows is None:
         return PortRegistry()
     records: dict[tuple[str, str], PortRecord] = {}
     used: set[tuple[str, int]] = set()
-    header = False
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if not header:
-            if tuple(cols) != COLUMNS:
-                raise JinbaoError(f"header must be {' '.join(COLUMNS)}", file=str(path), entry=f"line {lineno}")
-            header = True
-            continue
-        if len(cols) != 4 or not cols[1].isdigit() or cols[3] not in ("active", "decommissioned"):
-            raise JinbaoError("expected device, port number, key, active|decommissioned", file=str(path),
-                              entry=f"line {lineno}")
+    for lineno, cols in rows:
+        if not cols[1].isascii() or not cols[1].isdigit() or cols[3] not in STATUSES or not cols[0] or not cols[2]:
+            raise FORMAT.error(path, lineno, "expected device, port number, key, active|decommissioned")
         rec = PortRecord(cols[0], int(cols[1]), cols[2], cols[3])
         if (rec.device, rec.key) in records or (rec.device, rec.port) in used:
-            raise JinbaoError(f"{rec.device}: port {rec.port} or {rec.key} recorded twice", file=str(path),
-                              entry=f"line {lineno}")
+            raise FORMAT.error(path, lineno, f"{rec.device}: port {rec.port} or {rec.key} recorded twice")
         records[(rec.device, rec.key)] = rec
         used.add((rec.device, rec.port))
     return PortRegistry(records)
+
+
+def home_links(inv: Inventory, ports: PortRegistry) -> Inventory:
+    """The inventory with every line between sites where the port record says it is cabled.
+
+    The inventory's rules place a new line (primary on WR01, backup on the second router, an access site on
+    the router its number picks); once a line has ports it stays on those routers, so adding a router to a
+    site moves no cable and renumbers no line: existing lines keep their routers, ports and /31s, and only
+    new lines go to the new router. A line whose routers are gone falls back to the rules. A removed site's
+    lines are remembered too (decommissioned rows), so re-adding the site brings back the same lines."""
+    if not ports.records:
+        return inv
+    by_key: dict[str, list[PortRecord]] = {}
+    for rec in ports.records.values():
+        by_key.setdefault(rec.key, []).append(rec)
+    routers: dict[str, list[str]] = {}
+    for d in inv.devices:
+        if d.is_router:
+            routers.setdefault(d.site, []).append(d.hostname)
+    links = tuple(_homed(lk, by_key, routers) if lk.a_site != lk.b_site else lk for lk in inv.links)
+    if links == inv.links:
+        return inv
+    return dataclasses.replace(inv, links=links, _site_index={})
+
+
+def _homed(link: Link, by_key: dict[str, list[PortRecord]], routers: dict[str, list[str]]) -> Link:
+    uppers = set(routers.get(link.a_site, ()))
+    lowers = routers.get(link.b_site, [])
+    # the rules' own lower router first, then the site's others: a backup line may sit on any of them
+    candidates = [link.b, *(x for x in lowers if x != link.b)] if link.kind == "backup" else [link.b]
+    found: list[tuple[int, int, str, str]] = []
+    for rank, low in enumerate(candidates):
+        rows = by_key.get(f"{link.kind}:{low}", [])
+        ends = {r.device: r.status for r in rows}
+        if low not in ends:
+            continue
+        for r in rows:
+            if r.device in uppers:
+                live = ends[low] == "active" and r.status == "active"
+                found.append((0 if live else 1, rank, r.device, low))
+    if not found:
+        return link
+    _, _, up, low = min(found)
+    return link if (up, low) == (link.a, link.b) else dataclasses.replace(link, a=up, b=low)
 
 
 def port_demand(inv: Inventory) -> dict[str, list[str]]:

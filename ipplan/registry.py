@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from core.fsutil import atomic_write_text
+from core.records import RecordFormat, read_rows, render_rows, save_text
 from ipplan.addr import BITS, fmt
-from ipplan.config import POOLS
+from ipplan.config import POOLS, REGISTRY_FILE
 
 HEADER = (
     "# jinbao IP registration record (IP地址备案). Written by `jinbao ipplan allocate`; do not edit by hand.\n"
     "# Rows are never removed or renumbered: a removed site's prefixes stay, marked decommissioned.\n"
 )
 COLUMNS = ("prefix", "pool", "site", "purpose", "status", "key", "parent")
+FORMAT = RecordFormat(REGISTRY_FILE, HEADER, COLUMNS)
 STATUSES = ("active", "decommissioned", "reserved")
 _POOL_ORDER = {p: i for i, p in enumerate(POOLS)}
 
@@ -66,38 +67,26 @@ class Registry:
         return sorted(self.records.values(), key=Record.sort_key)
 
     def render(self) -> str:
-        lines = [HEADER, "\t".join(COLUMNS), "\n"]
-        for r in self.sorted():
-            lines.append(f"{r.prefix}\t{r.pool}\t{r.site}\t{r.purpose}\t{r.status}\t{r.key}\t{r.parent}\n")
-        return "".join(lines)
+        return render_rows(FORMAT, ((r.prefix, r.pool, r.site, r.purpose, r.status, r.key, r.parent)
+                                    for r in self.sorted()))
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, self.render())
+        save_text(path, self.render())
 
 
 def load_registry(path: Path) -> Registry:
     """Read the registry; a missing file is an empty registry. Any malformed row is a one-line error."""
-    path = Path(path)
-    if not path.exists():
+    rows = read_rows(Path(path), FORMAT)
+    if rows is None:
         return Registry()
     records: dict[str, Record] = {}
     lines: dict[str, int] = {}
-    seen_header = False
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.startswith("#") or not line.strip():
-                continue
-            cols = line.rstrip("\n").split("\t")
-            if not seen_header:
-                if tuple(cols) != COLUMNS:
-                    raise JinbaoError(f"header must be {' '.join(COLUMNS)}", file=str(path), entry=f"line {lineno}")
-                seen_header = True
-                continue
-            rec = _parse_row(cols, str(path), lineno)
-            if rec.key in records:
-                raise JinbaoError(f"duplicate key {rec.key}", file=str(path), entry=f"line {lineno}")
-            records[rec.key] = rec
-            lines[rec.key] = lineno
+    for lineno, cols in rows:
+        rec = _parse_row(cols, str(path), lineno)
+        if rec.key in records:
+            raise FORMAT.error(path, lineno, f"duplicate key {rec.key}")
+        records[rec.key] = rec
+        lines[rec.key] = lineno
     _refuse_cycles(records, lines, str(path))
     return Registry(records)
 
@@ -126,8 +115,6 @@ def _refuse_cycles(records: dict[str, Record], lines: dict[str, int], file: str)
 
 def _parse_row(cols: list[str], file: str, lineno: int) -> Record:
     entry = f"line {lineno}"
-    if len(cols) != len(COLUMNS):
-        raise JinbaoError(f"expected {len(COLUMNS)} tab-separated columns, got {len(cols)}", file=file, entry=entry)
     prefix, pool, site, purpose, status, key, parent = cols
     try:
         net = ipaddress.ip_network(prefix, strict=True)

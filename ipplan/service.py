@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from inventory.load import Loaded, load
+from core.errors import JinbaoError
+from inventory.load import Loaded, load, refuse_package_write
 from ipplan.allocator import Report, allocate
 from ipplan.check import Finding, check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
 from ipplan.demand import Request, build_demand
-from ipplan.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, load_ports, port_demand
+from ipplan.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, home_links, load_ports, port_demand
 from ipplan.registry import Registry, load_registry
 
 
@@ -29,13 +31,20 @@ class PlanState:
         return self.loaded.directory / REGISTRY_FILE
 
 
-def open_plan(directory: Path) -> PlanState:
-    """Everything the IP plan needs, read from the directory (a command that also plans the network reads
-    it once through `network.workspace.Workspace`)."""
+def load_cabled(directory: Path, ports: PortRegistry | None = None) -> Loaded:
+    """The inventory with its lines where the port record has them cabled (ipplan.ports.home_links)."""
     loaded = load(directory)
+    if ports is None:
+        ports = load_ports(Path(directory) / PORTS_FILE)
+    return dataclasses.replace(loaded, inventory=home_links(loaded.inventory, ports))
+
+
+def open_plan(directory: Path) -> PlanState:
+    ports = load_ports(Path(directory) / PORTS_FILE)
+    loaded = load_cabled(directory, ports)
     plan = load_plan(directory)
     registry = load_registry(Path(directory) / REGISTRY_FILE)
-    return plan_state(loaded, plan, registry, load_ports(Path(directory) / PORTS_FILE))
+    return plan_state(loaded, plan, registry, ports)
 
 
 def plan_state(loaded: Loaded, plan: PlanDoc, registry: Registry, ports: PortRegistry) -> PlanState:
@@ -57,15 +66,42 @@ class Allocation(NamedTuple):
 
 def allocate_and_save(state: PlanState) -> Allocation:
     """Allocate addresses and ports; write each record only if it changed (atomically), and neither unless
-    both allocations succeeded, so a failed run or a rerun touches nothing."""
+    both allocations succeeded, so a failed run or a rerun touches nothing. A record that `ipplan check` rejects
+    is refused first: adding rows on top of a corrupt record would bury the damage."""
+    refuse_package_write(state.loaded.directory)
+    # a changed pool is the plan's doing, not the record's: the allocator names the plan entry for it
+    bad = [f for f in check_registry(state.registry, state.plan) if f.rule != "pool-changed"]
+    if bad:
+        f = bad[0]
+        more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise JinbaoError(f"the record fails its check, nothing allocated: {f.rule} {f.key}: {f.message}{more};"
+                          " see `jinbao ipplan check`", file=str(state.registry_path))
     reg, report = allocate(state.demand, state.registry, state.plan, str(state.loaded.directory / PLAN_FILE))
     ports, port_report = allocate_ports(state.port_demand, state.ports)
-    if report.changed or not state.registry_path.exists():
-        reg.save(state.registry_path)
     ports_path = state.loaded.directory / PORTS_FILE
-    if port_report.changed or not ports_path.exists():
-        ports.save(ports_path)
+    for changed, record, path in ((report.changed, reg, state.registry_path), (port_report.changed, ports, ports_path)):
+        if changed or not path.exists():
+            try:
+                record.save(path)
+            except OSError as e:  # a read-only inventory, a full disk: one line, the record untouched
+                raise JinbaoError(f"cannot write the record: {e.strerror or e}", file=str(path)) from None
     return Allocation(reg, report, ports, port_report)
+
+
+def export_netbox(directory: Path, out_dir: Path, sites_file: Path | None = None) -> list[Path]:
+    """The record as NetBox import CSVs in `out_dir` (ipplan.netbox); `sites_file` maps site names to the
+    ids of the NetBox at hand (its exported site list)."""
+    from ipplan.netbox import read_site_ids, write_netbox
+
+    site_ids = None
+    if sites_file is not None:
+        try:
+            text = Path(sites_file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise JinbaoError(f"cannot read the NetBox site list: {e}", file=str(sites_file)) from None
+        site_ids = read_site_ids(text, str(sites_file))
+    return write_netbox(load_registry(Path(directory) / REGISTRY_FILE), load(directory).inventory, out_dir,
+                        site_ids)
 
 
 def port_findings(state: PlanState, ports: PortRegistry | None = None) -> list[Finding]:

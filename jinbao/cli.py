@@ -10,9 +10,21 @@ import typer
 
 from core.errors import JinbaoError
 from jinbao.commands import deploy, ferry, inventory, ipplan, lab, network, run
-from jinbao.commands.base import err
+from jinbao.commands.base import err, no_wrap_when_piped
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+EXAMPLES = """Examples:\n\n
+  jinbao inventory validate\n
+  jinbao inventory show --scope 140100\n
+  jinbao --inventory ./my-inventory ipplan allocate\n
+  jinbao ipplan check --json\n
+  jinbao ipplan export --format netbox-csv --out netbox/\n
+  jinbao intent JB-140100-DC-WR01\n
+  jinbao render --out configs/ --scope 140000\n
+  jinbao verify --scope 140100\n
+  jinbao run --out out/\n\n
+Bad input: one line naming the file and entry, exit 2. Docs: README.md, docs/."""
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False,
+                  epilog=EXAMPLES)
 
 
 @app.callback()
@@ -21,6 +33,7 @@ def _main(
                                                    show_default="inventory/")] = None,
 ) -> None:
     """Options of every command (read back by `jinbao.commands.base.inventory_dir`)."""
+    no_wrap_when_piped()
 
 
 # commands of the root, in the order `--help` lists them

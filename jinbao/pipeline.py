@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from network.workspace import Workspace
 
 # what each step writes into out/ (directories end in "/"); the regional diagram is diagram-<scope>.svg
-OUTPUTS = {"export": ("ipplan.json", "ipplan-netbox.csv", "ipplan.md"), "render": ("configs/",),
+OUTPUTS = {"export": ("ipplan.json", "netbox/", "ipplan.md"), "render": ("configs/",),
            "verify": ("verify.json",), "diagram": ("diagram-nation.svg", "diagram-*.svg")}
 DIAGRAM_SCOPE = "140000"  # Shanxi: the province the lab slice and the docs use
 
@@ -86,6 +86,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
          step: Callable[..., None], steps: list[dict], diagram_scope: str) -> dict:
     from inventory.scope import sites_in_scope
     from ipplan.export import render, summary, summary_markdown
+    from ipplan.netbox import write_netbox
     from ipplan.service import check
     from network.workspace import Workspace
 
@@ -107,9 +108,10 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
 
     t = begin("export")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for fmt, name in (("json", "ipplan.json"), ("netbox-csv", "ipplan-netbox.csv"), ("markdown", "ipplan.md")):
+    for fmt, name in (("json", "ipplan.json"), ("markdown", "ipplan.md")):
         atomic_write_text(out_dir / name, render(reg, fmt))
-    step("export", t, files=3, out=str(out_dir))
+    netbox = write_netbox(reg, inv, out_dir / "netbox")
+    step("export", t, files=2 + len(netbox), out=str(out_dir))
 
     net = _network_steps(ws, out_dir, begin, step, log, diagram_scope)
     result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),

@@ -24,7 +24,7 @@ RESERVED_NETS = (ipaddress.ip_network("192.0.2.0/24"),)
 RESERVED_IFNAMES = ("lo", "mgmt0")
 
 _LAB_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")  # "jbmgmt-" + 8 chars = 15, the kernel's limit
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"^(?=.{{1,64}}$){_LABEL}(\.{_LABEL})*$")
@@ -179,7 +179,7 @@ class LabSpec:
         for group, items in (("link", self.links), ("segment", self.segments)):
             labels = [x.name for x in items]
             errors += [f"duplicate {group} name {x!r}" for x in set(labels) if labels.count(x) > 1]
-            errors += [f"{group} name {x!r}: [a-z0-9-], max 40" for x in labels if not _NAME_RE.match(x)]
+            errors += [f"{group} name {x!r}: [a-z0-9-], max 40" for x in labels if not _NAME_RE.fullmatch(x)]
         for seg in self.segments:
             if not seg.members:
                 errors.append(f"segment {seg.name}: no members")
@@ -195,7 +195,7 @@ class LabSpec:
             self.snmp_user.auth_proto not in SNMP_AUTH_PROTOS or self.snmp_user.priv_proto not in SNMP_PRIV_PROTOS
         ):
             errors.append(f"snmp_user: protocols must be one of {SNMP_AUTH_PROTOS} / {SNMP_PRIV_PROTOS}")
-        if self.snmp_user and not _NAME_RE.match(self.snmp_user.name.lower()):
+        if self.snmp_user and not _NAME_RE.fullmatch(self.snmp_user.name.lower()):
             errors.append(f"snmp_user: user name {self.snmp_user.name!r}: letters, digits, '-'")
         if errors:
             raise SpecError(f"lab {self.name}: " + "; ".join(errors))
@@ -210,7 +210,7 @@ def _check_node(
     n: NodeSpec, mgmt: ipaddress.IPv4Network | ipaddress.IPv6Network, seen: set[Any], names: set[str]
 ) -> list[str]:
     errors = []
-    if not _NAME_RE.match(n.name):
+    if not _NAME_RE.fullmatch(n.name):
         errors.append(f"node name {n.name!r}: [a-z0-9-], max 40")
     if n.name in names:
         errors.append(f"duplicate node {n.name!r}")

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from core.errors import JinbaoError
 from inventory.model import Device, Link
+from ipplan import keys
 from ipplan.addr import BITS, fmt, host
 from ipplan.registry import Record, Registry
 
@@ -26,24 +27,24 @@ class Addressing:
         return rec
 
     def loopback(self, d: Device, af: int) -> str:
-        r = self.record(f"loopback/{af}/{d.site}/{d.hostname}", d.hostname, f"loopback IPv{af}")
+        r = self.record(keys.loopback(af, d.site, d.hostname), d.hostname, f"loopback IPv{af}")
         return fmt(af, r.start, r.plen)
 
     def _mgmt(self, d: Device, af: int) -> tuple[str, str]:
         """(interface address with the subnet's length, gateway address)."""
-        sub = self.record(f"management/{af}/{d.site}/oob", d.hostname, f"management subnet IPv{af}")
-        me = self.record(f"management/{af}/{d.site}/oob/{d.hostname}", d.hostname, f"management IPv{af}")
-        gw = self.record(f"management/{af}/{d.site}/oob/gateway", d.hostname, f"management gateway IPv{af}")
+        sub = self.record(keys.mgmt_subnet(af, d.site), d.hostname, f"management subnet IPv{af}")
+        me = self.record(keys.mgmt_host(af, d.site, d.hostname), d.hostname, f"management IPv{af}")
+        gw = self.record(keys.mgmt_host(af, d.site, "gateway"), d.hostname, f"management gateway IPv{af}")
         return host(af, me.start, sub.plen, 0), fmt(af, gw.start, BITS[af]).split("/")[0]
 
     def link(self, link: Link, end: str, af: int) -> str:
         """The address of end 'a' (offset 0) or 'b' (offset 1) of a point-to-point link."""
         who = link.a if end == "a" else link.b
-        r = self.record(f"p2p/{af}/{link.b_site}/{link.id}", who, f"link {link.id} IPv{af}")
+        r = self.record(keys.p2p(af, link.b_site, link.id), who, f"link {link.id} IPv{af}")
         return host(af, r.start, r.plen, 0 if end == "a" else 1)
 
     def subnet(self, site: str, pool: str, name: str, af: int, who: str) -> Record:
-        return self.record(f"{pool}/{af}/{site}/{name}", who, f"{name} subnet IPv{af}")
+        return self.record(keys.subnet(pool, af, site, name), who, f"{name} subnet IPv{af}")
 
     def in_subnet(self, rec: Record, offset: int) -> str:
         return host(rec.af, rec.start, rec.plen, offset)
@@ -51,9 +52,9 @@ class Addressing:
     def lan_host(self, site: str, pool: str, name: str, af: int, who: str, member: str = "gateway") -> str:
         """A registered host address inside a LAN (`member`: a hostname or "gateway"), with the LAN's length."""
         lan = self.subnet(site, pool, name, af, who)
-        me = self.record(f"{lan.key}/{member}", who, f"{name} address of {member} IPv{af}")
+        me = self.record(keys.member(lan.key, member), who, f"{name} address of {member} IPv{af}")
         return host(af, me.start, lan.plen, 0)
 
     def _aggregate(self, site: str, pool: str, af: int, who: str = "") -> str | None:
-        r = self.reg.get(f"{pool}/{af}/{site}")
+        r = self.reg.get(keys.aggregate(pool, af, site))
         return None if r is None or r.status != "active" else r.prefix

@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from core.text import StrictDoc as _Doc  # unknown keys refused; every string one line, no control characters
 from core.yamlio import parse_model, read_yaml
 from ipplan.config import POOLS
 
 ROUTING_FILE = "routing.yaml"
 TIERS = ("ministry", "province", "municipality", "city", "dr", "access")  # a community per origin tier
-_COMMUNITY_RE = re.compile(r"^(\d{1,5}):(\d{1,5})$")
+_COMMUNITY_RE = re.compile(r"(\d{1,5}):(\d{1,5})")
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TimersDoc(_Doc):
@@ -46,7 +45,7 @@ class BgpDoc(_Doc):
             raise ValueError(f"communities must name exactly the tiers {', '.join(TIERS)}"
                              f" (missing {missing or 'none'}, unknown {unknown or 'none'})")
         for tier, c in v.items():
-            m = _COMMUNITY_RE.match(c) if isinstance(c, str) else None
+            m = _COMMUNITY_RE.fullmatch(c) if isinstance(c, str) else None
             if not m or int(m[1]) > 65535 or int(m[2]) > 65535:
                 raise ValueError(f"{tier}: community {c!r} must be <0-65535>:<0-65535>")
         return v
@@ -70,6 +69,7 @@ class BfdDoc(_Doc):
 
 
 class MgmtDoc(_Doc):
+    MULTILINE = frozenset({"banner"})  # a login banner is several lines; no other control character
     vrf: str
     snmp_user: str
     snmp_auth: str = Field(pattern="^(SHA|SHA-256)$")

@@ -9,13 +9,14 @@ that edits an inventory and opens a new workspace sees its edit.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from pathlib import Path
 
 from inventory.load import Loaded, load
 from inventory.model import Inventory
 from ipplan.config import REGISTRY_FILE, PlanDoc, load_plan
-from ipplan.ports import PORTS_FILE, PortRegistry, load_ports
+from ipplan.ports import PORTS_FILE, PortRegistry, home_links, load_ports
 from ipplan.registry import Registry, load_registry
 from ipplan.service import Allocation, PlanState, allocate_and_save, plan_state
 from network.addressing import Addressing
@@ -29,7 +30,9 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> Loaded:
-        return load(self.directory)
+        """The inventory with its lines where the port record has them cabled (ipplan.ports.home_links)."""
+        raw = load(self.directory)
+        return dataclasses.replace(raw, inventory=home_links(raw.inventory, self.ports))
 
     @property
     def inventory(self) -> Inventory:

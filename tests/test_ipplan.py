@@ -170,9 +170,9 @@ def test_exports(tmp_path: Path) -> None:
     assert {"prefix", "pool", "site", "purpose", "status"} <= row.keys()
     assert (row["pool"], row["site"], row["purpose"], row["status"]) == (
         "business", "140100-DC", "production zone", "active")
-    r = jinbao("ipplan", "export", "--format", "netbox-csv", "--out", str(tmp_path / "n.csv"))
-    assert r.returncode == 0, r.stderr
-    reader = list(csv.DictReader(io.StringIO((tmp_path / "n.csv").read_text(encoding="utf-8"))))
+    r = jinbao("ipplan", "export", "--format", "netbox-csv", "--out", str(tmp_path / "netbox"))
+    assert r.returncode == 0, r.stderr  # six files in import order (tests/test_netbox_export.py)
+    reader = list(csv.DictReader(io.StringIO((tmp_path / "netbox" / "5-prefixes.csv").read_text(encoding="utf-8"))))
     assert reader[0].keys() >= {"prefix", "status", "vrf", "role", "description"}
     assert {x["status"] for x in reader} <= {"container", "active", "reserved", "deprecated"}
     assert next(x for x in reader if x["prefix"] == "10.0.0.0/8")["status"] == "container"

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:  # command modules import their layers lazily so `jinbao --help` stays fast
     from network.secrets import SecretSource
     from network.workspace import Workspace
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # `:100:` in an IPv6 address is an address, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Site id or region code (default: the nation).")]
@@ -23,6 +25,24 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Plan the ro
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Target the lab of this name instead of real devices.")]
 LabSecretsOpt = Annotated[bool, typer.Option(
     "--lab-secrets", help="Use the LAB-ONLY test secrets instead of vault/environment.")]
+
+
+def no_wrap_when_piped() -> None:
+    """On a terminal rich wraps at its width; piped or redirected, a line stays one line (a one-line error or
+    finding must not be split at 80 columns for the next tool)."""
+    for console in (out, err):
+        if not console.is_terminal:
+            console.soft_wrap = True
+            console.width = 1 << 15  # tables size to their content, never to this width
+
+
+def table(*columns: str) -> Table:
+    """A table whose cells are printed literally (with `row`): names are data, never rich markup."""
+    return Table(*columns)
+
+
+def row(t: Table, *cells: object) -> None:
+    t.add_row(*(Text(str(c)) for c in cells))
 
 
 def inventory_dir(ctx: typer.Context) -> Path:

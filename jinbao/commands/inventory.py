@@ -6,11 +6,12 @@ from collections import Counter
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from jinbao.commands.base import JsonOpt, emit_json, out, workspace
+from jinbao.commands.base import JsonOpt, emit_json, out, row, table, workspace
 
-app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.")
+app = typer.Typer(no_args_is_help=True, help="The source of truth: sites, devices, links.",
+                  epilog="Examples:\n\n  jinbao inventory validate --json\n\n"
+                         "  jinbao inventory show --scope 14   (Shanxi: GB/T 2260 short form)")
 
 
 @app.command("validate")
@@ -41,10 +42,19 @@ def inventory_show(
     if as_json:
         emit_json(data)
         return
-    t = Table("site", "tier", "kind", "parent", "name", "devices")
+    t = table("site", "tier", "kind", "parent", "name", "devices")
     per_site = Counter(dev["site"] for dev in data["devices"])
     for s in data["sites"]:
-        t.add_row(s["id"], s["tier"], s["kind"], s["parent"] or "-", f"{s['name_zh']} / {s['name_en']}",
-                  str(per_site[s["id"]]))
+        row(t, s["id"], s["tier"], s["kind"], s["parent"] or "-", f"{s['name_zh']} / {s['name_en']}",
+            per_site[s["id"]])
+    out.print(t)
+    t = table("device", "site", "role", "platform", "management IPv4", "management IPv6")
+    for dev in data["devices"]:
+        row(t, dev["hostname"], dev["site"], dev["role"], dev["platform"], dev["mgmt_ip"] or "-",
+            dev["mgmt_ipv6"] or "-")
+    out.print(t)
+    t = table("link", "kind", "a", "b")
+    for lk in data["links"]:
+        row(t, lk["id"], lk["kind"], lk["a"], lk["b"])
     out.print(t)
     out.print(f"{len(data['sites'])} sites, {len(data['devices'])} devices, {len(data['links'])} links")

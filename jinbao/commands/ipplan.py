@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from core.errors import JinbaoError
-from core.fsutil import atomic_write_text, unwritable
-from jinbao.commands.base import JsonOpt, emit_json, err, out, workspace
+from core.fsutil import atomic_write_text, check_out_dir, unwritable
+from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir, out, workspace
 
-app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).")
+app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).",
+                  epilog="Examples:\n\n  jinbao ipplan allocate   (only ever adds; writes both records)\n\n"
+                         "  jinbao ipplan check\n\n"
+                         "  jinbao ipplan export --format netbox-csv --out netbox/   (docs/ipplan.md)")
 
 
 @app.command("allocate")
@@ -29,7 +33,7 @@ def ipplan_allocate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json({**result, "added_keys": report.added, "decommissioned_keys": report.decommissioned})
         return
-    out.print(f"{result['allocations']} allocations in {result['registry']}: {result['added']} added, "
+    out.print(f"{result['allocations']} allocations in {escape(result['registry'])}: {result['added']} added, "
               f"{result['reactivated']} reactivated, {result['decommissioned']} decommissioned;"
               f" {result['ports_added']} ports added" + ("" if done.changed else " (unchanged)"))
 
@@ -47,7 +51,7 @@ def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                    "findings": [f.as_dict() for f in findings]})
     elif findings:
         for f in findings[:50]:
-            err.print(f"[red]{f.rule}[/] {f.key}: {f.message}")
+            err.print(f"[red]{f.rule}[/] {escape(f.key)}: {escape(f.message)}")
         if len(findings) > 50:
             err.print(f"… and {len(findings) - 50} more")
     else:
@@ -60,13 +64,30 @@ def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def ipplan_export(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help="json | netbox-csv | markdown")] = "json",
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write here instead of stdout (netbox-csv: a directory).")] = None,
+    netbox_sites: Annotated[Path | None, typer.Option(
+        "--netbox-sites", help="netbox-csv: the site list exported from your NetBox (ID, Name), for scope ids.")
+    ] = None,
 ) -> None:
-    """Export the registration record."""
+    """Export the registration record (netbox-csv: the import files for NetBox, docs/ipplan.md)."""
     from ipplan.export import FORMATS, render
 
     if fmt not in FORMATS:
         raise JinbaoError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
+    if fmt == "netbox-csv":
+        from ipplan.service import export_netbox
+
+        if out_file is None:
+            raise JinbaoError("netbox-csv is six files in import order: give --out DIR", entry="--out")
+        check_out_dir(out_file)
+        try:
+            written = export_netbox(inventory_dir(ctx), out_file, netbox_sites)
+        except OSError as e:
+            raise unwritable(out_file, e) from None
+        err.print(f"wrote {len(written)} files into {escape(str(out_file))}: "
+                  + ", ".join(escape(p.name) for p in written))
+        return
     text = render(workspace(ctx).registry, fmt)
     if out_file is None:
         sys.stdout.write(text)
@@ -75,4 +96,4 @@ def ipplan_export(
             atomic_write_text(out_file, text)
         except OSError as e:  # nothing written: the temporary file is removed
             raise unwritable(out_file, e) from None
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")

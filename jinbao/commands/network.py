@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from core.errors import JinbaoError
 from core.fsutil import check_out_dir, unwritable
@@ -19,7 +19,9 @@ from jinbao.commands.base import (
     emit_json,
     err,
     out,
+    row,
     secrets,
+    table,
     workspace,
 )
 
@@ -39,15 +41,15 @@ def intent_cmd(ctx: typer.Context, hostname: str, as_json: JsonOpt = False, plat
         emit_json(intent.model_dump(mode="json"))
         return
     out.print(f"[bold]{intent.hostname}[/] {intent.platform} AS{intent.asn} site {intent.site} ({intent.tier})")
-    t = Table("interface", "kind", "IPv4", "IPv6", "description")
+    t = table("interface", "kind", "IPv4", "IPv6", "description")
     for itf in intent.interfaces:
-        t.add_row(itf.name, itf.kind, itf.ipv4 or "", itf.ipv6 or "", itf.description)
+        row(t, itf.name, itf.kind, itf.ipv4 or "", itf.ipv6 or "", itf.description)
     out.print(t)
     if intent.bgp:
-        b = Table("neighbour", "AS", "role", "link", "in", "out", "max-prefix")
+        b = table("neighbour", "AS", "role", "link", "in", "out", "max-prefix")
         for n in intent.bgp.neighbors:
-            b.add_row(n.address, str(n.remote_as), n.role, n.link_kind or "", n.route_map_in or "",
-                      n.route_map_out or "", str(n.max_prefix or ""))
+            row(b, n.address, str(n.remote_as), n.role, n.link_kind or "", n.route_map_in or "",
+                n.route_map_out or "", str(n.max_prefix or ""))
         out.print(b)
 
 
@@ -62,6 +64,7 @@ def render_cmd(
     from inventory.scope import router_hosts
     from network.plan import build_intents
     from network.render import RenderError, render_many
+    from network.render.engine import previous_files, remove_stale
 
     check_out_dir(out_dir)  # before any planning
     with err.status("planning…"):
@@ -69,15 +72,21 @@ def render_cmd(
         intents = build_intents(p, router_hosts(p.inv, scope), platform)
     with err.status(f"rendering {len(intents)} configurations…"):
         try:
+            previous = previous_files(out_dir)
             manifest = render_many(intents.values(), secrets(lab_secrets), out_dir)
+            removed, foreign = remove_stale(out_dir, previous, manifest)
         except RenderError as e:
             raise JinbaoError(str(e)) from None
         except OSError as e:  # render_many writes into a temporary directory first: nothing half-written
             raise unwritable(out_dir, e) from None
     if as_json:
-        emit_json({"out": str(out_dir), **manifest})
+        emit_json({"out": str(out_dir), **manifest, "removed": removed, "foreign": foreign})
         return
-    out.print(f"rendered {len(manifest['devices'])} configurations into {out_dir} (manifest.json)")
+    out.print(f"rendered {len(manifest['devices'])} configurations into {escape(str(out_dir))} (manifest.json)"
+              + (f"; removed {len(removed)} stale ones" if removed else ""))
+    if foreign:
+        err.print(f"note: {len(foreign)} other .cfg files in {escape(str(out_dir))} were not written by"
+                  f" jinbao and were left alone (first: {escape(foreign[0])})")
 
 
 @app.command("verify")
@@ -98,7 +107,7 @@ def verify_cmd(ctx: typer.Context, scope: ScopeOpt = None, as_json: JsonOpt = Fa
         emit_json(report.as_dict())
     else:
         for f in report.findings[:50]:
-            err.print(f"[red]{f.rule}[/] {', '.join(f.devices)}: {f.message}")
+            err.print(f"[red]{f.rule}[/] {escape(', '.join(f.devices))}: {escape(f.message)}")
         checked = ", ".join(f"{n} {rule}" for rule, n in report.checked.items())
         out.print(("[green]ok[/]" if report.ok else f"[red]{len(report.findings)} findings[/]") + f" ({checked})")
     if not report.ok:
@@ -125,4 +134,4 @@ def diagram_cmd(
         draw(inv, sites, out_file)
     except OSError as e:
         raise unwritable(out_file, e) from None
-    err.print(f"wrote {out_file}")
+    err.print(f"wrote {escape(str(out_file))}")

@@ -32,7 +32,7 @@ _SECRET = re.compile(
     r"(?:cipher|irreversible-cipher|simple|hash)|key-string|pre-shared-key|tacacs-server key|radius-server key)"
     r"\s+)(\S.*)$"
 )
-_HOSTNAME_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HOSTNAME_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def clean(platform: str, text: str, sanitize: bool) -> str:
@@ -62,7 +62,7 @@ def backup(
     """
     t0 = time.monotonic()
     for t in targets:
-        if not _HOSTNAME_FILE.match(t.hostname):
+        if not _HOSTNAME_FILE.fullmatch(t.hostname):
             raise ValueError(f"hostname {t.hostname!r} cannot be used as a file name")
     repo = Path(repo_dir)
     _ensure_repo(repo)

@@ -165,6 +165,7 @@ def render_many(
     Everything is rendered in memory and written to a temporary directory next to `out_dir` first; only
     when every device succeeded are the files renamed into place (same filesystem, so each rename is
     atomic), manifest last. If any device fails, RenderError is raised and `out_dir` is untouched.
+    Configurations an earlier render left there are the caller's business (`previous_files`, `remove_stale`).
 
     Large batches are rendered by `workers` forked processes (default: one per CPU, up to 8, for
     batches of PARALLEL_MIN or more); `workers=1` forces a single process.
@@ -211,3 +212,27 @@ def render_many(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def previous_files(out: str | Path) -> set[str]:
+    """The configurations the last render into `out` wrote (its manifest.json), plain file names only."""
+    out = Path(out)
+    try:
+        data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        files = {d["file"] for d in data["devices"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {f for f in files if isinstance(f, str) and f.endswith(".cfg") and Path(f).name == f}
+
+
+def remove_stale(out: str | Path, previous: set[str], manifest: dict) -> tuple[list[str], list[str]]:
+    """After a render into `out`, which holds one rendered set: remove the configurations the previous render
+    wrote (`previous`) that are not in this set (devices no longer in scope). Any other `*.cfg` there was not
+    written by jinbao and is left alone. Returns (removed, foreign) file names, for the caller to report."""
+    out = Path(out)
+    current = {d["file"] for d in manifest["devices"]}
+    removed = sorted(f for f in previous - current if (out / f).is_file())
+    for f in removed:
+        (out / f).unlink()
+    foreign = sorted(p.name for p in out.glob("*.cfg") if p.name not in current)
+    return removed, foreign
