@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jinbao.commands import policy as policy_cmds
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
 
@@ -512,6 +513,9 @@ def run(
         emit_json(summary)
     if not summary["ok"]:
         raise typer.Exit(1)
+
+
+app.add_typer(policy_cmds.app, name="policy")
 
 
 def main() -> None:

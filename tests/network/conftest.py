@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+import network
+from tests.conftest import ROOT
+
+# pytest imports this folder as the package `network` (tests/ is on sys.path first), and the shared venv's
+# editable install maps the rest of `network.*` to the main checkout: put this checkout's `network/` on the
+# package path first so a worktree's new and changed modules are the ones under test.
+if str(ROOT / "network") not in network.__path__:
+    network.__path__.insert(0, str(ROOT / "network"))
+
 from network.plan import PlanInput, build_intents
 from network.service import open_network
 from tests.conftest import INVENTORY
@@ -22,3 +31,15 @@ def intents(plan: PlanInput) -> dict:
 def slice_hosts(plan: PlanInput, prefixes: tuple[str, ...] = ("10", "14", "11")) -> set[str]:
     """Routers of the ministry (10...), Shanxi (14...) and Beijing (11...): a slice verified on its own."""
     return {d.hostname for d in plan.inv.devices if d.is_router and d.site[:2] in prefixes}
+@pytest.fixture(scope="session")
+def world():
+    from network.policy.service import open_world
+
+    return open_world(INVENTORY)
+
+
+@pytest.fixture(scope="session")
+def defs(world):
+    from network.policy.generate import definitions
+
+    return definitions(world)
