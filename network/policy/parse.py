@@ -62,8 +62,9 @@ def _ports(spec: str) -> list[Interval]:
 def _boxes(af: int, src: list[Interval] | None, dst: list[Interval] | None, proto: Interval,
            ports: list[Interval] | None) -> tuple[Box, ...]:
     u = full(af)
-    return tuple((s, d, proto, p) for s in (src if src is not None else [u[0]])
-                 for d in (dst if dst is not None else [u[1]]) for p in (ports or [ANY_PORT]))
+    boxes = ((s, d, proto, p) for s in (src if src is not None else [u[0]])
+             for d in (dst if dst is not None else [u[1]]) for p in (ports if ports is not None else [ANY_PORT]))
+    return tuple(b for b in boxes if all(lo <= hi for lo, hi in b))  # `range 100 50` matches nothing
 
 
 def _err(file: str, lineno: int, msg: str) -> JinbaoError:
