@@ -415,10 +415,15 @@ def _fleet(scope: str | None, lab: str | None, lab_secrets: bool = False) -> Fle
     return lab_fleet(lab, scope) if lab else real_fleet(inventory_dir(), scope, _secrets(lab_secrets))
 
 
-def _targets(fleet: Fleet) -> list[DeployTarget]:
+def _targets(fleet: Fleet, rulesets: bool = False) -> list[DeployTarget]:
     from network.targets import build_targets
 
-    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)
+    rs = None
+    if rulesets and fleet.inventory is not None:  # a firewall's second artifact: its zone ruleset
+        from network.policy.service import firewall_rulesets
+
+        rs = firewall_rulesets(fleet.inventory, fleet.intents)
+    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access, rs)
 
 
 @app.command("deploy")
@@ -427,13 +432,16 @@ def deploy_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show each device's diff; change nothing.")] = False,
     confirm: Annotated[int | None, typer.Option(
         "--confirm", help="Commit-confirm window in seconds: devices revert unless post-checks pass.")] = None,
+    rulesets: Annotated[bool, typer.Option(
+        "--rulesets", help="Also push each linux_nftables firewall's zone ruleset (target <hostname>:ruleset).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
     from network.deploy import deploy
 
     fleet = _fleet(scope, lab)
-    targets = _targets(fleet)
+    targets = _targets(fleet, rulesets=rulesets)
     err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
     with err.status("deploying…") as status:
         results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,

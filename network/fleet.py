@@ -32,6 +32,7 @@ class Fleet:
     access: Access
     secrets: SecretSource
     where: str  # "lab <name> (<slice>)" or the inventory directory
+    inventory: Path | None = None  # the inventory the intents were planned from
 
 
 def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str) -> None:
@@ -81,7 +82,7 @@ def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
-                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)")
+                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)", Path(info["inventory"]))
 
 
 def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) -> Fleet:
@@ -95,5 +96,5 @@ def real_fleet(inventory_dir: Path, scope: str | None, secrets: SecretSource) ->
         raise JinbaoError("set JINBAO_SSH_USER (and JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD) to reach real devices")
     access = Access(user, os.environ.get("JINBAO_SSH_KEY"), os.environ.get("JINBAO_SSH_PASSWORD"),
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
-    return Fleet(intents, hosts, access, secrets, str(inventory_dir))
+    return Fleet(intents, hosts, access, secrets, str(inventory_dir), Path(inventory_dir))
 

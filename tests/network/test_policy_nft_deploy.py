@@ -51,7 +51,7 @@ def candidate(world, defs) -> str:
     return render_site(world, defs, SITE, ("nftables",))["nftables"]
 
 
-def test_diff_apply_and_idempotence(ns, candidate):
+def test_diff_apply_and_idempotence(ns, candidate, world):
     name, state = ns
     subprocess.run(["ip", "netns", "exec", name, "nft", "-f", "-"], input=OTHER, text=True, check=True)
     fw = NftRulesetAdapter(_runner(name), state)
@@ -63,6 +63,10 @@ def test_diff_apply_and_idempotence(ns, candidate):
     assert "table ip filtering_policies" in rules and "table ip6 filtering_policies" in rules
     assert "table inet jbpo_mgmt" in rules  # other tables untouched
     assert fw.diff(candidate) == ""  # applied: nothing left to change
+    # the running ruleset, as `nft list` prints it, audits clean against the policy
+    from network.policy.service import verify_texts
+
+    assert verify_texts(world, SITE, {"nftables": _nft(name, "list", "ruleset")}).findings == []
     fw.commit(candidate, None, "again")  # re-applying replaces, never duplicates
     assert _nft(name, "list", "ruleset").count("tcp dport 5432") == 4  # prod->exch + replication, v4 and v6
 
