@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jinbao.commands import check as check_cmds
 from jinbao.commands import policy as policy_cmds
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
@@ -524,6 +525,7 @@ def run(
 
 
 app.add_typer(policy_cmds.app, name="policy")
+app.add_typer(check_cmds.app, name="check")
 
 
 def main() -> None:
