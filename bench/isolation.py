@@ -11,7 +11,10 @@ its cost to cover what the interval analysis covers is extrapolated (ports alone
 zone pair). Both then hunt the same defects: an unplanned tcp/8080 line from production to exchange slipped
 into N random sites' nftables rulesets.
 
-    .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--json]
+With `--lab NAME` (a lab that is up), it also runs the traffic check (`jinbao check isolation`) there
+and reports probes per second.
+
+    .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--lab NAME] [--json]
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--inject", type=int, default=20, help="sites given an unplanned tcp/8080 line")
     ap.add_argument("--random-ports", type=int, default=4, help="random ports per protocol in the sample")
+    ap.add_argument("--lab", help="also probe this running lab (jinbao check isolation) and time it")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     rnd = random.Random(8080)
@@ -128,6 +132,17 @@ def main() -> None:
                         "extrapolated_seconds_all_ports": round(exhaustive_ports_s)},
         "ratio_time_brute_sample_vs_analysis": round(t_brute / t_analyze, 2),
     }
+    if a.lab:
+        from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+
+        lw, hosts = lab_zone_hosts(a.lab, None)
+        probes = plan_probes(lw, hosts)
+        t0 = time.perf_counter()
+        run_probes(hosts, probes, lab_exec(a.lab))
+        t_probe = time.perf_counter() - t0
+        rep = report(probes)
+        res["lab"] = {"zone_hosts": len(hosts), "probes": len(probes), "seconds": round(t_probe, 2),
+                      "probes_per_s": round(len(probes) / t_probe, 1), "mismatches": rep["mismatches"]}
     if a.json:
         print(json.dumps(res, indent=1))
         return
@@ -139,6 +154,10 @@ def main() -> None:
           f"in {t_brute:.2f} s ({pps:,.0f} packets/s); found {len(found_brute & bad)}/{len(bad)}")
     print(f"  brute force / analysis time: {t_brute / t_analyze:.1f}x for a sample; every TCP and UDP port of one "
           f"address per zone would take ~{exhaustive_ports_s / 3600:,.0f} h")
+    if a.lab:
+        lab = res["lab"]
+        print(f"lab {a.lab}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts in {lab['seconds']} s "
+              f"({lab['probes_per_s']} probes/s), {lab['mismatches']} mismatches")
 
 
 if __name__ == "__main__":
