@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from network.ifnames import naming
 from network.plan import ZONES_BEHIND_FIREWALL
 from network.policy.model import Flow
-from network.policy.zones import Block, World, net_name, service_name
+from network.policy.zones import World, net_name, service_name
 
 FILTER = "JB-ZONE-POLICY"
 PLATFORMS = ("nftables", "cisco", "huawei", "h3c")  # Aerleon target names
@@ -127,13 +127,3 @@ def aerleon_policy(rules: list[Rule], site: str, platform: str) -> dict:
     return {"filename": f"{site}", "filters": [
         {"header": {"targets": h, "comment": f"jinbao zone policy for {site} (generated; do not edit)"},
          "terms": terms} for h in headers]}
-
-
-def site_blocks(world: World, net: str | None) -> tuple[Block, ...]:
-    """Blocks of an Aerleon network name (for analysis of the rule list itself)."""
-    if net is None:
-        return ()
-    for (s, z), bl in world.blocks.items():
-        if net_name(s, z) == net:
-            return bl
-    raise KeyError(net)
