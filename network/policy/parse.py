@@ -118,11 +118,15 @@ def parse_nftables(text: str, file: str = "<nftables>") -> Ruleset:
     lines: dict[int, list[Line]] = {4: [], 6: []}
     default: dict[int, str] = {}
     for fam, root, pol in base:
-        afs = {"ip": [4], "ip6": [6], "inet": [4, 6]}[fam]
-        for af in afs:
-            default[af] = "accept" if pol == "accept" and default.get(af) != "deny" else "deny"
-        for af in afs:
+        for af in {"ip": [4], "ip6": [6], "inet": [4, 6]}[fam]:
+            if af in default:
+                # every forward base chain must accept a packet: not one first-match list; refuse, never misjudge
+                raise JinbaoError(f"more than one IPv{af} forward base chain (chain {root}): audit them one by one",
+                                  file=file)
+            default[af] = "accept" if pol == "accept" else "deny"
             lines[af] += _nft_walk(chains, fam, root, af, file, root, set())
+    for af in (4, 6):  # no forward base chain for a family: netfilter forwards all of it
+        default.setdefault(af, "accept")
     return Ruleset(lines, default)
 
 

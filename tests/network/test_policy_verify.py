@@ -88,6 +88,21 @@ def test_an_accepting_default_policy_is_found(world, texts):
     assert "the default policy (accept)" in fs[0].message
 
 
+def test_a_family_without_a_forward_chain_is_open(world, texts):
+    """An IPv4-only ruleset leaves IPv6 forwarding unfiltered: the audit says so instead of trusting it."""
+    v4_only = texts["nftables"][:texts["nftables"].index("table ip6 filtering_policies")]
+    fs = verify_texts(world, SITE, {"nftables": v4_only}).findings
+    assert fs and all(f.kind == "unplanned" and ":" in f.example["src"] for f in fs)
+
+
+def test_two_forward_chains_are_refused_not_misjudged(world, texts):
+    from jinbao.errors import JinbaoError
+
+    twice = texts["nftables"] + texts["nftables"].replace("table ip filtering_policies", "table ip other", 1)
+    with pytest.raises(JinbaoError, match="more than one IPv4 forward base chain"):
+        verify_texts(world, SITE, {"nftables": twice})
+
+
 def test_cli_audits_a_device_file(tmp_path: Path, texts):
     old, new = EXTRA["nftables"]
     f = tmp_path / "running.nft"
