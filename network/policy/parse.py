@@ -253,7 +253,8 @@ def _vendor_addr(tok: list[str], i: int) -> tuple[list[Interval] | None, int]:
 
 def parse_vendor(text: str, file: str = "<acl>") -> Ruleset:
     """Huawei VRP (`acl [ipv6] name N advance`) and H3C Comware (`acl [ipv6] advanced name N`): rules are
-    evaluated in rule-number order (config order on both when numbers ascend, which is checked)."""
+    evaluated in rule-number order (config order on both when numbers ascend, which is checked); what no
+    rule matches is permitted (the traffic-filter / packet-filter default)."""
     rules: dict[int, list[tuple[int, int, str, list[str]]]] = {4: [], 6: []}
     names: dict[tuple[int, int], str] = {}
     af, acl = 0, 0
@@ -303,7 +304,9 @@ def parse_vendor(text: str, file: str = "<acl>") -> Ruleset:
                 raise _err(file, n, f"cannot read ACL rule ({e}): {s}") from None
             lines[fam].append(Line(n, s, names.get((acl_i, num), ""), "accept" if action == "permit" else "deny",
                                    fam, _boxes(fam, src, dst, proto, ports)))
-    return Ruleset(lines, {4: "deny", 6: "deny"})
+    # A packet matching no rule passes a VRP traffic-filter or a Comware packet-filter unless the device is
+    # told otherwise (`packet-filter default deny`): hence jinbao's explicit last rule; audits assume the default.
+    return Ruleset(lines, {4: "accept", 6: "accept"})
 
 
 PARSERS = {"nftables": parse_nftables, "cisco": parse_cisco, "huawei": parse_vendor, "h3c": parse_vendor}

@@ -88,6 +88,13 @@ def test_an_accepting_default_policy_is_found(world, texts):
     assert "the default policy (accept)" in fs[0].message
 
 
+def test_a_vendor_acl_without_its_final_deny_lets_the_rest_through(world, texts):
+    text = texts["huawei"].replace(" rule 70 deny ip\n rule 70 description default-deny\n", "", 1)
+    fs = verify_texts(world, SITE, {"huawei": text}).findings
+    assert fs and {f.kind for f in fs} == {"unplanned"} and "the default policy (accept)" in fs[0].message
+    assert all("." in f.example["src"] for f in fs)  # IPv4 only: the IPv6 ACL still ends in deny
+
+
 def test_a_family_without_a_forward_chain_is_open(world, texts):
     """An IPv4-only ruleset leaves IPv6 forwarding unfiltered: the audit says so instead of trusting it."""
     v4_only = texts["nftables"][:texts["nftables"].index("table ip6 filtering_policies")]
