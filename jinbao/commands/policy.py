@@ -93,7 +93,7 @@ def verify_cmd(
 ) -> None:
     """Prove the compiled rules against the policy: allowed flows permitted, nothing else permitted (with an
     example flow), no dead rule lines. Exit 1 on findings."""
-    from network.policy.service import firewall_sites, open_world, verify_sites, verify_texts
+    from network.policy.service import firewall_sites, open_world, separation_check, verify_sites, verify_texts
 
     world = open_world(_inventory_dir(ctx))
     if config is not None:
@@ -121,15 +121,21 @@ def verify_cmd(
     with err.status("verifying…") as status:
         report = verify_sites(world, sites, targets,
                               progress=lambda i, n: status.update(f"verifying: {i}/{n} sites"))
+        status.update("checking the routing plan for paths into the office network…")
+        devices, paths = separation_check(_inventory_dir(ctx), scope)
     if as_json:
-        _emit(report.as_dict())
+        _emit(report.as_dict() | {"ok": not report.findings and not paths, "separation": {
+            "devices_checked": devices, "findings": [p.as_dict() for p in paths]}})
     else:
         for s in report.sites:
             for f in s.findings:
                 out.print(f"[red]{f.kind}[/] {f.site} {f.platform}: {f.message}", highlight=False)
-        n = len(report.findings)
+        for p in paths:
+            out.print(f"[red]path[/] {p.message}", highlight=False)
+        n = len(report.findings) + len(paths)
         out.print(("[green]ok[/]" if not n else f"[red]{n} findings[/]")
                   + f": {len(report.sites)} sites x {len(targets)} platforms, {report.rule_lines} rule lines"
-                  f" in {report.wall_s:.1f} s ({report.workers} workers)")
-    if report.findings:
+                  f" in {report.wall_s:.1f} s ({report.workers} workers); {devices} routers and firewalls checked for"
+                  " paths into the office network")
+    if report.findings or paths:
         raise typer.Exit(1)

@@ -35,7 +35,7 @@ def firewall_sites(world: World, scope: str | None) -> list[str]:
     from network.scope import sites_in_scope
 
     if scope is not None and world.inv.has_site(scope) and scope not in world.firewall_sites:
-        raise JinbaoError(f"{scope} has no firewall (only data and DR centres have one)", entry="--site")
+        raise JinbaoError(f"{scope} has no firewall (only data and DR centres have one)", entry="--scope")
     in_scope = sites_in_scope(world.inv, scope)
     return [s for s in world.firewall_sites if s in in_scope]
 
@@ -81,6 +81,19 @@ def firewall_rulesets(inventory_dir: Path, intents: dict) -> dict[str, str]:
     world = open_world(inventory_dir)
     defs = definitions(world)
     return {h: render_site(world, defs, s, ("nftables",))["nftables"] for h, s in sites.items()}
+
+
+def separation_check(inventory_dir: Path, scope: str | None = None) -> tuple[int, list]:
+    """Plan every router and firewall in scope and look for paths into the office network (separation.py)."""
+    from network.plan import build_firewall_intents, build_intents
+    from network.policy.separation import office_pools, separation_findings
+    from network.scope import hosts_in_scope
+    from network.service import open_network
+
+    p = open_network(inventory_dir)
+    keep = hosts_in_scope(p.inv, scope)
+    intents = build_intents(p, keep) | build_firewall_intents(p, keep)
+    return len(intents), separation_findings(intents, office_pools(p.addr.reg))
 
 
 # -- verification -----------------------------------------------------------------------------------
