@@ -67,8 +67,8 @@ def _example(world: World, af: int, p: tuple[int, int, int, int]) -> dict:
     proto = PROTO_NAME.get(p[2], str(p[2]))
     return {"src": str(addr(p[0])), "dst": str(addr(p[1])), "protocol": proto,
             "port": p[3] if proto in ("tcp", "udp") else None,
-            "src_zone": world.zone_of("", af, p[0]) or "outside every zone",
-            "dst_zone": world.zone_of("", af, p[1]) or "outside every zone"}
+            "src_zone": world.zone_of(af, p[0]) or "outside every zone",
+            "dst_zone": world.zone_of(af, p[1]) or "outside every zone"}
 
 
 def _flow_text(ex: dict) -> str:

@@ -36,7 +36,7 @@ class World:
     children: dict[str, list[str]] = field(default_factory=dict)  # inverse of parent
     protects: dict[str, list[str]] = field(default_factory=dict)  # inverse of dr
 
-    def zone_of(self, site: str, af: int, addr: int) -> str | None:
+    def zone_of(self, af: int, addr: int) -> str | None:
         """The zone (of any site) an address falls in, as 'site zone'; for naming example flows."""
         for (s, z), blocks in self.blocks.items():
             for baf, start, plen in blocks:
