@@ -102,9 +102,9 @@ def parse_nftables(text: str, file: str = "<nftables>") -> Ruleset:
             depth -= 1
             continue
         if depth == 2:
-            if m := re.match(r"type filter hook (\w+) priority (-?\w+); policy (accept|drop);", s):
+            if m := re.match(r"type filter hook (\w+) priority ([-+\w ]+?);(?: policy (accept|drop);)?", s):
                 if m.group(1) == "forward":
-                    base.append((family, chain, m.group(3)))
+                    base.append((family, chain, m.group(3) or "accept"))  # nft's default chain policy
                 continue
             if s.startswith("comment "):
                 continue
@@ -119,12 +119,15 @@ def parse_nftables(text: str, file: str = "<nftables>") -> Ruleset:
     default: dict[int, str] = {}
     for fam, root, pol in base:
         for af in {"ip": [4], "ip6": [6], "inet": [4, 6]}[fam]:
+            walked = _nft_walk(chains, fam, root, af, file, root, set())
+            if not walked and pol == "accept":
+                continue  # an empty accepting chain (Debian's default `inet filter`) passes everything: neutral
             if af in default:
                 # every forward base chain must accept a packet: not one first-match list; refuse, never misjudge
                 raise JinbaoError(f"more than one IPv{af} forward base chain (chain {root}): audit them one by one",
                                   file=file)
             default[af] = "accept" if pol == "accept" else "deny"
-            lines[af] += _nft_walk(chains, fam, root, af, file, root, set())
+            lines[af] += walked
     for af in (4, 6):  # no forward base chain for a family: netfilter forwards all of it
         default.setdefault(af, "accept")
     return Ruleset(lines, default)

@@ -110,6 +110,11 @@ def test_two_forward_chains_are_refused_not_misjudged(world, texts):
         verify_texts(world, SITE, {"nftables": twice})
 
 
+def test_an_empty_accepting_forward_chain_is_neutral(world, texts):
+    debian = "table inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n}\n"
+    assert verify_texts(world, SITE, {"nftables": debian + texts["nftables"]}).findings == []
+
+
 def test_cli_audits_a_device_file(tmp_path: Path, texts):
     old, new = EXTRA["nftables"]
     f = tmp_path / "running.nft"
