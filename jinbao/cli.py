@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import JinbaoError
-from jinbao.commands import deploy, ferry, inventory, ipplan, lab, network, run
+from jinbao.commands import check, deploy, ferry, inventory, ipplan, lab, network, policy, run
 from jinbao.commands.base import err, no_wrap_when_piped
 
 EXAMPLES = """Examples:\n\n
@@ -45,6 +45,8 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(ipplan.app, name="ipplan")
 app.add_typer(lab.app, name="lab")
 app.add_typer(ferry.app, name="ferry")
+app.add_typer(policy.app, name="policy")
+app.add_typer(check.app, name="check")
 
 
 def main() -> None:

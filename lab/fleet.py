@@ -58,4 +58,4 @@ def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
-                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)")
+                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)", Path(info["inventory"]))

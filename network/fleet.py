@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import JinbaoError
 from inventory.scope import hosts_in_scope
@@ -29,6 +30,7 @@ class Fleet:
     access: Access
     secrets: SecretSource
     where: str  # "lab <name> (<slice>)" or the inventory directory
+    inventory: Path | None = None  # the inventory the intents were planned from
 
 
 def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet:
@@ -42,10 +44,16 @@ def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet
         raise JinbaoError("set JINBAO_SSH_USER (and JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD) to reach real devices")
     access = Access(user, os.environ.get("JINBAO_SSH_KEY"), os.environ.get("JINBAO_SSH_PASSWORD"),
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
-    return Fleet(intents, hosts, access, secrets, str(ws.directory))
+    return Fleet(intents, hosts, access, secrets, str(ws.directory), ws.directory)
 
 
 
-def fleet_targets(fleet: Fleet) -> list[DeployTarget]:
-    """What deploy, backup and drift act on: one target per device of the fleet."""
-    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access)
+def fleet_targets(fleet: Fleet, rulesets: bool = False) -> list[DeployTarget]:
+    """What deploy, backup and drift act on: one target per device of the fleet; with `rulesets`, each
+    linux_nftables firewall's zone ruleset as a second artifact (target `<hostname>:ruleset`)."""
+    rs = None
+    if rulesets and fleet.inventory is not None:
+        from network.policy.service import firewall_rulesets
+
+        rs = firewall_rulesets(fleet.inventory, fleet.intents)
+    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access, rs)

@@ -47,8 +47,13 @@ def post_checks(intent: DeviceIntent, intents: Mapping[str, DeviceIntent]) -> li
     return checks
 
 
+RULESET_SUFFIX = ":ruleset"  # target name of a firewall's second artifact (its zone ruleset)
+
+
 def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, hosts: Mapping[str, str],
-                  access: Access) -> list[DeployTarget]:
+                  access: Access, rulesets: Mapping[str, str] | None = None) -> list[DeployTarget]:
+    """One target per device; a firewall named in `rulesets` gets a second one for its zone ruleset
+    (`<hostname>:ruleset`, platform nftables): the same login, its own diff, commit-confirm and rollback."""
     targets = []
     for h, intent in intents.items():
         platform = DEPLOY_PLATFORM.get(intent.platform)
@@ -67,4 +72,9 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
             hostname=h, platform=platform, host=hosts[h], username=access.username, key_file=access.key_file,
             password=access.password, known_hosts=access.known_hosts, config_text=text,
             post_checks=post_checks(intent, intents)))
+        if rulesets and h in rulesets:
+            targets.append(DeployTarget(
+                hostname=h + RULESET_SUFFIX, platform="nftables", host=hosts[h], username=access.username,
+                key_file=access.key_file, password=access.password, known_hosts=access.known_hosts,
+                config_text=rulesets[h], post_checks=post_checks(intent, intents)))
     return targets

@@ -16,7 +16,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inventory",),
     ("ipplan",),
     ("network",),
-    ("lab", "dr", "checks"),
+    ("lab",),  # the emulated network: what checks and drills run against when there is no real one
+    ("dr", "checks"),
     ("jinbao",),
 )
 RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}

@@ -34,6 +34,9 @@ def deploy_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show each device's diff; change nothing.")] = False,
     confirm: Annotated[int | None, typer.Option(
         "--confirm", help="Commit-confirm window in seconds: devices revert unless post-checks pass.")] = None,
+    rulesets: Annotated[bool, typer.Option(
+        "--rulesets", help="Also push each linux_nftables firewall's zone ruleset (target <hostname>:ruleset).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
@@ -41,7 +44,7 @@ def deploy_cmd(
     from network.fleet import fleet_targets
 
     fleet = _fleet(ctx, scope, lab)
-    targets = fleet_targets(fleet)
+    targets = fleet_targets(fleet, rulesets=rulesets)
     err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
     with err.status("deploying…") as status:
         results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,

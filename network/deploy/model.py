@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Platform = Literal["frr", "ios", "huawei_vrp", "h3c_comware"]
-PLATFORMS: tuple[str, ...] = ("frr", "ios", "huawei_vrp", "h3c_comware")
+Platform = Literal["frr", "ios", "huawei_vrp", "h3c_comware", "nftables"]
+# "nftables": the zone ruleset of a linux_nftables firewall, its second artifact beside the FRR config
+PLATFORMS: tuple[str, ...] = ("frr", "ios", "huawei_vrp", "h3c_comware", "nftables")
 Status = Literal["unchanged", "dry-run", "committed", "rolled-back", "failed"]
 CheckKind = Literal["bgp_established", "reachable"]
 # progress(hostname, message); called from worker threads, but never two calls at once.

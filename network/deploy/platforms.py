@@ -71,12 +71,12 @@ def connection_name(platform: str) -> str:
 
 def nornir_platform(platform: str) -> str:
     """The platform string the connection plugin expects (NAPALM driver name / Netmiko device_type)."""
-    return {"h3c_comware": "hp_comware"}.get(platform, platform)
+    return {"h3c_comware": "hp_comware", "nftables": "frr"}.get(platform, platform)
 
 
 def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str, ConnectionOptions]:
     """Nornir connection options for a target: key auth, host-key checking, timeouts."""
-    if target.platform == "frr":
+    if target.platform in ("frr", "nftables"):
         optional: dict[str, Any] = {"port": target.port, "key_file": target.key_file, "known_hosts": target.known_hosts}
         optional.update(target.options)
         return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": int(connect_timeout)})}
@@ -105,6 +105,14 @@ def open_adapter(task: Task, target: DeployTarget) -> Adapter:
     conn = task.host.get_connection(connection_name(target.platform), task.nornir.config)
     if target.platform == "h3c_comware":
         return ComwareAdapter(conn)
+    if target.platform == "nftables":  # the firewall's ruleset, over the FRR driver's SSH session
+        from network.policy.nft_deploy import CmdResult, NftRulesetAdapter
+
+        def run(argv: list[str], stdin: str | None) -> CmdResult:
+            r = conn._run(argv, privileged=True, stdin=stdin)
+            return CmdResult(r.rc, r.out, r.err)
+
+        return NftRulesetAdapter(run)
     return NapalmAdapter(conn, target.platform)
 
 

@@ -182,19 +182,22 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
             return "sudo -S -p '' -- " + cmd, (self.sudo_password + "\n").encode()
         return "sudo -n -- " + cmd, None
 
-    def _run(self, argv: list[str], *, privileged: bool = False, timeout: float | None = None) -> CmdResult:
+    def _run(self, argv: list[str], *, privileged: bool = False, timeout: float | None = None,
+             stdin: str | None = None) -> CmdResult:
         if self._client is None:
             raise ConnectionClosedException(f"{self.hostname}: not connected (call open())")
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
             raise ConnectionClosedException(f"{self.hostname}: SSH session is closed")
-        cmd, stdin = self._wrap(argv, privileged)
+        cmd, feed = self._wrap(argv, privileged)
+        if stdin is not None:  # after sudo's password line, if any: the command's own input
+            feed = (feed or b"") + stdin.encode()
         limit = timeout or self.command_timeout
         try:
             chan = transport.open_session(timeout=self.timeout)
             chan.exec_command(cmd)
-            if stdin:
-                chan.sendall(stdin)
+            if feed:
+                chan.sendall(feed)
             chan.shutdown_write()
             out, err = bytearray(), bytearray()
             deadline = time.monotonic() + limit

@@ -1,0 +1,164 @@
+"""Benchmark: whole-nation zone-policy analysis (issue 11, item 8, analysis part).
+
+jinbao's path: compile every firewall of the nation for the four platforms (Aerleon + the VRP/Comware
+plugin), parse the text back, and answer the three filter questions with interval arithmetic (exact: every
+packet of the header space is accounted for). Timed per stage; rule lines per second.
+
+The named alternative, in the same run: per-packet brute force (what a probe-based or sampled test does),
+evaluating first-match packet by packet over a sample: for every site and platform, one packet per zone pair
+(every zone the site's rules name, in both directions) per policy port, plus K random ports. It is timed, and
+its cost to cover what the interval analysis covers is extrapolated (ports alone: 65,536 per protocol per
+zone pair). Both then hunt the same defects: an unplanned tcp/8080 line from production to exchange slipped
+into N random sites' nftables rulesets.
+
+With `--lab NAME` (a lab that is up), it also runs the traffic check (`jinbao check isolation`) there
+and reports probes per second.
+
+    .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--lab NAME] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from network.policy.analyze import allowed_boxes, analyze  # noqa: E402
+from network.policy.compile import PLATFORMS  # noqa: E402
+from network.policy.generate import definitions, generators, render_site  # noqa: E402
+from network.policy.parse import PARSERS, Ruleset  # noqa: E402
+from network.policy.service import open_world  # noqa: E402
+from network.policy.space import PROTO, contains  # noqa: E402
+from network.policy.zones import World  # noqa: E402
+
+
+def _inject(text: str, world: World, site: str) -> str:
+    prod = world.blocks[(site, "production")][0]
+    exch = world.blocks[(site, "exchange")][0]
+    from ipplan.addr import fmt
+
+    line = f"        ip saddr {fmt(*prod)} ip daddr {fmt(*exch)} tcp dport 8080 ct state new accept\n"
+    return text.replace("        jump default-deny\n", line + "        jump default-deny\n", 1)
+
+
+def _sample(world: World, site: str, rs: Ruleset, ports: list[tuple[int, int]]) -> list[tuple[int, tuple]]:
+    """One packet per (zone, zone) pair of the zones this site's rules mention, per (protocol, port)."""
+    zones = {k for k in world.blocks if k[0] == site}
+    for _box, inst in allowed_boxes(world, site)[4]:
+        zones |= {(inst.src_site, inst.flow.src), (inst.dst_site, inst.flow.dst)}
+    reps = [(b[1], k) for k in sorted(zones) for b in world.blocks[k] if b[0] == 4]
+    return [(4, (s, d, p, port)) for s, _ in reps for d, _ in reps if s != d for p, port in ports]
+
+
+def _first_match(rs: Ruleset, af: int, pkt: tuple) -> str:
+    for ln in rs.lines[af]:
+        if any(contains(b, pkt) for b in ln.boxes):
+            return ln.action
+    return rs.default[af]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--inject", type=int, default=20, help="sites given an unplanned tcp/8080 line")
+    ap.add_argument("--random-ports", type=int, default=4, help="random ports per protocol in the sample")
+    ap.add_argument("--lab", help="also probe this running lab (jinbao check isolation) and time it")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    rnd = random.Random(8080)
+
+    t0 = time.perf_counter()
+    world = open_world(ROOT / "inventory")
+    defs = definitions(world)
+    generators()
+    t_load = time.perf_counter() - t0
+    sites = list(world.firewall_sites)
+    t0 = time.perf_counter()
+    texts = {s: render_site(world, defs, s) for s in sites}
+    t_compile = time.perf_counter() - t0
+    bad = set(rnd.sample(sites, a.inject))
+    for s in bad:
+        texts[s]["nftables"] = _inject(texts[s]["nftables"], world, s)
+    t0 = time.perf_counter()
+    parsed = {(s, p): PARSERS[p](texts[s][p]) for s in sites for p in PLATFORMS}
+    t_parse = time.perf_counter() - t0
+    lines = sum(len(v) for rs in parsed.values() for v in rs.lines.values())
+
+    t0 = time.perf_counter()
+    found_exact: set[str] = set()
+    n_findings = 0
+    for s in sites:
+        allowed = allowed_boxes(world, s)
+        for p in PLATFORMS:
+            fs = analyze(world, s, p, parsed[(s, p)], allowed)
+            n_findings += len(fs)
+            if any(f.kind == "unplanned" and f.example.get("port") == 8080 for f in fs):
+                found_exact.add(s)
+    t_analyze = time.perf_counter() - t0
+
+    # the alternative: per-packet brute force over a sample (IPv4 only, to keep the run short)
+    policy_ports = sorted({(PROTO[sv.protocol], lo) for sv in world.policy.services.values() for lo, _ in sv.ports})
+    ports = policy_ports + [(pr, rnd.randrange(1, 65536)) for pr in (6, 17) for _ in range(a.random_ports)]
+    t0 = time.perf_counter()
+    packets = 0
+    found_brute: set[str] = set()
+    for s in sites:
+        allowed = [b for b, _ in allowed_boxes(world, s)[4]]
+        for p in PLATFORMS:
+            rs = parsed[(s, p)]
+            for af, pkt in _sample(world, s, rs, ports):
+                packets += 1
+                if _first_match(rs, af, pkt) == "accept" and not any(contains(b, pkt) for b in allowed):
+                    found_brute.add(s)
+    t_brute = time.perf_counter() - t0
+    pps = packets / t_brute
+    pairs = packets / len(ports)
+    exhaustive_ports_s = pairs * 2 * 65536 / pps  # every port of TCP and UDP, one address per zone
+
+    res = {
+        "sites": len(sites), "platforms": len(PLATFORMS), "rule_lines": lines,
+        "seconds": {"load": round(t_load, 2), "compile": round(t_compile, 2), "parse": round(t_parse, 2),
+                    "analyze": round(t_analyze, 2)},
+        "analysis_lines_per_s": round(lines / t_analyze),
+        "findings": n_findings,
+        "injected": len(bad), "found_by_analysis": len(found_exact & bad),
+        "brute_force": {"packets": packets, "seconds": round(t_brute, 2), "packets_per_s": round(pps),
+                        "found": len(found_brute & bad), "ports_sampled": len(ports),
+                        "extrapolated_seconds_all_ports": round(exhaustive_ports_s)},
+        "ratio_time_brute_sample_vs_analysis": round(t_brute / t_analyze, 2),
+    }
+    if a.lab:
+        from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+
+        lw, hosts = lab_zone_hosts(a.lab, None)
+        probes = plan_probes(lw, hosts)
+        t0 = time.perf_counter()
+        run_probes(hosts, probes, lab_exec(a.lab))
+        t_probe = time.perf_counter() - t0
+        rep = report(probes)
+        res["lab"] = {"zone_hosts": len(hosts), "probes": len(probes), "seconds": round(t_probe, 2),
+                      "probes_per_s": round(len(probes) / t_probe, 1), "mismatches": rep["mismatches"]}
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return
+    print(f"nation: {len(sites)} firewalls x {len(PLATFORMS)} platforms = {lines} rule lines")
+    print(f"  load {t_load:.1f} s, compile (Aerleon + plugin) {t_compile:.1f} s, parse back {t_parse:.1f} s")
+    print(f"  interval analysis: {t_analyze:.2f} s ({lines / t_analyze:,.0f} lines/s), exact; "
+          f"found {len(found_exact & bad)}/{len(bad)} injected tcp/8080 lines, {n_findings} findings in all")
+    print(f"alternative, per-packet brute force over a sample ({len(ports)} ports per zone pair): {packets:,} packets "
+          f"in {t_brute:.2f} s ({pps:,.0f} packets/s); found {len(found_brute & bad)}/{len(bad)}")
+    print(f"  brute force / analysis time: {t_brute / t_analyze:.1f}x for a sample; every TCP and UDP port of one "
+          f"address per zone would take ~{exhaustive_ports_s / 3600:,.0f} h")
+    if a.lab:
+        lab = res["lab"]
+        print(f"lab {a.lab}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts in {lab['seconds']} s "
+              f"({lab['probes_per_s']} probes/s), {lab['mismatches']} mismatches")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Isolation proved by traffic (issue 11, item 4): from a host in every zone of every lab site, connect to
+every other zone host's service ports (same site and across tiers) and compare with the policy.
+
+- TCP: a connect within 1.5 s is "open", a timeout or refusal "closed" (every probed port has a listener,
+  started by the check, so "closed" means the network dropped it);
+- business <-> office (decision zone) pairs are also probed by ICMP echo and by UDP (a listener echoes;
+  no echo = no path), in both directions: those networks must reach nothing of each other;
+- probe ports: every policy service port, plus canary ports no flow uses (8080, 3389, 23 by default) so a
+  hole on an unplanned port is seen too.
+
+Each source host runs all its probes in one process (threads), so a lab slice is probed in seconds."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from network.policy.compile import instances
+from network.policy.zones import World
+
+ZONE_OF_ROLE = {"DB": "production", "EX": "exchange", "DS": "decision"}
+CANARY_PORTS = (8080, 3389, 23)
+
+LISTENER = r"""
+import json, select, socket, sys
+addr, tcp, udp = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+ts, us = [], []
+for p in tcp:
+    s = socket.socket(fam, socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, p)); s.listen(64); ts.append(s)
+for p in udp:
+    s = socket.socket(fam, socket.SOCK_DGRAM); s.bind((addr, p)); us.append(s)
+while True:
+    for s in select.select(ts + us, [], [])[0]:
+        if s in ts:
+            s.accept()[0].close()
+        else:
+            data, peer = s.recvfrom(512); s.sendto(data, peer)
+"""
+
+PROBER = r"""
+import json, socket, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+probes = json.loads(sys.stdin.read())
+def one(p):
+    dst, proto, port = p["dst"], p["proto"], p["port"]
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    try:
+        if proto == "tcp":
+            s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(1.5)
+            ok = s.connect_ex((dst, port)) == 0; s.close(); return ok
+        if proto == "udp":
+            s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"jinbao-probe", (dst, port))
+            try:
+                return s.recvfrom(64)[0] == b"jinbao-probe"
+            except OSError:
+                return False
+        return subprocess.run(["ping", "-c", "1", "-W", "1", "-n", "-q", dst], capture_output=True).returncode == 0
+    except OSError:
+        return False
+with ThreadPoolExecutor(64) as ex:
+    print(json.dumps(list(ex.map(one, probes))))
+"""
+
+
+@dataclass(frozen=True)
+class ZoneHost:
+    hostname: str
+    site: str
+    zone: str
+    address: str  # IPv4 address on its zone LAN
+
+
+@dataclass
+class Probe:
+    src: str
+    dst: str
+    src_zone: str  # "<site> <zone>"
+    dst_zone: str
+    dst_ip: str
+    proto: str  # tcp | udp | icmp
+    port: int | None
+    expected: str  # open | closed
+    observed: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.observed
+
+
+def allowed_set(world: World, sites: list[str]) -> set[tuple[str, str, str, str, str, int]]:
+    """(src site, src zone, dst site, dst zone, protocol, port) the policy allows, from every firewall."""
+    out = set()
+    for site in sites:
+        for inst in instances(world, site):
+            if inst.flow.action != "allow":
+                continue
+            for svc in inst.flow.services:
+                s = world.policy.services[svc]
+                for lo, hi in s.ports:
+                    out |= {(inst.src_site, inst.flow.src, inst.dst_site, inst.flow.dst, s.protocol, p)
+                            for p in range(lo, hi + 1)}
+    return out
+
+
+def plan_probes(world: World, hosts: list[ZoneHost], canaries: tuple[int, ...] = CANARY_PORTS) -> list[Probe]:
+    allowed = allowed_set(world, sorted({h.site for h in hosts}))
+    tcp_ports = sorted({p for s in world.policy.services.values() if s.protocol == "tcp" for lo, hi in s.ports
+                        for p in range(lo, hi + 1)} | set(canaries))
+    udp_ports = sorted({p for s in world.policy.services.values() if s.protocol == "udp" for lo, hi in s.ports
+                        for p in range(lo, hi + 1)})
+    net = {z: d.network for z, d in world.policy.zones.items()}
+    isolated = {frozenset(p) for p in world.policy.isolated}
+    probes = []
+    for a in hosts:
+        for b in hosts:
+            if a is b:
+                continue
+            sz, dz = f"{a.site} {a.zone}", f"{b.site} {b.zone}"
+            kinds = [("tcp", p) for p in tcp_ports]
+            if frozenset((net[a.zone], net[b.zone])) in isolated and net[a.zone] != net[b.zone]:
+                kinds += [("udp", p) for p in udp_ports] + [("icmp", None)]
+            for proto, port in kinds:
+                ok = port is not None and (a.site, a.zone, b.site, b.zone, proto, port) in allowed
+                probes.append(Probe(a.hostname, b.hostname, sz, dz, b.address, proto, port, "open" if ok else "closed"))
+    return probes
+
+
+# run(host, argv, stdin) -> (returncode, stdout)
+Exec = Callable[[str, list[str], str | None], tuple[int, str]]
+
+
+def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
+               progress: Callable[[str], None] | None = None) -> list[Probe]:
+    """Start a listener on every destination (all probed ports), run each source's probes, fill `observed`."""
+    tcp = sorted({p.port for p in probes if p.proto == "tcp"})
+    udp = sorted({p.port for p in probes if p.proto == "udp"})
+    pids: dict[str, str] = {}
+    try:
+        for h in hosts:
+            rc, out = run(h.hostname, ["sh", "-c", 'setsid python3 -c "$0" "$1" "$2" "$3" >/dev/null 2>&1 </dev/null &'
+                                       ' echo $!', LISTENER, h.address, json.dumps(tcp), json.dumps(udp)], None)
+            if rc != 0 or not out.strip().isdigit():
+                raise RuntimeError(f"{h.hostname}: cannot start the probe listener: {out}")
+            pids[h.hostname] = out.strip()
+        time.sleep(0.5)  # let every listener bind before the first probe
+        by_src: dict[str, list[Probe]] = {}
+        for p in probes:
+            by_src.setdefault(p.src, []).append(p)
+        for src, ps in by_src.items():
+            if progress:
+                progress(f"{src}: {len(ps)} probes")
+            rc, out = run(src, ["python3", "-c", PROBER],
+                          json.dumps([{"dst": p.dst_ip, "proto": p.proto, "port": p.port} for p in ps]))
+            if rc != 0:
+                raise RuntimeError(f"{src}: probe run failed: {out[-300:]}")
+            for p, ok in zip(ps, json.loads(out), strict=True):
+                p.observed = "open" if ok else "closed"
+    finally:
+        for host, pid in pids.items():  # the listeners this run started, by PID
+            run(host, ["kill", pid], None)
+    return probes
+
+
+def report(probes: list[Probe]) -> dict:
+    bad = [p for p in probes if not p.ok]
+    return {"ok": not bad, "probes_run": len(probes), "mismatches": len(bad),
+            "probes": [{k: v for k, v in asdict(p).items()} for p in probes]}
+
+
+def lab_zone_hosts(lab_name: str, scope: str | None) -> tuple[World, list[ZoneHost]]:
+    """The zone hosts of a running lab (its recorded slice), and the policy world of its inventory."""
+    from pathlib import Path
+
+    from core.errors import JinbaoError
+    from inventory.scope import sites_in_scope
+    from lab import names
+    from lab.slice import MGMT_NET, build_lab
+    from network.fleet import LAB_META, read_lab_meta
+    from network.policy.service import open_world
+
+    meta = names.lab_dir(lab_name) / LAB_META
+    if not meta.exists():
+        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first", entry="--lab")
+    info = read_lab_meta(meta)
+    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
+    world = open_world(Path(info["inventory"]))
+    keep = sites_in_scope(lp.plan.inv, scope)
+    hosts = []
+    for d in lp.plan.inv.devices:
+        if d.role in ZONE_OF_ROLE and d.site in keep:
+            pool = "office" if d.role == "DS" else "business"
+            ip = lp.plan.addr.lan_host(d.site, pool, ZONE_OF_ROLE[d.role], 4, d.hostname, d.hostname).split("/")[0]
+            hosts.append(ZoneHost(d.hostname, d.site, ZONE_OF_ROLE[d.role], ip))
+    return world, hosts
+
+
+def lab_exec(lab_name: str) -> Exec:
+    from lab import runtime
+    from lab.slice import node_name
+
+    def run(host: str, argv: list[str], stdin: str | None) -> tuple[int, str]:
+        r = runtime.exec(lab_name, node_name(host), argv, input=stdin, timeout=300)
+        return r.returncode, (r.stdout or "") + (r.stderr or "" if r.returncode else "")
+    return run

@@ -1,0 +1,68 @@
+"""Business and office networks never joined (issue 11, item 7: a stray route or link): a static check of
+the routing plan's devices — every WAN router, access router and firewall stands on the business network —
+for anything that would give them an IP path into the office network's address pools:
+
+- a link: an interface address inside an office pool;
+- a route: a static route, or a prefix-list entry that permits, a prefix inside an office pool (the BGP
+  import filters would then accept the office network's routes).
+
+Defaults and aggregates wider than the pool (0.0.0.0/0) are not paths into the pool by themselves."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from network.intent_model import DeviceIntent
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class PathFinding:
+    device: str
+    site: str
+    kind: str  # link | route | filter
+    what: str
+    pool: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.device} ({self.site}): {self.kind} {self.what} lies in the office network {self.pool}"
+
+    def as_dict(self) -> dict:
+        return {"device": self.device, "site": self.site, "kind": self.kind, "what": self.what, "pool": self.pool,
+                "message": self.message}
+
+
+def _inside(prefix: str, pools: Iterable[Net]) -> Net | None:
+    net = ipaddress.ip_interface(prefix).network
+    for pool in pools:
+        if net.version == pool.version and net.subnet_of(pool):  # type: ignore[arg-type]
+            return pool
+    return None
+
+
+def separation_findings(intents: Mapping[str, DeviceIntent], office_pools: list[Net]) -> list[PathFinding]:
+    out: list[PathFinding] = []
+    for h, i in intents.items():
+        for itf in i.interfaces:
+            for addr in (itf.ipv4, itf.ipv6):
+                if addr and (pool := _inside(addr, office_pools)):
+                    out.append(PathFinding(h, i.site, "link", f"{itf.name} {addr}", str(pool)))
+        for r in i.static_routes:
+            if pool := _inside(r.prefix, office_pools):
+                out.append(PathFinding(h, i.site, "route", f"static route {r.prefix}", str(pool)))
+        for pl in i.prefix_lists:
+            for e in pl.entries:
+                if e.action == "permit" and (pool := _inside(e.prefix, office_pools)):
+                    out.append(PathFinding(h, i.site, "filter", f"prefix-list {pl.name} seq {e.seq} permits "
+                                           f"{e.prefix}", str(pool)))
+    return out
+
+
+def office_pools(registry) -> list[Net]:
+    """The office network's national pools, from the IP registration record."""
+    return [ipaddress.ip_network(r.prefix) for r in registry.records.values()
+            if r.pool == "office" and not r.parent and r.status == "active"]

@@ -1,0 +1,132 @@
+"""The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy --rulesets`
+pushes each firewall's ruleset like any device config (dry-run diff, commit-confirm); `jinbao check
+isolation` then sees traffic pass only the planned flows; the running ruleset audits clean; a rule added by
+hand on the device is found both by the traffic probe and by `jinbao policy verify --config`, naming site,
+zones and port.
+
+Lab `jbpo` (minimal slice: ministry, national DR, Shanxi, Taiyuan), management net 100.126.231.0/24."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import runtime
+from lab.slice import LabPlan, build_lab, node_name
+from tests.conftest import INVENTORY, jinbao
+from tests.lab.conftest import lab_objects, leftovers, snapshot
+from tests.lablock import lab_lock
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
+LAB, MGMT_NET = "jbpo", "100.126.231.0/24"
+DB, EX, FW = "JB-140100-DC-DB01", "JB-140100-DC-EX01", "JB-140100-DC-FW01"
+
+
+def sh(host: str, *argv: str, timeout: float = 30, input: str | None = None):
+    return runtime.exec(LAB, node_name(host), list(argv), input=input, timeout=timeout)
+
+
+def addr(lab: LabPlan, host: str) -> str:
+    from lab.slice import ZONE_OF_ROLE
+
+    d = next(x for x in lab.plan.inv.devices if x.hostname == host)
+    pool, zone = ZONE_OF_ROLE[d.role]
+    return lab.plan.addr.lan_host(d.site, pool, zone, 4, host, host).split("/")[0]
+
+
+def deploy(*args: str) -> dict:
+    r = jinbao("deploy", "--lab", LAB, *args, "--json")
+    assert r.stdout, r.stderr[-2000:]
+    return json.loads(r.stdout) | {"rc": r.returncode, "stderr": r.stderr[-2000:]}
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LabPlan]:
+    with lab_lock():
+        runtime.down(LAB)
+        before = snapshot()
+        lp = build_lab(INVENTORY, "minimal", LAB, MGMT_NET)
+        r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "minimal", "--json")
+        assert r.returncode == 0, r.stderr
+        try:
+            res = deploy("--confirm", "60")
+            assert res["rc"] == 0, res
+            yield lp
+        finally:
+            recorded = lab_objects(LAB)
+            r = jinbao("lab", "down", "--name", LAB)
+        assert r.returncode == 0, r.stderr
+        assert leftovers(LAB, before, recorded) == {}
+
+
+def check() -> tuple[int, dict]:
+    r = jinbao("check", "isolation", "--lab", LAB, "--json")
+    assert r.stdout, r.stderr[-2000:]
+    return r.returncode, json.loads(r.stdout)
+
+
+def mismatches(rep: dict) -> list[tuple]:
+    return sorted((p["src_zone"], p["dst_zone"], p["proto"], p["port"], p["expected"], p["observed"])
+                  for p in rep["probes"] if p["expected"] != p["observed"])
+
+
+def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
+    # before: the firewalls forward everything: the probes see unplanned paths (and the check says so)
+    rc, rep = check()
+    assert rc == 1 and ("140100-DC production", "140100-DC exchange", "tcp", 8080, "closed", "open") in mismatches(rep)
+    # the office network is unreachable even now, by any protocol, in both directions
+    office = [p for p in rep["probes"] if "decision" in p["src_zone"] + p["dst_zone"]]
+    assert office and {p["observed"] for p in office} == {"closed"}
+    assert {p["proto"] for p in office} == {"tcp", "udp", "icmp"}
+
+    dry = deploy("--rulesets", "--scope", "140100-DC", "--dry-run")
+    [rs] = [d for d in dry["devices"] if d["hostname"] == f"{FW}:ruleset"]
+    assert rs["status"] == "dry-run" and "+table ip filtering_policies" in rs["diff"]
+    assert "filtering_policies" not in sh(FW, "nft", "list", "ruleset").stdout  # a dry run changes nothing
+
+    res = deploy("--rulesets", "--confirm", "30")
+    assert res["rc"] == 0, res
+    rulesets = {d["hostname"]: d["status"] for d in res["devices"] if d["hostname"].endswith(":ruleset")}
+    assert len(rulesets) == 4 and set(rulesets.values()) == {"committed"}, rulesets
+
+    # traffic: every probe as the policy says, same site and across tiers (zero mismatches is the pass)
+    rc, rep = check()
+    assert rc == 0 and rep["mismatches"] == 0, mismatches(rep)[:10]
+    opened = {(p["src_zone"], p["dst_zone"], p["port"]) for p in rep["probes"] if p["observed"] == "open"}
+    assert ("140100-DC production", "140100-DC exchange", 5432) in opened
+    assert ("140100-DC exchange", "140000-DC exchange", 8444) in opened  # city -> province upload
+    assert ("100000-DC production", "100000-DR production", 5432) in opened  # replication to the DR centre
+    assert ("140100-DC production", "140000-DC exchange", 8444) not in opened
+
+    # the running ruleset, read back from the device, audits clean
+    running = tmp_path / "running.nft"
+    running.write_text(sh(FW, "nft", "list", "ruleset").stdout)
+    r = jinbao("policy", "verify", "--scope", "140100-DC", "--platform", "linux_nftables", "--config", str(running))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    # a rule added by hand on the device: the probe and the audit both report it, naming site, zones, port
+    ex = addr(lab, EX)
+    chain = "production-to-exchange-production-exchange"
+    hand = f"ip saddr {addr(lab, DB)} ip daddr {ex} tcp dport 8080 accept"
+    assert sh(FW, "sh", "-c", f"nft add rule ip filtering_policies {chain} {hand}").returncode == 0
+    rc, rep = check()
+    assert rc == 1
+    assert mismatches(rep) == [("140100-DC production", "140100-DC exchange", "tcp", 8080, "closed", "open")]
+    running.write_text(sh(FW, "nft", "list", "ruleset").stdout)
+    r = jinbao("policy", "verify", "--scope", "140100-DC", "--platform", "nftables", "--config", str(running),
+               "--json")
+    assert r.returncode == 1
+    [f] = json.loads(r.stdout)["findings"]
+    assert f["kind"] == "unplanned" and f["site"] == "140100-DC"
+    assert (f["example"]["src_zone"], f["example"]["dst_zone"], f["example"]["port"]) == (
+        "140100-DC production", "140100-DC exchange", 8080)
+
+    # deploying again repairs the drift
+    res = deploy("--rulesets", "--scope", "140100-DC", "--confirm", "30")
+    assert res["rc"] == 0, res
+    rc, rep = check()
+    assert rc == 0, mismatches(rep)[:10]
