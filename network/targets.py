@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from inventory.platforms import PLATFORMS
 from jinbao.errors import JinbaoError
 from network.deploy import DeployTarget, PostCheck
 from network.intent_model import DeviceIntent
 from network.render import RenderError, render_device
 from network.secrets import SecretSource
+from network.validate import ValidationFailed, validated
 
-# inventory platform -> deploy engine platform (a Linux firewall is configured through FRR)
-DEPLOY_PLATFORM = {"frr": "frr", "linux_nftables": "frr", "cisco_ios": "ios", "huawei_vrp": "huawei_vrp",
-                   "h3c_comware": "h3c_comware"}
 LAB_MARKERS = ("LAB-ONLY", "LABONLY")
 
 
@@ -51,8 +50,8 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
                   access: Access) -> list[DeployTarget]:
     targets = []
     for h, intent in intents.items():
-        platform = DEPLOY_PLATFORM.get(intent.platform)
-        if platform is None:
+        facts = PLATFORMS.get(intent.platform)
+        if facts is None or facts.deploy is None:
             raise JinbaoError(f"{h}: platform {intent.platform!r} cannot be deployed yet")
         if not hosts.get(h):
             raise JinbaoError(f"{h}: no management address to reach it (run `jinbao ipplan allocate`)")
@@ -60,11 +59,15 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
             text = render_device(intent, secrets)
         except RenderError as e:
             raise JinbaoError(str(e)) from None
+        try:  # the same check `render` makes: nothing is pushed that its platform's validator rejects
+            stamp = validated(text, intent.platform, h)
+        except ValidationFailed as e:
+            raise JinbaoError(str(e)) from None
         if not access.lab and any(m in text for m in LAB_MARKERS):
             raise JinbaoError(f"{h}: the rendered config holds LAB-ONLY secrets; refusing to deploy it to a"
                               f" real device")
         targets.append(DeployTarget(
-            hostname=h, platform=platform, host=hosts[h], username=access.username, key_file=access.key_file,
+            hostname=h, platform=intent.platform, host=hosts[h], username=access.username, key_file=access.key_file,
             password=access.password, known_hosts=access.known_hosts, config_text=text,
-            post_checks=post_checks(intent, intents)))
+            post_checks=post_checks(intent, intents), validated_sha256=stamp))
     return targets

@@ -1,11 +1,14 @@
-"""Per-platform adapters: one small interface over NAPALM (frr, ios, huawei_vrp) and Netmiko (h3c_comware).
+"""Per-platform adapters: one small interface over NAPALM (frr, cisco_ios, huawei_vrp) and Netmiko (h3c_comware).
+
+Which adapter, driver, load mode and revert timer a platform gets is read from the platform registry
+(inventory/platforms.py); this module only holds the code, found by the registry's adapter name.
 
 The engine only speaks ``Adapter``; what each platform can really do differs, and that difference is
 stated here rather than papered over:
 
 - frr (network.drivers.frr): replace; diff from ``frr-reload.py --test``; device-side revert timer of
   any number of seconds (a revert script on the router).
-- ios (napalm ios): replace; diff from the archive's config diff; device-side timer
+- cisco_ios (napalm ios): replace; diff from the archive's config diff; device-side timer
   ``configure replace ... revert timer N``: whole minutes, 1-120, needs ``archive`` configured.
 - huawei_vrp (napalm-huawei-vrp): merge only (its load_replace_candidate is an empty stub); diff =
   candidate lines not in running; no commit-confirm in the driver, so the confirm window is kept by
@@ -28,9 +31,10 @@ from typing import Any, Protocol
 from nornir.core.inventory import ConnectionOptions
 from nornir.core.task import Task
 
+from inventory.platforms import DeploySpec, platform
 from network.deploy.model import DeployTarget
 
-IOS_TIMER_MIN, IOS_TIMER_MAX = 1, 120  # minutes, napalm ios (Cisco archive rollback timer)
+IOS_TIMER_MIN = 1  # minutes, napalm ios (Cisco archive rollback timer); the maximum is in the registry
 COMWARE_CHECKPOINT = "flash:/jinbao-rollback.cfg"
 
 
@@ -64,19 +68,27 @@ class Adapter(Protocol):
     def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
 
 
-def connection_name(platform: str) -> str:
+def deploy_spec(name: str) -> DeploySpec:
+    spec = platform(name).deploy
+    if spec is None:
+        raise ValueError(f"platform {name!r} cannot be deployed")
+    return spec
+
+
+def connection_name(name: str) -> str:
     """The Nornir connection plugin a platform uses."""
-    return "netmiko" if platform == "h3c_comware" else "napalm"
+    return deploy_spec(name).connection
 
 
-def nornir_platform(platform: str) -> str:
+def nornir_platform(name: str) -> str:
     """The platform string the connection plugin expects (NAPALM driver name / Netmiko device_type)."""
-    return {"h3c_comware": "hp_comware"}.get(platform, platform)
+    return deploy_spec(name).driver
 
 
 def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str, ConnectionOptions]:
     """Nornir connection options for a target: key auth, host-key checking, timeouts."""
-    if target.platform == "frr":
+    spec = deploy_spec(target.platform)
+    if spec.driver == "frr":
         optional: dict[str, Any] = {"port": target.port, "key_file": target.key_file, "known_hosts": target.known_hosts}
         optional.update(target.options)
         return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": int(connect_timeout)})}
@@ -93,8 +105,8 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
         "conn_timeout": connect_timeout,
     }
     netmiko.update(target.options)
-    if target.platform == "h3c_comware":
-        return {"netmiko": ConnectionOptions(platform="hp_comware", extras=netmiko)}
+    if spec.connection == "netmiko":
+        return {"netmiko": ConnectionOptions(platform=spec.driver, extras=netmiko)}
     # napalm's own "timeout" stays at its default (60 s): for ios/huawei_vrp it is Netmiko's read timeout,
     # which file transfers and configure replace need; conn_timeout above bounds the connect.
     return {"napalm": ConnectionOptions(extras={"optional_args": netmiko})}
@@ -102,21 +114,19 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
 
 def open_adapter(task: Task, target: DeployTarget) -> Adapter:
     """Open (or reuse) the host's Nornir connection and wrap it."""
-    conn = task.host.get_connection(connection_name(target.platform), task.nornir.config)
-    if target.platform == "h3c_comware":
-        return ComwareAdapter(conn)
-    return NapalmAdapter(conn, target.platform)
+    spec = deploy_spec(target.platform)
+    conn = task.host.get_connection(spec.connection, task.nornir.config)
+    return ADAPTERS[spec.adapter](conn, target.platform)
 
 
 class NapalmAdapter:
     def __init__(self, device: Any, platform: str) -> None:
         self.device = device
         self.platform = platform
-        # napalm-huawei-vrp's load_replace_candidate is an empty stub: merge is all it can do.
-        self.replace = platform != "huawei_vrp"
-        self.method = {"frr": "frr-reload --test", "ios": "napalm compare_config (replace)"}.get(
-            platform, "napalm compare_config (merge)"
-        )
+        self.spec = deploy_spec(platform)
+        # napalm-huawei-vrp's load_replace_candidate is an empty stub: merge is all it can do (registry).
+        self.replace = self.spec.load == "replace"
+        self.method = self.spec.diff_method
         self._armed: int | None = None
 
     def running(self) -> str:
@@ -137,19 +147,20 @@ class NapalmAdapter:
 
     def revert_seconds(self, confirm_seconds: int | None) -> int | None:
         """The device-side timer this platform can arm for a confirm window (None: it cannot)."""
-        if confirm_seconds is None or self.platform == "huawei_vrp":
+        if confirm_seconds is None or self.spec.revert == "none":
             return None
-        if self.platform == "ios":
+        if self.spec.revert == "minutes":
             # Cisco's timer counts whole minutes: round up so the device never reverts before the
             # controller's window has ended.
-            minutes = min(max(math.ceil(confirm_seconds / 60), IOS_TIMER_MIN), IOS_TIMER_MAX)
+            most = (self.spec.revert_max_seconds or 60) // 60
+            minutes = min(max(math.ceil(confirm_seconds / 60), IOS_TIMER_MIN), most)
             return minutes * 60
         return int(confirm_seconds)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._load(intended)
         revert_in = self.revert_seconds(confirm_seconds)
-        if self.platform == "frr":
+        if self.spec.driver == "frr":
             self.device.commit_config(message=message, revert_in=revert_in)
         elif revert_in is not None:
             self.device.commit_config(revert_in=revert_in)  # napalm ios: message not supported
@@ -168,7 +179,7 @@ class NapalmAdapter:
         self._armed = None
 
     def pending(self) -> bool:
-        if self.platform not in ("frr", "ios"):
+        if self.spec.revert == "none":
             return False  # napalm-huawei-vrp has no commit-confirm, so nothing can be pending
         return bool(self.device.has_pending_commit())
 
@@ -202,8 +213,9 @@ class ComwareAdapter:
 
     method = "text (candidate lines not in running)"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, platform: str = "h3c_comware") -> None:
         self.conn = conn
+        self.platform = platform
         self._armed: int | None = None
 
     def running(self) -> str:
@@ -272,6 +284,10 @@ class ComwareAdapter:
         if not m:
             return False, out.strip()[-200:]
         return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
+
+
+# adapter names used by the registry's DeploySpec.adapter
+ADAPTERS: dict[str, Any] = {"napalm": NapalmAdapter, "comware": ComwareAdapter}
 
 
 def config_lines(text: str, comment: str) -> list[str]:

@@ -23,6 +23,7 @@ from lab import runtime
 from network.deploy import DeployTarget, DeviceResult, PostCheck, backup, deploy, drift
 from network.drivers import register
 from network.drivers.frr import FrrDriver, PendingCommitError
+from network.validate import validated
 from tests.deploy.conftest import HOSTNAME, LAB, MGMT, config, requires_root
 
 pytestmark = [pytest.mark.integration, requires_root]
@@ -71,6 +72,7 @@ def target(
         config_text=text,
         post_checks=checks,
         known_hosts=info["known_hosts"],
+        validated_sha256=validated(text, "frr", HOSTNAME[node]),
     )
 
 
@@ -276,6 +278,7 @@ def test_broken_candidate_is_rolled_back(lab: dict[str, Any], deployed: list[Dev
 CONTROLLER = """
 import sys, time
 from network.drivers.frr import FrrDriver, PendingCommitError
+from network.validate import validated
 host, key, known, revert_in, path = sys.argv[1:6]
 dev = FrrDriver(host, "root", None, timeout=5, optional_args={"key_file": key, "known_hosts": known})
 dev.open()
