@@ -105,9 +105,10 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
     Platform(
         "huawei_vrp", "router", IfNaming("LoopBack0", "GigabitEthernet0/0/{n}", "GigabitEthernet0/0/0"), "#",
         render=_render("huawei_vrp", "vendor_hash", "vendor_cipher", "vendor_cipher", 2011, "", "#"),
-        # napalm-huawei-vrp: load_replace_candidate is an empty stub (merge only), no commit-confirm
-        deploy=DeploySpec("napalm", "napalm", "huawei_vrp", "merge", False, "napalm compare_config (merge)",
-                          "none"),
+        # VRP V8 two-stage configuration over Netmiko: candidate, `commit trial N` / `commit`, `save`
+        # (napalm-huawei-vrp has no trial commit and its load_replace_candidate is an empty stub)
+        deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False, "text (candidate lines not in running)",
+                          "seconds", 65535),
         validator="ios_like",
     ),
     Platform(

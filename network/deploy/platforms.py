@@ -10,9 +10,10 @@ stated here rather than papered over:
   any number of seconds (a revert script on the router).
 - cisco_ios (napalm ios): replace; diff from the archive's config diff; device-side timer
   ``configure replace ... revert timer N``: whole minutes, 1-120, needs ``archive`` configured.
-- huawei_vrp (napalm-huawei-vrp): merge only (its load_replace_candidate is an empty stub); diff =
-  candidate lines not in running; no commit-confirm in the driver, so the confirm window is kept by
-  the controller alone (rollback to the backup file the driver saves before each commit).
+- huawei_vrp (Netmiko huawei_vrpv8, VrpAdapter): VRP V8's two-stage configuration: the lines go into
+  the candidate in system-view, then `commit` (or `commit trial N`, the device rolls back on its own
+  after N seconds unless `commit` follows; `abort trial` rolls back at once), then `save`. Merge only;
+  diff = candidate lines not in running. (napalm-huawei-vrp commits too, but has no trial commit.)
 - h3c_comware (Netmiko hp_comware): merge with send_config_set; diff = candidate lines not in
   running; device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
 
@@ -225,9 +226,12 @@ class ComwareAdapter:
         return merge_diff(self.running(), intended, comment="#")
 
     def _answer_yes(self, command: str) -> str:
-        out = str(self.conn.send_command_timing(command, read_timeout=120))
-        while re.search(r"\[Y/N\]|continue\?", out, re.I):
-            out += str(self.conn.send_command_timing("Y", read_timeout=120))
+        out = last = str(self.conn.send_command_timing(command, read_timeout=120))
+        for _ in range(5):  # each question answered once (only the latest answer is read: `out` keeps them all)
+            if not re.search(r"\[Y/N\]|continue\?", last, re.I):
+                break
+            last = str(self.conn.send_command_timing("Y", read_timeout=120))
+            out += last
         return out
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
@@ -286,8 +290,121 @@ class ComwareAdapter:
         return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
 
 
+class VrpAdapter:
+    """Huawei VRP V8 over Netmiko (huawei_vrpv8): two-stage configuration with a trial commit.
+
+    commit: system-view, the config lines (into the candidate), then `commit trial <s>` when a confirm
+    window is asked for (the device rolls back by itself when the timer ends) or a plain `commit` and
+    `save`. confirm: `commit` in system-view ends the trial, then `save`. rollback: `abort trial` while a
+    trial runs, else `rollback configuration last 1`. Not run against a real VRP device here: the
+    command sequence is unit-tested against transcribed device output (tests/deploy/data/vrp-*.txt).
+    """
+
+    method = "text (candidate lines not in running)"
+    TRIAL_MIN, TRIAL_MAX = 60, 65535  # seconds accepted by `commit trial`
+    _ERROR = re.compile(r"^\s*Error:.*$", re.M)
+
+    def __init__(self, conn: Any, platform: str = "huawei_vrp") -> None:
+        self.conn = conn
+        self.platform = platform
+        self._armed: int | None = None
+
+    def running(self) -> str:
+        return str(self.conn.send_command("display current-configuration", read_timeout=120))
+
+    def diff(self, intended: str) -> str:
+        return merge_diff(self.running(), intended, comment="#")
+
+    def _answer_yes(self, command: str) -> str:
+        out = last = str(self.conn.send_command_timing(command, read_timeout=120))
+        for _ in range(5):  # each question answered once (only the latest answer is read: `out` keeps them all)
+            if not re.search(r"\[Y/N\]|continue\?", last, re.I):
+                break
+            last = str(self.conn.send_command_timing("Y", read_timeout=120))
+            out += last
+        return out
+
+    def revert_seconds(self, confirm_seconds: int | None) -> int | None:
+        if confirm_seconds is None:
+            return None
+        return min(max(int(confirm_seconds), self.TRIAL_MIN), self.TRIAL_MAX)
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
+        lines = config_lines(intended, comment="#")
+        out = str(self.conn.send_config_set(lines, exit_config_mode=False, read_timeout=120))
+        if m := self._ERROR.search(out):
+            self._discard()
+            raise RuntimeError(f"VRP rejected a command: {m.group(0).strip()}")
+        revert_in = self.revert_seconds(confirm_seconds)
+        cmd = f"commit trial {revert_in}" if revert_in is not None else "commit"
+        out = str(self.conn.send_command_timing(cmd, read_timeout=120))
+        if self._ERROR.search(out) or "Failed" in out:
+            self._discard()
+            raise RuntimeError(f"VRP `{cmd}` failed: {out.strip()[-500:]}")
+        self.conn.exit_config_mode()
+        self._armed = revert_in
+        if revert_in is None:
+            self._save()
+        return revert_in
+
+    def _discard(self) -> None:
+        self.conn.send_command_timing("clear configuration candidate")
+        self.conn.exit_config_mode()
+
+    def _save(self) -> None:
+        out = self._answer_yes("save")
+        if "successfully" not in out.lower():
+            raise RuntimeError(f"VRP save failed: {out.strip()[-300:]}")
+
+    def confirm(self) -> None:
+        if self._armed is not None:
+            self.conn.config_mode()
+            out = str(self.conn.send_command_timing("commit", read_timeout=120))
+            self.conn.exit_config_mode()
+            if self._ERROR.search(out):
+                raise RuntimeError(f"VRP trial confirm failed: {out.strip()[-300:]}")
+            self._armed = None
+            self._save()
+
+    def rollback(self) -> None:
+        if self._armed is not None:
+            self.conn.config_mode()
+            out = self._answer_yes("abort trial")
+            self.conn.exit_config_mode()
+        else:
+            out = self._answer_yes("rollback configuration last 1")
+            self._save()
+        if self._ERROR.search(out):
+            raise RuntimeError(f"VRP rollback failed: {out.strip()[-300:]}")
+        self._armed = None
+
+    def pending(self) -> bool:
+        out = str(self.conn.send_command("display configuration trial status"))
+        return re.search(r"Trial\s+Status\s*:\s*Running|trial is running", out, re.I) is not None
+
+    def bgp_established(self) -> dict[str, bool]:
+        state: dict[str, bool] = {}
+        for cmd in ("display bgp peer", "display bgp ipv6 peer"):
+            for line in str(self.conn.send_command(cmd)).splitlines():
+                fields = line.split()
+                if fields and _is_ip(fields[0]):
+                    state[canonical_address(fields[0])] = "Established" in fields
+        return state
+
+    def ping(self, address: str, source: str | None) -> tuple[bool, str]:
+        cmd = "ping ipv6" if ":" in address else "ping"
+        cmd += " -c 2 -t 1000"
+        if source:
+            cmd += f" -a {source}" if ":" not in address else f" -s {source}"
+        out = str(self.conn.send_command(f"{cmd} {address}", read_timeout=30))
+        m = re.search(r"(\d+) packet\(s\) transmitted\s*\n?\s*(\d+) packet\(s\) received", out)
+        if not m:
+            return False, out.strip()[-200:]
+        return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
+
+
 # adapter names used by the registry's DeploySpec.adapter
-ADAPTERS: dict[str, Any] = {"napalm": NapalmAdapter, "comware": ComwareAdapter}
+ADAPTERS: dict[str, Any] = {"napalm": NapalmAdapter, "comware": ComwareAdapter, "vrp": VrpAdapter}
 
 
 def config_lines(text: str, comment: str) -> list[str]:

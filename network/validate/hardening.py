@@ -19,7 +19,8 @@ The rules hold for every rendered config, so a template change that drops one of
 - ios-ssh-key           IOS: an RSA host key of at least 2048 bits is generated and named for SSH;
 - ios-type6             IOS: no type 7 keys, and `password encryption aes` so type 6 keys are accepted;
 - ios-banner-delimiter  IOS: a banner's delimiter is one character (`^C` typed as two makes `^` the delimiter);
-- ios-snmp-aes-key      IOS: an AES-128 privacy key is 16 bytes.
+- ios-snmp-aes-key      IOS: an AES-128 privacy key is 16 bytes;
+- ios-archive           IOS: the configuration archive exists (configure replace with a revert timer needs it).
 """
 
 from __future__ import annotations
@@ -228,6 +229,8 @@ def _ios(objs: list[_Obj], raw: str) -> list[Finding]:
         if len(m.group(2)) != 1:
             out.append(Finding("ios-banner-delimiter", f"banner {m.group(1)} delimiter {m.group(2)!r} is not one"
                                                        " character"))
+    if not any(o.text == "archive" and any(c.text.strip().startswith("path ") for c in o.children) for o in objs):
+        out.append(Finding("ios-archive", "no `archive` path: deploy's configure replace revert timer needs it"))
     for m in re.finditer(r"^snmp-server user .* priv aes 128 ([0-9A-Fa-f:]+)", raw, re.M):
         n = len(m.group(1).replace(":", "")) // 2
         if n != 16:

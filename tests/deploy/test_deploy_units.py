@@ -13,6 +13,7 @@ from network.deploy.backup import clean
 from network.deploy.engine import _check_deadline, confirm_margin
 from network.deploy.platforms import (
     NapalmAdapter,
+    VrpAdapter,
     canonical_address,
     connection_options,
     merge_diff,
@@ -60,9 +61,9 @@ def test_device_timer_per_platform() -> None:
     assert NapalmAdapter(None, "cisco_ios").revert_seconds(30) == 60  # whole minutes, rounded up
     assert NapalmAdapter(None, "cisco_ios").revert_seconds(61) == 120
     assert NapalmAdapter(None, "cisco_ios").revert_seconds(10**6) == 7200  # Cisco's maximum
-    assert NapalmAdapter(None, "huawei_vrp").revert_seconds(30) is None  # controller-side only
+    assert VrpAdapter(None).revert_seconds(30) == 60  # `commit trial` takes 60 s at least
+    assert VrpAdapter(None).revert_seconds(10**6) == 65535
     assert NapalmAdapter(None, "frr").revert_seconds(None) is None
-    assert NapalmAdapter(None, "huawei_vrp").replace is False  # napalm-huawei-vrp can only merge
 
 
 def test_merge_diff_lists_only_missing_lines() -> None:
@@ -138,9 +139,13 @@ def test_deploy_refuses_a_config_without_a_matching_validation_stamp() -> None:
 
 def test_adapters_follow_the_registry() -> None:
     from inventory.platforms import PLATFORMS
+    from network.deploy.platforms import ADAPTERS
 
-    for name in ("frr", "linux_nftables", "cisco_ios", "huawei_vrp"):
+    for name in ("frr", "linux_nftables", "cisco_ios"):
         a = NapalmAdapter(None, name)
         assert a.replace == (PLATFORMS[name].deploy.load == "replace")  # type: ignore[union-attr]
-    assert NapalmAdapter(None, "huawei_vrp").revert_seconds(60) is None  # no commit-confirm in the driver
+    for name, p in PLATFORMS.items():
+        if p.deploy is not None:
+            assert p.deploy.adapter in ADAPTERS, name
     assert nornir_platform("cisco_ios") == "ios" and nornir_platform("linux_nftables") == "frr"
+    assert nornir_platform("huawei_vrp") == "huawei_vrpv8"  # Netmiko's VRP V8 (two-stage commit)

@@ -176,6 +176,7 @@ HARDENING = [
     ("huawei_vrp", "AR", ("# JB-", "!JB-"), "vrp-comment"),
     ("cisco_ios", "AR", ("vrf forwarding Mgmt-intf", "vrf forwarding MGMT"), "ios-mgmt-vrf"),
     ("cisco_ios", "AR", r"crypto key generate rsa [^\n]*\n", "ios-ssh-key"),
+    ("cisco_ios", "AR", r" path bootflash:jinbao-archive\n", "ios-archive"),
     ("cisco_ios", "WR", (" key 6 ", " key 7 "), "ios-type6"),
     ("cisco_ios", "AR", ("banner login %", "banner login ^C"), "ios-banner-delimiter"),
     ("cisco_ios", "AR", (" access ipv6 JB-MGMT-V6 JB-MGMT\nsnmp-server location",
