@@ -203,18 +203,13 @@ class NapalmAdapter:
         return ok, f"{s['probes_sent'] - s['packet_loss']}/{s['probes_sent']} replies"
 
 
-class ComwareAdapter:
-    """H3C Comware 7 over Netmiko (hp_comware): merge with send_config_set, then save.
-
-    Confirm window: ``configuration commit delay <minutes>`` before the change makes the switch roll
-    back on its own unless ``configuration commit`` follows in time. Immediate rollback replaces the
-    running config with a checkpoint saved before the change (``configuration replace file``).
-    Not run against a real Comware device in this repository.
-    """
+class _VendorCli:
+    """What the Netmiko-driven vendor CLIs (VRP, Comware) share: `display current-configuration`, a text
+    diff of merge lines, answering the device's Y/N questions, reading `display bgp ... peer` tables."""
 
     method = "text (candidate lines not in running)"
 
-    def __init__(self, conn: Any, platform: str = "h3c_comware") -> None:
+    def __init__(self, conn: Any, platform: str) -> None:
         self.conn = conn
         self.platform = platform
         self._armed: int | None = None
@@ -228,11 +223,33 @@ class ComwareAdapter:
     def _answer_yes(self, command: str) -> str:
         out = last = str(self.conn.send_command_timing(command, read_timeout=120))
         for _ in range(5):  # each question answered once (only the latest answer is read: `out` keeps them all)
-            if not re.search(r"\[Y/N\]|continue\?", last, re.I):
+            if not re.search(r"\[Y/N\]|\(y/n\)|continue\?", last, re.I):
                 break
             last = str(self.conn.send_command_timing("Y", read_timeout=120))
             out += last
         return out
+
+    def _bgp_tables(self, *commands: str) -> dict[str, bool]:
+        state: dict[str, bool] = {}
+        for cmd in commands:
+            for line in str(self.conn.send_command(cmd)).splitlines():
+                fields = line.split()
+                if fields and _is_ip(fields[0]):
+                    state[canonical_address(fields[0])] = "Established" in fields
+        return state
+
+
+class ComwareAdapter(_VendorCli):
+    """H3C Comware 7 over Netmiko (hp_comware): merge with send_config_set, then save.
+
+    Confirm window: ``configuration commit delay <minutes>`` before the change makes the switch roll
+    back on its own unless ``configuration commit`` follows in time. Immediate rollback replaces the
+    running config with a checkpoint saved before the change (``configuration replace file``).
+    Not run against a real Comware device in this repository.
+    """
+
+    def __init__(self, conn: Any, platform: str = "h3c_comware") -> None:
+        super().__init__(conn, platform)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._answer_yes(f"save {COMWARE_CHECKPOINT}")  # checkpoint for rollback (not the startup file)
@@ -268,14 +285,7 @@ class ComwareAdapter:
         return self._armed is not None
 
     def bgp_established(self) -> dict[str, bool]:
-        state: dict[str, bool] = {}
-        for af in ("ipv4", "ipv6"):
-            out = str(self.conn.send_command(f"display bgp peer {af}"))
-            for line in out.splitlines():
-                fields = line.split()
-                if fields and _is_ip(fields[0]):
-                    state[canonical_address(fields[0])] = "Established" in fields
-        return state
+        return self._bgp_tables("display bgp peer ipv4", "display bgp peer ipv6")
 
     def ping(self, address: str, source: str | None) -> tuple[bool, str]:
         v6 = ":" in address
@@ -290,7 +300,7 @@ class ComwareAdapter:
         return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
 
 
-class VrpAdapter:
+class VrpAdapter(_VendorCli):
     """Huawei VRP V8 over Netmiko (huawei_vrpv8): two-stage configuration with a trial commit.
 
     commit: system-view, the config lines (into the candidate), then `commit trial <s>` when a confirm
@@ -300,29 +310,11 @@ class VrpAdapter:
     command sequence is unit-tested against transcribed device output (tests/deploy/data/vrp-*.txt).
     """
 
-    method = "text (candidate lines not in running)"
     TRIAL_MIN, TRIAL_MAX = 60, 65535  # seconds accepted by `commit trial`
     _ERROR = re.compile(r"^\s*Error:.*$", re.M)
 
     def __init__(self, conn: Any, platform: str = "huawei_vrp") -> None:
-        self.conn = conn
-        self.platform = platform
-        self._armed: int | None = None
-
-    def running(self) -> str:
-        return str(self.conn.send_command("display current-configuration", read_timeout=120))
-
-    def diff(self, intended: str) -> str:
-        return merge_diff(self.running(), intended, comment="#")
-
-    def _answer_yes(self, command: str) -> str:
-        out = last = str(self.conn.send_command_timing(command, read_timeout=120))
-        for _ in range(5):  # each question answered once (only the latest answer is read: `out` keeps them all)
-            if not re.search(r"\[Y/N\]|continue\?", last, re.I):
-                break
-            last = str(self.conn.send_command_timing("Y", read_timeout=120))
-            out += last
-        return out
+        super().__init__(conn, platform)
 
     def revert_seconds(self, confirm_seconds: int | None) -> int | None:
         if confirm_seconds is None:
@@ -383,13 +375,7 @@ class VrpAdapter:
         return re.search(r"Trial\s+Status\s*:\s*Running|trial is running", out, re.I) is not None
 
     def bgp_established(self) -> dict[str, bool]:
-        state: dict[str, bool] = {}
-        for cmd in ("display bgp peer", "display bgp ipv6 peer"):
-            for line in str(self.conn.send_command(cmd)).splitlines():
-                fields = line.split()
-                if fields and _is_ip(fields[0]):
-                    state[canonical_address(fields[0])] = "Established" in fields
-        return state
+        return self._bgp_tables("display bgp peer", "display bgp ipv6 peer")
 
     def ping(self, address: str, source: str | None) -> tuple[bool, str]:
         cmd = "ping ipv6" if ":" in address else "ping"

@@ -25,6 +25,7 @@ The rules hold for every rendered config, so a template change that drops one of
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -158,7 +159,7 @@ def _duplicate_networks(objs: list[_Obj]) -> list[Finding]:
 
 
 def _router_advertisements(h: Hardening, objs: list[_Obj], peers: list[str]) -> list[Finding]:
-    peer_ips = [ipaddress.ip_address(p) for p in peers if _is_ip(p)]
+    peer_ips = [ip for p in peers if (ip := _ip_or_none(p)) is not None]
     host = next((m.group(1) for o in objs if (m := _rx(h.hostname).match(o.text))), "")
     access_router = re.search(r"-AS\d{3}-AR\d\d$", host) is not None
     out: list[Finding] = []
@@ -184,12 +185,10 @@ def _router_advertisements(h: Hardening, objs: list[_Obj], peers: list[str]) -> 
     return out
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def _ip_or_none(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(text)
+    return None  # an interface name (BGP unnumbered)
 
 
 def _vrp(objs: list[_Obj], raw: str) -> list[Finding]:
