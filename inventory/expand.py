@@ -8,14 +8,10 @@ from itertools import pairwise
 from core.errors import JinbaoError
 from inventory.model import Device, Inventory, Link, Region, Site
 from inventory.naming import ROLES, SITE_ID_RE, hostname, parse_hostname
+from inventory.platforms import PLATFORMS, ROUTER_PLATFORMS, network_platform_problem
 from inventory.schema import AccessSitesDoc, InventoryDoc, ProvinceDoc
 
-PLATFORMS = frozenset({
-    "huawei_vrp", "h3c_comware", "cisco_ios", "frr",  # routers
-    "huawei_usg", "linux_nftables",  # firewalls
-    "linux",  # servers
-})
-ROUTER_PLATFORMS = frozenset({"huawei_vrp", "h3c_comware", "cisco_ios", "frr"})
+__all__ = ["PLATFORMS", "ROUTER_PLATFORMS", "expand"]
 
 
 class _Ctx:
@@ -235,12 +231,15 @@ def _platform(ctx: _Ctx, host: str, site: Site, role: str, entry: str) -> str:
                  else f"site_overrides.{site.id}.platform" if site_platform and site_platform.platform == platform
                  else f"platforms.sites.{site.id}" if p.sites.get(site.id) == platform
                  else f"platforms.default.{role}")
-    if platform not in PLATFORMS:
-        raise ctx.err(entry, f"{host}: unknown platform {platform!r} (known: {', '.join(sorted(PLATFORMS))})")
-    if role in ("WR", "AR") and platform not in ROUTER_PLATFORMS:
-        raise ctx.err(entry, f"{host}: platform {platform!r} is not a router platform"
-                             f" (one of {', '.join(sorted(ROUTER_PLATFORMS))})")
+    _check_platform(ctx, host, role, platform, entry)
     return platform
+
+
+def _check_platform(ctx: _Ctx, host: str, role: str, platform: str, entry: str) -> None:
+    kind = "router" if role in ("WR", "AR") else "firewall" if role == "FW" else "server"
+    problem = network_platform_problem(platform, kind)
+    if problem:
+        raise ctx.err(entry, f"{host}: {problem}")
 
 
 def _devices(ctx: _Ctx) -> tuple[Device, ...]:
@@ -263,11 +262,7 @@ def _devices(ctx: _Ctx) -> tuple[Device, ...]:
         if d.hostname in devices:
             raise ctx.err(entry, f"duplicate hostname {d.hostname}")
         platform = d.platform or _platform(ctx, d.hostname, site, role, entry)
-        if platform not in PLATFORMS:
-            raise ctx.err(f"{entry}.platform", f"{d.hostname}: unknown platform {platform!r}")
-        if role in ("WR", "AR") and platform not in ROUTER_PLATFORMS:
-            raise ctx.err(f"{entry}.platform", f"{d.hostname}: platform {platform!r} is not a router platform"
-                          f" (one of {', '.join(sorted(ROUTER_PLATFORMS))})")
+        _check_platform(ctx, d.hostname, role, platform, f"{entry}.platform")
         devices[d.hostname] = Device(d.hostname, site_id, role, nn, platform)
     for host in ctx.doc.platforms.devices:
         if host not in devices:

@@ -35,6 +35,7 @@ class Interface(_Model):
     link_kind: str | None = None  # primary | backup | internal | access | dr ...
     bfd: bool = False
     vrf: str | None = None  # mgmt interfaces live in the management VRF
+    ipv6_ra: bool = False  # send IPv6 router advertisements (user LANs only: SLAAC hosts need a gateway)
 
 
 class PrefixListEntry(_Model):
@@ -86,9 +87,11 @@ class BgpNeighbor(_Model):
     route_map_in: str | None = None
     route_map_out: str | None = None
     max_prefix: int | None = None
+    max_prefix_restart_minutes: int | None = None  # re-establish after a max-prefix teardown
+    ttl_security_hops: int | None = None  # GTSM: accept only packets from this many hops away
     next_hop_self: bool = False
     default_originate: bool = False  # a parent sends its children a default route
-    password: SecretRef | None = None
+    password: SecretRef | None = None  # TCP MD5 key of the session (the same name on both ends)
 
 
 class BfdProfile(_Model):
@@ -154,6 +157,7 @@ class Management(_Model):
     syslog_hosts: tuple[str, ...]
     acl_name: str
     acl_v4: tuple[AclEntry, ...]
+    acl_v6: tuple[AclEntry, ...] = ()
     ssh_only: bool = True
     banner: str
     domain: str

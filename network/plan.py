@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from core.errors import JinbaoError
-from inventory.expand import ROUTER_PLATFORMS
 from inventory.model import Device, Inventory, Link, Site
+from inventory.platforms import ROUTER_PLATFORMS
+from inventory.platforms import platform as platform_facts
 from ipplan.ports import PortRegistry
 from network.addressing import Addressing
 from network.ifnames import naming
@@ -166,7 +167,7 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
                 neighbors.append(BgpNeighbor(
                     address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
                     kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
-                    next_hop_self=True))
+                    next_hop_self=True, password=session_key(d.hostname, peer_host)))
             elif mine == "b":  # uplink: accept only the default, announce only our aggregates
                 kind = link.kind.upper()
                 lp = rt.bgp.local_preference.backup if link.kind == "backup" else rt.bgp.local_preference.primary
@@ -181,7 +182,8 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
                 neighbors.append(BgpNeighbor(
                     address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
                     description=f"{link.kind} uplink {peer_host}", peer=peer_host, kind="ebgp", role="upstream",
-                    link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10))
+                    link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
+                    **_ebgp_protection(rt, d.hostname, peer_host)))
             else:  # downlink: accept exactly the child's aggregates, send only a default
                 child = p.inv.site(link.b_site)
                 accepted = own_aggregates(p, child, af, peer_host)
@@ -194,7 +196,8 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
                     address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
                     description=f"{link.kind} downlink {peer_host}", peer=peer_host, kind="ebgp",
                     role="downstream", link_kind=link.kind, route_map_in=rin, route_map_out=rout,
-                    max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True))
+                    max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True,
+                    **_ebgp_protection(rt, d.hostname, peer_host)))
 
     interfaces.extend(_site_lans(p, site, d, statics))
     neighbors.extend(_transit_ibgp(p, site, d, asn, rmap))
@@ -207,15 +210,16 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
         # reply on the site aggregate's anchor. Exports upward still permit only the aggregates.
         links = [str(ipaddress.ip_interface(a).network) for itf in interfaces if itf.kind in ("wan", "access")
                  for a in ((itf.ipv4,) if af == 4 else (itf.ipv6,)) if a]
-        networks[af] = [*aggs, lo, *links]
+        # one statement per prefix: an access router's aggregate can be its loopback or link prefix too
+        networks[af] = list(dict.fromkeys([*aggs, lo, *links]))
         statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
                        for agg in aggs)
     mgmt = _management(p, d)
     # IPv4's management default comes from Management.gateway; IPv6 needs its own route
-    statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=rt.management.vrf,
+    statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=mgmt.vrf,
                                description="out-of-band management"))
     interfaces.append(Interface(name=mgmt.interface, kind="mgmt", description="out-of-band management",
-                                ipv4=mgmt.address, ipv6=p.addr.mgmt(d, 6)[0], vrf=rt.management.vrf))
+                                ipv4=mgmt.address, ipv6=p.addr.mgmt(d, 6)[0], vrf=mgmt.vrf))
     return DeviceIntent(
         hostname=d.hostname, site=d.site, role=d.role, platform=d.platform, tier=tier_key(site), asn=asn,
         loopback_v4=lo4, loopback_v6=lo6, interfaces=tuple(interfaces),
@@ -231,6 +235,20 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
     )
 
 
+def session_key(a: str, b: str) -> SecretRef:
+    """The TCP MD5 key of the BGP sessions between two routers: one secret per router pair, named the same
+    from both ends (`bgp_<lower>_<upper>`, hostnames without the JB- prefix)."""
+    lo, hi = sorted((a.removeprefix("JB-"), b.removeprefix("JB-")))
+    return _new(SecretRef, name=f"bgp_{lo}_{hi}")
+
+
+def _ebgp_protection(rt: RoutingDoc, host: str, peer: str) -> dict[str, object]:
+    """Every eBGP session here runs over a directly connected link: keyed, GTSM one hop, and a max-prefix
+    teardown that heals itself after the same time on every platform."""
+    return {"password": session_key(host, peer), "ttl_security_hops": 1,
+            "max_prefix_restart_minutes": rt.bgp.max_prefix_restart_minutes}
+
+
 def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) -> list[Interface]:
     """The firewall transit LAN of a data centre, or the LAN of an access site."""
     names = naming(d.platform)
@@ -240,7 +258,7 @@ def _site_lans(p: PlanInput, site: Site, d: Device, statics: list[StaticRoute]) 
         rec6 = p.addr.subnet(site.id, "business", "lan", 6, d.hostname)
         out.append(Interface(name=names.port.format(n=p.ports.port(d.hostname, "lan")), kind="lan",
                              description=f"{site.name_en} LAN",
-                             ipv4=p.addr.in_subnet(rec4, 1), ipv6=p.addr.in_subnet(rec6, 1)))
+                             ipv4=p.addr.in_subnet(rec4, 1), ipv6=p.addr.in_subnet(rec6, 1), ipv6_ra=True))
         return out
     fw = [x for x in p.devices(site.id) if x.role == "FW"]
     if not fw:
@@ -273,7 +291,8 @@ def _transit_ibgp(p: PlanInput, site: Site, d: Device, asn: int, rmap: Callable[
             out.append(BgpNeighbor(
                 address=addr.split("/")[0], afi=afi, remote_as=asn,
                 description=f"iBGP {other.hostname} over transit", peer=other.hostname, kind="ibgp",
-                role="internal", link_kind="transit", route_map_in=name, route_map_out=name, next_hop_self=True))
+                role="internal", link_kind="transit", route_map_in=name, route_map_out=name, next_hop_self=True,
+                password=session_key(d.hostname, other.hostname)))
     return out
 
 
@@ -309,9 +328,11 @@ def _management(p: PlanInput, d: Device) -> Management:
     addr, gw = p.addr.mgmt(d, 4)
     nms = _nms_hosts(p, site)
     return Management(
-        vrf=m.vrf, interface=naming(d.platform).mgmt, address=addr, gateway=gw,
+        # a platform whose hardware fixes the management port in a VRF of its own uses that name (IOS-XE)
+        vrf=platform_facts(d.platform).mgmt_vrf or m.vrf, interface=naming(d.platform).mgmt, address=addr, gateway=gw,
         ntp_servers=tuple(nms[-2:]), syslog_hosts=tuple(nms[:2]), acl_name="JB-MGMT",
         acl_v4=(_new(AclEntry, seq=10, action="permit", source=p.mgmt_pools[4]),),
+        acl_v6=(_new(AclEntry, seq=10, action="permit", source=p.mgmt_pools[6]),),
         banner=m.banner, domain=m.domain)
 
 

@@ -33,6 +33,9 @@ class BgpDoc(_Doc):
     local_preference: LocalPrefDoc
     backup_prepend: int = Field(ge=1, le=10)
     max_prefix_margin: int = Field(2, ge=1, le=100)
+    # after a max-prefix teardown the session comes back on its own after this long, on every platform
+    # (VRP idle-timeout and IOS/FRR restart count minutes, Comware reconnect seconds)
+    max_prefix_restart_minutes: int = Field(5, ge=1, le=1200)
     communities: dict[str, str]
     announced_pools: tuple[str, ...]
 

@@ -209,6 +209,8 @@ class LabTestSecrets:
             return f"%^%#LABONLY{digest[:32]}%^%#"
         if "_cipher_h3c_comware" in name:
             return f"$c$3$LABONLY{digest[:32]}=="
+        if "_cipher_cisco_ios" in name:  # shaped like an IOS type 6 value
+            return f"LABONLY{digest[:24].upper()}AAB"
         return f"{self.MARKER}-{name}-not-a-real-secret"
 
     def describe(self) -> str:

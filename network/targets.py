@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import JinbaoError
+from inventory.platforms import PLATFORMS
 from network.deploy import DeployTarget, PostCheck
 from network.intent_model import DeviceIntent
 from network.render import RenderError, render_device
 from network.secrets import SecretSource
+from network.validate import ValidationFailed, validated
 
-# inventory platform -> deploy engine platform (a Linux firewall is configured through FRR)
-DEPLOY_PLATFORM = {"frr": "frr", "linux_nftables": "frr", "cisco_ios": "ios", "huawei_vrp": "huawei_vrp",
-                   "h3c_comware": "h3c_comware"}
 LAB_MARKERS = ("LAB-ONLY", "LABONLY")
 
 
@@ -48,6 +47,7 @@ def post_checks(intent: DeviceIntent, intents: Mapping[str, DeviceIntent]) -> li
 
 
 RULESET_SUFFIX = ":ruleset"  # target name of a firewall's second artifact (its zone ruleset)
+RULESET_PLATFORM = "nftables"  # the artifact's registry entry (inventory/platforms.py)
 
 
 def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, hosts: Mapping[str, str],
@@ -56,8 +56,8 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
     (`<hostname>:ruleset`, platform nftables): the same login, its own diff, commit-confirm and rollback."""
     targets = []
     for h, intent in intents.items():
-        platform = DEPLOY_PLATFORM.get(intent.platform)
-        if platform is None:
+        facts = PLATFORMS.get(intent.platform)
+        if facts is None or facts.deploy is None:
             raise JinbaoError(f"{h}: platform {intent.platform!r} cannot be deployed yet")
         if not hosts.get(h):
             raise JinbaoError(f"{h}: no management address to reach it (run `jinbao ipplan allocate`)")
@@ -65,16 +65,20 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
             text = render_device(intent, secrets)
         except RenderError as e:
             raise JinbaoError(str(e)) from None
+        try:  # the same check `render` makes: nothing is pushed that its platform's validator rejects
+            stamp = validated(text, intent.platform, h)
+        except ValidationFailed as e:
+            raise JinbaoError(str(e)) from None
         if not access.lab and any(m in text for m in LAB_MARKERS):
             raise JinbaoError(f"{h}: the rendered config holds LAB-ONLY secrets; refusing to deploy it to a"
                               f" real device")
         targets.append(DeployTarget(
-            hostname=h, platform=platform, host=hosts[h], username=access.username, key_file=access.key_file,
+            hostname=h, platform=intent.platform, host=hosts[h], username=access.username, key_file=access.key_file,
             password=access.password, known_hosts=access.known_hosts, config_text=text,
-            post_checks=post_checks(intent, intents)))
+            post_checks=post_checks(intent, intents), validated_sha256=stamp))
         if rulesets and h in rulesets:
             targets.append(DeployTarget(
-                hostname=h + RULESET_SUFFIX, platform="nftables", host=hosts[h], username=access.username,
+                hostname=h + RULESET_SUFFIX, platform=RULESET_PLATFORM, host=hosts[h], username=access.username,
                 key_file=access.key_file, password=access.password, known_hosts=access.known_hosts,
                 config_text=rulesets[h], post_checks=post_checks(intent, intents)))
     return targets

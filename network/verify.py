@@ -10,7 +10,9 @@ Every rule is computed on the intents the templates render from, through the BGP
   by design and not counted as WAN);
 - ministry-table: the ministry holds only its direct children's aggregates plus what it originates,
   and holds all of them;
-- import-filter: every downstream session accepts the child's own aggregates and rejects a sibling's.
+- import-filter: every downstream session accepts the child's own aggregates and rejects a sibling's;
+- session-protection: every eBGP session is keyed (TCP MD5), both ends name the same key, and it is
+  GTSM-protected one hop (all eBGP sessions here run over directly connected links).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     say = progress or (lambda _msg: None)
     rep = Report()
     _unique(intents, rep)
+    _session_protection(intents, rep)
     say("building BGP sessions")
     sim = Simulator(intents, partial=partial)
     for _rule, devs, msg in sim.problems:
@@ -77,6 +80,26 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     _ministry_table(p, sim, intents, rep)
     _import_filters(p, sim, intents, rep)
     return rep
+
+
+def _session_protection(intents: dict[str, DeviceIntent], rep: Report) -> None:
+    for h, it in intents.items():
+        if it.bgp is None:
+            continue
+        for n in it.bgp.neighbors:
+            if n.kind != "ebgp":
+                continue
+            rep.count("session-protection")
+            if n.password is None:
+                rep.add("session-protection", (h, n.peer), f"eBGP session {h} -> {n.address} has no key")
+            if n.ttl_security_hops != 1:
+                rep.add("session-protection", (h, n.peer), f"eBGP session {h} -> {n.address} has no GTSM")
+            other = intents.get(n.peer)
+            if other is not None and other.bgp is not None and n.password is not None:
+                keys = {m.password.name for m in other.bgp.neighbors if m.peer == h and m.password is not None}
+                if keys and n.password.name not in keys:
+                    rep.add("session-protection", (h, n.peer),
+                            f"the two ends of {h} -> {n.address} use different keys")
 
 
 def _unique(intents: dict[str, DeviceIntent], rep: Report) -> None:

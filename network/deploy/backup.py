@@ -19,7 +19,7 @@ from pathlib import Path
 from nornir.core.task import Task
 
 from network.deploy.model import BackupResult, DeployTarget, Progress
-from network.deploy.platforms import open_adapter
+from network.deploy.platforms import deploy_spec, open_adapter
 from network.deploy.runner import run_per_host, serialised
 from network.drivers.frr_parse import sanitize as sanitize_frr
 
@@ -39,7 +39,7 @@ def clean(platform: str, text: str, sanitize: bool) -> str:
     """Config text as stored: volatile lines dropped, secrets masked (when ``sanitize``)."""
     lines = [ln.rstrip() for ln in text.splitlines() if not _VOLATILE.match(ln)]
     if sanitize:
-        if platform == "frr":
+        if deploy_spec(platform).driver == "frr":
             lines = sanitize_frr("\n".join(lines)).split("\n")
         lines = [_SECRET.sub(r"\1<removed>", ln) for ln in lines]
     return "\n".join(lines).rstrip("\n") + "\n"

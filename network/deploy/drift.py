@@ -4,7 +4,7 @@ The comparison is the platform's own where it has one, because a text diff of tw
 reports ordering and defaulting differences FRR does not consider changes:
 
 - frr: ``frr-reload.py --test`` with the intended config as candidate (the exact diff a deploy
-  would apply); ios: napalm's replace compare_config (the device's own archive diff);
+  would apply); cisco_ios: napalm's replace compare_config (the device's own archive diff);
 - huawei_vrp, h3c_comware: a unified text diff of running -> intended, ignoring blank lines,
   comment lines and trailing spaces.
 """
@@ -15,12 +15,10 @@ from collections.abc import Sequence
 
 from nornir.core.task import Task
 
+from inventory.platforms import platform
 from network.deploy.model import DeployTarget, DriftResult, Progress
 from network.deploy.platforms import open_adapter, text_diff
 from network.deploy.runner import run_per_host, serialised
-
-NATIVE = ("frr", "ios")
-COMMENT = {"huawei_vrp": "#", "h3c_comware": "#"}
 
 
 def drift(
@@ -36,11 +34,12 @@ def drift(
     def work(task: Task, target: DeployTarget) -> DriftResult:
         try:
             adapter = open_adapter(task, target)
-            if target.platform in NATIVE:
+            facts = platform(target.platform)
+            if facts.deploy is not None and facts.deploy.native_diff:
                 diff, method = adapter.diff(target.config_text), adapter.method
             else:
                 running = adapter.running()
-                diff = text_diff(target.hostname, running, target.config_text, COMMENT.get(target.platform, "!"))
+                diff = text_diff(target.hostname, running, target.config_text, facts.comment)
                 method = "text"
             say(target.hostname, "in sync" if not diff else "drift")
             return DriftResult(target.hostname, not diff, diff, None, method)

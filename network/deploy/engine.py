@@ -15,6 +15,7 @@ Per device (in parallel, Nornir threaded runner; one device failing never stops 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 
@@ -91,6 +92,12 @@ def _deploy_one(
 
     committed = False
     adapter: Adapter | None = None
+    if target.validated_sha256 != hashlib.sha256(target.config_text.encode()).hexdigest():
+        # Stamped by network.validate.validated() (build_targets does it): an unchecked or edited config
+        # never reaches a device, not even for a diff.
+        res.error = "config not validated by its platform's validator (network.validate): refusing to push it"
+        say(target.hostname, res.error)
+        return res
     try:
         say(target.hostname, "connecting")
         adapter = open_adapter(task, target)

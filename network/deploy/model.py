@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Platform = Literal["frr", "ios", "huawei_vrp", "h3c_comware", "nftables"]
-# "nftables": the zone ruleset of a linux_nftables firewall, its second artifact beside the FRR config
-PLATFORMS: tuple[str, ...] = ("frr", "ios", "huawei_vrp", "h3c_comware", "nftables")
+from inventory.platforms import deployable
+
+PLATFORMS: tuple[str, ...] = deployable()  # inventory platform names (inventory/platforms.py)
 Status = Literal["unchanged", "dry-run", "committed", "rolled-back", "failed"]
 CheckKind = Literal["bgp_established", "reachable"]
 # progress(hostname, message); called from worker threads, but never two calls at once.
@@ -77,6 +77,9 @@ class DeployTarget:
     key_file: str | None
     config_text: str
     post_checks: list[PostCheck] = field(default_factory=list)
+    # sha256 of config_text when the platform's validator passed it (network.validate.validated_sha256):
+    # the engine refuses to push a config whose text does not carry a matching stamp.
+    validated_sha256: str | None = None
     password: str | None = field(default=None, repr=False)
     port: int = 22
     known_hosts: str | None = None

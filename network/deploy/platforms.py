@@ -1,15 +1,19 @@
-"""Per-platform adapters: one small interface over NAPALM (frr, ios, huawei_vrp) and Netmiko (h3c_comware).
+"""Per-platform adapters: one small interface over NAPALM (frr, cisco_ios, huawei_vrp) and Netmiko (h3c_comware).
+
+Which adapter, driver, load mode and revert timer a platform gets is read from the platform registry
+(inventory/platforms.py); this module only holds the code, found by the registry's adapter name.
 
 The engine only speaks ``Adapter``; what each platform can really do differs, and that difference is
 stated here rather than papered over:
 
 - frr (network.drivers.frr): replace; diff from ``frr-reload.py --test``; device-side revert timer of
   any number of seconds (a revert script on the router).
-- ios (napalm ios): replace; diff from the archive's config diff; device-side timer
+- cisco_ios (napalm ios): replace; diff from the archive's config diff; device-side timer
   ``configure replace ... revert timer N``: whole minutes, 1-120, needs ``archive`` configured.
-- huawei_vrp (napalm-huawei-vrp): merge only (its load_replace_candidate is an empty stub); diff =
-  candidate lines not in running; no commit-confirm in the driver, so the confirm window is kept by
-  the controller alone (rollback to the backup file the driver saves before each commit).
+- huawei_vrp (Netmiko huawei_vrpv8, VrpAdapter): VRP V8's two-stage configuration: the lines go into
+  the candidate in system-view, then `commit` (or `commit trial N`, the device rolls back on its own
+  after N seconds unless `commit` follows; `abort trial` rolls back at once), then `save`. Merge only;
+  diff = candidate lines not in running. (napalm-huawei-vrp commits too, but has no trial commit.)
 - h3c_comware (Netmiko hp_comware): merge with send_config_set; diff = candidate lines not in
   running; device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
 
@@ -28,9 +32,10 @@ from typing import Any, Protocol
 from nornir.core.inventory import ConnectionOptions
 from nornir.core.task import Task
 
+from inventory.platforms import DeploySpec, platform
 from network.deploy.model import DeployTarget
 
-IOS_TIMER_MIN, IOS_TIMER_MAX = 1, 120  # minutes, napalm ios (Cisco archive rollback timer)
+IOS_TIMER_MIN = 1  # minutes, napalm ios (Cisco archive rollback timer); the maximum is in the registry
 COMWARE_CHECKPOINT = "flash:/jinbao-rollback.cfg"
 
 
@@ -64,19 +69,27 @@ class Adapter(Protocol):
     def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
 
 
-def connection_name(platform: str) -> str:
+def deploy_spec(name: str) -> DeploySpec:
+    spec = platform(name).deploy
+    if spec is None:
+        raise ValueError(f"platform {name!r} cannot be deployed")
+    return spec
+
+
+def connection_name(name: str) -> str:
     """The Nornir connection plugin a platform uses."""
-    return "netmiko" if platform == "h3c_comware" else "napalm"
+    return deploy_spec(name).connection
 
 
-def nornir_platform(platform: str) -> str:
+def nornir_platform(name: str) -> str:
     """The platform string the connection plugin expects (NAPALM driver name / Netmiko device_type)."""
-    return {"h3c_comware": "hp_comware", "nftables": "frr"}.get(platform, platform)
+    return deploy_spec(name).driver
 
 
 def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str, ConnectionOptions]:
     """Nornir connection options for a target: key auth, host-key checking, timeouts."""
-    if target.platform in ("frr", "nftables"):
+    spec = deploy_spec(target.platform)
+    if spec.driver == "frr":
         optional: dict[str, Any] = {"port": target.port, "key_file": target.key_file, "known_hosts": target.known_hosts}
         optional.update(target.options)
         return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": int(connect_timeout)})}
@@ -93,8 +106,8 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
         "conn_timeout": connect_timeout,
     }
     netmiko.update(target.options)
-    if target.platform == "h3c_comware":
-        return {"netmiko": ConnectionOptions(platform="hp_comware", extras=netmiko)}
+    if spec.connection == "netmiko":
+        return {"netmiko": ConnectionOptions(platform=spec.driver, extras=netmiko)}
     # napalm's own "timeout" stays at its default (60 s): for ios/huawei_vrp it is Netmiko's read timeout,
     # which file transfers and configure replace need; conn_timeout above bounds the connect.
     return {"napalm": ConnectionOptions(extras={"optional_args": netmiko})}
@@ -102,29 +115,19 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
 
 def open_adapter(task: Task, target: DeployTarget) -> Adapter:
     """Open (or reuse) the host's Nornir connection and wrap it."""
-    conn = task.host.get_connection(connection_name(target.platform), task.nornir.config)
-    if target.platform == "h3c_comware":
-        return ComwareAdapter(conn)
-    if target.platform == "nftables":  # the firewall's ruleset, over the FRR driver's SSH session
-        from network.policy.nft_deploy import CmdResult, NftRulesetAdapter
-
-        def run(argv: list[str], stdin: str | None) -> CmdResult:
-            r = conn._run(argv, privileged=True, stdin=stdin)
-            return CmdResult(r.rc, r.out, r.err)
-
-        return NftRulesetAdapter(run)
-    return NapalmAdapter(conn, target.platform)
+    spec = deploy_spec(target.platform)
+    conn = task.host.get_connection(spec.connection, task.nornir.config)
+    return ADAPTERS[spec.adapter](conn, target.platform)
 
 
 class NapalmAdapter:
     def __init__(self, device: Any, platform: str) -> None:
         self.device = device
         self.platform = platform
-        # napalm-huawei-vrp's load_replace_candidate is an empty stub: merge is all it can do.
-        self.replace = platform != "huawei_vrp"
-        self.method = {"frr": "frr-reload --test", "ios": "napalm compare_config (replace)"}.get(
-            platform, "napalm compare_config (merge)"
-        )
+        self.spec = deploy_spec(platform)
+        # napalm-huawei-vrp's load_replace_candidate is an empty stub: merge is all it can do (registry).
+        self.replace = self.spec.load == "replace"
+        self.method = self.spec.diff_method
         self._armed: int | None = None
 
     def running(self) -> str:
@@ -145,19 +148,20 @@ class NapalmAdapter:
 
     def revert_seconds(self, confirm_seconds: int | None) -> int | None:
         """The device-side timer this platform can arm for a confirm window (None: it cannot)."""
-        if confirm_seconds is None or self.platform == "huawei_vrp":
+        if confirm_seconds is None or self.spec.revert == "none":
             return None
-        if self.platform == "ios":
+        if self.spec.revert == "minutes":
             # Cisco's timer counts whole minutes: round up so the device never reverts before the
             # controller's window has ended.
-            minutes = min(max(math.ceil(confirm_seconds / 60), IOS_TIMER_MIN), IOS_TIMER_MAX)
+            most = (self.spec.revert_max_seconds or 60) // 60
+            minutes = min(max(math.ceil(confirm_seconds / 60), IOS_TIMER_MIN), most)
             return minutes * 60
         return int(confirm_seconds)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._load(intended)
         revert_in = self.revert_seconds(confirm_seconds)
-        if self.platform == "frr":
+        if self.spec.driver == "frr":
             self.device.commit_config(message=message, revert_in=revert_in)
         elif revert_in is not None:
             self.device.commit_config(revert_in=revert_in)  # napalm ios: message not supported
@@ -176,7 +180,7 @@ class NapalmAdapter:
         self._armed = None
 
     def pending(self) -> bool:
-        if self.platform not in ("frr", "ios"):
+        if self.spec.revert == "none":
             return False  # napalm-huawei-vrp has no commit-confirm, so nothing can be pending
         return bool(self.device.has_pending_commit())
 
@@ -199,19 +203,15 @@ class NapalmAdapter:
         return ok, f"{s['probes_sent'] - s['packet_loss']}/{s['probes_sent']} replies"
 
 
-class ComwareAdapter:
-    """H3C Comware 7 over Netmiko (hp_comware): merge with send_config_set, then save.
-
-    Confirm window: ``configuration commit delay <minutes>`` before the change makes the switch roll
-    back on its own unless ``configuration commit`` follows in time. Immediate rollback replaces the
-    running config with a checkpoint saved before the change (``configuration replace file``).
-    Not run against a real Comware device in this repository.
-    """
+class _VendorCli:
+    """What the Netmiko-driven vendor CLIs (VRP, Comware) share: `display current-configuration`, a text
+    diff of merge lines, answering the device's Y/N questions, reading `display bgp ... peer` tables."""
 
     method = "text (candidate lines not in running)"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, platform: str) -> None:
         self.conn = conn
+        self.platform = platform
         self._armed: int | None = None
 
     def running(self) -> str:
@@ -221,10 +221,35 @@ class ComwareAdapter:
         return merge_diff(self.running(), intended, comment="#")
 
     def _answer_yes(self, command: str) -> str:
-        out = str(self.conn.send_command_timing(command, read_timeout=120))
-        while re.search(r"\[Y/N\]|continue\?", out, re.I):
-            out += str(self.conn.send_command_timing("Y", read_timeout=120))
+        out = last = str(self.conn.send_command_timing(command, read_timeout=120))
+        for _ in range(5):  # each question answered once (only the latest answer is read: `out` keeps them all)
+            if not re.search(r"\[Y/N\]|\(y/n\)|continue\?", last, re.I):
+                break
+            last = str(self.conn.send_command_timing("Y", read_timeout=120))
+            out += last
         return out
+
+    def _bgp_tables(self, *commands: str) -> dict[str, bool]:
+        state: dict[str, bool] = {}
+        for cmd in commands:
+            for line in str(self.conn.send_command(cmd)).splitlines():
+                fields = line.split()
+                if fields and _is_ip(fields[0]):
+                    state[canonical_address(fields[0])] = "Established" in fields
+        return state
+
+
+class ComwareAdapter(_VendorCli):
+    """H3C Comware 7 over Netmiko (hp_comware): merge with send_config_set, then save.
+
+    Confirm window: ``configuration commit delay <minutes>`` before the change makes the switch roll
+    back on its own unless ``configuration commit`` follows in time. Immediate rollback replaces the
+    running config with a checkpoint saved before the change (``configuration replace file``).
+    Not run against a real Comware device in this repository.
+    """
+
+    def __init__(self, conn: Any, platform: str = "h3c_comware") -> None:
+        super().__init__(conn, platform)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._answer_yes(f"save {COMWARE_CHECKPOINT}")  # checkpoint for rollback (not the startup file)
@@ -260,14 +285,7 @@ class ComwareAdapter:
         return self._armed is not None
 
     def bgp_established(self) -> dict[str, bool]:
-        state: dict[str, bool] = {}
-        for af in ("ipv4", "ipv6"):
-            out = str(self.conn.send_command(f"display bgp peer {af}"))
-            for line in out.splitlines():
-                fields = line.split()
-                if fields and _is_ip(fields[0]):
-                    state[canonical_address(fields[0])] = "Established" in fields
-        return state
+        return self._bgp_tables("display bgp peer ipv4", "display bgp peer ipv6")
 
     def ping(self, address: str, source: str | None) -> tuple[bool, str]:
         v6 = ":" in address
@@ -280,6 +298,111 @@ class ComwareAdapter:
         if not m:
             return False, out.strip()[-200:]
         return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
+
+
+class VrpAdapter(_VendorCli):
+    """Huawei VRP V8 over Netmiko (huawei_vrpv8): two-stage configuration with a trial commit.
+
+    commit: system-view, the config lines (into the candidate), then `commit trial <s>` when a confirm
+    window is asked for (the device rolls back by itself when the timer ends) or a plain `commit` and
+    `save`. confirm: `commit` in system-view ends the trial, then `save`. rollback: `abort trial` while a
+    trial runs, else `rollback configuration last 1`. Not run against a real VRP device here: the
+    command sequence is unit-tested against transcribed device output (tests/deploy/data/vrp-*.txt).
+    """
+
+    TRIAL_MIN, TRIAL_MAX = 60, 65535  # seconds accepted by `commit trial`
+    _ERROR = re.compile(r"^\s*Error:.*$", re.M)
+
+    def __init__(self, conn: Any, platform: str = "huawei_vrp") -> None:
+        super().__init__(conn, platform)
+
+    def revert_seconds(self, confirm_seconds: int | None) -> int | None:
+        if confirm_seconds is None:
+            return None
+        return min(max(int(confirm_seconds), self.TRIAL_MIN), self.TRIAL_MAX)
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
+        lines = config_lines(intended, comment="#")
+        out = str(self.conn.send_config_set(lines, exit_config_mode=False, read_timeout=120))
+        if m := self._ERROR.search(out):
+            self._discard()
+            raise RuntimeError(f"VRP rejected a command: {m.group(0).strip()}")
+        revert_in = self.revert_seconds(confirm_seconds)
+        cmd = f"commit trial {revert_in}" if revert_in is not None else "commit"
+        out = str(self.conn.send_command_timing(cmd, read_timeout=120))
+        if self._ERROR.search(out) or "Failed" in out:
+            self._discard()
+            raise RuntimeError(f"VRP `{cmd}` failed: {out.strip()[-500:]}")
+        self.conn.exit_config_mode()
+        self._armed = revert_in
+        if revert_in is None:
+            self._save()
+        return revert_in
+
+    def _discard(self) -> None:
+        self.conn.send_command_timing("clear configuration candidate")
+        self.conn.exit_config_mode()
+
+    def _save(self) -> None:
+        out = self._answer_yes("save")
+        if "successfully" not in out.lower():
+            raise RuntimeError(f"VRP save failed: {out.strip()[-300:]}")
+
+    def confirm(self) -> None:
+        if self._armed is not None:
+            self.conn.config_mode()
+            out = str(self.conn.send_command_timing("commit", read_timeout=120))
+            self.conn.exit_config_mode()
+            if self._ERROR.search(out):
+                raise RuntimeError(f"VRP trial confirm failed: {out.strip()[-300:]}")
+            self._armed = None
+            self._save()
+
+    def rollback(self) -> None:
+        if self._armed is not None:
+            self.conn.config_mode()
+            out = self._answer_yes("abort trial")
+            self.conn.exit_config_mode()
+        else:
+            out = self._answer_yes("rollback configuration last 1")
+            self._save()
+        if self._ERROR.search(out):
+            raise RuntimeError(f"VRP rollback failed: {out.strip()[-300:]}")
+        self._armed = None
+
+    def pending(self) -> bool:
+        out = str(self.conn.send_command("display configuration trial status"))
+        return re.search(r"Trial\s+Status\s*:\s*Running|trial is running", out, re.I) is not None
+
+    def bgp_established(self) -> dict[str, bool]:
+        return self._bgp_tables("display bgp peer", "display bgp ipv6 peer")
+
+    def ping(self, address: str, source: str | None) -> tuple[bool, str]:
+        cmd = "ping ipv6" if ":" in address else "ping"
+        cmd += " -c 2 -t 1000"
+        if source:
+            cmd += f" -a {source}" if ":" not in address else f" -s {source}"
+        out = str(self.conn.send_command(f"{cmd} {address}", read_timeout=30))
+        m = re.search(r"(\d+) packet\(s\) transmitted\s*\n?\s*(\d+) packet\(s\) received", out)
+        if not m:
+            return False, out.strip()[-200:]
+        return int(m.group(2)) > 0, f"{m.group(2)}/{m.group(1)} replies"
+
+
+# adapter names used by the registry's DeploySpec.adapter
+def _nftables_adapter(conn: Any, platform: str) -> Any:
+    """The firewall's ruleset artifact, over the FRR driver's SSH session (network/policy/nft_deploy.py)."""
+    from network.policy.nft_deploy import CmdResult, NftRulesetAdapter
+
+    def run(argv: list[str], stdin: str | None) -> CmdResult:
+        r = conn._run(argv, privileged=True, stdin=stdin)
+        return CmdResult(r.rc, r.out, r.err)
+
+    return NftRulesetAdapter(run)
+
+
+ADAPTERS: dict[str, Any] = {"napalm": NapalmAdapter, "comware": ComwareAdapter, "vrp": VrpAdapter,
+                            "nftables": _nftables_adapter}
 
 
 def config_lines(text: str, comment: str) -> list[str]:

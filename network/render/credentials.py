@@ -7,7 +7,6 @@ its management secrets belong to Linux services and are not resolved at all.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +14,6 @@ from network.intent_model import DeviceIntent, SecretRef
 from network.render.platforms import PlatformSpec
 from network.secrets import (
     SecretSource,
-    cisco_type7,
     cisco_type8,
     cisco_type9,
     deterministic_salt,
@@ -74,16 +72,12 @@ class CredentialResolver:
         mode = self.spec.reversible_key
         if mode == "vendor_cipher":
             return self._precomputed(ref, "cipher")
-        password = self._plain(ref)
-        if mode == "cisco_type7":
-            # IOS accepts neighbour/TACACS keys as type 0 or 7 on every 17.x train; 7 keeps the clear text
-            # out of the file (it is obfuscation, not encryption: see docs/templates.md). Seed per device
-            # and secret so the render is reproducible.
-            seed = hashlib.sha256(f"{self.host}\x1f{ref.name}".encode()).digest()[0] % 16
-            return cisco_type7(password, seed)
-        return password
+        # IOS keeps TACACS+/BGP keys as type 6 (AES under the device's `key config-key password-encrypt`
+        # master key), produced by the device once and stored like the VRP/Comware ciphers; type 7 is a
+        # reversible obfuscation and is not used (docs/templates.md).
+        return self._plain(ref)
 
-    def snmp_key(self, ref: SecretRef, engine: bytes | None) -> str | None:
+    def snmp_key(self, ref: SecretRef, engine: bytes | None, key_bytes: int | None = None) -> str | None:
         mode = self.spec.snmp_key
         if mode == "none":
             return None
@@ -91,6 +85,9 @@ class CredentialResolver:
             return self._precomputed(ref, "cipher")
         assert engine is not None
         key = snmp_localized_key(self._plain(ref), engine, self.intent.snmp.auth_protocol)
+        if key_bytes is not None:
+            # RFC 3826: AES-128 uses the first 16 octets of the localised key (SHA-1 gives 20)
+            key = key[:key_bytes]
         hexkey = key.hex().upper()
         sep = self.spec.snmp_key_sep
         return sep.join(hexkey[i : i + 2] for i in range(0, len(hexkey), 2)) if sep else hexkey
@@ -110,7 +107,7 @@ class CredentialResolver:
             login_password=self.login_hash(it.aaa.local_password),
             tacacs_key=tacacs_key,
             snmp_auth_key=self.snmp_key(it.snmp.auth_key, engine),
-            snmp_priv_key=self.snmp_key(it.snmp.priv_key, engine),
+            snmp_priv_key=self.snmp_key(it.snmp.priv_key, engine, 16 if it.snmp.priv_protocol == "AES" else 32),
             snmp_engine_id=engine.hex().upper() if engine else None,
             bgp_passwords=bgp_passwords,
         )

@@ -24,6 +24,7 @@ from network.render.errors import RenderError
 from network.render.platforms import PLATFORMS, PlatformSpec
 from network.render.view import build_view
 from network.secrets import SecretSource
+from network.validate import ValidationFailed, validate_many, validator_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -103,30 +104,37 @@ def render_device(
 
 # Set in the parent just before forking workers, read by them: forked children share it copy-on-write,
 # so thousands of intents are never pickled. Only (start, stop) ranges and the results cross processes.
-_BATCH: tuple[list[DeviceIntent], SecretSource, CiscoHashType] | None = None
+_BATCH: tuple[list[DeviceIntent], SecretSource, CiscoHashType, bool] | None = None
 PARALLEL_MIN = 256  # below this, forking costs more than it saves
 
 
 def _render_range(bounds: tuple[int, int]) -> list[str | RenderError]:
     assert _BATCH is not None
-    intents, secrets, cisco_hash = _BATCH
+    intents, secrets, cisco_hash, check = _BATCH
     out: list[str | RenderError] = []
     for i in range(*bounds):
         try:
             out.append(render_device(intents[i], secrets, cisco_hash=cisco_hash))
         except RenderError as exc:
             out.append(exc)
+    if check:  # the platform's validator on every rendered text, FRR ones in one vtysh run
+        done = [(k, i) for k, i in enumerate(range(*bounds)) if isinstance(out[k], str)]
+        found = validate_many([(str(out[k]), intents[i].platform) for k, i in done])
+        for (k, i), findings in zip(done, found, strict=True):
+            if findings:
+                exc = ValidationFailed(intents[i].hostname, intents[i].platform, findings)
+                out[k] = RenderError(exc.hostname, str(exc).split(": ", 1)[1], "validation")
     return out
 
 
 def _render_all(intents: list[DeviceIntent], secrets: SecretSource, cisco_hash: CiscoHashType,
-                workers: int | None) -> list[str | RenderError]:
+                workers: int | None, check: bool) -> list[str | RenderError]:
     global _BATCH
     n = len(intents)
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if n >= PARALLEL_MIN else 1
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        _BATCH = (intents, secrets, cisco_hash)
+        _BATCH = (intents, secrets, cisco_hash, check)
         try:
             return _render_range((0, n))
         finally:
@@ -136,7 +144,7 @@ def _render_all(intents: list[DeviceIntent], secrets: SecretSource, cisco_hash: 
         _template(str(TEMPLATE_DIR), spec.template)
     step = max(1, -(-n // (workers * 4)))  # a few chunks per worker evens out big and small devices
     ranges = [(a, min(a + step, n)) for a in range(0, n, step)]
-    _BATCH = (intents, secrets, cisco_hash)
+    _BATCH = (intents, secrets, cisco_hash, check)
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             return [r for chunk in pool.map(_render_range, ranges) for r in chunk]
@@ -150,6 +158,7 @@ class ManifestEntry:
     platform: str
     file: str
     sha256: str
+    validator: str
 
 
 def render_many(
@@ -159,6 +168,7 @@ def render_many(
     *,
     cisco_hash: CiscoHashType = 9,
     workers: int | None = None,
+    validate: bool = True,
 ) -> dict[str, list[dict[str, str]]]:
     """Render every intent to `<out_dir>/<hostname>.cfg` plus `manifest.json`, all or nothing.
 
@@ -169,13 +179,18 @@ def render_many(
 
     Large batches are rendered by `workers` forked processes (default: one per CPU, up to 8, for
     batches of PARALLEL_MIN or more); `workers=1` forces a single process.
+
+    Each config is checked by its platform's validator (inventory/platforms.py: FRR `vtysh --dryrun`,
+    the ios_like structural rules) before anything is written; a failing config fails the batch like a
+    render error. The manifest names the validator; its sha256 is the stamp deploy checks.
+    `validate=False` is for benchmarks and tests that measure rendering alone.
     """
     out = Path(out_dir)
     batch = list(intents)
     rendered: list[tuple[ManifestEntry, bytes]] = []
     failures: list[RenderError] = []
     seen: set[str] = set()
-    for intent, text in zip(batch, _render_all(batch, secrets, cisco_hash, workers), strict=True):
+    for intent, text in zip(batch, _render_all(batch, secrets, cisco_hash, workers, validate), strict=True):
         if isinstance(text, RenderError):
             failures.append(text)
             continue
@@ -185,8 +200,8 @@ def render_many(
         seen.add(intent.hostname)
         data = text.encode()
         fname = f"{intent.hostname}.cfg"
-        rendered.append((ManifestEntry(intent.hostname, intent.platform, fname,
-                                       hashlib.sha256(data).hexdigest()), data))
+        rendered.append((ManifestEntry(intent.hostname, intent.platform, fname, hashlib.sha256(data).hexdigest(),
+                                       validator_name(intent.platform) if validate else "none"), data))
     if failures:
         first = failures[0]
         more = f" (+{len(failures) - 1} more failing devices)" if len(failures) > 1 else ""
@@ -196,7 +211,8 @@ def render_many(
 
     rendered.sort(key=lambda r: r[0].hostname)
     manifest = {"devices": [
-        {"hostname": e.hostname, "platform": e.platform, "file": e.file, "sha256": e.sha256}
+        {"hostname": e.hostname, "platform": e.platform, "file": e.file, "sha256": e.sha256,
+         "validator": e.validator}
         for e, _ in rendered
     ]}
     out.parent.mkdir(parents=True, exist_ok=True)

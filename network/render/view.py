@@ -65,6 +65,7 @@ class IfView:
     bfd: bool  # single-hop BFD timers needed on this interface
     is_loopback: bool
     is_mgmt: bool
+    ipv6_ra: bool = False  # send router advertisements here (user LANs); suppressed everywhere else
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,8 @@ class NeighborView:
     next_hop_self: bool
     default_originate: bool  # send this neighbour a default route (parents to children)
     password: str | None  # platform-stored form (see credentials.py)
+    ttl_security_hops: int | None = None  # GTSM
+    max_prefix_restart: int | None = None  # minutes (Comware templates multiply by 60: it counts seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,7 @@ class MgmtView:
     syslog_hosts: tuple[str, ...]
     acl_name: str
     acl_entries: tuple[AclEntryView, ...]
+    acl6_entries: tuple[AclEntryView, ...]  # the same ACL for IPv6 (named <acl_name>-V6 where names count)
     ssh_only: bool
     banner_lines: tuple[str, ...]
     domain: str
@@ -369,6 +373,7 @@ class _Builder:
             bfd=(ifc.bfd or ifc.name in bfd_ifaces) and ifc.kind != "loopback",
             is_loopback=ifc.kind == "loopback",
             is_mgmt=is_mgmt,
+            ipv6_ra=ifc.ipv6_ra and ifc.ipv6 is not None,
         )
 
     # --- routing policy -------------------------------------------------------------------
@@ -461,13 +466,16 @@ class _Builder:
             if multihop and n.kind == "ebgp":
                 # No ebgp-multihop in the model: an eBGP peer must be on a connected subnet.
                 raise self.fail(f + ".address", "eBGP neighbour is not on a connected subnet")
+            if n.ttl_security_hops is not None and multihop:
+                raise self.fail(f + ".ttl_security_hops", "GTSM one hop on a session that is not directly connected")
             neighbors.append(NeighborView(
                 address=str(peer_ip), afi=n.afi, remote_as=n.remote_as, description=_clean(n.description),
                 peer=n.peer, kind=n.kind, role=n.role, link_kind=n.link_kind, update_source=n.update_source,
                 local_address=local_addr, local_interface=local_if, bfd=n.bfd, bfd_multihop=multihop,
                 route_map_in=n.route_map_in, route_map_out=n.route_map_out, max_prefix=n.max_prefix,
                 next_hop_self=n.next_hop_self, default_originate=n.default_originate,
-                password=self.creds.bgp_passwords.get(n.address),
+                password=self.creds.bgp_passwords.get(n.address), ttl_security_hops=n.ttl_security_hops,
+                max_prefix_restart=n.max_prefix_restart_minutes if n.max_prefix else None,
             ))
         neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), _ip(v.address)))
         afs = []
@@ -511,13 +519,20 @@ class _Builder:
                     for e in sorted(mg.acl_v4, key=lambda e: e.seq))
         if not acl:
             raise self.fail("management.acl_v4", "empty: the management plane would be open to everyone")
+        acl6 = tuple(AclEntryView(e.seq, e.action, self.net(e.source, f"management.acl_v6[{e.seq}]"))
+                     for e in sorted(mg.acl_v6, key=lambda e: e.seq))
+        if any(a.net.afi != "ipv6" for a in acl6) or any(a.net.afi != "ipv4" for a in acl):
+            raise self.fail("management.acl_v6", "IPv4 and IPv6 entries mixed up")
+        if not acl6 and any(i.ipv6 for i in self.it.interfaces):
+            # every port with an IPv6 address would otherwise accept SSH/SNMP from anyone over IPv6
+            raise self.fail("management.acl_v6", "empty while the device has IPv6 addresses")
         try:
             tz = _tz(mg.timezone)
         except (KeyError, ValueError):
             raise self.fail("management.timezone", f"unknown zone {mg.timezone!r}") from None
         lines = tuple(line.rstrip() for line in mg.banner.strip("\n").splitlines())
         return MgmtView(mg.vrf, mg.interface, self.addr(mg.address, "management.address"), mg.gateway,
-                        tuple(mg.ntp_servers), tuple(mg.syslog_hosts), mg.acl_name, acl, mg.ssh_only, lines,
+                        tuple(mg.ntp_servers), tuple(mg.syslog_hosts), mg.acl_name, acl, acl6, mg.ssh_only, lines,
                         mg.domain, *tz)
 
     def snmp(self) -> SnmpView:

@@ -23,6 +23,7 @@ from lab import runtime
 from network.deploy import DeployTarget, DeviceResult, PostCheck, backup, deploy, drift
 from network.drivers import register
 from network.drivers.frr import FrrDriver, PendingCommitError
+from network.validate import stamp, validate_frr
 from tests.deploy.conftest import HOSTNAME, LAB, MGMT, config, requires_root
 
 pytestmark = [pytest.mark.integration, requires_root]
@@ -71,7 +72,16 @@ def target(
         config_text=text,
         post_checks=checks,
         known_hosts=info["known_hosts"],
+        # the driver's fixtures are hand-written two-router configs (no session keys, no IPv6 management ACL):
+        # they pass FRR's own parser, checked here, and are stamped as such; the structural rules are what
+        # render/build_targets add for planned configs (tests/render, tests/lab_e2e)
+        validated_sha256=_frr_checked(text),
     )
+
+
+def _frr_checked(text: str) -> str:
+    assert validate_frr(text) == [], "driver fixture rejected by vtysh --dryrun"
+    return stamp(text)
 
 
 def both(info: dict[str, Any]) -> list[DeployTarget]:
@@ -276,6 +286,7 @@ def test_broken_candidate_is_rolled_back(lab: dict[str, Any], deployed: list[Dev
 CONTROLLER = """
 import sys, time
 from network.drivers.frr import FrrDriver, PendingCommitError
+from network.validate import stamp, validate_frr
 host, key, known, revert_in, path = sys.argv[1:6]
 dev = FrrDriver(host, "root", None, timeout=5, optional_args={"key_file": key, "known_hosts": known})
 dev.open()

@@ -13,6 +13,7 @@ from network.deploy.backup import clean
 from network.deploy.engine import _check_deadline, confirm_margin
 from network.deploy.platforms import (
     NapalmAdapter,
+    VrpAdapter,
     canonical_address,
     connection_options,
     merge_diff,
@@ -57,12 +58,12 @@ def test_check_deadline_stays_inside_the_window() -> None:
 
 def test_device_timer_per_platform() -> None:
     assert NapalmAdapter(None, "frr").revert_seconds(7) == 7
-    assert NapalmAdapter(None, "ios").revert_seconds(30) == 60  # whole minutes, rounded up
-    assert NapalmAdapter(None, "ios").revert_seconds(61) == 120
-    assert NapalmAdapter(None, "ios").revert_seconds(10**6) == 7200  # Cisco's maximum
-    assert NapalmAdapter(None, "huawei_vrp").revert_seconds(30) is None  # controller-side only
+    assert NapalmAdapter(None, "cisco_ios").revert_seconds(30) == 60  # whole minutes, rounded up
+    assert NapalmAdapter(None, "cisco_ios").revert_seconds(61) == 120
+    assert NapalmAdapter(None, "cisco_ios").revert_seconds(10**6) == 7200  # Cisco's maximum
+    assert VrpAdapter(None).revert_seconds(30) == 60  # `commit trial` takes 60 s at least
+    assert VrpAdapter(None).revert_seconds(10**6) == 65535
     assert NapalmAdapter(None, "frr").revert_seconds(None) is None
-    assert NapalmAdapter(None, "huawei_vrp").replace is False  # napalm-huawei-vrp can only merge
 
 
 def test_merge_diff_lists_only_missing_lines() -> None:
@@ -92,7 +93,7 @@ def test_backup_clean_masks_secrets_and_drops_volatile_lines() -> None:
         "username a privilege 15 secret 9 $9$x\n"
         "hostname r\n"
     )
-    out = clean("ios", ios, sanitize=True)
+    out = clean("cisco_ios", ios, sanitize=True)
     assert "Last configuration change" not in out and "$9$" not in out
     assert "enable secret <removed>" in out and "hostname r" in out
     frr = "router bgp 1\n neighbor 10.0.0.1 password s3cret\n"
@@ -120,5 +121,31 @@ def test_nornir_inventory_from_targets() -> None:
     assert comware.platform == "hp_comware" and nornir_platform("h3c_comware") == "hp_comware"
     netmiko = comware.connection_options["netmiko"].extras
     assert netmiko is not None and netmiko["ssh_strict"] is True and netmiko["alt_key_file"] == "/kh"
-    ios = connection_options(tgt("ios", options={"global_delay_factor": 2}), 5)["napalm"].extras
+    ios = connection_options(tgt("cisco_ios", options={"global_delay_factor": 2}), 5)["napalm"].extras
     assert ios is not None and ios["optional_args"]["global_delay_factor"] == 2
+
+
+def test_deploy_refuses_a_config_without_a_matching_validation_stamp() -> None:
+    from network.deploy import deploy
+    from network.validate import stamp
+
+    unstamped = tgt(host="127.0.0.1", port=1)
+    edited = tgt(host="127.0.0.1", port=1, validated_sha256=stamp("hostname y\n"))  # stamp of another text
+    for target in (unstamped, edited):
+        [res] = deploy([target], dry_run=True, confirm_seconds=None, connect_timeout=1)
+        assert res.status == "failed" and "not validated" in (res.error or ""), res
+        assert "connect" not in res.timings  # refused before any connection
+
+
+def test_adapters_follow_the_registry() -> None:
+    from inventory.platforms import PLATFORMS
+    from network.deploy.platforms import ADAPTERS
+
+    for name in ("frr", "linux_nftables", "cisco_ios"):
+        a = NapalmAdapter(None, name)
+        assert a.replace == (PLATFORMS[name].deploy.load == "replace")  # type: ignore[union-attr]
+    for name, p in PLATFORMS.items():
+        if p.deploy is not None:
+            assert p.deploy.adapter in ADAPTERS, name
+    assert nornir_platform("cisco_ios") == "ios" and nornir_platform("linux_nftables") == "frr"
+    assert nornir_platform("huawei_vrp") == "huawei_vrpv8"  # Netmiko's VRP V8 (two-stage commit)

@@ -11,6 +11,7 @@ from lab.fleet import lab_fleet
 from lab.slice import LabPlan
 from network.deploy import deploy, drift
 from network.targets import build_targets
+from network.validate import validated
 from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vtysh_json, wait_for
 
 pytestmark = [pytest.mark.integration, requires_root]
@@ -118,7 +119,12 @@ def test_broken_change_is_rolled_back(lab: LabPlan) -> None:
                 if t.hostname == SHANXI)
     bad_text = good.config_text.replace("remote-as 4200100000", "remote-as 4200100999")
     assert bad_text != good.config_text
-    bad = type(good)(**{**good.__dict__, "config_text": bad_text})
+    unchecked = type(good)(**{**good.__dict__, "config_text": bad_text})
+    [refused] = deploy([unchecked], dry_run=False, confirm_seconds=20)  # an edited config is never pushed
+    assert refused.status == "failed" and "not validated" in (refused.error or ""), refused
+    # a wrong remote AS is valid syntax: it passes the validator, gets pushed, and the post-checks catch it
+    bad = type(good)(**{**good.__dict__, "config_text": bad_text,
+                        "validated_sha256": validated(bad_text, "frr", SHANXI)})
     before = sh(SHANXI, "vtysh", "-c", "show running-config", check=True).stdout
     [res] = deploy([bad], dry_run=False, confirm_seconds=20)
     assert res.status == "rolled-back", (res.status, res.error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 
 import pytest
 
@@ -39,6 +40,34 @@ def test_every_planned_session_is_established(lab: LabPlan) -> None:
 
         states = wait_for(up, 60, what=f"{h}'s sessions")
         assert planned <= set(states)
+
+
+def test_sessions_run_keyed_and_gtsm_protected(lab: LabPlan) -> None:
+    """The established sessions are the protected ones: FRR runs every eBGP neighbour with its TCP MD5 key
+    and GTSM, and a neighbour whose key no longer matches loses its session."""
+    host = "JB-140000-DC-WR01"
+    running = sh(host, "vtysh", "-c", "show running-config", check=True).stdout
+    ebgp = [n for n in lab.intents[host].bgp.neighbors if n.kind == "ebgp"]
+    assert ebgp
+    for n in ebgp:
+        assert f" neighbor {n.address} password LAB-ONLY-" in running, n.address
+        assert f" neighbor {n.address} ttl-security hops 1" in running, n.address
+        assert established(host).get(str(ipaddress.ip_address(n.address))) == "Established"
+    victim = next(n for n in ebgp if n.afi == "ipv4")
+    asn = lab.intents[host].bgp.asn
+    try:
+        sh(host, "vtysh", "-c", "configure terminal", "-c", f"router bgp {asn}",
+           "-c", f"neighbor {victim.address} password wrong-key", check=True)
+        sh(host, "vtysh", "-c", f"clear bgp {victim.address}", check=True)
+        wait_for(lambda: established(host).get(victim.address) != "Established", 20, what="session down")
+        time.sleep(3)  # a wrong MD5 key drops every segment: the session cannot come back
+        assert established(host).get(victim.address) != "Established"
+    finally:
+        right = next(ln.split()[-1] for ln in running.splitlines()
+                     if ln.startswith(f" neighbor {victim.address} password "))
+        sh(host, "vtysh", "-c", "configure terminal", "-c", f"router bgp {asn}",
+           "-c", f"neighbor {victim.address} password {right}", check=True)
+    wait_for(lambda: established(host).get(victim.address) == "Established", 60, what="session back with its key")
 
 
 def test_everything_business_is_reachable(lab: LabPlan) -> None:

@@ -48,7 +48,8 @@ def _widen_prefix_list(intents: dict, host: str, name: str, prefix: str) -> None
 def test_slice_passes(plan, sliced) -> None:
     report = verify(plan, sliced, partial=True)
     assert report.ok, report.findings[:5]
-    for rule in ("unique", "bgp-session", "reach-primary", "redundancy", "ministry-table", "import-filter"):
+    for rule in ("unique", "bgp-session", "reach-primary", "redundancy", "ministry-table", "import-filter",
+                 "session-protection"):
         assert report.checked.get(rule, 0) > 0, rule
 
 
@@ -64,6 +65,21 @@ def test_session_disagreement(plan, sliced) -> None:
     report = verify(plan, sliced, partial=True)
     hit = [f for f in report.findings if f.rule == "bgp-session"]
     assert hit and "JB-140100-DC-WR01" in hit[0].devices and "4200149999" in hit[0].message
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"password": None}, "has no key"),
+    ({"ttl_security_hops": None}, "has no GTSM"),
+    ({"password": {"name": "bgp_somebody_else"}}, "different keys"),
+])
+def test_unprotected_session(plan, sliced, change: dict, words: str) -> None:
+    from network.intent_model import SecretRef
+
+    change = {k: SecretRef(**v) if isinstance(v, dict) else v for k, v in change.items()}
+    _replace_neighbor(sliced, "JB-140100-DC-WR01", "JB-140000-DC-WR01", **change)
+    report = verify(plan, sliced, partial=True)
+    hit = [f for f in report.findings if f.rule == "session-protection"]
+    assert hit and all(words in f.message for f in hit) and "JB-140100-DC-WR01" in hit[0].devices, hit
 
 
 def test_duplicate_router_id(plan, sliced) -> None:

@@ -56,9 +56,15 @@ def ifname(platform: str, which: str, n: int = 0) -> str:
     return names["eth"].format(n) if which == "eth" else names[which]
 
 
+def mgmt_vrf(platform: str) -> str:
+    from inventory.platforms import platform as facts
+
+    return facts(platform).mgmt_vrf or "MGMT"  # IOS-XE hardware fixes its management port in Mgmt-intf
+
+
 def _management(platform: str, addr: str) -> Management:
     return Management(
-        vrf="MGMT",
+        vrf=mgmt_vrf(platform),
         interface=ifname(platform, "mgmt"),
         address=addr,
         gateway="10.250.14.1",
@@ -67,6 +73,7 @@ def _management(platform: str, addr: str) -> Management:
         acl_name="JB-MGMT",
         acl_v4=(AclEntry(seq=10, action="permit", source="10.250.0.0/24"),
                 AclEntry(seq=20, action="permit", source="10.250.14.0/24")),
+        acl_v6=(AclEntry(seq=10, action="permit", source="2001:db8:250::/48"),),
         banner="Golden Social-Security WAN (jinbao). Authorised use only.\nAll sessions are logged.",
         domain="jb.example.cn",
     )
@@ -132,6 +139,9 @@ def _upstream_policies(own_v4: str, own_v6: str, own_as: int, origin: str) -> tu
 
 def _nb(address: str, afi: str, remote_as: int, peer: str, role: str, link: str, rm_in: str, rm_out: str,
         max_prefix: int, kind: str = "ebgp", **kw: object) -> BgpNeighbor:
+    kw = {"max_prefix_restart_minutes": 5, **kw}  # a max-prefix teardown heals itself, everywhere
+    if kind == "ebgp":  # every eBGP session is keyed and GTSM-protected
+        kw = {"password": SecretRef(name=f"jb-bgp-{peer.lower()}"), "ttl_security_hops": 1, **kw}
     return BgpNeighbor(address=address, afi=afi, remote_as=remote_as,  # type: ignore[arg-type]
                        description=f"{role} {link} {peer}", peer=peer, kind=kind, role=role,  # type: ignore[arg-type]
                        link_kind=link, route_map_in=rm_in, route_map_out=rm_out, max_prefix=max_prefix, **kw)
@@ -146,7 +156,7 @@ def province_wr(platform: str = "huawei_vrp") -> DeviceIntent:
         Interface(name=lo, kind="loopback", description="router-id and iBGP source",
                   ipv4="10.14.255.1/32", ipv6="2001:db8:14:ffff::1/128"),
         Interface(name=ifname(platform, "mgmt"), kind="mgmt", description="management (OOB)",
-                  ipv4="10.250.14.11/24", vrf="MGMT"),
+                  ipv4="10.250.14.11/24", vrf=mgmt_vrf(platform)),
         Interface(name=eth(1), kind="wan", description="primary line to JB-100000-DC-WR01",
                   ipv4="10.0.14.1/31", ipv6="2001:db8:0:14::1/127", peer="JB-100000-DC-WR01",
                   link_kind="primary", bfd=True),
@@ -281,7 +291,8 @@ def access_router(platform: str = "huawei_vrp") -> DeviceIntent:
             Interface(name=lo, kind="loopback", description="router-id", ipv4="10.14.17.255/32"),
             Interface(name=eth(1), kind="wan", description="uplink to JB-140100-DC-WR01",
                       ipv4="10.14.16.1/31", link_kind="access", bfd=True),
-            Interface(name=eth(2), kind="lan", description="agency LAN", ipv4="10.14.17.1/25"),
+            Interface(name=eth(2), kind="lan", description="agency LAN", ipv4="10.14.17.1/25",
+                      ipv6="2001:db8:14:1100::1/64", ipv6_ra=True),
         ),
         bgp=Bgp(asn=XIAODIAN_AS, router_id="10.14.17.255", timers=BgpTimers(keepalive=3, hold=9),
                 neighbors=(_nb("10.14.16.0", "ipv4", TAIYUAN_AS, "JB-140100-DC-WR01", "upstream", "access",

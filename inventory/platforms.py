@@ -1,0 +1,173 @@
+"""The platform registry: every fact jinbao knows about a device platform, in one place, data only.
+
+One entry per platform, one name per platform (the inventory's: `cisco_ios`, never `ios`). Code that
+differs per platform looks its facts up here; code *adapters* (deploy adapter, validator) are named
+here and resolved by the layer that owns them (`network/deploy`, `network/validate`), so this module
+imports nothing above the inventory.
+
+Adding a platform = one entry below + its templates in `network/templates/<template>/`.
+
+A network device (router or firewall) must be on a platform jinbao can both render and deploy: the
+inventory refuses any other at load time (`check_network_platform`), rather than at render time.
+Servers (`linux`) are configured by Ansible, not rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Kind = Literal["router", "firewall", "server", "artifact"]  # artifact: a second thing deployed to a device
+# How a platform stores the local user's login password.
+LoginHash = Literal["cisco", "vendor_hash", "none"]
+# How it stores reversible keys (BGP MD5, TACACS+): values the device encrypted once (VRP/Comware `cipher`,
+# IOS type 6 under `key config-key password-encrypt`), kept in the secret source; or plaintext (frr.conf
+# has no encrypted form).
+ReversibleKey = Literal["vendor_cipher", "plain"]
+# How SNMPv3 keys are written: RFC 3414 localised keys (pinned engine ID), vendor ciphertext, or not at all
+# (FRR: snmpd is a Linux service configured elsewhere).
+SnmpKey = Literal["localized", "vendor_cipher", "none"]
+# How a deploy loads a config: replace the whole running config, or merge lines into it.
+LoadMode = Literal["replace", "merge"]
+# The device-side revert timer a commit-confirm can arm: any seconds, whole minutes, or none at all.
+RevertTimer = Literal["seconds", "minutes", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class IfNaming:
+    loopback: str
+    port: str  # format with {n} = 1, 2, ...
+    mgmt: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSpec:
+    """What rendering needs beyond CLI syntax (which lives only in the platform's macros.j2)."""
+
+    name: str
+    template: str
+    macros: str
+    login_hash: LoginHash
+    reversible_key: ReversibleKey
+    snmp_key: SnmpKey
+    snmp_enterprise: int  # IANA PEN used for the pinned SNMP engine ID
+    snmp_key_sep: str  # how localised keys are printed (IOS wants colon-separated hex)
+    comment: str  # the comment / section separator the templates write
+
+
+@dataclass(frozen=True, slots=True)
+class DeploySpec:
+    """How network/deploy reaches and changes a device of this platform."""
+
+    adapter: str  # name of the adapter class in network/deploy/platforms.py (ADAPTERS)
+    connection: Literal["napalm", "netmiko"]  # Nornir connection plugin
+    driver: str  # NAPALM driver name or Netmiko device_type
+    load: LoadMode
+    native_diff: bool  # the device/driver computes the diff (else a text diff of running -> intended)
+    diff_method: str  # how diffs are made, for reports
+    revert: RevertTimer
+    revert_max_seconds: int | None = None  # the longest timer the device accepts
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    name: str
+    kind: Kind
+    ifnames: IfNaming
+    comment: str  # how drift/backup recognise comment lines
+    render: RenderSpec | None = None  # None: jinbao cannot render it
+    deploy: DeploySpec | None = None  # None: jinbao cannot deploy it
+    validator: str | None = None  # "frr" (vtysh --dryrun) or "ios_like" (structural rules, dialect = name)
+    mgmt_vrf: str | None = None  # a management VRF the hardware fixes (None: the network's own name)
+
+    @property
+    def can_render(self) -> bool:
+        return self.render is not None
+
+    @property
+    def can_deploy(self) -> bool:
+        return self.deploy is not None
+
+
+def _render(name: str, login: LoginHash, rev: ReversibleKey, snmp: SnmpKey, pen: int, sep: str,
+            comment: str) -> RenderSpec:
+    return RenderSpec(name, f"{name}/device.j2", f"{name}/macros.j2", login, rev, snmp, pen, sep, comment)
+
+
+_NAPALM_FRR = DeploySpec("napalm", "napalm", "frr", "replace", True, "frr-reload --test", "seconds")
+_FRR = Platform(
+    "frr", "router", IfNaming("lo", "eth{n}", "mgmt0"), "!",
+    render=_render("frr", "none", "plain", "none", 30065, "", "!"),
+    deploy=_NAPALM_FRR, validator="frr",
+)
+
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (
+    Platform(
+        "huawei_vrp", "router", IfNaming("LoopBack0", "GigabitEthernet0/0/{n}", "GigabitEthernet0/0/0"), "#",
+        render=_render("huawei_vrp", "vendor_hash", "vendor_cipher", "vendor_cipher", 2011, "", "#"),
+        # VRP V8 two-stage configuration over Netmiko: candidate, `commit trial N` / `commit`, `save`
+        # (napalm-huawei-vrp has no trial commit and its load_replace_candidate is an empty stub)
+        deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False, "text (candidate lines not in running)",
+                          "seconds", 65535),
+        validator="ios_like",
+    ),
+    Platform(
+        "h3c_comware", "router", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "M-GigabitEthernet0/0/0"), "#",
+        render=_render("h3c_comware", "vendor_hash", "vendor_cipher", "localized", 25506, "", "#"),
+        deploy=DeploySpec("comware", "netmiko", "hp_comware", "merge", False,
+                          "text (candidate lines not in running)", "minutes", 65535 * 60),
+        validator="ios_like",
+    ),
+    Platform(
+        "cisco_ios", "router", IfNaming("Loopback0", "GigabitEthernet0/0/{n}", "GigabitEthernet0"), "!",
+        render=_render("cisco_ios", "cisco", "vendor_cipher", "localized", 9, ":", "!"),
+        deploy=DeploySpec("napalm", "napalm", "ios", "replace", True, "napalm compare_config (replace)",
+                          "minutes", 120 * 60),
+        validator="ios_like",
+        mgmt_vrf="Mgmt-intf",  # ASR1000/ISR4000/C8000 fix GigabitEthernet0 in this VRF
+    ),
+    _FRR,
+    # A Linux firewall: addressing and static routing by FRR (zebra/staticd), so it renders and deploys
+    # like an FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
+    replace(_FRR, name="linux_nftables", kind="firewall",
+            render=replace(_FRR.render, name="linux_nftables")),  # type: ignore[arg-type]
+    # Known by name so the inventory can say why it is refused: no templates, no deploy adapter yet.
+    Platform("huawei_usg", "firewall", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "GigabitEthernet0/0/0"), "#"),
+    Platform("linux", "server", IfNaming("lo", "eth{n}", "mgmt0"), "#"),
+    # A linux_nftables firewall's zone ruleset (network/policy): deployed beside its FRR config over the same
+    # SSH login, `nft -c` before an atomic swap of jinbao's tables, an on-device revert timer. No device is on it.
+    Platform("nftables", "artifact", IfNaming("lo", "eth{n}", "mgmt0"), "#",
+             deploy=DeploySpec("nftables", "napalm", "frr", "replace", False, "nft canonical form (private netns)",
+                               "seconds")),
+)}
+
+ROUTER_PLATFORMS = frozenset(n for n, p in PLATFORMS.items() if p.kind == "router")
+
+
+def platform(name: str) -> Platform:
+    """The registry entry of `name`; KeyError naming the known platforms if there is none."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise KeyError(f"unknown platform {name!r} (known: {', '.join(sorted(PLATFORMS))})") from None
+
+
+def renderable() -> dict[str, RenderSpec]:
+    return {n: p.render for n, p in PLATFORMS.items() if p.render is not None}
+
+
+def deployable() -> tuple[str, ...]:
+    return tuple(n for n, p in PLATFORMS.items() if p.deploy is not None)
+
+
+def network_platform_problem(name: str, role_kind: Kind) -> str | None:
+    """Why a device of `role_kind` cannot be on platform `name` (None: it can)."""
+    p = PLATFORMS.get(name)
+    if p is None:
+        return f"unknown platform {name!r} (known: {', '.join(sorted(PLATFORMS))})"
+    if role_kind == "router" and p.kind != "router":
+        return f"platform {name!r} is not a router platform"
+    if role_kind in ("router", "firewall") and not (p.can_render and p.can_deploy):
+        lacks = " and ".join(w for w, ok in (("rendered", p.can_render), ("deployed", p.can_deploy)) if not ok)
+        return f"platform {name!r} cannot be {lacks} by jinbao (no entry in inventory/platforms.py)"
+    return None

@@ -1,0 +1,145 @@
+"""The push path of each platform, against device output (tests/deploy/data): which commands go to the
+device, in which order, and how the answers are read. FRR's path runs against real routers in
+test_deploy_lab.py; these are the platforms this machine has no device for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from network.deploy.platforms import ComwareAdapter, NapalmAdapter, VrpAdapter, config_lines
+
+DATA = Path(__file__).parent / "data"
+CONFIG = ("# JB-140000-DC-WR01\n#\nsysname JB-140000-DC-WR01\n#\nbgp 4200140000\n"
+          " peer 100.100.104.64 valid-ttl-hops 1\n#\nreturn\n")
+
+
+def data(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+class FakeConn:
+    """A Netmiko connection that answers from recorded output and records everything sent."""
+
+    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
+        self.answers = {k: list(v) for k, v in (answers or {}).items()}
+        self.sent: list[str] = []
+
+    def _answer(self, command: str) -> str:
+        queue = self.answers.get(command)
+        return queue.pop(0) if queue else ""
+
+    def send_command(self, command: str, **_: Any) -> str:
+        self.sent.append(command)
+        return self._answer(command)
+
+    send_command_timing = send_command
+
+    def send_config_set(self, lines: list[str], **kw: Any) -> str:
+        self.sent.append(f"<config {len(lines)} lines exit={kw.get('exit_config_mode', True)}>")
+        self.sent.extend(lines)
+        return self._answer("<config>")
+
+    def config_mode(self) -> str:
+        self.sent.append("<system-view>")
+        return ""
+
+    def exit_config_mode(self) -> str:
+        self.sent.append("<return>")
+        return ""
+
+    def save_config(self) -> str:
+        self.sent.append("<save_config>")
+        return ""
+
+
+def vrp(**answers: list[str]) -> tuple[VrpAdapter, FakeConn]:
+    base = {"save": [data("vrp-save.txt")] * 3, "Y": [data("vrp-save-yes.txt")] * 3}
+    conn = FakeConn({**base, **answers})
+    return VrpAdapter(conn), conn
+
+
+def test_vrp_trial_commit_then_confirm_then_save() -> None:
+    a, conn = vrp(**{"commit trial 60": [data("vrp-commit-trial.txt")]})
+    assert a.commit(CONFIG, confirm_seconds=45, message="t") == 60  # VRP's shortest trial is 60 s
+    lines = config_lines(CONFIG, "#")
+    assert conn.sent == [f"<config {len(lines)} lines exit=False>", *lines, "commit trial 60", "<return>"]
+    assert "save" not in conn.sent  # nothing persisted while the trial runs
+    conn.sent.clear()
+    a.confirm()
+    assert conn.sent == ["<system-view>", "commit", "<return>", "save", "Y"]
+
+
+def test_vrp_trial_rollback_aborts_the_trial() -> None:
+    a, conn = vrp(**{"commit trial 120": [data("vrp-commit-trial.txt")]})
+    a.commit(CONFIG, confirm_seconds=120, message="t")
+    conn.sent.clear()
+    a.rollback()
+    assert conn.sent == ["<system-view>", "abort trial", "<return>"]
+
+
+def test_vrp_plain_commit_saves_and_rollback_uses_the_last_checkpoint() -> None:
+    a, conn = vrp()
+    assert a.commit(CONFIG, confirm_seconds=None, message="t") is None
+    assert conn.sent[-4:] == ["commit", "<return>", "save", "Y"]
+    conn.sent.clear()
+    a.rollback()
+    assert conn.sent[:1] == ["rollback configuration last 1"] and conn.sent[-2:] == ["save", "Y"]
+
+
+def test_vrp_rejected_line_discards_the_candidate() -> None:
+    a, conn = vrp(**{"<config>": [data("vrp-candidate-error.txt")]})
+    with pytest.raises(RuntimeError, match="Wrong parameter"):
+        a.commit(CONFIG, confirm_seconds=60, message="t")
+    assert conn.sent[-2:] == ["clear configuration candidate", "<return>"]
+    assert not any(s.startswith("commit") for s in conn.sent)
+
+
+def test_vrp_reads_bgp_and_ping() -> None:
+    a, _ = vrp(**{"display bgp peer": [data("vrp-display-bgp-peer.txt")],
+                  "display bgp ipv6 peer": [data("vrp-display-bgp-ipv6-peer.txt")],
+                  "ping -c 2 -t 1000 -a 10.14.255.1 10.14.255.2": [data("vrp-ping.txt")]})
+    assert a.bgp_established() == {"100.100.104.64": True, "100.100.104.66": False, "fd4a:5000::100:1000": True}
+    assert a.ping("10.14.255.2", "10.14.255.1") == (True, "2/2 replies")
+
+
+def test_comware_commit_delay_confirm_and_replace_rollback() -> None:
+    conn = FakeConn({"configuration replace file flash:/jinbao-rollback.cfg": [data("comware-replace.txt")],
+                     "Y": [data("comware-replace-yes.txt")],
+                     "display bgp peer ipv4": [data("comware-display-bgp-peer-ipv4.txt")]})
+    a = ComwareAdapter(conn)
+    assert a.commit(CONFIG, confirm_seconds=90, message="t") == 120  # whole minutes, rounded up
+    assert conn.sent[0] == "save flash:/jinbao-rollback.cfg"  # checkpoint first
+    assert conn.sent[2] == "configuration commit delay 2"  # the first line of the change
+    assert "<save_config>" not in conn.sent  # `save force` only once confirmed
+    conn.sent.clear()
+    a.confirm()
+    assert conn.sent == ["<config 1 lines exit=True>", "configuration commit", "<save_config>"]
+    a.rollback()
+    assert "configuration replace file flash:/jinbao-rollback.cfg" in conn.sent and conn.sent[-1] == "<save_config>"
+    assert a.bgp_established() == {"100.100.104.64": True, "100.100.104.66": False}
+
+
+class FakeNapalm:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kw: Any) -> Any:
+            self.calls.append((name, kw))
+            return False if name == "has_pending_commit" else None
+        return call
+
+
+def test_ios_configure_replace_with_a_revert_timer_then_confirm() -> None:
+    dev = FakeNapalm()
+    a = NapalmAdapter(dev, "cisco_ios")
+    assert a.replace  # configure replace, never merge
+    assert a.commit("hostname x\n", confirm_seconds=90, message="t") == 120
+    # napalm ios: `configure replace <file> force revert timer 2`; then `configure confirm` + write memory
+    assert [c for c, _ in dev.calls] == ["load_replace_candidate", "commit_config"]
+    assert dev.calls[1][1] == {"revert_in": 120}
+    a.confirm()
+    assert dev.calls[-1][0] == "confirm_commit"
