@@ -115,10 +115,12 @@ def host_vars(plan: PlanInput, d: Device, platform: str | None = None) -> dict[s
         "jinbao_dr_site": partner_site,
         "jinbao_dr_partner": partner,
     }
-    if kind == "server" and pool != "management":
+    if kind == "server":
+        # the server's address in its zone (management servers: on the out-of-band management LAN)
+        lan = "oob" if pool == "management" else zone
         for af, key in ((4, "ipv4"), (6, "ipv6")):
-            v[f"jinbao_zone_{key}"] = _lan(plan, d.site, pool, zone, af, d.hostname, d.hostname)
-            gw = _lan(plan, d.site, pool, zone, af, d.hostname, "gateway")
+            v[f"jinbao_zone_{key}"] = _lan(plan, d.site, pool, lan, af, d.hostname, d.hostname)
+            gw = _lan(plan, d.site, pool, lan, af, d.hostname, "gateway")
             v[f"jinbao_zone_gateway_{key}"] = gw.split("/")[0] if gw else None
     if kind == "router":
         v["jinbao_asn"] = inv.asn(site)
