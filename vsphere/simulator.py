@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from jinbao.errors import JinbaoError
 
-SOURCE = Path(__file__).resolve().parent / "main.go"
-BINARY = Path(__file__).resolve().parents[1] / ".cache" / "vcsim"
+SOURCE = Path(__file__).resolve().parent / "vcsim" / "main.go"
+BINARY = Path(__file__).resolve().parents[1] / "lab" / ".cache" / "vcsim"  # the project's build cache (ignored)
 GOPATH = "/usr/share/gocode"  # Debian's tree: golang-github-vmware-govmomi-dev installs the library here
 
 

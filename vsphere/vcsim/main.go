@@ -1,5 +1,5 @@
 // vcsim: VMware's vCenter simulator (govmomi's simulator library, Debian's golang-github-vmware-govmomi-dev)
-// built offline into a small binary; lab/vcsim.py builds and runs it for tests and benchmarks.
+// built offline into a small binary; vsphere/simulator.py builds and runs it for tests and benchmarks.
 // It prints its URL on stdout once it listens and stops on SIGTERM/SIGINT.
 package main
 
