@@ -211,10 +211,25 @@ def load_view(inventory_dir: Path | str | None = None, lab: str | None = None,
     if lab:
         return lab_view(lab, scope)
     from inventory.load import default_inventory_dir
-    from network.service import open_network
 
     directory = Path(inventory_dir) if inventory_dir else default_inventory_dir()
-    return build_view(open_network(directory), scope, str(directory))
+    return build_view(_open_network(directory), scope, str(directory))
+
+
+_PLANS: dict[tuple[str, tuple[float, ...]], PlanInput] = {}
+
+
+def _open_network(directory: Path) -> PlanInput:
+    """open_network, remembered per process while the directory's files stay unchanged (the deploy engine
+    builds its Nornir through this view once per run; loading the nation takes about a second)."""
+    from network.service import open_network
+
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    key = (str(directory.resolve()), tuple(p.stat().st_mtime for p in files))
+    if key not in _PLANS:
+        _PLANS.clear()
+        _PLANS[key] = open_network(directory)
+    return _PLANS[key]
 
 
 def view_json(view: InventoryView) -> str:
