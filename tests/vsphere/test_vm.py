@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyVmomi import vim
 
-from tests.vcenter.conftest import session, vm_cli
+from tests.vsphere.conftest import session, vm_cli
 from vsphere.client import MANAGED_MARK, read_vms
 from vsphere.provision import wait_task
 
