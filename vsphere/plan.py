@@ -67,7 +67,7 @@ class Comparison:
         return asdict(self)
 
 
-def _fill(template: str, hv: dict[str, Any], what: str, host: str) -> str:
+def _fill(template: str, hv: dict[str, Any], what: str, host: str, source: str = "vsphere.yaml") -> str:
     keys = {"hostname": host, "site": hv["jinbao_site"], "province": hv["jinbao_province"],
             "city": hv["jinbao_city"], "region_code": hv["jinbao_region_code"], "tier": hv["jinbao_tier"],
             "zone": hv["jinbao_zone"], "role": hv["jinbao_role"]}
@@ -75,7 +75,7 @@ def _fill(template: str, hv: dict[str, Any], what: str, host: str) -> str:
         return template.format(**keys)
     except (KeyError, IndexError, ValueError) as e:
         raise JinbaoError(f"{what} {template!r}: unknown placeholder {e} (use {', '.join(keys)})",
-                          entry=what) from None
+                          file=source, entry=what) from None
 
 
 def wanted_vms(hosts: dict[str, HostView], cfg: VsphereConfig, source: str = "vsphere.yaml") -> list[VmSpec]:
@@ -98,37 +98,33 @@ def wanted_vms(hosts: dict[str, HostView], cfg: VsphereConfig, source: str = "vs
                 value = cfg.port_groups.get(hv["jinbao_zone"])
             if value is None:
                 value = getattr(cfg, key)
-            return _fill(value, hv, key, name)
+            return _fill(value, hv, key, name, source)
 
         ds = (site.datastore if site is not None and site.datastore else cfg.datastore)
         out.append(VmSpec(
             name=name, site=hv["jinbao_site"], role=hv["jinbao_role"], zone=hv["jinbao_zone"],
             template=pick("template"), datacenter=pick("datacenter"), cluster=pick("cluster"),
-            folder=pick("folder").strip("/"), datastore=_fill(ds, hv, "datastore", name) if ds else None,
+            folder=pick("folder").strip("/"), datastore=_fill(ds, hv, "datastore", name, source) if ds else None,
             port_group=pick("port_group"), cpu=size.cpu, memory_mb=size.memory_mb, disk_gb=size.disk_gb,
             ip=hv["jinbao_zone_ipv4"], gateway=hv.get("jinbao_zone_gateway_ipv4")))
     return out
 
 
+# (label, VmState attribute, VmSpec attribute, unit) compared one to one
+_FIELDS = (("datacenter", "datacenter", "datacenter", ""), ("folder", "folder", "folder", ""),
+           ("cluster", "cluster", "cluster", ""), ("cpu", "cpu", "cpu", ""),
+           ("memory", "memory_mb", "memory_mb", " MB"), ("disk", "disk_gb", "disk_gb", " GB"))
+
+
 def differences(want: VmSpec, have: VmState) -> list[str]:
     """What differs, one short phrase each (empty: the VM is as wanted)."""
-    diffs = []
-    if have.template:
-        diffs.append("is a template")
-    if have.datacenter != want.datacenter:
-        diffs.append(f"datacenter {have.datacenter} (want {want.datacenter})")
-    if have.folder != want.folder:
-        diffs.append(f"folder {have.folder} (want {want.folder})")
-    if have.cluster != want.cluster:
-        diffs.append(f"cluster {have.cluster} (want {want.cluster})")
+    diffs = ["is a template"] if have.template else []
+    for label, mine, theirs, unit in _FIELDS:
+        h, w = getattr(have, mine), getattr(want, theirs)
+        if h != w:
+            diffs.append(f"{label} {h}{unit} (want {w})")
     if have.port_groups[:1] != [want.port_group]:
         diffs.append(f"port group {','.join(have.port_groups) or 'none'} (want {want.port_group})")
-    if have.cpu != want.cpu:
-        diffs.append(f"cpu {have.cpu} (want {want.cpu})")
-    if have.memory_mb != want.memory_mb:
-        diffs.append(f"memory {have.memory_mb} MB (want {want.memory_mb})")
-    if have.disk_gb != want.disk_gb:
-        diffs.append(f"disk {have.disk_gb} GB (want {want.disk_gb})")
     if have.power != "poweredOn":
         diffs.append(f"power {have.power} (want poweredOn)")
     elif have.ip != want.address:
