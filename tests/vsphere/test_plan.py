@@ -38,7 +38,7 @@ def test_overrides_per_zone_and_site(taiyuan) -> None:  # type: ignore[no-untype
 def test_bad_placeholder_and_missing_size(taiyuan) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(JinbaoError, match=r"folder 'x/\{rack\}': unknown placeholder 'rack'"):
         wanted_vms(taiyuan, VsphereConfig(folder="x/{rack}"))
-    with pytest.raises(JinbaoError, match="vsphere.yaml: sizes: no size for role EX"):
+    with pytest.raises(JinbaoError, match=r"vsphere\.yaml: sizes: no size for role EX"):
         wanted_vms(taiyuan, VsphereConfig(sizes={"DB": {"cpu": 1, "memory_mb": 1024, "disk_gb": 10}}))
 
 
