@@ -438,7 +438,8 @@ def deploy_cmd(
     err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
     with err.status("deploying…") as status:
         results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
-                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}")
+                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}",
+                         inventory_dir=inventory_dir())
     failed = [r for r in results if r.status in ("failed", "rolled-back")]
     if as_json:
         emit_json({"where": fleet.where, "devices": [
@@ -469,7 +470,7 @@ def backup_cmd(
 
     fleet = _fleet(scope, lab)
     with err.status("backing up…"):
-        res = backup(_targets(fleet), repo, scope=f"{scope or 'nation'} ({fleet.where})")
+        res = backup(_targets(fleet), repo, scope=f"{scope or 'nation'} ({fleet.where})", inventory_dir=inventory_dir())
     if as_json:
         emit_json(res.__dict__)
     else:
@@ -487,7 +488,7 @@ def drift_cmd(scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = Fal
 
     fleet = _fleet(scope, lab)
     with err.status("comparing…"):
-        res = drift(_targets(fleet))
+        res = drift(_targets(fleet), inventory_dir=inventory_dir())
     if as_json:
         emit_json({"devices": [r.__dict__ for r in res]})
     else:

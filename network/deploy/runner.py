@@ -65,6 +65,7 @@ def run_per_host(
     workers: int,
     connect_timeout: float,
     on_crash: Callable[[DeployTarget, str], Any],
+    inventory_dir: str | Path | None = None,
 ) -> list[Any]:
     """Run ``work(task, target)`` for every target in parallel; results in target order.
 
@@ -75,7 +76,7 @@ def run_per_host(
     if not targets:
         return []
     by_name = {t.hostname: t for t in targets}
-    nr = build_nornir(targets, workers, connect_timeout)
+    nr = build_nornir(targets, workers, connect_timeout, inventory_dir)
 
     def task_fn(task: Task) -> Result:
         return Result(host=task.host, result=work(task, by_name[task.host.name]))
