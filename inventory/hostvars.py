@@ -84,7 +84,9 @@ def _mgmt(plan: PlanInput, site: str, host: str, af: int) -> str | None:
     return None if rec is None else rec.prefix.split("/")[0]
 
 
-def host_vars(plan: PlanInput, d: Device, platform: str | None = None) -> dict[str, Any]:
+def host_vars(plan: PlanInput, d: Device, platform: str | None = None, known: set[str] | None = None,
+              ) -> dict[str, Any]:
+    """A device's variables. `known`: every hostname of the inventory (computed once by the caller)."""
     inv = plan.inv
     site = inv.site(d.site)
     platform = platform or d.platform
@@ -92,7 +94,9 @@ def host_vars(plan: PlanInput, d: Device, platform: str | None = None) -> dict[s
     pool, zone = ZONE_OF_ROLE.get(d.role, ("management", "management"))
     partner_site = dr_site(inv, site)
     partner = f"JB-{partner_site}-{d.role}{d.index:02d}" if partner_site else None
-    if partner is not None and not any(x.hostname == partner for x in _devices_at(inv, partner_site)):
+    if known is None:
+        known = {x.hostname for x in inv.devices}
+    if partner not in known:
         partner = None
     v: dict[str, Any] = {
         "ansible_host": _mgmt(plan, d.site, d.hostname, 4),
@@ -131,17 +135,6 @@ def host_vars(plan: PlanInput, d: Device, platform: str | None = None) -> dict[s
     return v
 
 
-_DEVICES_AT: dict[int, dict[str, list[Device]]] = {}
-
-
-def _devices_at(inv: Inventory, site: str) -> list[Device]:
-    by = _DEVICES_AT.get(id(inv))
-    if by is None:
-        _DEVICES_AT.clear()
-        by = _DEVICES_AT[id(inv)] = inv.devices_of()
-    return by.get(site, [])
-
-
 def _groups_of(v: dict[str, Any]) -> list[str]:
     keys = {"tier": v["jinbao_tier"], "province": v["jinbao_province"], "site": v["jinbao_site"],
             "city": v["jinbao_city"], "role": v["jinbao_role"].lower(), "zone": v["jinbao_zone"],
@@ -155,10 +148,11 @@ def build_view(plan: PlanInput, scope: str | None = None, where: str = "") -> In
     """The real network (or a scope of it): every device, management addresses from the IP record."""
     sites = sites_in_scope(plan.inv, scope)
     hosts: dict[str, HostView] = {}
+    known = {d.hostname for d in plan.inv.devices}
     for d in plan.inv.devices:
         if d.site not in sites:
             continue
-        v = host_vars(plan, d)
+        v = host_vars(plan, d, known=known)
         hosts[d.hostname] = HostView(d.hostname, v, _groups_of(v))
     return InventoryView(hosts, _group_vars(hosts), where)
 
@@ -192,7 +186,7 @@ def lab_view(lab_name: str, scope: str | None = None) -> InventoryView:
         if d.hostname not in lp.mgmt or d.site not in sites:
             continue
         platform = {"router": "frr", "firewall": "linux_nftables"}.get(KIND_OF_ROLE.get(d.role, ""), d.platform)
-        v = host_vars(lp.plan, d, platform)
+        v = host_vars(lp.plan, d, platform, known=set(lp.mgmt))
         v.update({"ansible_host": lp.mgmt[d.hostname], "jinbao_mgmt_ipv4": lp.mgmt[d.hostname],
                   "ansible_user": "root", "ansible_ssh_private_key_file": key,
                   "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes",
