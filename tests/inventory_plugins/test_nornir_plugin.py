@@ -66,3 +66,24 @@ def test_deploy_engine_nornir_comes_from_the_plugin() -> None:
     assert known["jinbao_asn"] == 4200140100 and known["jinbao_platform"] == "frr"
     assert list(unknown.groups) == [] and unknown.hostname == "100.126.240.11"
     assert known.connection_options["napalm"].extras["optional_args"]["key_file"] == "/k"  # type: ignore[index]
+
+
+def test_lab_option_gives_the_lab_slice_with_its_key() -> None:
+    import shutil
+
+    from lab import names
+    from network.fleet import record_lab
+
+    lab = "vsnor"
+    try:
+        record_lab(lab, "minimal", ROOT / "inventory", "100.126.8.0/24")
+        nr = nornir_for(lab=lab)
+        hosts = nr.inventory.hosts
+        assert "JB-140100-DC-DB01" in hosts and not any("-NM" in h for h in hosts)
+        db = hosts["JB-140100-DC-DB01"]
+        assert db.hostname.startswith("100.126.8.") and db.username == "root"
+        assert db.connection_options["netmiko"].extras["key_file"].endswith("id_ed25519")  # type: ignore[index]
+        assert hosts["JB-100000-DC-WR01"].platform == "frr"
+        assert set(nr.filter(F(groups__contains="lab")).inventory.hosts) == set(hosts)
+    finally:
+        shutil.rmtree(names.lab_dir(lab), ignore_errors=True)
