@@ -178,8 +178,8 @@ def lab_zone_hosts(lab_name: str, scope: str | None) -> tuple[World, list[ZoneHo
     from core.errors import JinbaoError
     from inventory.scope import sites_in_scope
     from lab import names
+    from lab.fleet import LAB_META, read_lab_meta
     from lab.slice import MGMT_NET, build_lab
-    from network.fleet import LAB_META, read_lab_meta
     from network.policy.service import open_world
 
     meta = names.lab_dir(lab_name) / LAB_META

@@ -17,7 +17,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ipplan",),
     ("network",),
     ("lab",),  # the emulated network: what checks and drills run against when there is no real one
-    ("dr", "checks"),
+    ("plugins",),  # the source of truth as Ansible, Nornir and vSphere see it (the lab's slice too)
+    ("dr", "checks", "vsphere"),
     ("jinbao",),
 )
 RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from jinbao.commands.base import JsonOpt, LabOpt, ScopeOpt, emit_json, err, out, secrets, workspace
+from jinbao.commands.base import JsonOpt, LabOpt, ScopeOpt, emit_json, err, inventory_dir, out, secrets, workspace
 
 if TYPE_CHECKING:
     from network.fleet import Fleet
@@ -48,7 +48,8 @@ def deploy_cmd(
     err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
     with err.status("deploying…") as status:
         results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
-                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}")
+                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}",
+                         inventory_dir=inventory_dir(ctx))
     failed = [r for r in results if r.status in ("failed", "rolled-back")]
     if as_json:
         emit_json({"where": fleet.where, "devices": [
@@ -81,7 +82,8 @@ def backup_cmd(
 
     fleet = _fleet(ctx, scope, lab)
     with err.status("backing up…"):
-        res = backup(fleet_targets(fleet), repo, scope=f"{scope or 'nation'} ({fleet.where})")
+        res = backup(fleet_targets(fleet), repo, scope=f"{scope or 'nation'} ({fleet.where})",
+                     inventory_dir=inventory_dir(ctx))
     if as_json:
         emit_json(res.__dict__)
     else:
@@ -100,7 +102,7 @@ def drift_cmd(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as
 
     fleet = _fleet(ctx, scope, lab)
     with err.status("comparing…"):
-        res = drift(fleet_targets(fleet))
+        res = drift(fleet_targets(fleet), inventory_dir=inventory_dir(ctx))
     if as_json:
         emit_json({"devices": [r.__dict__ for r in res]})
     else:

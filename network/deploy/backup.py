@@ -54,6 +54,7 @@ def backup(
     progress: Progress | None = None,
     workers: int = 20,
     connect_timeout: float = 10.0,
+    inventory_dir: str | os.PathLike[str] | None = None,
 ) -> BackupResult:
     """Fetch the running config of every target, write ``<hostname>.cfg`` into ``repo_dir`` and commit.
 
@@ -79,7 +80,8 @@ def backup(
     def crashed(target: DeployTarget, error: str) -> tuple[str, str | None, str | None]:
         return target.hostname, None, error
 
-    rows = run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed)
+    rows = run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed,
+                        inventory_dir=inventory_dir)
     result = BackupResult(repo=str(repo), commit=None)
     for hostname, text, error in rows:
         if text is None:

@@ -11,6 +11,7 @@ reports ordering and defaulting differences FRR does not consider changes:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from nornir.core.task import Task
@@ -27,6 +28,7 @@ def drift(
     progress: Progress | None = None,
     workers: int = 20,
     connect_timeout: float = 10.0,
+    inventory_dir: str | os.PathLike[str] | None = None,
 ) -> list[DriftResult]:
     """One DriftResult per target (in order): ``in_sync`` and the diff running -> intended."""
     say = serialised(progress)
@@ -50,4 +52,5 @@ def drift(
     def crashed(target: DeployTarget, error: str) -> DriftResult:
         return DriftResult(target.hostname, None, "", error)
 
-    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed)
+    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed,
+                        inventory_dir=inventory_dir)

@@ -16,6 +16,7 @@ Per device (in parallel, Nornir threaded runner; one device failing never stops 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 
@@ -49,6 +50,7 @@ def deploy(
     message: str = "",
     workers: int = 20,
     connect_timeout: float = 10.0,
+    inventory_dir: str | os.PathLike[str] | None = None,
 ) -> list[DeviceResult]:
     """Deploy each target's ``config_text``; return one DeviceResult per target, in target order.
 
@@ -67,7 +69,8 @@ def deploy(
     def crashed(target: DeployTarget, error: str) -> DeviceResult:
         return DeviceResult(target.hostname, "failed", error=error)
 
-    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed)
+    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed,
+                        inventory_dir=inventory_dir)
 
 
 def _deploy_one(

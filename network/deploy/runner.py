@@ -1,4 +1,5 @@
-"""Nornir plumbing shared by deploy, backup and drift: an in-memory inventory built from targets.
+"""Nornir plumbing shared by deploy, backup and drift: a Nornir built from targets by the project's own
+Nornir inventory plugin (JinbaoInventory), so deploy tasks see the same groups and data as anyone's script.
 
 Nornir is used for what it is good at - a threaded runner, per-host connection plugins and their
 lifecycle - with no inventory files: the hosts are exactly the targets the caller passes.
@@ -8,17 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from nornir import InitNornir
 from nornir.core import Nornir
-from nornir.core.configuration import Config, LoggingConfig
-from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
-from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir.core.task import Result, Task
-from nornir.plugins.runners import ThreadedRunner
 
 from network.deploy.model import DeployTarget, Progress
-from network.deploy.platforms import connection_options, nornir_platform
 from network.drivers import register
 
 # platform="frr" must resolve in napalm.get_network_driver before nornir-napalm opens a connection.
@@ -32,27 +30,19 @@ def check_unique(targets: Sequence[DeployTarget]) -> None:
         raise ValueError(f"duplicate target hostnames: {dupes}")
 
 
-def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout: float) -> Nornir:
-    """A Nornir object whose inventory is ``targets`` (threaded runner, Nornir's file log off)."""
+def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout: float,
+                 inventory_dir: str | Path | None = None) -> Nornir:
+    """A Nornir whose hosts are exactly ``targets``, built by the project's Nornir inventory plugin
+    (plugins/nornir_inventory.py, found by its registered name - an entry point - so this layer does not import
+    the layer above it): each target's address, platform and credentials, with the groups and
+    data the source of truth has for it. Threaded runner; Nornir's file log off."""
     check_unique(targets)
-    # InitNornir would do this: load the "napalm" and "netmiko" plugins from their entry points.
-    ConnectionPluginRegister.auto_register()
-    hosts = Hosts()
-    for t in targets:
-        hosts[t.hostname] = Host(
-            name=t.hostname,
-            hostname=t.host,
-            port=t.port,
-            username=t.username,
-            password=t.password or "",
-            platform=nornir_platform(t.platform),
-            data={"jinbao_platform": t.platform},
-            connection_options=connection_options(t, connect_timeout),
-        )
-    # Nornir logs to ./nornir.log by default: a library call must not litter the caller's directory.
-    config = Config(logging=LoggingConfig(enabled=False))
-    runner = ThreadedRunner(num_workers=max(1, min(workers, len(targets) or 1)))
-    return Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()), config=config, runner=runner)
+    return InitNornir(
+        runner={"plugin": "threaded", "options": {"num_workers": max(1, min(workers, len(targets) or 1))}},
+        inventory={"plugin": "JinbaoInventory", "options": {
+            "inventory_dir": inventory_dir, "lab": "", "targets": list(targets), "connect_timeout": connect_timeout}},
+        # Nornir logs to ./nornir.log by default: a library call must not litter the caller's directory.
+        logging={"enabled": False})
 
 
 def serialised(progress: Progress | None) -> Progress:
@@ -74,6 +64,7 @@ def run_per_host(
     workers: int,
     connect_timeout: float,
     on_crash: Callable[[DeployTarget, str], Any],
+    inventory_dir: str | Path | None = None,
 ) -> list[Any]:
     """Run ``work(task, target)`` for every target in parallel; results in target order.
 
@@ -84,7 +75,7 @@ def run_per_host(
     if not targets:
         return []
     by_name = {t.hostname: t for t in targets}
-    nr = build_nornir(targets, workers, connect_timeout)
+    nr = build_nornir(targets, workers, connect_timeout, inventory_dir)
 
     def task_fn(task: Task) -> Result:
         return Result(host=task.host, result=work(task, by_name[task.host.name]))
