@@ -68,7 +68,7 @@ def answer(op: str, oid: tuple[int, ...]) -> str:
     nxt = [i for i in sorted(table) if i > after]
     if not nxt:
         return "NONE\n"
-    return f".{'.'.join(map(str, BASE + (nxt[0],)))}\nstring\n{table[nxt[0]]}\n"
+    return f".{'.'.join(map(str, (*BASE, nxt[0])))}\nstring\n{table[nxt[0]]}\n"
 
 
 def main() -> None:
