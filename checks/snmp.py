@@ -1,0 +1,149 @@
+"""The SNMP poller: every agent at once (pysnmp 7, asyncio), one `Answers` per node.
+
+Per agent, concurrently: sysName + sysLocation (SNMPv3 authPriv), the interface table (ifDescr, ifName,
+ifOperStatus, ifAlias) and BGP4-MIB bgpPeerState (GETBULK walks), and the two probes that must get
+nothing: v2c community `public` and v3 noAuthNoPriv. Negative probes run on a separate SnmpEngine, so the
+real user's keys are never mixed with the probe's keyless entry. Credentials come from a SecretSource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_walk_cmd,
+    get_cmd,
+    usmAesCfb128Protocol,
+    usmAesCfb256Protocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMACSHAAuthProtocol,
+)
+
+from checks.snmp_rules import Answers, Expectation, Interface
+
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
+IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
+IF_OPER = "1.3.6.1.2.1.2.2.1.8"
+IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
+IF_ALIAS = "1.3.6.1.2.1.31.1.1.1.18"
+BGP_PEER_STATE = "1.3.6.1.2.1.15.3.1.2"
+AUTH = {"SHA": usmHMACSHAAuthProtocol, "SHA-256": usmHMAC192SHA256AuthProtocol}
+PRIV = {"AES": usmAesCfb128Protocol, "AES128": usmAesCfb128Protocol, "AES-256": usmAesCfb256Protocol}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    auth_key: str
+    priv_key: str
+    auth_proto: str = "SHA"
+    priv_proto: str = "AES"
+
+    def usm(self) -> UsmUserData:
+        return UsmUserData(self.user, authKey=self.auth_key, privKey=self.priv_key,
+                           authProtocol=AUTH[self.auth_proto], privProtocol=PRIV[self.priv_proto])
+
+
+def _text(value: object) -> str:
+    raw = value.asOctets() if hasattr(value, "asOctets") else str(value).encode()
+    return raw.decode("utf-8", errors="replace")
+
+
+class Poller:
+    """One poll run. `timeout`/`retries` per request; `negative_timeout` bounds the must-not-answer probes."""
+
+    def __init__(self, creds: Credentials, timeout: float = 2.0, retries: int = 1,
+                 negative_timeout: float = 1.0) -> None:
+        self.creds = creds
+        self.timeout, self.retries, self.negative_timeout = timeout, retries, negative_timeout
+        self.engine = SnmpEngine()
+        self.probe_engine = SnmpEngine()
+        self.usm = creds.usm()
+
+    def close(self) -> None:
+        for e in (self.engine, self.probe_engine):
+            e.close_dispatcher()
+
+    async def _target(self, exp: Expectation, timeout: float, retries: int) -> UdpTransportTarget:
+        return await UdpTransportTarget.create((exp.address, exp.port), timeout=timeout, retries=retries)
+
+    async def _walk(self, exp: Expectation, oid: str) -> dict[str, object]:
+        out: dict[str, object] = {}
+        target = await self._target(exp, self.timeout, self.retries)
+        async for err_ind, err_st, _idx, binds in bulk_walk_cmd(
+                self.engine, self.usm, target, ContextData(), 0, 50, ObjectType(ObjectIdentity(oid)),
+                lexicographicMode=False):
+            if err_ind or err_st:
+                break
+            for name, value in binds:
+                out[str(name)[len(oid) + 1:]] = value
+        return out
+
+    async def _negative(self, exp: Expectation, auth: CommunityData | UsmUserData) -> bool:
+        """True when the agent answered with data (a compliance failure)."""
+        target = await self._target(exp, self.negative_timeout, 0)
+        err_ind, err_st, _i, binds = await get_cmd(self.probe_engine, auth, target, ContextData(),
+                                                   ObjectType(ObjectIdentity(SYS_NAME)))
+        return not err_ind and not int(err_st or 0) and bool(binds)
+
+    async def poll(self, exp: Expectation, want_bgp: bool = True) -> Answers:
+        start = time.perf_counter()
+        neg = asyncio.gather(self._negative(exp, CommunityData("public", mpModel=1)),
+                             self._negative(exp, UsmUserData(self.creds.user)))
+        target = await self._target(exp, self.timeout, self.retries)
+        err_ind, err_st, _i, binds = await get_cmd(self.engine, self.usm, target, ContextData(),
+                                                   ObjectType(ObjectIdentity(SYS_NAME)),
+                                                   ObjectType(ObjectIdentity(SYS_LOCATION)))
+        if err_ind or int(err_st or 0):
+            v2c, noauth = await neg
+            return Answers(False, v3_error=str(err_ind or err_st), v2c_public=v2c, v3_noauth=noauth,
+                           seconds=time.perf_counter() - start)
+        sys_name, sys_location = (_text(v) for _n, v in binds)
+        walks = [self._walk(exp, o) for o in (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS)]
+        if want_bgp and exp.bgp_peers_v4:
+            walks.append(self._walk(exp, BGP_PEER_STATE))
+        tables = await asyncio.gather(*walks)
+        descr, names, oper, alias = tables[:4]
+        bgp = {k: int(v) for k, v in tables[4].items()} if len(tables) > 4 else {}  # type: ignore[call-overload]
+        ifs: dict[str, Interface] = {}
+        for idx in descr:
+            iface = Interface(int(oper.get(idx, 2)) == 1, _text(alias.get(idx, b"")))  # type: ignore[call-overload]
+            for label in {_text(descr[idx]), _text(names.get(idx, descr[idx]))}:
+                ifs[label] = iface
+        v2c, noauth = await neg
+        return Answers(True, sys_name=sys_name, sys_location=sys_location, interfaces=ifs, bgp_state=bgp,
+                       v2c_public=v2c, v3_noauth=noauth, seconds=time.perf_counter() - start)
+
+
+async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Callable[[str], None] | None = None,
+                   **kw: float) -> dict[str, Answers]:
+    """Every agent concurrently; one slow or dead agent costs its own timeout, never the others'."""
+    poller = Poller(creds, **kw)
+    exps = list(exps)
+    try:
+        async def one(e: Expectation) -> tuple[str, Answers]:
+            try:
+                a = await poller.poll(e)
+            except Exception as ex:  # one agent's failure is its own error result
+                a = Answers(False, v3_error=f"{type(ex).__name__}: {ex}")
+            if progress:
+                progress(e.hostname)
+            return e.hostname, a
+        return dict(await asyncio.gather(*(one(e) for e in exps)))
+    finally:
+        poller.close()
+
+
+def poll(exps: Iterable[Expectation], creds: Credentials, **kw: float) -> dict[str, Answers]:
+    return asyncio.run(poll_all(exps, creds, **kw))
