@@ -13,6 +13,7 @@ PKGS=(
   graphviz fonts-wqy-zenhei
   golang-go golang-github-vmware-govmomi-dev
   git rsync python3-venv
+  chromium
 )
 
 missing=()
