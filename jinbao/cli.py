@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jinbao.commands import check
+from jinbao.commands import check, report
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
 
@@ -28,6 +28,7 @@ ipplan_app = typer.Typer(no_args_is_help=True, help="The IP plan and its registr
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(ipplan_app, name="ipplan")
 app.add_typer(check.app, name="check")
+app.add_typer(report.app, name="report")
 
 out = Console()
 err = Console(stderr=True)
