@@ -34,6 +34,7 @@ from checks.snmp_rules import Answers, Expectation, Interface
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
+IF_NUMBER = "1.3.6.1.2.1.2.1.0"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
 IF_OPER = "1.3.6.1.2.1.2.2.1.8"
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
@@ -120,15 +121,19 @@ class Poller:
         target = await self._target(exp, self.timeout, self.retries)
         err_ind, err_st, _i, binds = await get_cmd(self.engine, self.usm, target, ContextData(),
                                                    ObjectType(ObjectIdentity(SYS_NAME)),
-                                                   ObjectType(ObjectIdentity(SYS_LOCATION)), lookupMib=False)
+                                                   ObjectType(ObjectIdentity(SYS_LOCATION)),
+                                                   ObjectType(ObjectIdentity(IF_NUMBER)), lookupMib=False)
         if err_ind or int(err_st or 0):
             v2c, noauth = await neg
             return Answers(False, v3_error=str(err_ind or err_st), v2c_public=v2c, v3_noauth=noauth,
                            seconds=time.perf_counter() - start)
-        sys_name, sys_location = (_text(v) for _n, v in binds)
-        # Rows: the planned ones plus a few the plan does not name (lo, the management port) and one to
-        # see the end of the table; a table longer than that costs one more round trip, not a wrong answer.
-        tables = [self._table(target, (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS), len(exp.interfaces) + 3)]
+        sys_name, sys_location = _text(binds[0][1]), _text(binds[1][1])
+        try:
+            if_number = int(binds[2][1])
+        except (TypeError, ValueError):  # noSuchObject: fall back to the plan's count
+            if_number = len(exp.interfaces) + 2
+        # ifNumber rows + one to see the end of the table: the whole interface table in one GETBULK.
+        tables = [self._table(target, (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS), max(if_number, 1) + 1)]
         if want_bgp and exp.bgp_peers_v4:
             tables.append(self._table(target, (BGP_PEER_STATE,), len(exp.bgp_peers_v4) + 1))
         got = await asyncio.gather(*tables)
