@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from checks.agent_pool import SnmpdPool  # noqa: E402
 from checks.snmp import (  # noqa: E402
     BGP_PEER_STATE,
     IF_ALIAS,
@@ -41,7 +42,6 @@ from checks.snmp import (  # noqa: E402
     poll,
 )
 from checks.snmp_rules import Expectation  # noqa: E402
-from lab.snmpd_pool import SnmpdPool  # noqa: E402
 from lab.spec import SnmpUser  # noqa: E402
 
 SIZES = (10, 25, 50, 100, 200)
