@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,7 +36,6 @@ from checks.snmp import (  # noqa: E402
     IF_ALIAS,
     IF_DESCR,
     IF_NAME,
-    IF_NUMBER,
     IF_OPER,
     SYS_LOCATION,
     SYS_NAME,
@@ -72,18 +73,12 @@ def _v3(c: Credentials) -> list[str]:
 def snmpget_audit(e: Expectation, c: Credentials) -> bool:
     env = {"MIBS": "", "PATH": "/usr/bin:/bin"}
     peer = f"udp:{e.address}:{e.port}"
-    r = subprocess.run(["snmpget", *_v3(c), peer, SYS_NAME, SYS_LOCATION, IF_NUMBER],
-                       capture_output=True, text=True, env=env, check=False)
+    # The same single GETBULK the checker sends: sysName/sysLocation as non-repeaters, then the columns.
+    cols = [IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS] + ([BGP_PEER_STATE] if e.bgp_peers_v4 else [])
+    rows = max(len(e.interfaces) + 3, len(e.bgp_peers_v4) + 1, 4)
+    r = subprocess.run(["snmpbulkget", *_v3(c), "-Cn2", f"-Cr{rows}", peer, SYS_NAME[:-2], SYS_LOCATION[:-2],
+                        *cols], capture_output=True, text=True, env=env, check=False)
     ok = r.returncode == 0 and e.hostname in r.stdout
-    try:
-        n = int(r.stdout.split()[-1]) + 1
-    except (ValueError, IndexError):
-        n = 10
-    subprocess.run(["snmpbulkget", *_v3(c), f"-Cr{n}", peer, IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS],
-                   capture_output=True, env=env, check=False)
-    if e.bgp_peers_v4:
-        subprocess.run(["snmpbulkget", *_v3(c), f"-Cr{len(e.bgp_peers_v4) + 1}", peer, BGP_PEER_STATE],
-                       capture_output=True, env=env, check=False)
     v2c = subprocess.run(["snmpget", "-v2c", "-c", "public", "-t", "1", "-r", "0", peer, SYS_NAME],
                          capture_output=True, env=env, check=False).returncode == 0
     noauth = subprocess.run(["snmpget", "-v3", "-l", "noAuthNoPriv", "-u", c.user, "-t", "1", "-r", "0", peer,
@@ -99,13 +94,11 @@ def ezsnmp_audit(e: Expectation, c: Credentials) -> bool:
                 security_username=c.user, auth_protocol=c.auth_proto, auth_passphrase=c.auth_key,
                 privacy_protocol=c.priv_proto, privacy_passphrase=c.priv_key, timeout=3, retries=1,
                 print_oids_numerically=True)
-    r = s.get([SYS_NAME, SYS_LOCATION, IF_NUMBER])
+    # ezsnmp's bulk_get has no non-repeaters: the scalars take one GET, the columns one GETBULK.
+    r = s.get([SYS_NAME, SYS_LOCATION])
     ok = r[0].value == e.hostname
-    n = int(r[2].value) + 1 if r[2].value.isdigit() else 10
-    s.set_max_repeaters_to_num = str(n)
-    s.bulk_get([IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS])
-    if e.bgp_peers_v4:
-        s.bulk_get([BGP_PEER_STATE])
+    s.set_max_repeaters_to_num = str(max(len(e.interfaces) + 3, len(e.bgp_peers_v4) + 1, 4))
+    s.bulk_get([IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS] + ([BGP_PEER_STATE] if e.bgp_peers_v4 else []))
     answered = []
     for kw in ({"version": 2, "community": "public"},
                {"version": 3, "security_level": "noAuthNoPriv", "security_username": c.user}):
@@ -117,13 +110,20 @@ def ezsnmp_audit(e: Expectation, c: Credentials) -> bool:
     return ok and not any(answered)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (snmpget): the figure load does not inflate."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def sequential(fn, exps: list[Expectation], c: Credentials, cap: int) -> dict[str, float | int | bool]:
     sample = exps[:cap]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu()
     ok = sum(fn(e, c) for e in sample)
-    dt = time.perf_counter() - t
+    dt, dcpu = time.perf_counter() - t, _cpu() - cpu
     rate = len(sample) / dt
     return {"measured_agents": len(sample), "measured_s": round(dt, 2), "agents_per_s": round(rate, 2),
+            "cpu_ms_per_agent": round(1000 * dcpu / len(sample), 1),
             "seconds_for_n": round(len(exps) / rate, 2), "extrapolated": len(sample) < len(exps),
             "compliant": ok}
 
@@ -154,22 +154,23 @@ def main() -> None:
             have_ez = False
         for n in [s for s in SIZES if s <= len(exps)] or [len(exps)]:
             sub = exps[:n]
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), _cpu()
             answers = poll(sub, creds, negative_timeout=1.0)
-            dt = time.perf_counter() - t
+            dt, dcpu = time.perf_counter() - t, _cpu() - cpu
             ok = sum(x.v3_ok and x.sys_name == e.hostname and not x.v2c_public and not x.v3_noauth
                      for e, x in zip(sub, (answers[e.hostname] for e in sub), strict=True))
             row = {"agents": n, "pysnmp_concurrent": {"seconds": round(dt, 2), "agents_per_s": round(n / dt, 1),
-                                                      "compliant": ok}}
-            print(f"N={n}: pysnmp concurrent {dt:.2f} s ({n / dt:.0f} agents/s), {ok}/{n} compliant",
-                  file=sys.stderr)
+                                                      "cpu_s": round(dcpu, 2), "compliant": ok}}
+            print(f"N={n}: pysnmp concurrent {dt:.2f} s ({n / dt:.0f} agents/s, CPU {dcpu:.2f} s), "
+                  f"{ok}/{n} compliant; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
             row["snmpget_sequential"] = sequential(snmpget_audit, sub, creds, a.sequential_max)
             row["ezsnmp_sequential"] = sequential(ezsnmp_audit, sub, creds, a.sequential_max) if have_ez else None
             for k in ("snmpget_sequential", "ezsnmp_sequential"):
                 if row[k]:
                     row[f"ratio_vs_{k.split('_')[0]}"] = round(row[k]["seconds_for_n"] / dt, 1)
             rows.append(row)
-    result = {"lab": a.lab, "lab_agents": len(lab_exps), "loopback_agents": extra, "sizes": rows,
+    result = {"load_avg_1m": round(os.getloadavg()[0], 1), "cores": os.cpu_count(), "lab": a.lab,
+              "lab_agents": len(lab_exps), "loopback_agents": extra, "sizes": rows,
               "ezsnmp": "installed" if have_ez else "not installed"}
     if a.json:
         print(json.dumps(result, indent=1))
@@ -184,6 +185,12 @@ def main() -> None:
               f"{ez.get('agents_per_s', '-'):>9} "
               f"{r.get('ratio_vs_snmpget', '-'):>9} {r.get('ratio_vs_ezsnmp', '-'):>9}")
     print(f"* extrapolated from {a.sequential_max} agents measured in the same run")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; pysnmp CPU per size: "
+          + ", ".join(f"{r['agents']}: {r['pysnmp_concurrent']['cpu_s']} s" for r in rows)
+          + "; sequential CPU per agent: snmpget "
+          + f"{rows[-1]['snmpget_sequential']['cpu_ms_per_agent']} ms"
+          + (f", ezsnmp {rows[-1]['ezsnmp_sequential']['cpu_ms_per_agent']} ms"
+             if rows[-1]["ezsnmp_sequential"] else ""))
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = last["pysnmp_concurrent"]["seconds"] / first["pysnmp_concurrent"]["seconds"]

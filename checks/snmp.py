@@ -9,6 +9,7 @@ real user's keys are never mixed with the probe's keyless entry. Credentials com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -81,11 +82,41 @@ class Poller:
     async def _target(self, exp: Expectation, timeout: float, retries: int) -> UdpTransportTarget:
         return await UdpTransportTarget.create((exp.address, exp.port), timeout=timeout, retries=retries)
 
-    async def _table(self, target: UdpTransportTarget, columns: tuple[str, ...], rows: int) -> list[dict[str, object]]:
-        """Columns of one table with GETBULK, all columns per request, `rows` repetitions sized from the plan
-        (a generic walk fetches 50 varbinds past the end of every column: most of the CPU went there)."""
+    @staticmethod
+    def _consume(binds: list, idx: list[int], columns: tuple[str, ...], out: list[dict[str, object]],
+                 cursor: dict[int, str]) -> dict[int, str]:
+        """Spread the repeated varbinds of a GETBULK over their columns; the cursors still inside their column."""
+        nxt: dict[int, str] = {}
+        done: set[int] = set()
+        for n, (name, value) in enumerate(binds):
+            col = idx[n % len(idx)]
+            oid, prefix = str(name), columns[col] + "."
+            if col not in done and oid.startswith(prefix) and value.tagSet not in _END:
+                out[col][oid[len(prefix):]] = value
+                nxt[col] = oid
+            else:
+                done.add(col)
+        return {c: o for c, o in nxt.items() if c not in done and o != cursor.get(c)}
+
+    async def _fetch(self, target: UdpTransportTarget, scalars: tuple[str, ...], columns: tuple[str, ...],
+                     rows: int) -> tuple[str, dict[str, object], list[dict[str, object]]]:
+        """Scalars and whole table columns in one GETBULK (scalars as non-repeaters: the GETNEXT of their
+        parent OID), `rows` repetitions sized from the plan; a longer table costs more round trips, never a
+        wrong answer. Returns (error, scalars, columns). A generic walk would fetch 50 varbinds past the end
+        of every column: most of the CPU went there."""
         out: list[dict[str, object]] = [{} for _ in columns]
-        cursor = dict(enumerate(columns))  # column index -> last OID seen, for the columns still inside
+        req = [ObjectType(ObjectIdentity(x.rsplit(".", 1)[0])) for x in scalars]
+        req += [ObjectType(ObjectIdentity(c)) for c in columns]
+        err_ind, err_st, _i, binds = await bulk_cmd(self.engine, self.usm, target, ContextData(), len(scalars),
+                                                    rows, *req, lookupMib=False)
+        if err_ind or int(err_st or 0):
+            return str(err_ind or err_st), {}, out
+        values = {x: v for x, (name, v) in zip(scalars, binds[:len(scalars)], strict=False) if str(name) == x}
+        cursor = self._consume(list(binds[len(scalars):]), list(range(len(columns))), columns, out,
+                               dict(enumerate(columns)))
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            # the agent's own row count (ifNumber): the rest of the table in one more request
+            rows = max(rows, int(values[IF_NUMBER]) - len(out[0]) + 1)  # type: ignore[call-overload]
         while cursor:
             idx = list(cursor)
             err_ind, err_st, _i, binds = await bulk_cmd(
@@ -93,18 +124,8 @@ class Poller:
                 *(ObjectType(ObjectIdentity(cursor[i])) for i in idx), lookupMib=False)
             if err_ind or int(err_st or 0) or not binds:
                 break
-            nxt: dict[int, str] = {}
-            for n, (name, value) in enumerate(binds):
-                col = idx[n % len(idx)]
-                oid, prefix = str(name), columns[col] + "."
-                if oid.startswith(prefix) and value.tagSet not in _END:
-                    out[col][oid[len(prefix):]] = value
-                    nxt[col] = oid
-                else:
-                    nxt.pop(col, None)
-                    cursor.pop(col, None)
-            cursor = {c: o for c, o in nxt.items() if c in cursor and o != cursor[c]}
-        return out
+            cursor = self._consume(list(binds), idx, columns, out, cursor)
+        return "", values, out
 
     async def _negative(self, target: UdpTransportTarget, auth: CommunityData | UsmUserData) -> bool:
         """True when the agent answered with data (a compliance failure)."""
@@ -119,26 +140,19 @@ class Poller:
         neg = asyncio.gather(self._negative(probe, CommunityData("public", mpModel=1)),
                              self._negative(probe, UsmUserData(self.creds.user)))
         target = await self._target(exp, self.timeout, self.retries)
-        err_ind, err_st, _i, binds = await get_cmd(self.engine, self.usm, target, ContextData(),
-                                                   ObjectType(ObjectIdentity(SYS_NAME)),
-                                                   ObjectType(ObjectIdentity(SYS_LOCATION)),
-                                                   ObjectType(ObjectIdentity(IF_NUMBER)), lookupMib=False)
-        if err_ind or int(err_st or 0):
-            v2c, noauth = await neg
-            return Answers(False, v3_error=str(err_ind or err_st), v2c_public=v2c, v3_noauth=noauth,
-                           seconds=time.perf_counter() - start)
-        sys_name, sys_location = _text(binds[0][1]), _text(binds[1][1])
-        try:
-            if_number = int(binds[2][1])
-        except (TypeError, ValueError):  # noSuchObject: fall back to the plan's count
-            if_number = len(exp.interfaces) + 2
-        # ifNumber rows + one to see the end of the table: the whole interface table in one GETBULK.
-        tables = [self._table(target, (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS), max(if_number, 1) + 1)]
+        columns = (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS)
         if want_bgp and exp.bgp_peers_v4:
-            tables.append(self._table(target, (BGP_PEER_STATE,), len(exp.bgp_peers_v4) + 1))
-        got = await asyncio.gather(*tables)
-        descr, names, oper, alias = got[0]
-        bgp = {k: int(v) for k, v in got[1][0].items()} if len(got) > 1 else {}  # type: ignore[call-overload]
+            columns += (BGP_PEER_STATE,)
+        # Interfaces the plan names + lo + the management port + one to see the end of the table.
+        rows = max(len(exp.interfaces) + 3, len(exp.bgp_peers_v4) + 1, 4)
+        error, scalars, tables = await self._fetch(target, (SYS_NAME, SYS_LOCATION, IF_NUMBER), columns, rows)
+        if error or SYS_NAME not in scalars:
+            v2c, noauth = await neg
+            return Answers(False, v3_error=error or "no sysName", v2c_public=v2c, v3_noauth=noauth,
+                           seconds=time.perf_counter() - start)
+        sys_name, sys_location = _text(scalars[SYS_NAME]), _text(scalars.get(SYS_LOCATION, b""))
+        descr, names, oper, alias = tables[:4]
+        bgp = {k: int(v) for k, v in tables[4].items()} if len(tables) > 4 else {}  # type: ignore[call-overload]
         ifs: dict[str, Interface] = {}
         for idx in descr:
             iface = Interface(int(oper.get(idx, 2)) == 1, _text(alias.get(idx, b"")))  # type: ignore[call-overload]
