@@ -48,16 +48,10 @@ def credentials(user: str, auth_proto: str, priv_proto: str, secrets: SecretSour
 
 
 def lab_network(lab_name: str, scope: str | None) -> Network:
-    from lab import names
-    from lab.slice import MGMT_NET, build_lab
-    from network.fleet import LAB_META, read_lab_meta
+    from network.fleet import lab_plan
     from network.scope import hosts_in_scope
 
-    meta = names.lab_dir(lab_name) / LAB_META
-    if not meta.exists():
-        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up --name {lab_name}` first")
-    info = read_lab_meta(meta)
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
+    lp, info = lab_plan(lab_name)
     keep = hosts_in_scope(lp.plan.inv, scope)
     exps = [expectation(n.hostname, str(ipaddress.ip_interface(n.mgmt_ip).ip), n.role, n.location,
                         lp.intents.get(n.hostname))

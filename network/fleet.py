@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inventory.export import mgmt_address
 from jinbao.errors import JinbaoError
@@ -21,6 +22,9 @@ from network.scope import hosts_in_scope
 from network.secrets import LabTestSecrets, SecretSource
 from network.service import open_network
 from network.targets import Access
+
+if TYPE_CHECKING:
+    from lab.slice import LabPlan
 
 LAB_META = "jinbao-slice.json"
 
@@ -69,15 +73,22 @@ def read_lab_meta(meta: Path) -> dict[str, str]:
     return info
 
 
-def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
-    from lab import names, runtime
+def lab_plan(lab_name: str) -> tuple[LabPlan, dict[str, str]]:
+    """The plan of a lab that is up (as `jinbao lab up` recorded it) and that record."""
+    from lab import names
     from lab.slice import MGMT_NET, build_lab
 
     meta = names.lab_dir(lab_name) / LAB_META
     if not meta.exists():
-        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
+        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up --name {lab_name}` first")
     info = read_lab_meta(meta)
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
+    return build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET)), info
+
+
+def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
+    from lab import runtime
+
+    lp, info = lab_plan(lab_name)
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from lab import runtime
-from lab.slice import LabPlan, build_lab, node_name
-from tests.conftest import INVENTORY, jinbao
-from tests.lab.conftest import lab_objects, leftovers, snapshot
-from tests.lablock import lab_lock
+from lab.slice import LabPlan, node_name
+from tests.conftest import jinbao
+from tests.labfixture import deployed_lab
 
 LAB = "jbck"
 MGMT_NET = "100.126.235.0/24"
@@ -55,19 +54,5 @@ def not_passing(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="package")
 def lab() -> Iterator[LabPlan]:
-    with lab_lock():
-        runtime.down(LAB)  # whatever an aborted run left
-        before = snapshot()
-        lp = build_lab(INVENTORY, "minimal", LAB, MGMT_NET)
-        r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "minimal", "--json")
-        assert r.returncode == 0, r.stderr
-        try:
-            r = jinbao("deploy", "--lab", LAB, "--confirm", "90", "--json")
-            bad = [d for d in json.loads(r.stdout)["devices"] if d["status"] != "committed"]
-            assert r.returncode == 0 and not bad, (bad[:2], r.stderr[-2000:])
-            yield lp
-        finally:
-            recorded = lab_objects(LAB)
-            r = jinbao("lab", "down", "--name", LAB)
-        assert r.returncode == 0, r.stderr
-        assert leftovers(LAB, before, recorded) == {}
+    with deployed_lab(LAB, MGMT_NET, "minimal") as lp:
+        yield lp
