@@ -164,16 +164,20 @@ class Poller:
 
 
 async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Callable[[str], None] | None = None,
-                   **kw: float) -> dict[str, Answers]:
-    """Every agent concurrently; one slow or dead agent costs its own timeout, never the others'."""
+                   concurrency: int = 64, **kw: float) -> dict[str, Answers]:
+    """Every agent concurrently, at most `concurrency` in flight: one slow or dead agent costs its own timeout,
+    never the others', and a CPU-bound event loop is not flooded with more replies than it can decode within
+    the timeouts (a late reply read as "no answer" would pass a v2c probe that should fail)."""
     poller = Poller(creds, **kw)
     exps = list(exps)
+    gate = asyncio.Semaphore(max(1, concurrency))
     try:
         async def one(e: Expectation) -> tuple[str, Answers]:
-            try:
-                a = await poller.poll(e)
-            except Exception as ex:  # one agent's failure is its own error result
-                a = Answers(False, v3_error=f"{type(ex).__name__}: {ex}")
+            async with gate:
+                try:
+                    a = await poller.poll(e)
+                except Exception as ex:  # one agent's failure is its own error result
+                    a = Answers(False, v3_error=f"{type(ex).__name__}: {ex}")
             if progress:
                 progress(e.hostname)
             return e.hostname, a
@@ -183,4 +187,4 @@ async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Ca
 
 
 def poll(exps: Iterable[Expectation], creds: Credentials, **kw: float) -> dict[str, Answers]:
-    return asyncio.run(poll_all(exps, creds, **kw))
+    return asyncio.run(poll_all(exps, creds, **kw))  # type: ignore[arg-type]
