@@ -74,6 +74,7 @@ class Poller:
         self.engine = SnmpEngine()
         self.probe_engine = SnmpEngine()
         self.usm = creds.usm()
+        self.gate: asyncio.Semaphore | None = None  # bounds the authPriv exchanges in flight (poll_all sets it)
 
     def close(self) -> None:
         for e in (self.engine, self.probe_engine):
@@ -145,7 +146,8 @@ class Poller:
             columns += (BGP_PEER_STATE,)
         # Interfaces the plan names + lo + the management port + one to see the end of the table.
         rows = max(len(exp.interfaces) + 3, len(exp.bgp_peers_v4) + 1, 4)
-        error, scalars, tables = await self._fetch(target, (SYS_NAME, SYS_LOCATION, IF_NUMBER), columns, rows)
+        async with self.gate or contextlib.nullcontext():
+            error, scalars, tables = await self._fetch(target, (SYS_NAME, SYS_LOCATION, IF_NUMBER), columns, rows)
         if error or SYS_NAME not in scalars:
             v2c, noauth = await neg
             return Answers(False, v3_error=error or "no sysName", v2c_public=v2c, v3_noauth=noauth,
@@ -165,19 +167,18 @@ class Poller:
 
 async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Callable[[str], None] | None = None,
                    concurrency: int = 64, **kw: float) -> dict[str, Answers]:
-    """Every agent concurrently, at most `concurrency` in flight: one slow or dead agent costs its own timeout,
-    never the others', and a CPU-bound event loop is not flooded with more replies than it can decode within
-    the timeouts (a late reply read as "no answer" would pass a v2c probe that should fail)."""
+    """Every agent concurrently: one slow or dead agent costs its own timeout, never the others'. At most
+    `concurrency` SNMPv3 exchanges in flight, so a CPU-bound event loop is not flooded with more replies than
+    it can decode within the timeouts; the must-not-answer probes only wait, so they are not gated."""
     poller = Poller(creds, **kw)
     exps = list(exps)
-    gate = asyncio.Semaphore(max(1, concurrency))
+    poller.gate = asyncio.Semaphore(max(1, concurrency))
     try:
         async def one(e: Expectation) -> tuple[str, Answers]:
-            async with gate:
-                try:
-                    a = await poller.poll(e)
-                except Exception as ex:  # one agent's failure is its own error result
-                    a = Answers(False, v3_error=f"{type(ex).__name__}: {ex}")
+            try:
+                a = await poller.poll(e)
+            except Exception as ex:  # one agent's failure is its own error result
+                a = Answers(False, v3_error=f"{type(ex).__name__}: {ex}")
             if progress:
                 progress(e.hostname)
             return e.hostname, a
