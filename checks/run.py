@@ -71,12 +71,12 @@ def configs_from_dir(directory: Path, roles: Mapping[str, str], platforms: Mappi
                      ) -> dict[str, tuple[str, str, str]]:
     """Backed-up running configurations (`jinbao backup`): `<hostname>.cfg`, platform from the plan."""
     if not directory.is_dir():
-        raise JinbaoError("not a directory", file=str(directory), entry="--configs")
+        raise JinbaoError("not a directory", file=str(directory), entry="--running")
     out = {}
     for f in sorted(directory.glob("*.cfg")):
         host = f.stem
         if host in platforms:
             out[host] = (roles.get(host, ""), platforms[host], f.read_text(encoding="utf-8", errors="replace"))
     if not out:
-        raise JinbaoError("no <hostname>.cfg of a device in scope", file=str(directory), entry="--configs")
+        raise JinbaoError("no <hostname>.cfg of a device in scope", file=str(directory), entry="--running")
     return out
