@@ -67,7 +67,7 @@ def _text(value: object) -> str:
 class Poller:
     """One poll run. `timeout`/`retries` per request; `negative_timeout` bounds the must-not-answer probes."""
 
-    def __init__(self, creds: Credentials, timeout: float = 3.0, retries: int = 1,
+    def __init__(self, creds: Credentials, timeout: float = 3.0, retries: int = 2,
                  negative_timeout: float = 1.0) -> None:
         self.creds = creds
         self.timeout, self.retries, self.negative_timeout = timeout, retries, negative_timeout

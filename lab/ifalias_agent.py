@@ -6,6 +6,8 @@ configuration. In the lab the router is FRR on Linux: zebra keeps descriptions t
 the kernel's ifalias) and net-snmp only knows the kernel, so ifAlias would always be empty. This shim
 gives the lab the real-device behaviour: ifAlias = FRR's `description`, else the kernel ifalias.
 Runs as snmpd's child inside the node; standard library only (the node has python3, not the project).
+snmpd waits for every pass_persist answer, so the table is refreshed by a background thread (every second)
+and answers come from the last table: a changed description shows within about a second plus one vtysh call.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 BASE = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18)
-CACHE_S = 1.0  # one vtysh call per second at most, however fast the poller walks
-_cache: tuple[float, dict[int, str]] = (0.0, {})
+REFRESH_S = 1.0  # a background thread re-reads the descriptions: snmpd never waits for vtysh
+_table: dict[int, str] = {}
 
 
 def _frr_descriptions() -> dict[str, str]:
@@ -31,11 +34,7 @@ def _frr_descriptions() -> dict[str, str]:
     return {name: (v.get("description") or "") for name, v in data.items() if isinstance(v, dict)}
 
 
-def aliases() -> dict[int, str]:
-    global _cache
-    now = time.monotonic()
-    if now - _cache[0] < CACHE_S:
-        return _cache[1]
+def read_table() -> dict[int, str]:
     frr = _frr_descriptions()
     table: dict[int, str] = {}
     for name in os.listdir("/sys/class/net"):
@@ -47,8 +46,18 @@ def aliases() -> dict[int, str]:
         except (OSError, ValueError):
             continue
         table[idx] = frr.get(name) or kernel
-    _cache = (now, table)
     return table
+
+
+def aliases() -> dict[int, str]:
+    return _table
+
+
+def _refresh_forever() -> None:
+    global _table
+    while True:
+        time.sleep(REFRESH_S)
+        _table = read_table()  # a whole new dict: readers never see a half-built one
 
 
 def _oid(text: str) -> tuple[int, ...]:
@@ -72,6 +81,9 @@ def answer(op: str, oid: tuple[int, ...]) -> str:
 
 
 def main() -> None:
+    global _table
+    _table = read_table()
+    threading.Thread(target=_refresh_forever, daemon=True).start()
     for line in sys.stdin:
         cmd = line.strip().lower()
         if cmd == "ping":

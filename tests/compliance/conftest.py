@@ -1,8 +1,20 @@
+# ruff: noqa: E402  (the path fix below must run before the project imports)
 """One lab for every compliance integration test: lab `jbck`, the `minimal` slice (ministry DC + DR, Shanxi,
 Taiyuan: 22 nodes, every role), management net 100.126.235.0/24, brought up and deployed once per package.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `tests/` is on sys.path (rootdir conftest, prepend import mode), so `lab` is tests/lab and the shared
+# venv's editable finder then serves `lab.<module>` from /work/main: this package tests this tree's code.
+_ROOT = str(Path(__file__).resolve().parents[2])
+sys.path[:] = [_ROOT, *(p for p in sys.path if p != _ROOT)]
+for _name in [m for m in sys.modules if m == "lab" or m.startswith("lab.")]:
+    if not str(getattr(sys.modules[_name], "__file__", "") or "").startswith(_ROOT + "/lab/"):
+        del sys.modules[_name]
 
 import json
 import os

@@ -98,11 +98,23 @@ def test_one_bgp_session_shut_fails_only_bgp_peers_at_both_ends(lab: LabPlan) ->
     assert rc == 0 and not_passing(results) == set()
 
 
+def _alias(host: str, ifname: str) -> str:
+    from checks.snmp import poll
+    from checks.targets import lab_network
+
+    net = lab_network(LAB, None)
+    exp = next(e for e in net.expectations if e.hostname == host)
+    return poll([exp], net.credentials)[host].interfaces[ifname].alias
+
+
 def test_one_interface_description_changed_fails_only_ifalias_there(lab: LabPlan) -> None:
     itf = next(i for i in lab.intents[CITY].interfaces if i.kind == "wan")
     conf = ["vtysh", "-c", "configure terminal", "-c", f"interface {itf.name}"]
-    sh(CITY, *conf, "-c", "description moved to spare port by night shift")
+    new = "moved to spare port by night shift"
+    sh(CITY, *conf, "-c", f"description {new}")
     try:
+        # the lab's ifAlias shim re-reads FRR every second (a real agent answers at once)
+        wait_for(lambda: _alias(CITY, itf.name) == new, 30, what="ifAlias to follow the description")
         rc, results, _ = check("network")
         assert rc == 1
         assert not_passing(results) == {(CITY, "JB-NET-SNMP-IF-ALIAS")}
@@ -110,5 +122,6 @@ def test_one_interface_description_changed_fails_only_ifalias_there(lab: LabPlan
         assert f"{itf.name}: ifAlias='moved to spare port by night shift'" in ev and itf.description in ev
     finally:
         sh(CITY, *conf, "-c", f"description {itf.description}")
+    wait_for(lambda: _alias(CITY, itf.name) == itf.description, 30, what="ifAlias to be restored")
     rc, results, _ = check("network", "--scope", "140100-DC")
     assert rc == 0 and not_passing(results) == set()
