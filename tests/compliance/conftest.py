@@ -18,8 +18,7 @@ for _name in [m for m in sys.modules if m == "lab" or m.startswith("lab.")]:
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ import pytest
 from lab import runtime
 from lab.slice import LabPlan, node_name
 from tests.conftest import jinbao
+from tests.lab_e2e.conftest import wait_for  # noqa: F401 - one polling helper for the lab tests
 from tests.labfixture import deployed_lab
 
 LAB = "jbck"
@@ -40,17 +40,6 @@ def sh(host: str, *argv: str, timeout: float = 30) -> Any:
     if r.returncode != 0:
         raise AssertionError(f"{host}: {' '.join(argv)} -> {r.returncode}: {r.stderr or r.stdout}")
     return r
-
-
-def wait_for(pred: Callable[[], Any], timeout: float, interval: float = 0.5, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or pred}")
-        time.sleep(interval)
 
 
 def check(*args: str) -> tuple[int, list[dict[str, Any]], str]:
