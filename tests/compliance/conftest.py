@@ -5,16 +5,18 @@ Taiyuan: 22 nodes, every role), management net 100.126.235.0/24, brought up and 
 
 from __future__ import annotations
 
-import sys
+# `tests/` comes first on sys.path (rootdir conftest, prepend import mode), so `lab` and `network` may be the
+# test packages tests/lab and tests/network, whose missing submodules the shared venv's editable finder then
+# serves from /work/main. Put this tree's directories first on those packages' paths so this package tests
+# this tree's code; the test packages stay importable (their conftests are found further down the path).
+import importlib
 from pathlib import Path
 
-# `tests/` is on sys.path (rootdir conftest, prepend import mode), so `lab` is tests/lab and the shared
-# venv's editable finder then serves `lab.<module>` from /work/main: this package tests this tree's code.
-_ROOT = str(Path(__file__).resolve().parents[2])
-sys.path[:] = [_ROOT, *(p for p in sys.path if p != _ROOT)]
-for _name in [m for m in sys.modules if m == "lab" or m.startswith("lab.")]:
-    if not str(getattr(sys.modules[_name], "__file__", "") or "").startswith(_ROOT + "/lab/"):
-        del sys.modules[_name]
+_ROOT = Path(__file__).resolve().parents[2]
+for _name in ("lab", "network"):
+    _pkg = importlib.import_module(_name)
+    if str(_ROOT / _name) not in list(_pkg.__path__):
+        _pkg.__path__.insert(0, str(_ROOT / _name))  # type: ignore[attr-defined]
 
 import json
 import os
