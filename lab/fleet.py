@@ -10,7 +10,7 @@ from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
 from inventory.scope import hosts_in_scope
 from lab import names, runtime
-from lab.slice import MGMT_NET, SLICES, build_lab, parse_mgmt_net
+from lab.slice import MGMT_NET, SLICES, LabPlan, build_lab, parse_mgmt_net
 from network.fleet import Fleet
 from network.secrets import LabTestSecrets
 from network.targets import Access
@@ -49,12 +49,17 @@ def read_lab_meta(meta: Path) -> dict[str, str]:
     return info
 
 
-def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
+def lab_plan(lab_name: str) -> tuple[LabPlan, dict[str, str]]:
+    """The plan of a lab that is up (as `jinbao lab up` recorded it) and that record."""
     meta = names.lab_dir(lab_name) / LAB_META
     if not meta.exists():
-        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
+        raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up --name {lab_name}` first")
     info = read_lab_meta(meta)
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
+    return build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET)), info
+
+
+def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
+    lp, info = lab_plan(lab_name)
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

@@ -17,6 +17,7 @@ from lab.spec import LabSpec, NodeSpec, SnmpUser
 INIT_PATH = "/usr/local/sbin/jinbao-init"
 NODE_CONFIG = "/etc/jinbao-lab/node.json"
 SNMPD_CONF = "/etc/snmp/jinbao-lab-snmpd.conf"
+IFALIAS_AGENT = "/usr/local/sbin/jinbao-ifalias"
 FORWARDING_KINDS = ("router", "firewall")
 
 Files = dict[str, tuple[str, int]]
@@ -102,9 +103,12 @@ def snmpd(lab: LabSpec, node: NodeSpec, user: SnmpUser) -> Files:
         "agentXPerms 0660 0755 frr frr\n"
         f'createUser {user.name} {user.auth_proto} "{user.auth_key}" {user.priv_proto} "{user.priv_key}"\n'
         f"rouser {user.name} priv\n"
-        f'sysLocation "jinbao lab {lab.name}"\n'
+        # net-snmp keeps quotes as part of the value: the location is written bare.
+        f"sysLocation {node.location or 'jinbao lab ' + lab.name}\n"
+        f"pass_persist .1.3.6.1.2.1.31.1.1.1.18 /usr/bin/python3 {IFALIAS_AGENT}\n"
     )
-    return {SNMPD_CONF: (conf, 0o600)}
+    shim = (Path(__file__).parent / "ifalias_agent.py").read_text()
+    return {SNMPD_CONF: (conf, 0o600), IFALIAS_AGENT: (shim, 0o755)}
 
 
 def render(lab: LabSpec, node: NodeSpec, authorized_key: str, snmp_user: SnmpUser | None) -> Files:

@@ -19,7 +19,7 @@ from core.errors import JinbaoError
 from inventory.model import Device, Site
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
 from network.intent_model import DeviceIntent
-from network.plan import PlanInput, build_intents, firewall_intent
+from network.plan import PlanInput, build_intents, firewall_intent, site_location
 from network.secrets import LabTestSecrets
 from network.service import open_network
 
@@ -33,7 +33,7 @@ SLICES: dict[str, tuple[str, ...]] = {
 NODE_ROLES = ("WR", "FW", "DB", "EX", "DS")  # management servers are the host itself in the lab
 ZONE_OF_ROLE = {"DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision")}
 SERVICES = {"router": ("sshd", "frr", "snmpd"), "firewall": ("sshd", "frr", "snmpd", "nftables"),
-            "server": ("sshd",)}
+            "server": ("sshd", "snmpd")}
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,9 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
     except ValueError as e:
         raise JinbaoError(f"--mgmt-net {mgmt_net!r}: {e}") from None
     mgmt = {d.hostname: str(net.network_address + 2 + i) for i, d in enumerate(devices)}
+    site_of = {s.id: s for s in inv.sites}
     nodes = [NodeSpec(node_name(d.hostname), d.hostname, d.role, _kind(d.role), f"{mgmt[d.hostname]}/{net.prefixlen}",
-                      SERVICES[_kind(d.role)]) for d in devices]
+                      SERVICES[_kind(d.role)], site_location(site_of[d.site])) for d in devices]
     links = [_link(i, lk.a, lk.b, lk.kind, intents) for i, lk in enumerate(inv.links)]
     segments: list[SegmentSpec] = []
     routes: list[RouteSpec] = []

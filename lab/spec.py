@@ -44,6 +44,7 @@ class NodeSpec:
     kind: str  # "router" | "firewall" | "server"
     mgmt_ip: str  # CIDR, e.g. "100.127.0.5/24"
     services: tuple[str, ...] = ("sshd",)
+    location: str = ""  # SNMP sysLocation (the planned site name); "" = the lab's name
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ class LabSpec:
             mgmt_net=data["mgmt_net"],
             mgmt_host_ip=data["mgmt_host_ip"],
             nodes=tuple(
-                NodeSpec(n["name"], n["hostname"], n["role"], n["kind"], n["mgmt_ip"], tuple(n.get("services", ())))
+                NodeSpec(n["name"], n["hostname"], n["role"], n["kind"], n["mgmt_ip"], tuple(n.get("services", ())),
+                         n.get("location", ""))
                 for n in data.get("nodes", ())
             ),
             links=tuple(LinkSpec(x["name"], iface(x["a"]), iface(x["b"])) for x in data.get("links", ())),

@@ -336,12 +336,17 @@ def _management(p: PlanInput, d: Device) -> Management:
         banner=m.banner, domain=m.domain)
 
 
+def site_location(site: Site) -> str:
+    """A device's SNMP sysLocation: the site's names (the compliance checks expect exactly this)."""
+    return f"{site.name_zh} / {site.name_en}"
+
+
 def _snmp(p: PlanInput, site: Site) -> Snmp:
     m = p.routing.management
     nms = _nms_hosts(p, site)
     return Snmp(user=m.snmp_user, auth_protocol=m.snmp_auth, priv_protocol=m.snmp_priv,  # type: ignore[arg-type]
                 auth_key=_new(SecretRef, name="snmp_auth"), priv_key=_new(SecretRef, name="snmp_priv"),
-                location=f"{site.name_zh} / {site.name_en}", contact="jinbao NOC", trap_hosts=tuple(nms[:1]),
+                location=site_location(site), contact="jinbao NOC", trap_hosts=tuple(nms[:1]),
                 acl="JB-MGMT")
 
 

@@ -14,6 +14,7 @@ PKGS=(
   golang-go golang-github-vmware-govmomi-dev
   git rsync python3-venv
   udpcast  # the field tool the ferry benchmark compares against (bench/ferry.py)
+  chromium  # headless browser: the compliance report is checked in it (tests/compliance)
 )
 
 missing=()

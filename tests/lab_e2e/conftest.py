@@ -15,10 +15,8 @@ from typing import Any
 import pytest
 
 from lab import runtime
-from lab.slice import LabPlan, build_lab, node_name
-from tests.conftest import INVENTORY, jinbao
-from tests.lab.conftest import lab_objects, leftovers, snapshot
-from tests.lablock import lab_lock
+from lab.slice import LabPlan, node_name
+from tests.labfixture import deployed_lab
 
 LAB = "jbe2e"
 MGMT_NET = "100.126.230.0/24"
@@ -60,21 +58,5 @@ def established(host: str) -> dict[str, str]:
 
 @pytest.fixture(scope="package")
 def lab() -> Iterator[LabPlan]:
-    with lab_lock():
-        runtime.down(LAB)  # whatever an aborted run left
-        before = snapshot()
-        lp = build_lab(INVENTORY, "default", LAB, MGMT_NET)
-        r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "default", "--json")
-        assert r.returncode == 0, r.stderr
-        try:
-            r = jinbao("deploy", "--lab", LAB, "--confirm", "90", "--json")
-            result = json.loads(r.stdout)
-            bad = [d for d in result["devices"] if d["status"] != "committed"]
-            assert r.returncode == 0 and not bad, (bad[:2], r.stderr[-2000:])
-            yield lp
-        finally:
-            recorded = lab_objects(LAB)
-            r = jinbao("lab", "down", "--name", LAB)
-        # `lab down` leaves nothing of 54 nodes: namespaces, veths, bridges, mounts, processes, state
-        assert r.returncode == 0, r.stderr
-        assert leftovers(LAB, before, recorded) == {}
+    with deployed_lab(LAB, MGMT_NET, "default") as lp:
+        yield lp

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""snmpd `pass_persist` handler for IF-MIB ifAlias (1.3.6.1.2.1.31.1.1.1.18) inside a lab node.
+
+Why: on a real router the SNMP agent answers ifAlias with the interface description from its own
+configuration. In the lab the router is FRR on Linux: zebra keeps descriptions to itself (it does not set
+the kernel's ifalias) and net-snmp only knows the kernel, so ifAlias would always be empty. This shim
+gives the lab the real-device behaviour: ifAlias = FRR's `description`, else the kernel ifalias.
+Runs as snmpd's child inside the node; standard library only (the node has python3, not the project).
+snmpd waits for every pass_persist answer, so the table is refreshed by a background thread (every second)
+and answers come from the last table: a changed description shows within about a second plus one vtysh call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+BASE = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18)
+REFRESH_S = 1.0  # a background thread re-reads the descriptions: snmpd never waits for vtysh
+_table: dict[int, str] = {}
+
+
+def _frr_descriptions() -> dict[str, str]:
+    try:
+        out = subprocess.run(["vtysh", "-c", "show interface json"], capture_output=True, text=True,
+                             timeout=5, check=False).stdout
+        data = json.loads(out or "{}")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}  # no FRR on this node (a server), or FRR not up yet
+    return {name: (v.get("description") or "") for name, v in data.items() if isinstance(v, dict)}
+
+
+def read_table() -> dict[int, str]:
+    frr = _frr_descriptions()
+    table: dict[int, str] = {}
+    for name in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{name}/ifindex") as fh:
+                idx = int(fh.read())
+            with open(f"/sys/class/net/{name}/ifalias") as fh:
+                kernel = fh.read().strip()
+        except (OSError, ValueError):
+            continue
+        table[idx] = frr.get(name) or kernel
+    return table
+
+
+def aliases() -> dict[int, str]:
+    return _table
+
+
+def _refresh_forever() -> None:
+    global _table
+    while True:
+        time.sleep(REFRESH_S)
+        _table = read_table()  # a whole new dict: readers never see a half-built one
+
+
+def _oid(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.strip().strip(".").split(".") if x)
+
+
+def answer(op: str, oid: tuple[int, ...]) -> str:
+    table = aliases()
+    if op == "get":
+        if oid[:-1] == BASE and oid[-1] in table:
+            return f".{'.'.join(map(str, oid))}\nstring\n{table[oid[-1]]}\n"
+        return "NONE\n"
+    # getnext: the first index after `oid` inside the column
+    after = oid[len(BASE)] if oid[:len(BASE)] == BASE and len(oid) > len(BASE) else -1
+    if oid[:len(BASE)] != BASE and oid > BASE:
+        return "NONE\n"
+    nxt = [i for i in sorted(table) if i > after]
+    if not nxt:
+        return "NONE\n"
+    return f".{'.'.join(map(str, (*BASE, nxt[0])))}\nstring\n{table[nxt[0]]}\n"
+
+
+def main() -> None:
+    global _table
+    _table = read_table()
+    threading.Thread(target=_refresh_forever, daemon=True).start()
+    for line in sys.stdin:
+        cmd = line.strip().lower()
+        if cmd == "ping":
+            sys.stdout.write("PONG\n")
+        elif cmd in ("get", "getnext"):
+            oid = _oid(sys.stdin.readline())
+            sys.stdout.write(answer(cmd, oid))
+        elif cmd == "set":
+            sys.stdin.readline()
+            sys.stdin.readline()
+            sys.stdout.write("not-writable\n")
+        elif cmd == "":
+            break
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The lab's ifAlias pass_persist shim speaks snmpd's protocol: get, getnext across the column, end of column."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+SHIM = ROOT / "lab" / "ifalias_agent.py"
+
+
+def _shim():  # loaded by path: it is a stand-alone script that runs inside lab nodes
+    spec = importlib.util.spec_from_file_location("ifalias_agent", SHIM)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_get_and_getnext_walk_the_column(monkeypatch) -> None:
+    m = _shim()
+    monkeypatch.setattr(m, "aliases", lambda: {1: "router ID", 3: "primary uplink to X", 4: ""})
+    base = ".1.3.6.1.2.1.31.1.1.1.18"
+    assert m.answer("get", m._oid(base + ".3")) == f"{base}.3\nstring\nprimary uplink to X\n"
+    assert m.answer("get", m._oid(base + ".2")) == "NONE\n"
+    assert m.answer("getnext", m._oid(base)) == f"{base}.1\nstring\nrouter ID\n"
+    assert m.answer("getnext", m._oid(base + ".1")) == f"{base}.3\nstring\nprimary uplink to X\n"
+    assert m.answer("getnext", m._oid(base + ".4")) == "NONE\n"
+    assert m.answer("getnext", m._oid(".1.3.6.1.2.1.31.1.1.1.19")) == "NONE\n"
+
+
+def test_protocol_over_stdin() -> None:
+    r = subprocess.run([sys.executable, str(SHIM)], input="PING\nset\n.1.3.6.1.2.1.31.1.1.1.18.1\nstring x\n",
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.splitlines()[:2] == ["PONG", "not-writable"]
