@@ -17,6 +17,10 @@ from lab.spec import LabSpec, NodeSpec, SnmpUser
 INIT_PATH = "/usr/local/sbin/jinbao-init"
 NODE_CONFIG = "/etc/jinbao-lab/node.json"
 SNMPD_CONF = "/etc/snmp/jinbao-lab-snmpd.conf"
+# The deploy account every node gets, like a VM template's: Ansible logs in as it (key only) and uses sudo,
+# because the server baseline forbids root logins over SSH. LAB-ONLY key; created by the node's init.
+ADMIN_USER = "jbadmin"
+ADMIN_KEYS = "/etc/jinbao-lab/admin_authorized_keys"
 FORWARDING_KINDS = ("router", "firewall")
 
 Files = dict[str, tuple[str, int]]
@@ -44,6 +48,8 @@ def identity(lab: LabSpec, node: NodeSpec) -> Files:
         "mgmt_ip": ip,
         "services": list(node.services),
         "forwarding": node.kind in FORWARDING_KINDS,
+        "admin_user": ADMIN_USER,
+        "admin_keys": ADMIN_KEYS,
     }
     init_src = (Path(__file__).parent / "node_init.py").read_text()
     return {
@@ -71,6 +77,10 @@ def sshd(lab: LabSpec, node: NodeSpec, authorized_key: str) -> Files:
     return {
         "/etc/ssh/sshd_config.d/00-jinbao-lab.conf": (conf, 0o644),
         "/root/.ssh/authorized_keys": (keys + authorized_key.strip() + "\n", 0o600),
+        ADMIN_KEYS: (keys + authorized_key.strip() + "\n", 0o644),
+        f"/etc/sudoers.d/jinbao-lab-{ADMIN_USER}": (
+            f"# jinbao lab node: the deploy account (LAB-ONLY key) may use sudo without a password\n"
+            f"{ADMIN_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440),
     }
 
 
