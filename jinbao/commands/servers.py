@@ -30,6 +30,8 @@ def build_cmd(
     """Run playbooks/site.yml (or one concern) through ansible-runner and print the play recap."""
     from jinbao import provision
 
+    if playbook not in provision.PLAYBOOKS:
+        raise JinbaoError(f"--playbook {playbook!r}: one of {', '.join(provision.PLAYBOOKS)}")
     with tempfile.TemporaryDirectory(prefix="jinbao-servers-") as tmp:
         limit = None
         if lab:

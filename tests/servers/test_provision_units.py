@@ -44,3 +44,30 @@ def test_lab_inventory_has_what_the_roles_expect() -> None:
     assert hv["jb_zone"] == "production" and hv["jb_site"] == "100000-DC"
     assert len(hv["jb_listen_addresses"]) == 2  # management and zone LAN
     assert Path(hv["ansible_ssh_private_key_file"]).name == "id_ed25519"
+
+
+def test_lab_nodes_get_lsb_scripts_and_a_deploy_account(tmp_path: Path) -> None:
+    """The harness's bare host: LSB scripts for the systemd-only services, the deploy account with sudo."""
+    import subprocess
+
+    from lab.nodefiles import ADMIN_USER, render
+
+    spec = server_lab(INVENTORY, "minimal", "jbunit", "100.126.234.0/24", ("100000-DC",))
+    files = render(spec, spec.nodes[0], "ssh-ed25519 AAAA lab-only", None)
+    for name in ("rsyslog", "nftables"):
+        text, mode = files[f"/etc/init.d/{name}"]
+        assert mode == 0o755 and "### BEGIN INIT INFO" in text and f"Provides:          {name}" in text
+        script = tmp_path / name
+        script.write_text(text)
+        assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
+    assert files[f"/etc/sudoers.d/jinbao-lab-{ADMIN_USER}"][0].rstrip().endswith("NOPASSWD: ALL")
+
+
+def test_bad_input_is_one_line_and_exit_2() -> None:
+    from tests.conftest import jinbao
+
+    for args, words in ((("--lab", "nosuchlab", "--playbook", "bogus"), "--playbook 'bogus'"),
+                        (("--lab", "nosuchlab"), "lab 'nosuchlab' is not up")):
+        r = jinbao("servers", "build", *args)
+        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stdout == ""
