@@ -130,6 +130,8 @@ def ansible_inventory(spec: LabSpec) -> dict[str, Any]:
             # The zone's own LAN, and the lab host (it stands in for the management zone's tools and tests).
             "jb_db_client_nets": [*lan_nets, f"{spec.mgmt_host_ip}/32"],
             "jb_snmp_user": spec.snmp_user.name if spec.snmp_user else "jinbao-nms",
+            # The lab's own CA, in the lab's state directory: `lab down` removes it with the lab.
+            "postgresql_ca_dir": str(names.lab_dir(spec.name) / "pki"),
         }
         for g in ("lab", "servers", "databases", f"zone_{zone}", f"role_{role.lower()}",
                   f"site_{site.lower().replace('-', '_')}"):

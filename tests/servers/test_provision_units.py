@@ -44,6 +44,7 @@ def test_lab_inventory_has_what_the_roles_expect() -> None:
     assert hv["jb_zone"] == "production" and hv["jb_site"] == "100000-DC"
     assert len(hv["jb_listen_addresses"]) == 2  # management and zone LAN
     assert Path(hv["ansible_ssh_private_key_file"]).name == "id_ed25519"
+    assert hv["postgresql_ca_dir"] == "/var/lib/jinbao/lab/jbunit/pki"
 
 
 def test_lab_nodes_get_lsb_scripts_and_a_deploy_account(tmp_path: Path) -> None:
