@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import JinbaoError
-from jinbao.commands import check, deploy, ferry, inventory, ipplan, lab, network, policy, run
+from jinbao.commands import check, deploy, ferry, inventory, ipplan, lab, network, policy, report, run, servers, vm
 from jinbao.commands.base import err, no_wrap_when_piped
 
 EXAMPLES = """Examples:\n\n
@@ -47,6 +47,10 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(ferry.app, name="ferry")
 app.add_typer(policy.app, name="policy")
 app.add_typer(check.app, name="check")
+app.add_typer(report.app, name="report")
+app.add_typer(servers.app, name="servers")
+app.add_typer(vm.app, name="vm")
+
 
 
 def main() -> None:
