@@ -102,7 +102,9 @@ def test_lab_option_gives_the_lab_slice(tmp_path: Path) -> None:
     lab = "vsinv"
     try:
         record_lab(lab, "minimal", ROOT / "inventory", "100.126.9.0/24")
-        data = listed(ROOT / "inventory" / "jinbao.yml", env={"JINBAO_LAB": lab})
+        # inventory/group_vars/ (next to jinbao.yml) holds the vault: the lab's LAB-ONLY password opens it
+        data = listed(ROOT / "inventory" / "jinbao.yml", env={
+            "JINBAO_LAB": lab, "ANSIBLE_VAULT_PASSWORD_FILE": str(ROOT / "inventory" / "vault-password.LAB-ONLY")})
         hv = data["_meta"]["hostvars"]
         assert set(hv) >= {"JB-100000-DC-WR01", "JB-140100-DC-DB01"}
         assert not any("-NM" in h or "-AS" in h for h in hv)  # the lab builds neither
