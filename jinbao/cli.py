@@ -514,6 +514,11 @@ def run(
         raise typer.Exit(1)
 
 
+from jinbao.commands import dr as _dr  # noqa: E402
+
+app.add_typer(_dr.app, name="dr")
+
+
 def main() -> None:
     from lab.sh import LabError
 
