@@ -6,6 +6,7 @@ synchronous replication must lose none. The witness reconnects by itself, as an 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ import pytest
 
 from dr import writer
 from dr.measure import figures
+from dr.plan import Pair
+from dr.status import pair_status
 from tests.disaster.pgpair import Node, build_pair
 
 pytestmark = [pytest.mark.integration,
@@ -31,7 +34,7 @@ def _wait(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-d
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["async", "sync"])
+@pytest.fixture(scope="module", params=["async", "sync"])
 def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Node, Node, str]]:
     mode = request.param
     # pytest's own temporary tree is 0700 root: user postgres needs a directory it can reach
@@ -47,6 +50,22 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Node, Node, str]]:
         for n in nodes or [Node(root, "primary", port), Node(root, "standby", port + 1)]:
             n.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_status_follows_the_standby(pair: tuple[Node, Node, str]) -> None:
+    primary, standby, mode = pair
+    p = Pair("JB-P", "JB-S", mode, "P", "S", "standby")
+    want = "sync" if mode == "sync" else "async"  # the walsender may report async for a moment first
+    _wait(lambda: pair_status(p, primary.dsn()).sync_state == want, 20, f"streaming {want}")
+    st = pair_status(p, primary.dsn())
+    assert st.healthy and st.lag_bytes is not None and st.lag_bytes >= 0 and st.sync_state == want
+    standby.stop()
+    _wait(lambda: pair_status(p, primary.dsn()).state == "down", 20, "the standby seen as down")
+    assert pair_status(dataclasses.replace(p, slot="nope"), primary.dsn()).state == "no-slot"
+    gone = pair_status(p, primary.dsn().replace(f"port={primary.port}", "port=1"))
+    assert gone.state == "unreachable" and gone.error
+    standby.start()  # the pair as it was, for the failover drill that follows on it
+    _wait(lambda: pair_status(p, primary.dsn()).state == "streaming", 20, "streaming again")
 
 
 def test_failover_figures(pair: tuple[Node, Node, str]) -> None:
@@ -74,3 +93,4 @@ def test_failover_figures(pair: tuple[Node, Node, str]) -> None:
         assert f.rpo_commits == 0 and f.lost == ()  # synchronous: nothing acknowledged is lost
     else:
         assert f.rpo_commits == len(f.lost)
+
