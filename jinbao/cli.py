@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jinbao.commands import servers as servers_cmd
 from jinbao.errors import JinbaoError
 from jinbao.fsutil import atomic_write_text
 
@@ -26,6 +27,7 @@ inventory_app = typer.Typer(no_args_is_help=True, help="The source of truth: sit
 ipplan_app = typer.Typer(no_args_is_help=True, help="The IP plan and its registration record (备案).")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(ipplan_app, name="ipplan")
+app.add_typer(servers_cmd.app, name="servers")
 
 out = Console()
 err = Console(stderr=True)

@@ -40,6 +40,21 @@ BASE_PACKAGES: tuple[str, ...] = (
     "procps",
     "sudo",
     "less",
+    # The server roles (playbooks/, roles/) install these with apt state=present and no cache update:
+    # lab nodes have no mirror, so everything the roles need must already be here.
+    "auditd",
+    "rsyslog",
+    "logrotate",
+    "cron",
+    "libpam-pwquality",
+    "python3-apt",
+    "python3-psycopg2",
+    "python3-cryptography",
+    "python3-cffi-backend",  # python3-cryptography needs it through a virtual package debootstrap cannot resolve
+    "postgresql-15-pgaudit",
+    "acl",
+    "ssl-cert",
+    "openssl",
 )
 # Bump when the customisation applied after debootstrap changes (it is part of the cache key).
 LAYOUT_VERSION = 1

@@ -85,7 +85,25 @@ def start_snmpd(cfg: dict) -> None:
        "-p", "/run/snmpd.pid", env=env)  # fmt: skip
 
 
+def ensure_admin(cfg: dict) -> None:
+    """The deploy account (what a VM template or cloud-init gives a real server): key login, sudo."""
+    user = cfg.get("admin_user")
+    if not user:
+        return
+    try:
+        sh("id", "-u", user)
+    except RuntimeError:
+        sh("useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", user)
+    home = f"/home/{user}"
+    os.makedirs(f"{home}/.ssh", mode=0o700, exist_ok=True)
+    with open(cfg["admin_keys"]) as src, open(f"{home}/.ssh/authorized_keys", "w") as dst:
+        dst.write(src.read())
+    os.chmod(f"{home}/.ssh/authorized_keys", 0o600)
+    sh("chown", "-R", f"{user}:{user}", f"{home}/.ssh")
+
+
 def start_sshd(cfg: dict) -> None:
+    ensure_admin(cfg)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     os.chmod("/run/sshd", 0o755)
     sh("/usr/sbin/sshd", "-t")

@@ -17,6 +17,10 @@ from lab.spec import LabSpec, NodeSpec, SnmpUser
 INIT_PATH = "/usr/local/sbin/jinbao-init"
 NODE_CONFIG = "/etc/jinbao-lab/node.json"
 SNMPD_CONF = "/etc/snmp/jinbao-lab-snmpd.conf"
+# The deploy account every node gets, like a VM template's: Ansible logs in as it (key only) and uses sudo,
+# because the server baseline forbids root logins over SSH. LAB-ONLY key; created by the node's init.
+ADMIN_USER = "jbadmin"
+ADMIN_KEYS = "/etc/jinbao-lab/admin_authorized_keys"
 FORWARDING_KINDS = ("router", "firewall")
 
 Files = dict[str, tuple[str, int]]
@@ -24,6 +28,49 @@ Files = dict[str, tuple[str, int]]
 
 def _ip(cidr: str) -> str:
     return str(ipaddress.ip_interface(cidr).ip)
+
+
+# Debian 12 ships only systemd units for these; lab nodes have no systemd, so the harness gives them the
+# small LSB scripts a sysvinit host would have. Ansible's service module then manages them unchanged.
+SYSV_SHIMS = {
+    "rsyslog": ("rsyslogd", "/usr/sbin/rsyslogd", "/run/rsyslogd.pid",
+                'start-stop-daemon --start --quiet --pidfile "$PIDFILE" --exec "$DAEMON" -- -i "$PIDFILE"'),
+    "nftables": ("nftables", "/usr/sbin/nft", "", '"$DAEMON" -f /etc/nftables.conf'),
+}
+SYSV_TEMPLATE = """#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {name}
+# Required-Start:    $remote_fs
+# Required-Stop:     $remote_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: {name} (jinbao lab node shim: Debian ships only a systemd unit)
+### END INIT INFO
+DAEMON={daemon}
+PIDFILE={pidfile}
+start() {{ {start}; }}
+stop() {{
+    if [ -z "$PIDFILE" ]; then "$DAEMON" flush ruleset; return; fi
+    start-stop-daemon --stop --quiet --oknodo --retry 5 --pidfile "$PIDFILE"; rm -f "$PIDFILE"
+}}
+status() {{
+    if [ -n "$PIDFILE" ]; then start-stop-daemon --status --pidfile "$PIDFILE"
+    else "$DAEMON" list tables | grep -q .; fi
+}}
+case "$1" in
+    start) status || start ;;
+    stop) stop ;;
+    restart|force-reload) stop; start ;;
+    reload) [ -z "$PIDFILE" ] && start || start-stop-daemon --stop --signal HUP --quiet --pidfile "$PIDFILE" ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|restart|reload|force-reload|status" >&2; exit 3 ;;
+esac
+"""
+
+
+def sysv_shims() -> Files:
+    return {f"/etc/init.d/{name}": (SYSV_TEMPLATE.format(name=name, daemon=daemon, pidfile=pidfile, start=start), 0o755)
+            for name, (_, daemon, pidfile, start) in SYSV_SHIMS.items()}
 
 
 def identity(lab: LabSpec, node: NodeSpec) -> Files:
@@ -44,6 +91,8 @@ def identity(lab: LabSpec, node: NodeSpec) -> Files:
         "mgmt_ip": ip,
         "services": list(node.services),
         "forwarding": node.kind in FORWARDING_KINDS,
+        "admin_user": ADMIN_USER,
+        "admin_keys": ADMIN_KEYS,
     }
     init_src = (Path(__file__).parent / "node_init.py").read_text()
     return {
@@ -52,7 +101,7 @@ def identity(lab: LabSpec, node: NodeSpec) -> Files:
         "/etc/iproute2/rt_tables.d/jinbao-mgmt.conf": (f"{names.MGMT_TABLE}\tmgmt\n", 0o644),
         NODE_CONFIG: (json.dumps(config, indent=2) + "\n", 0o644),
         INIT_PATH: (init_src, 0o755),
-    }
+    } | sysv_shims()
 
 
 def sshd(lab: LabSpec, node: NodeSpec, authorized_key: str) -> Files:
@@ -71,6 +120,10 @@ def sshd(lab: LabSpec, node: NodeSpec, authorized_key: str) -> Files:
     return {
         "/etc/ssh/sshd_config.d/00-jinbao-lab.conf": (conf, 0o644),
         "/root/.ssh/authorized_keys": (keys + authorized_key.strip() + "\n", 0o600),
+        ADMIN_KEYS: (keys + authorized_key.strip() + "\n", 0o644),
+        f"/etc/sudoers.d/jinbao-lab-{ADMIN_USER}": (
+            f"# jinbao lab node: the deploy account (LAB-ONLY key) may use sudo without a password\n"
+            f"{ADMIN_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440),
     }
 
 
