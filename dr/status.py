@@ -7,7 +7,7 @@ A pair whose standby is not connected is ``down`` (and its slot keeps WAL, so th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import psycopg
 
@@ -34,6 +34,7 @@ class PairStatus:
     lag_bytes: int | None
     lag_s: float | None
     error: str | None = None
+    active: str | None = None  # which end accepts writes: primary | replica (after a switchover or failover)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,3 +57,27 @@ def pair_status(pair: Pair, primary_dsn: str) -> PairStatus:
     active, state, sync_state, lag_bytes, lag_s = row
     return PairStatus(pair.primary, pair.replica, pair.mode, state if active and state else "down",
                       sync_state, lag_bytes, 0.0 if state == "streaming" and lag_s is None else lag_s)
+
+
+def _writable(dsn: str) -> bool | None:
+    """True: accepts writes; False: in recovery; None: unreachable."""
+    try:
+        with psycopg.connect(dsn, autocommit=True, **CONNECT_OPTS) as conn:  # type: ignore[arg-type]
+            return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+    except psycopg.Error:
+        return None
+
+
+def current_status(pair: Pair, primary_dsn: str, replica_dsn: str) -> PairStatus:
+    """The pair's state read from whichever end accepts writes now (the slot has the same name on both).
+    Both ends writable is reported as ``two-primaries`` (split brain), never hidden."""
+    p_w, r_w = _writable(primary_dsn), _writable(replica_dsn)
+    if p_w and r_w:
+        return PairStatus(pair.primary, pair.replica, pair.mode, "two-primaries", None, None, None,
+                          "both ends accept writes")
+    if r_w:
+        return replace(pair_status(pair, replica_dsn), active="replica")
+    st = pair_status(pair, primary_dsn)
+    if p_w is False:
+        return replace(st, state="unreachable", error="neither end accepts writes")
+    return replace(st, active="primary" if p_w else None)

@@ -19,7 +19,8 @@ from typing import Any
 from jinbao.errors import JinbaoError
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOKS = {"site": "site.yml", "servers": "servers.yml", "databases": "databases.yml"}
+PLAYBOOKS = {"site": "site.yml", "servers": "servers.yml", "databases": "databases.yml",
+             "dr-replication": "dr/replication.yml"}
 PLUGIN_INVENTORY = ROOT / "inventory" / "jinbao.yml"
 LAB_VAULT_PASSWORD = ROOT / "inventory" / "vault-password.LAB-ONLY"
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
@@ -84,6 +85,7 @@ def run_playbook(
     vault_password_file: Path | None = None,
     progress: Callable[[str], None] | None = None,
     artifacts: Path | None = None,
+    extra_vars: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Run one of the project's playbooks (``site``, ``servers``, ``databases``) against ``inventory``."""
     import ansible_runner
@@ -125,7 +127,8 @@ def run_playbook(
         r = ansible_runner.run(
             private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(ROOT / "playbooks" /
                                                                                         PLAYBOOKS[playbook]),
-            inventory=str(inventory), limit=limit, forks=used_forks, cmdline=" ".join(cmdline) or None,
+            inventory=str(inventory), limit=limit, extravars=extra_vars or {}, forks=used_forks,
+            cmdline=" ".join(cmdline) or None,
             envvars=env, quiet=True, event_handler=on_event, suppress_env_files=True,
         )
         return BuildResult(PLAYBOOKS[playbook], r.status, r.rc, round(time.monotonic() - started, 1), used_forks,
