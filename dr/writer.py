@@ -22,8 +22,10 @@ CONNECT_OPTS = {"connect_timeout": 2, "tcp_user_timeout": 1000, "keepalives": 1,
 
 
 def prepare(dsn: str) -> None:
+    """An empty witness table: each drill numbers its commits from 1."""
     with psycopg.connect(dsn, autocommit=True, **CONNECT_OPTS) as conn:  # type: ignore[arg-type]
         conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+        conn.execute(f"TRUNCATE {TABLE}")
 
 
 def survivors(dsn: str) -> set[int]:
