@@ -94,7 +94,8 @@ def test_replica_streams_over_tls_without_password_on_disk(lab: dict[str, Path])
     st = wait_streaming(lab["async"])
     assert st["mode"] == "async" and st["lag_bytes"] is not None
     assert sh(REPLICA, "stat -c '%a %U' /var/lib/postgresql/.jinbao-replication.pgpass") == "600 postgres"
-    conf = sh(REPLICA, f"cat /etc/postgresql/15/{SLOT}/conf.d/*.conf /var/lib/postgresql/15/{SLOT}/postgresql.auto.conf")
+    conf = sh(REPLICA, f"cat /etc/postgresql/15/{SLOT}/conf.d/*.conf "
+                       f"/var/lib/postgresql/15/{SLOT}/postgresql.auto.conf")
     assert "passfile=" in conf and "password" not in conf.replace("password_encryption", "")
     assert psql(REPLICA, DR_PORT, "SHOW synchronous_standby_names") == ""
     assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
