@@ -7,6 +7,7 @@ source-of-truth inventory plugin configured by ``inventory/jinbao.yml``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -71,6 +72,15 @@ def format_recap(result: BuildResult) -> str:
     for host, c in result.recap.items():
         lines.append(f"{host:<24} " + "  ".join(f"{k}={c[k]}" for k in COUNTERS))
     return "\n".join(lines)
+
+
+def report(result: BuildResult, as_json: bool) -> bool:
+    """Print the recap (JSON on stdout with ``as_json``); whether the run was clean."""
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    else:
+        print(format_recap(result))
+    return result.ok
 
 
 def run_playbook(

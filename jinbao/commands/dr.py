@@ -104,11 +104,7 @@ def build_cmd(
         result = provision.run_playbook("dr-replication", inventory, extra_vars=variables,
                                         vault_password_file=vault_file(lab, vault_password_file),
                                         progress=_say(as_json))
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
-    else:
-        print(provision.format_recap(result))
-    if not result.ok:
+    if not provision.report(result, as_json):
         raise typer.Exit(1)
 
 
