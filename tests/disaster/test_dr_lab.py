@@ -39,8 +39,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
         before = snapshot()
         try:
             drlab.up(work)
-            r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plans["async"]), "--json")
-            assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
+            r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plans["async"]))
+            assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])  # stderr: progress and failures
             yield {"work": work, **plans}
         finally:
             recorded = lab_objects(drlab.LAB)
