@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dr.ansible_vars import standby_port
 from lab import runtime
@@ -62,6 +65,16 @@ SLOT = drlab.lab_pairs("async")[0].slot
 DR_PORT = standby_port(SLOT)
 
 
+def vault_value(key: str) -> str:
+    r = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                        str(drlab.ROOT / "inventory" / "vault-password.LAB-ONLY"),
+                        str(drlab.ROOT / "inventory" / "group_vars" / "all" / "vault.yml")],
+                       capture_output=True, text=True, check=True)
+    value = str(yaml.safe_load(r.stdout)[key])
+    assert len(value) > 8
+    return value
+
+
 def status(plan: Path) -> dict[str, Any]:
     r = drlab.jinbao("dr", "status", "--lab", drlab.LAB, "--plan", str(plan), "--json")
     return json.loads(r.stdout)["pairs"][0]
@@ -96,7 +109,8 @@ def test_replica_streams_over_tls_without_password_on_disk(lab: dict[str, Path])
     assert sh(REPLICA, "stat -c '%a %U' /var/lib/postgresql/.jinbao-replication.pgpass") == "600 postgres"
     conf = sh(REPLICA, f"cat /etc/postgresql/15/{SLOT}/conf.d/*.conf "
                        f"/var/lib/postgresql/15/{SLOT}/postgresql.auto.conf")
-    assert "passfile=" in conf and "password" not in conf.replace("password_encryption", "")
+    assert "passfile=" in conf and "password=" not in conf
+    assert vault_value("vault_pg_replication_password") not in conf + sh(REPLICA, "cat /proc/*/cmdline | tr '\\0' ' '")
     assert psql(REPLICA, DR_PORT, "SHOW synchronous_standby_names") == ""
     assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
     assert psql(PRIMARY, 5432, f"SELECT ssl FROM pg_stat_ssl JOIN pg_stat_replication USING (pid) "
