@@ -176,5 +176,9 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
     except (MeasureError, psycopg.Error) as e:  # the figures are the drill's result: say why there are none
         report.close("failed", f"no figures: {e}")
         return report
-    report.close()
+    missed = [k for k, ok in report.verdicts().items() if not ok]
+    t, f = report.targets, report.figures
+    report.close(None, "; ".join(
+        f"RTO {f.rto_s} s, target < {t.rto_s} s" if k == "rto" else f"RPO {f.rpo_commits} commits, target "
+        f"{t.rpo_commits}" for k in missed) if t else "")
     return report
