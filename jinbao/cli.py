@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import JinbaoError
-from jinbao.commands import check, deploy, ferry, inventory, ipplan, lab, network, policy, report, run, servers, vm
+from jinbao.commands import check, deploy, dr, ferry, inventory, ipplan, lab, network, policy, report, run, servers, vm
 from jinbao.commands.base import err, no_wrap_when_piped
 
 EXAMPLES = """Examples:\n\n
@@ -50,7 +50,13 @@ app.add_typer(check.app, name="check")
 app.add_typer(report.app, name="report")
 app.add_typer(servers.app, name="servers")
 app.add_typer(vm.app, name="vm")
+app.add_typer(dr.app, name="dr")
 
+
+
+from jinbao.commands import dr as _dr  # noqa: E402
+
+app.add_typer(_dr.app, name="dr")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ source-of-truth inventory plugin configured by ``inventory/jinbao.yml``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -19,7 +20,8 @@ from typing import Any
 from core.errors import JinbaoError
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOKS = {"site": "site.yml", "servers": "servers.yml", "databases": "databases.yml"}
+PLAYBOOKS = {"site": "site.yml", "servers": "servers.yml", "databases": "databases.yml",
+             "dr-replication": "dr/replication.yml"}
 PLUGIN_INVENTORY = ROOT / "inventory" / "jinbao.yml"
 LAB_VAULT_PASSWORD = ROOT / "inventory" / "vault-password.LAB-ONLY"
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
@@ -72,6 +74,15 @@ def format_recap(result: BuildResult) -> str:
     return "\n".join(lines)
 
 
+def report(result: BuildResult, as_json: bool) -> bool:
+    """Print the recap (JSON on stdout with ``as_json``); whether the run was clean."""
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    else:
+        print(format_recap(result))
+    return result.ok
+
+
 def run_playbook(
     playbook: str,
     inventory: Path,
@@ -84,6 +95,7 @@ def run_playbook(
     vault_password_file: Path | None = None,
     progress: Callable[[str], None] | None = None,
     artifacts: Path | None = None,
+    extra_vars: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Run one of the project's playbooks (``site``, ``servers``, ``databases``) against ``inventory``."""
     import ansible_runner
@@ -125,7 +137,8 @@ def run_playbook(
         r = ansible_runner.run(
             private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(ROOT / "playbooks" /
                                                                                         PLAYBOOKS[playbook]),
-            inventory=str(inventory), limit=limit, forks=used_forks, cmdline=" ".join(cmdline) or None,
+            inventory=str(inventory), limit=limit, extravars=extra_vars or {}, forks=used_forks,
+            cmdline=" ".join(cmdline) or None,
             envvars=env, quiet=True, event_handler=on_event, suppress_env_files=True,
         )
         return BuildResult(PLAYBOOKS[playbook], r.status, r.rc, round(time.monotonic() - started, 1), used_forks,

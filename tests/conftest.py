@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "inventory"
-DATA_FILES = ("jinbao.yaml", "ipplan.yaml", "routing.yaml", "policy.yaml", "regions.csv", "ip-registry.tsv",
-              "port-registry.tsv")
+DATA_FILES = ("jinbao.yaml", "ipplan.yaml", "routing.yaml", "policy.yaml", "regions.csv", "dr.yaml",
+              "ip-registry.tsv", "port-registry.tsv")
 RECORDS = ("ip-registry.tsv", "port-registry.tsv")
 
 

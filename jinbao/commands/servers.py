@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -55,9 +54,5 @@ def build_cmd(
         say = (lambda m: print(m, file=sys.stderr)) if not as_json else None
         result = provision.run_playbook(playbook, inventory, limit=limit, check=check, diff=diff, forks=forks,
                                         vault_password_file=vault, progress=say)
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
-    else:
-        print(provision.format_recap(result))
-    if not result.ok:
+    if not provision.report(result, as_json):
         raise typer.Exit(1)

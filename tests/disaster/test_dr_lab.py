@@ -1,0 +1,233 @@
+"""DR in the lab, through the product: `jinbao dr build` (postgresql + pg_replica over SSH), `jinbao dr status`,
+and `jinbao dr drill` (playbooks/dr through ansible-runner, the witness writing throughout).
+
+One lab for the module (tests/disaster/drlab.py: `jbdr`, the 100000-DC production database and the
+100000-DR database server). The tests run in file order: each leaves the pair with production as primary
+and its standby streaming, except where it says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dr.ansible_vars import standby_port
+from lab import runtime
+from tests.disaster import drlab
+from tests.lab.conftest import lab_objects, leftovers, snapshot
+from tests.lablock import lab_lock
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
+]
+SITE = drlab.PRIMARY_SITE
+PRIMARY, REPLICA = "jb-100000-dc-db01", "jb-100000-dr-db01"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    work = tmp_path_factory.mktemp("dr")
+    plans = {m: drlab.write_plan(drlab.lab_pairs(m), work / f"plan-{m}.json") for m in ("async", "sync")}
+    with lab_lock():
+        before = snapshot()
+        try:
+            drlab.up(work)
+            r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plans["async"]))
+            assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])  # stderr: progress and failures
+            yield {"work": work, **plans}
+        finally:
+            recorded = lab_objects(drlab.LAB)
+            runtime.down(drlab.LAB)
+        assert leftovers(drlab.LAB, before, recorded) == {}
+
+
+def sh(node: str, script: str, check: bool = True) -> str:
+    r = runtime.exec(drlab.LAB, node, ["sh", "-c", script], timeout=60)
+    assert not check or r.returncode == 0, f"{node}: {script}: {r.stderr or r.stdout}"
+    return r.stdout.strip()
+
+
+def psql(node: str, port: int, sql: str, check: bool = True) -> str:
+    return sh(node, f"su postgres -c \"psql -p {port} -d jb_business -XAtc \\\"{sql}\\\"\"", check)
+
+
+SLOT = drlab.lab_pairs("async")[0].slot
+DR_PORT = standby_port(SLOT)
+
+
+def vault_value(key: str) -> str:
+    r = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                        str(drlab.ROOT / "inventory" / "vault-password.LAB-ONLY"),
+                        str(drlab.ROOT / "inventory" / "group_vars" / "all" / "vault.yml")],
+                       capture_output=True, text=True, check=True)
+    value = str(yaml.safe_load(r.stdout)[key])
+    assert len(value) > 8
+    return value
+
+
+def status(plan: Path) -> dict[str, Any]:
+    r = drlab.jinbao("dr", "status", "--lab", drlab.LAB, "--plan", str(plan), "--json")
+    return json.loads(r.stdout)["pairs"][0]
+
+
+def drill(plan: Path, mode: str, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    r = drlab.jinbao("dr", "drill", "--lab", drlab.LAB, "--plan", str(plan), "--site", SITE, "--mode", mode,
+                     "--json", "--out", str(out), *extra)
+    try:
+        return r.returncode, json.loads(r.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from dr drill (rc {r.returncode}): {r.stderr[-3000:]}") from None
+
+
+def wait_streaming(plan: Path, active: str = "primary", timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = status(plan)
+        if st["state"] == "streaming" and st["active"] == active:
+            return st
+        assert time.monotonic() < deadline, st
+        time.sleep(1)
+
+
+def failed_steps(report: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in report["steps"] if s["ok"] is False]
+
+
+def test_replica_streams_over_tls_without_password_on_disk(lab: dict[str, Path]) -> None:
+    st = wait_streaming(lab["async"])
+    assert st["mode"] == "async" and st["lag_bytes"] is not None
+    assert sh(REPLICA, "stat -c '%a %U' /var/lib/postgresql/.jinbao-replication.pgpass") == "600 postgres"
+    conf = sh(REPLICA, f"cat /etc/postgresql/15/{SLOT}/conf.d/*.conf "
+                       f"/var/lib/postgresql/15/{SLOT}/postgresql.auto.conf")
+    assert "passfile=" in conf and "password=" not in conf
+    assert vault_value("vault_pg_replication_password") not in conf + sh(REPLICA, "cat /proc/*/cmdline | tr '\\0' ' '")
+    assert psql(REPLICA, DR_PORT, "SHOW synchronous_standby_names") == ""
+    assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
+    assert psql(PRIMARY, 5432, f"SELECT ssl FROM pg_stat_ssl JOIN pg_stat_replication USING (pid) "
+                               f"WHERE application_name = '{SLOT}'") == "t"
+    # the DR centre archives the WAL it receives
+    psql(PRIMARY, 5432, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + 30
+    while not sh(REPLICA, f"ls /var/lib/postgresql/15/dr_wal_archive/{SLOT}"):
+        assert time.monotonic() < deadline, "no WAL archived at the DR centre"
+        time.sleep(0.5)
+
+
+def test_drill_refused_when_the_standby_is_down(lab: dict[str, Path]) -> None:
+    sh(REPLICA, f"pg_ctlcluster 15 {SLOT} stop -m fast")
+    try:
+        rc, rep = drill(lab["async"], "switchover", lab["work"])
+        assert rc == 1 and rep["outcome"] == "refused" and "not streaming" in rep["reason"], rep["reason"]
+        assert len(rep["steps"]) == 1  # the status check only: nothing ran
+        assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"
+    finally:
+        sh(REPLICA, f"pg_ctlcluster 15 {SLOT} start")
+    wait_streaming(lab["async"])
+
+
+def test_drill_refused_when_lag_exceeds_the_threshold(lab: dict[str, Path]) -> None:
+    psql(REPLICA, DR_PORT, "SELECT pg_wal_replay_pause()")
+    try:
+        psql(PRIMARY, 5432, "CREATE TABLE IF NOT EXISTS public.jb_lag AS SELECT generate_series(1, 20000) i")
+        psql(PRIMARY, 5432, "DROP TABLE public.jb_lag")
+        rc, rep = drill(lab["async"], "switchover", lab["work"], "--max-lag-bytes", "4096")
+        assert rc == 1 and rep["outcome"] == "refused" and "bytes behind" in rep["reason"], rep["reason"]
+        assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
+    finally:
+        psql(REPLICA, DR_PORT, "SELECT pg_wal_replay_resume()")
+    wait_streaming(lab["async"])
+
+
+def test_switchover_loses_nothing(lab: dict[str, Path]) -> None:
+    rc, rep = drill(lab["async"], "switchover", lab["work"])
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    f = rep["figures"]
+    assert f["rpo_commits"] == 0 and f["acks_old"] > 0 and f["acks_new"] > 0
+    print(f"switchover async: RTO {f['rto_s']} s, RPO {f['rpo_commits']}")
+    st = wait_streaming(lab["async"], active="replica")  # the old primary streams from the DR centre now
+    assert st["state"] == "streaming"
+    assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "t"
+    assert Path(rep["report_html"]).read_text().count("<") > 10
+
+
+def test_failback_after_a_switchover_returns_production(lab: dict[str, Path]) -> None:
+    rc, rep = drill(lab["async"], "failback", lab["work"])
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    assert rep["figures"]["rpo_commits"] == 0
+    wait_streaming(lab["async"])
+    assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
+
+
+def test_lost_dr_line_during_a_switchover_aborts_cleanly(lab: dict[str, Path]) -> None:
+    """The standby stops receiving (its stream is cut at the DR centre); new connections still work, so the
+    pre-checks pass and the switchover reaches `stop writes`, then must roll back: production writable again."""
+    primary_ip = json.loads(lab["async"].read_text())["pairs"][0]  # names only; the address comes from status
+    assert primary_ip["primary"] == "JB-100000-DC-DB01"
+    addr = sh(REPLICA, f"grep -o 'host=[0-9.]*' /etc/postgresql/15/{SLOT}/conf.d/60-jinbao-standby.conf"
+                       " | head -1 | cut -d= -f2")
+    lport = sh(REPLICA, f"ss -Htn state established dst {addr} dport = :5432 | awk '{{print $3}}' | "
+                        "awk -F: '{print $NF}' | head -1")
+    assert lport.isdigit(), lport
+    sh(REPLICA, "nft add table inet jbdrtest && nft add chain inet jbdrtest in "
+                "'{ type filter hook input priority -10; }' && "
+                f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 tcp dport {lport} drop")
+    try:
+        rc, rep = drill(lab["async"], "switchover", lab["work"])
+        assert rc == 1 and rep["outcome"] == "failed", rep
+        assert any("Stop writes" in s or "Abort" in s for s in failed_steps(rep)), failed_steps(rep)
+        assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"  # rolled back: production takes writes
+        assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"  # never promoted
+    finally:
+        sh(REPLICA, "nft delete table inet jbdrtest", check=False)
+    wait_streaming(lab["async"], timeout=120)
+
+
+def test_failover_fences_the_old_primary(lab: dict[str, Path]) -> None:
+    rc, rep = drill(lab["async"], "failover", lab["work"])
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    f = rep["figures"]
+    print(f"failover async: RTO {f['rto_s']} s, RPO {f['rpo_commits']} commits ({f['rpo_s']} s)")
+    assert f["rto_s"] < 10 and f["acks_new"] > 0
+    assert sh(PRIMARY, "ls /var/lib/postgresql/15/main/standby.signal /var/lib/postgresql/15/main/jinbao.fenced")
+    # The old primary comes back (a reboot, an operator): it starts read-only, never a second writable primary.
+    sh(PRIMARY, "pg_ctlcluster 15 main start")
+    assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "t"
+    out = psql(PRIMARY, 5432, "CREATE TABLE public.jb_split(i int)", check=False)
+    assert "CREATE TABLE" not in out
+    st = status(lab["async"])
+    assert st["active"] == "replica" and st["state"] != "two-primaries"
+    # and the drill machinery refuses another failover from this state
+    rc, rep = drill(lab["async"], "failover", lab["work"])
+    assert rc == 1 and rep["outcome"] == "refused"
+
+
+def test_failback_after_a_failover(lab: dict[str, Path]) -> None:
+    rc, rep = drill(lab["async"], "failback", lab["work"])
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    assert rep["figures"]["rpo_commits"] == 0
+    wait_streaming(lab["async"])
+    assert not sh(PRIMARY, "ls /var/lib/postgresql/15/main/jinbao.fenced", check=False)
+
+
+def test_sync_failover_loses_nothing(lab: dict[str, Path]) -> None:
+    r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(lab["sync"]), "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert psql(PRIMARY, 5432, "SHOW synchronous_standby_names") == f"FIRST 1 ({SLOT})"
+    assert psql(REPLICA, DR_PORT, "SHOW synchronous_standby_names") == ""
+    st = wait_streaming(lab["sync"])
+    assert st["sync_state"] == "sync"
+    rc, rep = drill(lab["sync"], "failover", lab["work"])
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    f = rep["figures"]
+    print(f"failover sync: RTO {f['rto_s']} s, RPO {f['rpo_commits']} commits")
+    assert f["rpo_commits"] == 0 and f["acks_old"] > 0 and rep["verdicts"]["rpo"] is True
