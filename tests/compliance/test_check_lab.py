@@ -38,13 +38,14 @@ def test_config_rules_on_renders_and_on_running_configs(lab: LabPlan, tmp_path: 
     rc, rendered, _ = check("config")
     routers = {h for h, i in lab.intents.items() if i.role == "WR"}
     assert {r["node"] for r in rendered} == routers
-    # FRR renders: BGP rules apply; the one gap is eBGP session protection (no password/GTSM in the plan).
-    assert rc == 1
-    assert {r["control"] for r in rendered if r["status"] != "pass"} == {"JB-CFG-BGP-SESSION-PROTECTION"}
+    # FRR renders pass every rule, eBGP session protection included (MD5 + GTSM since issue 9)
+    assert rc == 0
+    assert {r["control"] for r in rendered if r["status"] != "pass"} == set()
+    assert "JB-CFG-BGP-SESSION-PROTECTION" in {r["control"] for r in rendered}
     r = jinbao("backup", "--lab", LAB, "--repo", str(tmp_path / "backups"))
     assert r.returncode == 0, r.stderr
     rc2, running, _ = check("config", "--running", str(tmp_path / "backups"))
-    assert rc2 == 1
+    assert rc2 == 0
     assert {(x["node"], x["control"], x["status"]) for x in running} == \
         {(x["node"], x["control"], x["status"]) for x in rendered}
 
