@@ -64,8 +64,16 @@ def drill_password(vault_password_file: Path | None) -> str:
     return str(value)
 
 
-def ca_file() -> str:
-    return os.environ.get("JINBAO_PG_CA") or str(Path.home() / ".jinbao" / "pki" / "ca.crt")
+def ca_file(lab: str | None = None) -> str:
+    """The project CA the servers' certificates are signed by: `JINBAO_PG_CA`, else where the build keeps it
+    (a lab's own directory for a lab, `postgresql_ca_dir` in lab/servers.py; ~/.jinbao/pki otherwise)."""
+    if os.environ.get("JINBAO_PG_CA"):
+        return os.environ["JINBAO_PG_CA"]
+    if lab:
+        from lab import names
+
+        return str(names.lab_dir(lab) / "pki" / "ca.crt")
+    return str(Path.home() / ".jinbao" / "pki" / "ca.crt")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class PairAccess:
     primary_address: str
     replica_address: str
     password: str
+    ca: str
 
     @property
     def replica_port(self) -> int:
@@ -83,7 +92,7 @@ class PairAccess:
 
     def _dsn(self, hosts: str, ports: str, extra: str = "") -> str:
         return (f"host={hosts} port={ports} dbname={DRILL_DB} user={DRILL_USER} password={self.password} "
-                f"sslmode=verify-full sslrootcert={ca_file()} application_name=jinbao-dr {extra}").strip()
+                f"sslmode=verify-full sslrootcert={self.ca} application_name=jinbao-dr {extra}").strip()
 
     def primary_dsn(self) -> str:
         return self._dsn(self.primary_address, str(PRIMARY_PORT))
@@ -98,11 +107,11 @@ class PairAccess:
                          "target_session_attrs=read-write")
 
 
-def access_for(pairs: list[Pair], addr: dict[str, str], password: str) -> list[PairAccess]:
+def access_for(pairs: list[Pair], addr: dict[str, str], password: str, lab: str | None = None) -> list[PairAccess]:
     out = []
     for p in pairs:
         for h in (p.primary, p.replica):
             if h not in addr:
                 raise JinbaoError(f"{h} is not in the Ansible inventory", entry=p.slot)
-        out.append(PairAccess(p, addr[p.primary], addr[p.replica], password))
+        out.append(PairAccess(p, addr[p.primary], addr[p.replica], password, ca_file(lab)))
     return out

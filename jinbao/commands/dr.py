@@ -124,7 +124,7 @@ def status_cmd(
     if site:
         pairs = [pair_of_site(pairs, site)]
     password = drill_password(vault_file(lab, vault_password_file))
-    rows = [current_status(a.pair, a.primary_dsn(), a.replica_dsn()) for a in access_for(pairs, addr, password)]
+    rows = [current_status(a.pair, a.primary_dsn(), a.replica_dsn()) for a in access_for(pairs, addr, password, lab)]
     if as_json:
         sys.stdout.write(json.dumps({"pairs": [r.as_dict() for r in rows]}, indent=1) + "\n")
     else:
@@ -165,7 +165,7 @@ def drill_cmd(
         pairs, inventory, addr, variables = _context(ctx, lab, plan, vault_password_file, Path(tmp))
         pair = pair_of_site(pairs, site)
         vault = vault_file(lab, vault_password_file)
-        acc = access_for([pair], addr, drill_password(vault))[0]
+        acc = access_for([pair], addr, drill_password(vault), lab)[0]
         pair_vars = next(v for v in variables["jb_dr_pairs"] if v["slot"] == pair.slot)
         settings = DrillSettings(inventory, vault, max_lag_bytes=max_lag_bytes)
         report = run_drill(mode, acc, pair_vars, settings, progress=_say(as_json), resume=resume)
