@@ -138,7 +138,9 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
     # SSH login, `nft -c` before an atomic swap of jinbao's tables, an on-device revert timer. No device is on it.
     Platform("nftables", "artifact", IfNaming("lo", "eth{n}", "mgmt0"), "#",
              deploy=DeploySpec("nftables", "napalm", "frr", "replace", False, "nft canonical form (private netns)",
-                               "seconds")),
+                               "seconds"),
+             # checked where it will run: `nft -c` on the firewall before the atomic swap (NftRulesetAdapter)
+             validator="on-device"),
 )}
 
 ROUTER_PLATFORMS = frozenset(n for n, p in PLATFORMS.items() if p.kind == "router")
