@@ -40,3 +40,12 @@ trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Packages we just installed must not start their daemons on the host at the next boot either: the lab runs
+# its own copies in namespaces. Only units of packages this run installed are touched (an operator's own
+# sshd/postgresql, installed before, keep their state).
+for pair in "openssh-server:ssh" "frr:frr" "snmpd:snmpd" "postgresql-15:postgresql"; do
+  pkg=${pair%%:*}; unit=${pair##*:}
+  if [[ " ${missing[*]} " == *" $pkg "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --quiet "$unit" 2>/dev/null || true
+  fi
+done

@@ -9,6 +9,7 @@ checks (lab only), JINBAO_VCENTER_CA: a CA bundle to verify vCenter's certificat
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import ssl
 from collections.abc import Iterator
@@ -49,6 +50,12 @@ class Endpoint:
                    e.get("JINBAO_VCENTER_PROTOCOL", "https"), e.get("JINBAO_VCENTER_INSECURE", "") in ("1", "yes"),
                    e.get("JINBAO_VCENTER_CA") or None)
 
+    def __post_init__(self) -> None:
+        # plain http sends the vCenter password in clear: only the simulator on this host may be reached so
+        if self.protocol != "https" and not _is_loopback(self.host):
+            raise JinbaoError(f"JINBAO_VCENTER_PROTOCOL {self.protocol!r} for {self.host}: only https is allowed "
+                              "beyond loopback (plain http is for the local simulator)")
+
     @property
     def label(self) -> str:
         return f"vCenter {self.host}:{self.port}"
@@ -77,6 +84,15 @@ def connect(ep: Endpoint) -> Iterator[Any]:
     finally:
         with contextlib.suppress(Exception):  # the session may already be gone; nothing left to clean up
             Disconnect(si)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def fault_text(e: BaseException) -> str:

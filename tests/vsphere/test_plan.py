@@ -59,3 +59,18 @@ def test_differences_and_compare(taiyuan) -> None:  # type: ignore[no-untyped-de
     assert c.missing == ["JB-140100-DC-EX01", "JB-140100-DC-DS01", "JB-140100-DC-NM01"]
     assert list(c.differing) == ["JB-140100-DC-DB01"] and c.extra == ["JB-140100-DC-DB07"]
     assert compare([], {"OLD-1": mine_elsewhere, "someone-elses": foreign}).extra == ["OLD-1"]
+
+
+@pytest.mark.parametrize(("host", "allowed"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                               ("vcenter.example.gov.cn", False), ("10.1.2.3", False)])
+def test_plain_http_only_to_the_local_simulator(host: str, allowed: bool) -> None:
+    from vsphere.client import Endpoint
+
+    env = {"JINBAO_VCENTER_HOST": host, "JINBAO_VCENTER_USER": "u", "JINBAO_VCENTER_PASSWORD": "p",
+           "JINBAO_VCENTER_PROTOCOL": "http"}
+    if allowed:
+        assert Endpoint.from_env(env).protocol == "http"
+    else:
+        with pytest.raises(JinbaoError, match="only https is allowed beyond loopback"):
+            Endpoint.from_env(env)
+    assert Endpoint.from_env({**env, "JINBAO_VCENTER_PROTOCOL": "https"}).protocol == "https"
