@@ -46,6 +46,6 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}"
 for pair in "openssh-server:ssh" "frr:frr" "snmpd:snmpd" "postgresql-15:postgresql"; do
   pkg=${pair%%:*}; unit=${pair##*:}
   if [[ " ${missing[*]} " == *" $pkg "* ]] && command -v systemctl >/dev/null; then
-    systemctl disable --quiet "$unit" 2>/dev/null || true
+    systemctl --root=/ disable --quiet "$unit" 2>/dev/null || true  # --root: works without a running systemd
   fi
 done
