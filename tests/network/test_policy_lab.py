@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from lab import runtime
-from lab.slice import LabPlan, build_lab, node_name
-from tests.conftest import INVENTORY, jinbao
-from tests.lab.conftest import lab_objects, leftovers, snapshot
-from tests.lablock import lab_lock
+from lab.slice import LabPlan, node_name
+from tests.conftest import jinbao
+from tests.labfixture import deployed_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 LAB, MGMT_NET = "jbpo", "100.126.231.0/24"
@@ -46,21 +45,8 @@ def deploy(*args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabPlan]:
-    with lab_lock():
-        runtime.down(LAB)
-        before = snapshot()
-        lp = build_lab(INVENTORY, "minimal", LAB, MGMT_NET)
-        r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "minimal", "--json")
-        assert r.returncode == 0, r.stderr
-        try:
-            res = deploy("--confirm", "60")
-            assert res["rc"] == 0, res
-            yield lp
-        finally:
-            recorded = lab_objects(LAB)
-            r = jinbao("lab", "down", "--name", LAB)
-        assert r.returncode == 0, r.stderr
-        assert leftovers(LAB, before, recorded) == {}
+    with deployed_lab(LAB, MGMT_NET, "minimal") as lp:
+        yield lp
 
 
 def check() -> tuple[int, dict]:
