@@ -108,13 +108,13 @@ def check_hardening(platform: str, objs: list[_Obj], ebgp: list[str], peers: lis
     out += _duplicate_networks(objs)
     has_v6 = any(_rx(h.ipv6_addr).match(ln) for ln in lines)
     if has_v6:
-        out += [Finding("mgmt-acl-v6", f"IPv6 addresses configured but management is not filtered over IPv6"
+        out += [finding("mgmt-acl-v6", f"IPv6 addresses configured but management is not filtered over IPv6"
                                        f" (missing /{rx}/)") for rx in h.acl6 if not _any(rx, lines)]
     if h.console is not None and not _any(h.console, lines):
         out.append(finding("console-login", "the local account cannot log in on the console (service-type "
                                             "terminal missing): a TACACS+ outage locks everyone out"))
     if _any(h.tacacs, lines):
-        out += [Finding("command-accounting", f"TACACS+ configured but commands are not accounted (missing /{rx}/)")
+        out += [finding("command-accounting", f"TACACS+ configured but commands are not accounted (missing /{rx}/)")
                 for rx in h.accounting if not _any(rx, lines)]
     out += _router_advertisements(h, objs, peers)
     extra = {"huawei_vrp": _vrp, "cisco_ios": _ios}.get(platform)

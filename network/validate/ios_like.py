@@ -266,7 +266,7 @@ def _check_ios_bfd_interfaces(parse: _Tree, peers: list[str]) -> list[Finding]:
 
 
 def _check_telnet(lines: list[str], d: _Dialect) -> list[Finding]:
-    out = [Finding("no-telnet", f"telnet enabled: {line.strip()}")
+    out = [finding("no-telnet", f"telnet enabled: {line.strip()}")
            for line in lines if any(_rx(rx).match(line) for rx in d.telnet_on)]
     for rx in d.ssh_on:
         if not any(_rx(rx).match(line) for line in lines):
