@@ -127,7 +127,7 @@ def _pass_evidence(rule: ConfigRule, text: str, platform: str) -> str:
 def validator_findings(text: str, platform: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for f in validate_config(text, platform):
-        out.setdefault(f.rule, []).append(f.detail)
+        out.setdefault(f.rule, []).append(f.message)
     return out
 
 

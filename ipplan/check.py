@@ -8,23 +8,16 @@ parent the registry recorded: anything else is an overlap (or a block outside it
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
+from core.findings import Finding, Shape
 from ipplan.addr import BITS, parse
 from ipplan.allocator import RESERVED_PREFIX, is_container
 from ipplan.config import PlanDoc
 from ipplan.demand import Request
 from ipplan.registry import Record, Registry
 
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    key: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "key": self.key, "message": self.message}
+# `jinbao ipplan check --json` and the run summary: the subject is the record key
+JSON: Shape = (("rule", "rule"), ("key", "subject"), ("message", "message"))
 
 
 def check_registry(reg: Registry, plan: PlanDoc) -> list[Finding]:
@@ -138,4 +131,4 @@ def check_coverage(reg: Registry, demand: list[Request]) -> list[Finding]:
     for rec in reg.records.values():
         if rec.status == "active" and rec.key not in wanted:
             findings.append(Finding("stale", rec.key, "active but no longer in the inventory"))
-    return sorted(findings, key=lambda f: (f.rule, f.key))
+    return sorted(findings, key=lambda f: (f.rule, f.subject))

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.errors import JinbaoError
+from core.findings import Finding
 from inventory.load import Loaded, load, refuse_package_write
 from ipplan.allocator import Report, allocate
-from ipplan.check import Finding, check_coverage, check_registry
+from ipplan.check import check_coverage, check_registry
 from ipplan.config import PLAN_FILE, REGISTRY_FILE, PlanDoc, load_plan
 from ipplan.demand import Request, build_demand
 from ipplan.ports import PORTS_FILE, PortRegistry, PortReport, allocate_ports, home_links, load_ports, port_demand
@@ -74,7 +75,7 @@ def allocate_and_save(state: PlanState) -> Allocation:
     if bad:
         f = bad[0]
         more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise JinbaoError(f"the record fails its check, nothing allocated: {f.rule} {f.key}: {f.message}{more};"
+        raise JinbaoError(f"the record fails its check, nothing allocated: {f.rule} {f.subject}: {f.message}{more};"
                           " see `jinbao ipplan check`", file=str(state.registry_path))
     reg, report = allocate(state.demand, state.registry, state.plan, str(state.loaded.directory / PLAN_FILE))
     ports, port_report = allocate_ports(state.port_demand, state.ports)

@@ -85,6 +85,7 @@ def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: 
 def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: Callable[[str], float],
          step: Callable[..., None], steps: list[dict], diagram_scope: str) -> dict:
     from inventory.scope import sites_in_scope
+    from ipplan.check import JSON as FINDING_JSON
     from ipplan.export import render, summary, summary_markdown
     from ipplan.netbox import write_netbox
     from ipplan.service import check
@@ -115,7 +116,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
 
     net = _network_steps(ws, out_dir, begin, step, log, diagram_scope)
     result = {"ok": not findings and net["ok"], "status": "done", "steps": steps, "ipplan": summary(reg),
-              "findings": [f.as_dict() for f in findings[:100]], "verify": net["verify"]}
+              "findings": [f.as_dict(FINDING_JSON) for f in findings[:100]], "verify": net["verify"]}
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(out_dir / "summary.md", "# jinbao run\n\n" + summary_markdown(reg) + "\n\n"
                       + _steps_markdown(steps) + "\n")

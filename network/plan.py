@@ -121,6 +121,23 @@ def _ordered_links(p: PlanInput, d: Device) -> list[Link]:
     return up + internal + down
 
 
+class _Policy:
+    """The prefix lists and route maps one router's sessions name, each defined once by name."""
+
+    def __init__(self) -> None:
+        self.prefix_lists: dict[str, PrefixList] = {}
+        self.route_maps: dict[str, RouteMap] = {}
+
+    def plist(self, name: str, afi: str, prefixes: list[str]) -> str:
+        self.prefix_lists[name] = _new(PrefixList, name=name, afi=afi, entries=tuple(
+            _new(PrefixListEntry, seq=10 * (i + 1), action="permit", prefix=pfx) for i, pfx in enumerate(prefixes)))
+        return name
+
+    def rmap(self, name: str, *entries: RouteMapEntry) -> str:
+        self.route_maps[name] = _new(RouteMap, name=name, entries=entries)
+        return name
+
+
 def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
     site = p.inv.site(d.site)
     asn = p.inv.asn(site)
@@ -128,30 +145,16 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
     rt = p.routing
     interfaces: list[Interface] = []
     neighbors: list[BgpNeighbor] = []
-    prefix_lists: dict[str, PrefixList] = {}
-    route_maps: dict[str, RouteMap] = {}
+    pol = _Policy()
     statics: list[StaticRoute] = []
 
     lo4, lo6 = p.addr.loopback(d, 4), p.addr.loopback(d, 6)
     interfaces.append(Interface(name=names.loopback, kind="loopback", description=f"{d.hostname} router ID",
                                 ipv4=lo4, ipv6=lo6))
-
-    def plist(name: str, afi: str, prefixes: list[str]) -> str:
-        prefix_lists[name] = _new(PrefixList, name=name, afi=afi, entries=tuple(
-            _new(PrefixListEntry, seq=10 * (i + 1), action="permit", prefix=pfx) for i, pfx in enumerate(prefixes)))
-        return name
-
-    def rmap(name: str, *entries: RouteMapEntry) -> str:
-        route_maps[name] = _new(RouteMap, name=name, entries=entries)
-        return name
-
-    community = rt.bgp.communities[tier_key(site)]
     for link in _ordered_links(p, d):
         ifname = names.port.format(n=p.ports.port(d.hostname, link.id))
-        mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
+        mine = "b" if link.b == d.hostname else "a"
         peer_host = link.a if mine == "b" else link.b
-        peer = p.device(peer_host)
-        peer_site = p.inv.site(peer.site)
         wan = link.kind != "access"
         interfaces.append(Interface(
             name=ifname, kind="wan" if wan else "access",
@@ -159,61 +162,11 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
             if link.a_site != link.b_site else f"internal to {peer_host}",
             ipv4=p.addr.link(link, mine, 4), ipv6=p.addr.link(link, mine, 6),
             peer=peer_host, link_kind=link.kind, bfd=True))
-        for af, afi in AFS:
-            v = f"V{af}"
-            peer_ip = p.addr.link(link, theirs, af).split("/")[0]
-            if link.a_site == link.b_site:  # iBGP inside the site: everything, next-hop-self
-                name = rmap(f"IBGP-{v}", _new(RouteMapEntry, seq=10, action="permit"))
-                neighbors.append(BgpNeighbor(
-                    address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
-                    kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
-                    next_hop_self=True, password=session_key(d.hostname, peer_host)))
-            elif mine == "b":  # uplink: accept only the default, announce only our aggregates
-                kind = link.kind.upper()
-                lp = rt.bgp.local_preference.backup if link.kind == "backup" else rt.bgp.local_preference.primary
-                plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
-                plist(f"OWN-{v}", afi, own_aggregates(p, site, af, d.hostname))
-                rin = rmap(f"FROM-PARENT-{kind}-{v}", _new(RouteMapEntry,
-                    seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
-                prepend = (asn,) * rt.bgp.backup_prepend if link.kind == "backup" else ()
-                rout = rmap(f"TO-PARENT-{kind}-{v}", _new(RouteMapEntry,
-                    seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
-                    set_as_path_prepend=prepend))
-                neighbors.append(BgpNeighbor(
-                    address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
-                    description=f"{link.kind} uplink {peer_host}", peer=peer_host, kind="ebgp", role="upstream",
-                    link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
-                    **_ebgp_protection(rt, d.hostname, peer_host)))
-            else:  # downlink: accept exactly the child's aggregates, send only a default
-                child = p.inv.site(link.b_site)
-                accepted = own_aggregates(p, child, af, peer_host)
-                pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
-                rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=pl))
-                plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
-                rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
-                                                            match_prefix_list=f"DEFAULT-{v}"))
-                neighbors.append(BgpNeighbor(
-                    address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
-                    description=f"{link.kind} downlink {peer_host}", peer=peer_host, kind="ebgp",
-                    role="downstream", link_kind=link.kind, route_map_in=rin, route_map_out=rout,
-                    max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True,
-                    **_ebgp_protection(rt, d.hostname, peer_host)))
+        neighbors.extend(_link_sessions(p, d, site, asn, link, pol))
 
     interfaces.extend(_site_lans(p, site, d, statics))
-    neighbors.extend(_transit_ibgp(p, site, d, asn, rmap))
-    networks: dict[int, list[str]] = {}
-    for af, _ in AFS:
-        aggs = own_aggregates(p, site, af, d.hostname)
-        lo = lo4 if af == 4 else lo6
-        # the router's own point-to-point subnets too: iBGP then carries them inside the site, so its twin
-        # can answer a packet sent from a link address (a ping, a traceroute) instead of discarding the
-        # reply on the site aggregate's anchor. Exports upward still permit only the aggregates.
-        links = [str(ipaddress.ip_interface(a).network) for itf in interfaces if itf.kind in ("wan", "access")
-                 for a in ((itf.ipv4,) if af == 4 else (itf.ipv6,)) if a]
-        # one statement per prefix: an access router's aggregate can be its loopback or link prefix too
-        networks[af] = list(dict.fromkeys([*aggs, lo, *links]))
-        statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
-                       for agg in aggs)
+    neighbors.extend(_transit_ibgp(p, site, d, asn, pol.rmap))
+    networks = _originated(p, site, d, interfaces, statics)
     mgmt = _management(p, d)
     # IPv4's management default comes from Management.gateway; IPv6 needs its own route
     statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=mgmt.vrf,
@@ -228,11 +181,84 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
                 neighbors=tuple(neighbors), networks_v4=tuple(networks[4]), networks_v6=tuple(networks[6])),
         bfd_profile=BfdProfile(name=rt.bfd.profile, min_rx_ms=rt.bfd.min_rx_ms, min_tx_ms=rt.bfd.min_tx_ms,
                                multiplier=rt.bfd.multiplier),
-        prefix_lists=tuple(prefix_lists[k] for k in sorted(prefix_lists)),
-        route_maps=tuple(route_maps[k] for k in sorted(route_maps)),
+        prefix_lists=tuple(pol.prefix_lists[k] for k in sorted(pol.prefix_lists)),
+        route_maps=tuple(pol.route_maps[k] for k in sorted(pol.route_maps)),
         static_routes=tuple(statics), snmp=_snmp(p, site), aaa=_aaa(p, d), management=mgmt,
         tags={"site_name_en": site.name_en, "site_name_zh": site.name_zh, "province": site.province},
     )
+
+
+def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, pol: _Policy) -> list[BgpNeighbor]:
+    """The BGP sessions over one link, per address family, with the filters they name: iBGP inside the site,
+    the uplink's (accept only the default, announce only our aggregates) or the downlink's (accept exactly
+    the child's aggregates, send only a default)."""
+    rt = p.routing
+    plist, rmap = pol.plist, pol.rmap
+    community = rt.bgp.communities[tier_key(site)]
+    mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
+    peer_host = link.a if mine == "b" else link.b
+    peer_site = p.inv.site(p.device(peer_host).site)
+    neighbors: list[BgpNeighbor] = []
+    for af, afi in AFS:
+        v = f"V{af}"
+        peer_ip = p.addr.link(link, theirs, af).split("/")[0]
+        if link.a_site == link.b_site:  # iBGP inside the site: everything, next-hop-self
+            name = rmap(f"IBGP-{v}", _new(RouteMapEntry, seq=10, action="permit"))
+            neighbors.append(BgpNeighbor(
+                address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
+                kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
+                next_hop_self=True, password=session_key(d.hostname, peer_host)))
+        elif mine == "b":  # uplink: accept only the default, announce only our aggregates
+            kind = link.kind.upper()
+            lp = rt.bgp.local_preference.backup if link.kind == "backup" else rt.bgp.local_preference.primary
+            plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
+            plist(f"OWN-{v}", afi, own_aggregates(p, site, af, d.hostname))
+            rin = rmap(f"FROM-PARENT-{kind}-{v}", _new(RouteMapEntry,
+                seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
+            prepend = (asn,) * rt.bgp.backup_prepend if link.kind == "backup" else ()
+            rout = rmap(f"TO-PARENT-{kind}-{v}", _new(RouteMapEntry,
+                seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
+                set_as_path_prepend=prepend))
+            neighbors.append(BgpNeighbor(
+                address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
+                description=f"{link.kind} uplink {peer_host}", peer=peer_host, kind="ebgp", role="upstream",
+                link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
+                **_ebgp_protection(rt, d.hostname, peer_host)))
+        else:  # downlink: accept exactly the child's aggregates, send only a default
+            child = p.inv.site(link.b_site)
+            accepted = own_aggregates(p, child, af, peer_host)
+            pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
+            rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=pl))
+            plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
+            rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                                                        match_prefix_list=f"DEFAULT-{v}"))
+            neighbors.append(BgpNeighbor(
+                address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
+                description=f"{link.kind} downlink {peer_host}", peer=peer_host, kind="ebgp",
+                role="downstream", link_kind=link.kind, route_map_in=rin, route_map_out=rout,
+                max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True,
+                **_ebgp_protection(rt, d.hostname, peer_host)))
+    return neighbors
+
+
+def _originated(p: PlanInput, site: Site, d: Device, interfaces: list[Interface], statics: list[StaticRoute]
+                ) -> dict[int, list[str]]:
+    """The prefixes the router originates per family, each site aggregate anchored by a discard route (added
+    to `statics`)."""
+    networks: dict[int, list[str]] = {}
+    for af, _ in AFS:
+        aggs = own_aggregates(p, site, af, d.hostname)
+        lo = p.addr.loopback(d, af)
+        # the router's own point-to-point subnets too: iBGP then carries them inside the site, so its twin
+        # can answer a packet sent from a link address (a ping, a traceroute) instead of discarding the
+        # reply on the site aggregate's anchor. Exports upward still permit only the aggregates.
+        links = [str(ipaddress.ip_interface(a).network) for itf in interfaces if itf.kind in ("wan", "access")
+                 for a in ((itf.ipv4,) if af == 4 else (itf.ipv6,)) if a]
+        # one statement per prefix: an access router's aggregate can be its loopback or link prefix too
+        networks[af] = list(dict.fromkeys([*aggs, lo, *links]))
+        statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
+                       for agg in aggs)
+    return networks
 
 
 def session_key(a: str, b: str) -> SecretRef:

@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.findings import Finding, Shape
 from network.bgpsim import Route, Simulator, parse_prefix
 from network.intent_model import DeviceIntent
 from network.plan import PlanInput, own_aggregates
@@ -29,14 +30,8 @@ WAN_KINDS = ("primary", "backup", "internal")
 PAIR_SAMPLE = 400
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    devices: tuple[str, ...]
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"rule": self.rule, "devices": list(self.devices), "message": self.message}
+# `jinbao verify --json`: a finding is about the devices listed in detail["devices"]
+JSON: Shape = (("rule", "rule"), ("devices", "devices"), ("message", "message"))
 
 
 @dataclass
@@ -49,10 +44,10 @@ class Report:
         return not self.findings
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "findings": [f.as_dict() for f in self.findings]}
+        return {"ok": self.ok, "checked": self.checked, "findings": [f.as_dict(JSON) for f in self.findings]}
 
     def add(self, rule: str, devices: tuple[str, ...] | list[str], message: str) -> None:
-        self.findings.append(Finding(rule, tuple(devices), message))
+        self.findings.append(Finding(rule, ", ".join(devices), message, {"devices": list(devices)}))
 
     def count(self, rule: str, n: int = 1) -> None:
         self.checked[rule] = self.checked.get(rule, 0) + n

@@ -149,10 +149,10 @@ def test_check_finds_an_overlap(committed) -> None:
     b = reg.get("business/4/140100-DC/exchange")
     b.start = a.start  # two zones on one subnet
     findings = check_registry(reg, committed.plan)
-    assert any(f.rule == "overlap" and "140100-DC" in f.key for f in findings)
+    assert any(f.rule == "overlap" and "140100-DC" in f.subject for f in findings)
     c = reg.get("business/4/140200-DC/production")
     c.start = reg.get("business/4/410000-DC").start  # a Datong zone inside Henan's aggregate
-    assert any(f.key == c.key for f in check_registry(reg, committed.plan))
+    assert any(f.subject == c.key for f in check_registry(reg, committed.plan))
 
 
 def test_check_cli_reports_missing_allocations(empty_inv_dir: Path) -> None:

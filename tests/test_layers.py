@@ -78,3 +78,51 @@ def test_picture_changes_when_an_edge_appears(tmp_path: Path) -> None:
     assert dot_text(root) == dot_text(ROOT)
     (root / "dr" / "__init__.py").write_text('"""x"""\nfrom network import plan\n')
     assert "dr -> network;" in dot_text(root) and dot_text(root) != dot_text(ROOT)
+
+
+# Entry points are imports the AST scan cannot see: a module that asks a library for a plugin by its registered
+# name (pyproject.toml [project.entry-points]) depends at run time on the module behind that name. Each such
+# reference to a higher layer is listed here, on purpose, with the reason it is allowed.
+ALLOWED_ENTRY_POINT_REFS = {
+    # deploy, backup and drift build their Nornir through the Nornir inventory plugin, so deploy tasks see the
+    # same hosts, groups and data as anyone's Nornir script; plugins/ sits above network/ (docs/architecture.md)
+    ("network/deploy/runner.py", "JinbaoInventory", "plugins"),
+}
+
+
+def _entry_points() -> dict[str, str]:
+    """Registered name -> package of the module behind it."""
+    import tomllib
+
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]
+    return {name: target.split(":")[0].split(".")[0] for group in groups.values() for name, target in group.items()}
+
+
+def entry_point_refs(root: Path, names: dict[str, str]) -> set[tuple[str, str, str]]:
+    """(file, name, package) for every string literal in the layered packages that is an entry-point name
+    whose module lies in a higher layer or a peer."""
+    import ast
+
+    from tools.layers import RANK
+
+    found = set()
+    for pkg in PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    target = names[node.value]
+                    if target != pkg and RANK[target] >= RANK[pkg]:
+                        found.add((path.relative_to(root).as_posix(), node.value, target))
+    return found
+
+
+def test_entry_point_names_pointing_up_are_the_known_ones() -> None:
+    """A runtime upward dependency by plugin name is allowed only where listed (and the known one is seen)."""
+    refs = entry_point_refs(ROOT, _entry_points())
+    assert refs == ALLOWED_ENTRY_POINT_REFS, f"entry-point names referring to a higher layer: {sorted(refs)}"
+
+
+def test_a_planted_entry_point_name_is_found(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "ipplan" / "planted.py").write_text('PLUGIN = {"plugin": "JinbaoInventory"}\n')
+    assert ("ipplan/planted.py", "JinbaoInventory", "plugins") in entry_point_refs(root, _entry_points())

@@ -137,7 +137,7 @@ def test_check_reports_parent_cycles_and_terminates() -> None:
         _rec("below", "b", (10 << 24) + (2 << 16), 24),  # hangs off the loop, is not on it
     )})
     findings = _with_timeout(lambda: check_registry(reg, plan))
-    cycles = {f.key: f.message for f in findings if f.rule == "cycle"}
+    cycles = {f.subject: f.message for f in findings if f.rule == "cycle"}
     assert set(cycles) == {"self", "b", "c"}
     assert "self -> self" in cycles["self"] and "b -> c -> b" in cycles["b"]
 

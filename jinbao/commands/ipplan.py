@@ -41,6 +41,7 @@ def ipplan_allocate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @app.command("check")
 def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check the registry: containment, overlaps, reservations, coverage of the inventory."""
+    from ipplan.check import JSON
     from ipplan.service import check
 
     with err.status("checking the IP plan…"):
@@ -48,10 +49,10 @@ def ipplan_check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         findings = check(state)
     if as_json:
         emit_json({"ok": not findings, "allocations": len(state.registry),
-                   "findings": [f.as_dict() for f in findings]})
+                   "findings": [f.as_dict(JSON) for f in findings]})
     elif findings:
         for f in findings[:50]:
-            err.print(f"[red]{f.rule}[/] {escape(f.key)}: {escape(f.message)}")
+            err.print(f"[red]{f.rule}[/] {escape(f.subject)}: {escape(f.message)}")
         if len(findings) > 50:
             err.print(f"… and {len(findings) - 50} more")
     else:

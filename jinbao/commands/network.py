@@ -107,7 +107,7 @@ def verify_cmd(ctx: typer.Context, scope: ScopeOpt = None, as_json: JsonOpt = Fa
         emit_json(report.as_dict())
     else:
         for f in report.findings[:50]:
-            err.print(f"[red]{f.rule}[/] {escape(', '.join(f.devices))}: {escape(f.message)}")
+            err.print(f"[red]{f.rule}[/] {escape(f.subject)}: {escape(f.message)}")
         checked = ", ".join(f"{n} {rule}" for rule, n in report.checked.items())
         out.print(("[green]ok[/]" if report.ok else f"[red]{len(report.findings)} findings[/]") + f" ({checked})")
     if not report.ok:

@@ -93,6 +93,7 @@ def verify_cmd(
 ) -> None:
     """Prove the compiled rules against the policy: allowed flows permitted, nothing else permitted (with an
     example flow), no dead rule lines. Exit 1 on findings."""
+    from network.policy.separation import JSON as PATH_JSON
     from network.policy.service import firewall_sites, open_world, separation_check, verify_sites, verify_texts
 
     world = open_world(_inventory_dir(ctx))
@@ -110,7 +111,7 @@ def verify_cmd(
             _emit(rep.as_dict())
         else:
             for f in rep.findings:
-                out.print(f"[red]{f.kind}[/] {f.site} {f.platform}: {f.message}", highlight=False)
+                out.print(f"[red]{f.rule}[/] {f.subject} {f.detail['platform']}: {f.message}", highlight=False)
             out.print(("[green]ok[/]" if not rep.findings else f"[red]{len(rep.findings)} findings[/]")
                       + f" ({rep.lines[target]} rule lines of {config})")
         if rep.findings:
@@ -125,11 +126,11 @@ def verify_cmd(
         devices, paths = separation_check(_inventory_dir(ctx), scope)
     if as_json:
         _emit(report.as_dict() | {"ok": not report.findings and not paths, "separation": {
-            "devices_checked": devices, "findings": [p.as_dict() for p in paths]}})
+            "devices_checked": devices, "findings": [p.as_dict(PATH_JSON) for p in paths]}})
     else:
         for s in report.sites:
             for f in s.findings:
-                out.print(f"[red]{f.kind}[/] {f.site} {f.platform}: {f.message}", highlight=False)
+                out.print(f"[red]{f.rule}[/] {f.subject} {f.detail['platform']}: {f.message}", highlight=False)
         for p in paths:
             out.print(f"[red]path[/] {p.message}", highlight=False)
         n = len(report.findings) + len(paths)

@@ -33,9 +33,10 @@ def check_unique(targets: Sequence[DeployTarget]) -> None:
 def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout: float,
                  inventory_dir: str | Path | None = None) -> Nornir:
     """A Nornir whose hosts are exactly ``targets``, built by the project's Nornir inventory plugin
-    (plugins/nornir_inventory.py, found by its registered name - an entry point - so this layer does not import
-    the layer above it): each target's address, platform and credentials, with the groups and
-    data the source of truth has for it. Threaded runner; Nornir's file log off."""
+    (plugins/nornir_inventory.py, found by its registered name - an entry point: this layer does not import
+    the layer above it but needs it at run time, the one such dependency tests/test_layers.py allows): each
+    target's address, platform and credentials, with the groups and data the source of truth has for it.
+    Threaded runner; Nornir's file log off."""
     check_unique(targets)
     return InitNornir(
         runner={"plugin": "threaded", "options": {"num_workers": max(1, min(workers, len(targets) or 1))}},

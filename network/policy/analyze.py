@@ -13,26 +13,24 @@ the interface a zone's packets arrive on follows from routing, not from the rule
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from typing import Any
 
+from core.findings import Finding, Shape
 from network.policy.compile import Instance, instances
 from network.policy.parse import Line, Ruleset
 from network.policy.space import PROTO, PROTO_NAME, Box, full, minus, witness
 from network.policy.zones import World
 
+# `jinbao policy verify --json`: the rule is the kind (missing | unplanned | unreachable), the subject the site;
+# detail: the platform, the ruleset line (or None) and an example packet (src, dst, protocol, port, src_zone,
+# dst_zone; empty for an unreachable line)
+JSON: Shape = (("site", "subject"), ("platform", "platform"), ("kind", "rule"), ("message", "message"),
+               ("line", "line"), ("example", "example"))
 
-@dataclass(frozen=True)
-class Finding:
-    site: str
-    platform: str
-    kind: str  # missing | unplanned | unreachable
-    message: str
-    example: dict = field(default_factory=dict)  # src, dst, protocol, port, src_zone, dst_zone
-    line: int | None = None
 
-    def as_dict(self) -> dict:
-        return {"site": self.site, "platform": self.platform, "kind": self.kind, "message": self.message,
-                "line": self.line, "example": self.example}
+def _finding(site: str, platform: str, kind: str, message: str, example: dict[str, Any] | None = None,
+             line: int | None = None) -> Finding:
+    return Finding(kind, site, message, {"platform": platform, "example": example or {}, "line": line})
 
 
 def _touch(a: Box, b: Box) -> bool:
@@ -85,8 +83,8 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
         permitted: list[tuple[Box, Line | None]] = []
         for line in rs.lines.get(af, []):
             if not line.boxes:
-                findings.append(Finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
-                                        f"can never match: it matches no packet", line=line.lineno))
+                findings.append(_finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
+                                         f"can never match: it matches no packet", line=line.lineno))
                 continue
             cuts = [b for b, _ in earlier if any(_touch(b, x) for x in line.boxes)]
             if line.action == "accept":
@@ -97,9 +95,9 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
                 reachable = any(witness(x, cuts) is not None for x in line.boxes)
             if not reachable:
                 by = next(ln for b, ln in earlier if any(_touch(b, x) for x in line.boxes))
-                findings.append(Finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
-                                        f"can never match: shadowed by earlier lines (first: line {by.lineno}"
-                                        f"{', ' + by.name if by.name else ''})", line=line.lineno))
+                findings.append(_finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
+                                         f"can never match: shadowed by earlier lines (first: line {by.lineno}"
+                                         f"{', ' + by.name if by.name else ''})", line=line.lineno))
             earlier += [(b, line) for b in line.boxes]
         if rs.default.get(af) == "accept":
             permitted += [(h, None) for h in minus([full(af)], [b for b, _ in earlier])]
@@ -109,13 +107,13 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
             if rest:
                 ex = _example(world, af, tuple(lo for lo, _ in rest[0]))
                 where = f"line {line.lineno} ({line.name or '-'})" if line else "the default policy (accept)"
-                findings.append(Finding(site, platform, "unplanned", f"{where} permits {_flow_text(ex)}, which the "
-                                        "policy does not allow", ex, line.lineno if line else None))
+                findings.append(_finding(site, platform, "unplanned", f"{where} permits {_flow_text(ex)}, which the "
+                                         "policy does not allow", ex, line.lineno if line else None))
         perm = [b for b, _ in permitted]
         for box, inst in allowed.get(af, []):
             w = witness(box, [p for p in perm if _touch(p, box)])
             if w is not None:
                 ex = _example(world, af, w)
-                findings.append(Finding(site, platform, "missing", f"flow {inst.flow.name} ({inst.label}) is not "
-                                        f"permitted: {_flow_text(ex)} is dropped", ex))
+                findings.append(_finding(site, platform, "missing", f"flow {inst.flow.name} ({inst.label}) is not "
+                                         f"permitted: {_flow_text(ex)} is dropped", ex))
     return findings

@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from core.findings import Finding, Shape
 from network.intent_model import DeviceIntent
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True)
-class PathFinding:
-    device: str
-    site: str
-    kind: str  # link | route | filter
-    what: str
-    pool: str
+# `jinbao policy verify --json`'s "separation": the rule is the kind (link | route | filter), the subject the
+# device; detail: its site, what lies in the pool, and the pool
+JSON: Shape = (("device", "subject"), ("site", "site"), ("kind", "rule"), ("what", "what"), ("pool", "pool"),
+               ("message", "message"))
 
-    @property
-    def message(self) -> str:
-        return f"{self.device} ({self.site}): {self.kind} {self.what} lies in the office network {self.pool}"
 
-    def as_dict(self) -> dict:
-        return {"device": self.device, "site": self.site, "kind": self.kind, "what": self.what, "pool": self.pool,
-                "message": self.message}
+def _path(device: str, site: str, kind: str, what: str, pool: str) -> Finding:
+    return Finding(kind, device, f"{device} ({site}): {kind} {what} lies in the office network {pool}",
+                   {"site": site, "what": what, "pool": pool})
 
 
 def _inside(prefix: str, pools: Iterable[Net]) -> Net | None:
@@ -44,21 +38,21 @@ def _inside(prefix: str, pools: Iterable[Net]) -> Net | None:
     return None
 
 
-def separation_findings(intents: Mapping[str, DeviceIntent], office_pools: list[Net]) -> list[PathFinding]:
-    out: list[PathFinding] = []
+def separation_findings(intents: Mapping[str, DeviceIntent], office_pools: list[Net]) -> list[Finding]:
+    out: list[Finding] = []
     for h, i in intents.items():
         for itf in i.interfaces:
             for addr in (itf.ipv4, itf.ipv6):
                 if addr and (pool := _inside(addr, office_pools)):
-                    out.append(PathFinding(h, i.site, "link", f"{itf.name} {addr}", str(pool)))
+                    out.append(_path(h, i.site, "link", f"{itf.name} {addr}", str(pool)))
         for r in i.static_routes:
             if pool := _inside(r.prefix, office_pools):
-                out.append(PathFinding(h, i.site, "route", f"static route {r.prefix}", str(pool)))
+                out.append(_path(h, i.site, "route", f"static route {r.prefix}", str(pool)))
         for pl in i.prefix_lists:
             for e in pl.entries:
                 if e.action == "permit" and (pool := _inside(e.prefix, office_pools)):
-                    out.append(PathFinding(h, i.site, "filter", f"prefix-list {pl.name} seq {e.seq} permits "
-                                           f"{e.prefix}", str(pool)))
+                    out.append(_path(h, i.site, "filter", f"prefix-list {pl.name} seq {e.seq} permits "
+                                     f"{e.prefix}", str(pool)))
     return out
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from network.policy.analyze import Finding, allowed_boxes, analyze
+from core.findings import Finding
+from network.policy.analyze import JSON, allowed_boxes, analyze
 from network.policy.compile import PLATFORMS, SUFFIX
 from network.policy.parse import PARSERS
 from network.policy.zones import World, build_world
@@ -83,7 +84,7 @@ def firewall_rulesets(inventory_dir: Path, intents: dict) -> dict[str, str]:
     return {h: render_site(world, defs, s, ("nftables",))["nftables"] for h, s in sites.items()}
 
 
-def separation_check(inventory_dir: Path, scope: str | None = None) -> tuple[int, list]:
+def separation_check(inventory_dir: Path, scope: str | None = None) -> tuple[int, list[Finding]]:
     """Plan every router and firewall in scope and look for paths into the office network (separation.py)."""
     from inventory.scope import hosts_in_scope
     from network.plan import build_firewall_intents, build_intents
@@ -105,7 +106,7 @@ class SiteReport:
 
     def as_dict(self) -> dict:
         return {"site": self.site, "ok": not self.findings, "lines": self.lines,
-                "findings": [f.as_dict() for f in self.findings]}
+                "findings": [f.as_dict(JSON) for f in self.findings]}
 
 
 def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str, str] | None = None

@@ -13,15 +13,32 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from network.intent_model import DeviceIntent, Interface, RouteMapEntry
+from network.render.addrmath import iface_addr, natural_key, one_line, parse_ip, parse_ipnet, prefix_net, tz_offset
 from network.render.credentials import CiscoHashType, CredentialResolver, Credentials
 from network.render.errors import RenderError
 from network.render.platforms import PlatformSpec
+from network.render.view_types import (
+    AaaView,
+    AclEntryView,
+    Addr,
+    AfView,
+    BfdView,
+    BgpView,
+    CommunityListView,
+    DeviceView,
+    IfView,
+    MgmtView,
+    NeighborView,
+    Net,
+    PrefixEntryView,
+    PrefixListView,
+    RouteMapEntryView,
+    RouteMapView,
+    SnmpView,
+    StaticView,
+)
 from network.secrets import SecretError, SecretSource
 
 # Names the plan does not carry but every platform needs; fixed by convention (docs/templates.md).
@@ -31,289 +48,6 @@ TACACS_GROUP = "JB-TACACS"
 BFD_MULTIHOP_TEMPLATE = "JB-BFD-MH"
 MAX_PREFIX_WARN_PCT = 80  # warn at 80 % of the limit, tear down at 100 %
 BANNER_FORBIDDEN = set('"%^')  # banner delimiters on VRP ("), Comware (%) and IOS (^C)
-
-
-@dataclass(frozen=True, slots=True)
-class Addr:
-    afi: str
-    ip: str
-    plen: int
-    cidr: str  # ip/plen (host address with its prefix length)
-    network: str  # network address
-    mask: str  # dotted mask (IPv4) or "" (IPv6)
-    wildcard: str  # inverse mask (IPv4) or ""
-
-
-@dataclass(frozen=True, slots=True)
-class Net:
-    afi: str
-    network: str
-    plen: int
-    cidr: str
-    mask: str
-    wildcard: str
-
-
-@dataclass(frozen=True, slots=True)
-class IfView:
-    name: str
-    kind: str
-    description: str
-    v4: Addr | None
-    v6: Addr | None
-    vrf: str | None
-    bfd: bool  # single-hop BFD timers needed on this interface
-    is_loopback: bool
-    is_mgmt: bool
-    ipv6_ra: bool = False  # send router advertisements here (user LANs); suppressed everywhere else
-
-
-@dataclass(frozen=True, slots=True)
-class AclEntryView:
-    seq: int
-    action: str
-    net: Net
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixEntryView:
-    seq: int
-    action: str
-    net: Net
-    ge: int | None
-    le: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixListView:
-    name: str
-    afi: str
-    entries: tuple[PrefixEntryView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CommunityListView:
-    name: str
-    communities: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RouteMapEntryView:
-    seq: int
-    action: str
-    match_prefix_list: str | None
-    match_prefix_afi: str | None  # decides `ip` vs `ipv6` match keywords
-    match_community_list: str | None
-    set_local_preference: int | None
-    set_med: int | None
-    prepend: tuple[int, ...]
-    set_community: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RouteMapView:
-    name: str
-    entries: tuple[RouteMapEntryView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StaticView:
-    afi: str
-    net: Net
-    next_hop: str | None
-    discard: bool
-    vrf: str | None
-    description: str
-    name_token: str  # description squeezed into one token (IOS `name`)
-
-
-@dataclass(frozen=True, slots=True)
-class NeighborView:
-    address: str
-    afi: str
-    remote_as: int
-    description: str
-    peer: str
-    kind: str
-    role: str
-    link_kind: str | None
-    update_source: str | None  # interface name to source the session from (loopback iBGP)
-    local_address: str  # resolved local address of the session
-    local_interface: str  # interface carrying it (connected) or the update-source interface
-    bfd: bool
-    bfd_multihop: bool
-    route_map_in: str | None
-    route_map_out: str | None
-    max_prefix: int | None
-    next_hop_self: bool
-    default_originate: bool  # send this neighbour a default route (parents to children)
-    password: str | None  # platform-stored form (see credentials.py)
-    ttl_security_hops: int | None = None  # GTSM
-    max_prefix_restart: int | None = None  # minutes (Comware templates multiply by 60: it counts seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class AfView:
-    afi: str
-    networks: tuple[Net, ...]
-    neighbors: tuple[NeighborView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BgpView:
-    asn: int
-    router_id: str
-    keepalive: int
-    hold: int
-    neighbors: tuple[NeighborView, ...]
-    afs: tuple[AfView, ...]  # ipv4 first, then ipv6; only families with neighbours or networks
-
-
-@dataclass(frozen=True, slots=True)
-class BfdView:
-    name: str
-    min_rx_ms: int
-    min_tx_ms: int
-    multiplier: int
-    peers: tuple[NeighborView, ...]  # BFD-enabled neighbours (one session per address)
-    any_multihop: bool
-    multihop_template: str  # name for platforms that need a named multi-hop template (IOS)
-
-
-@dataclass(frozen=True, slots=True)
-class MgmtView:
-    vrf: str
-    interface: str
-    address: Addr
-    gateway: str | None
-    ntp_servers: tuple[str, ...]
-    syslog_hosts: tuple[str, ...]
-    acl_name: str
-    acl_entries: tuple[AclEntryView, ...]
-    acl6_entries: tuple[AclEntryView, ...]  # the same ACL for IPv6 (named <acl_name>-V6 where names count)
-    ssh_only: bool
-    banner_lines: tuple[str, ...]
-    domain: str
-    tz_name: str
-    tz_sign: str  # "add" / "minus"
-    tz_hours: int
-    tz_minutes: int
-
-
-@dataclass(frozen=True, slots=True)
-class SnmpView:
-    user: str
-    group: str
-    view: str
-    auth_protocol: str
-    priv_protocol: str
-    auth_key: str | None
-    priv_key: str | None
-    engine_id: str | None
-    location: str
-    contact: str
-    trap_hosts: tuple[str, ...]
-    acl: str
-
-
-@dataclass(frozen=True, slots=True)
-class AaaView:
-    local_user: str
-    password_hash: str | None
-    tacacs_servers: tuple[str, ...]
-    tacacs_key: str | None
-    tacacs_group: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceView:
-    hostname: str
-    platform: str
-    role: str
-    site: str
-    tier: str
-    asn: int
-    loopback_v4: str | None
-    loopback_v6: str | None
-    interfaces: tuple[IfView, ...]
-    vrfs: tuple[str, ...]
-    static_routes: tuple[StaticView, ...]  # all, global table first
-    global_static_routes: tuple[StaticView, ...]  # for syntaxes that nest VRF routes (FRR `vrf` block)
-    vrf_static_routes: dict[str, tuple[StaticView, ...]]
-    prefix_lists: tuple[PrefixListView, ...]
-    community_lists: tuple[CommunityListView, ...]
-    route_maps: tuple[RouteMapView, ...]
-    bgp: BgpView | None
-    bfd: BfdView | None
-    mgmt: MgmtView
-    snmp: SnmpView
-    aaa: AaaView
-    header: tuple[str, ...]
-
-
-# ---------------------------------------------------------------------------------------------
-# address helpers (cached: the same aggregates and filters recur across thousands of devices)
-
-
-@lru_cache(maxsize=65536)
-def _iface_addr(cidr: str) -> Addr:
-    iface = ipaddress.ip_interface(cidr)
-    net = iface.network
-    if iface.version == 4:
-        return Addr("ipv4", str(iface.ip), net.prefixlen, cidr, str(net.network_address),
-                    str(net.netmask), str(net.hostmask))
-    return Addr("ipv6", str(iface.ip), net.prefixlen, f"{iface.ip}/{net.prefixlen}",
-                str(net.network_address), "", "")
-
-
-@lru_cache(maxsize=65536)
-def _net(prefix: str) -> Net:
-    # strict=True: "10.1.2.3/16" in a filter or aggregate is a plan bug, not something to round silently.
-    net = ipaddress.ip_network(prefix, strict=True)
-    afi = "ipv4" if net.version == 4 else "ipv6"
-    mask = str(net.netmask) if net.version == 4 else ""
-    wildcard = str(net.hostmask) if net.version == 4 else ""
-    return Net(afi, str(net.network_address), net.prefixlen, str(net), mask, wildcard)
-
-
-@lru_cache(maxsize=65536)
-def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(addr)
-
-
-@lru_cache(maxsize=65536)
-def _ipnet(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    return ipaddress.ip_network(cidr, strict=False)
-
-
-_NAT = re.compile(r"(\d+)")
-
-
-def _natural(name: str) -> tuple[object, ...]:
-    return tuple(int(p) if p.isdigit() else p.lower() for p in _NAT.split(name))
-
-
-@lru_cache(maxsize=64)
-def _tz(name: str) -> tuple[str, str, int, int]:
-    # Standard-time offset at a fixed date: renders must not depend on the day they run.
-    dt = datetime(2024, 1, 15, 12, tzinfo=ZoneInfo(name))
-    off = dt.utcoffset()
-    assert off is not None
-    minutes = int(off.total_seconds() // 60)
-    sign = "add" if minutes >= 0 else "minus"
-    minutes = abs(minutes)
-    abbr = dt.tzname() or "UTC"
-    if not abbr.isalpha():  # zones like "+08" have no abbreviation; vendors want a word
-        abbr = "UTC"
-    return abbr, sign, minutes // 60, minutes % 60
-
-
-def _clean(text: str) -> str:
-    """One printable line: descriptions are single-line on every platform."""
-    return " ".join(text.split())
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 class _Builder:
@@ -328,13 +62,13 @@ class _Builder:
 
     def addr(self, cidr: str, field: str) -> Addr:
         try:
-            return _iface_addr(cidr)
+            return iface_addr(cidr)
         except ValueError as exc:
             raise self.fail(field, f"bad address {cidr!r}: {exc}") from None
 
     def net(self, prefix: str, field: str) -> Net:
         try:
-            return _net(prefix)
+            return prefix_net(prefix)
         except ValueError as exc:
             raise self.fail(field, f"bad prefix {prefix!r}: {exc}") from None
 
@@ -356,7 +90,7 @@ class _Builder:
                 Interface(name=mg.interface, kind="mgmt", description="management", ipv4=mg.address,
                           vrf=mg.vrf), -1, bfd_ifaces))
         order = {"loopback": 0, "mgmt": 1}
-        views.sort(key=lambda v: (order.get(v.kind, 2), _natural(v.name)))
+        views.sort(key=lambda v: (order.get(v.kind, 2), natural_key(v.name)))
         return tuple(views)
 
     def _if_view(self, ifc: Interface, i: int, bfd_ifaces: set[str]) -> IfView:
@@ -366,7 +100,7 @@ class _Builder:
         return IfView(
             name=ifc.name,
             kind=ifc.kind,
-            description=_clean(ifc.description),
+            description=one_line(ifc.description),
             v4=self.addr(ifc.ipv4, f"interfaces[{i}].ipv4") if ifc.ipv4 else None,
             v6=self.addr(ifc.ipv6, f"interfaces[{i}].ipv6") if ifc.ipv6 else None,
             vrf=vrf,
@@ -416,15 +150,15 @@ class _Builder:
         out = []
         for i, sr in enumerate(self.it.static_routes):
             net = self.net(sr.prefix, f"static_routes[{i}].prefix")
-            desc = _clean(sr.description)
+            desc = one_line(sr.description)
             out.append(StaticView(net.afi, net, sr.next_hop, sr.next_hop is None, sr.vrf, desc,
                                   re.sub(r"[^A-Za-z0-9_.-]", "_", desc)[:60]))
         mg = self.it.management
         if mg.gateway:
-            net = _net("0.0.0.0/0" if ":" not in mg.gateway else "::/0")
+            net = prefix_net("0.0.0.0/0" if ":" not in mg.gateway else "::/0")
             out.append(StaticView(net.afi, net, mg.gateway, False, mg.vrf, "management default", "MGMT-DEFAULT"))
         # Global table first, then by VRF; inside each: IPv4 first, then address order.
-        out.sort(key=lambda s: (s.vrf or "", s.afi, _ipnet(s.net.cidr)))
+        out.sort(key=lambda s: (s.vrf or "", s.afi, parse_ipnet(s.net.cidr)))
         return tuple(out)
 
     # --- BGP ------------------------------------------------------------------------------
@@ -442,7 +176,7 @@ class _Builder:
                 continue
             for a in (ifv.v4, ifv.v6):
                 if a is not None:
-                    connected[a.afi].append((ifv.name, _ipnet(f"{a.network}/{a.plen}"), a.ip))
+                    connected[a.afi].append((ifv.name, parse_ipnet(f"{a.network}/{a.plen}"), a.ip))
         role_order = {"upstream": 0, "downstream": 1, "internal": 2}
         neighbors: list[NeighborView] = []
         seen: set[str] = set()
@@ -452,7 +186,7 @@ class _Builder:
                 raise self.fail(f, "duplicate neighbour")
             seen.add(n.address)
             try:
-                peer_ip = _ip(n.address)
+                peer_ip = parse_ip(n.address)
             except ValueError:
                 raise self.fail(f + ".address", f"bad address {n.address!r}") from None
             if ("ipv4" if peer_ip.version == 4 else "ipv6") != n.afi:
@@ -469,7 +203,7 @@ class _Builder:
             if n.ttl_security_hops is not None and multihop:
                 raise self.fail(f + ".ttl_security_hops", "GTSM one hop on a session that is not directly connected")
             neighbors.append(NeighborView(
-                address=str(peer_ip), afi=n.afi, remote_as=n.remote_as, description=_clean(n.description),
+                address=str(peer_ip), afi=n.afi, remote_as=n.remote_as, description=one_line(n.description),
                 peer=n.peer, kind=n.kind, role=n.role, link_kind=n.link_kind, update_source=n.update_source,
                 local_address=local_addr, local_interface=local_if, bfd=n.bfd, bfd_multihop=multihop,
                 route_map_in=n.route_map_in, route_map_out=n.route_map_out, max_prefix=n.max_prefix,
@@ -477,7 +211,7 @@ class _Builder:
                 password=self.creds.bgp_passwords.get(n.address), ttl_security_hops=n.ttl_security_hops,
                 max_prefix_restart=n.max_prefix_restart_minutes if n.max_prefix else None,
             ))
-        neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), _ip(v.address)))
+        neighbors.sort(key=lambda v: (v.afi, role_order.get(v.role, 9), parse_ip(v.address)))
         afs = []
         for afi, prefixes in (("ipv4", b.networks_v4), ("ipv6", b.networks_v6)):
             nets = tuple(self.net(p, f"bgp.networks_{afi[-2:]}") for p in prefixes)
@@ -527,7 +261,7 @@ class _Builder:
             # every port with an IPv6 address would otherwise accept SSH/SNMP from anyone over IPv6
             raise self.fail("management.acl_v6", "empty while the device has IPv6 addresses")
         try:
-            tz = _tz(mg.timezone)
+            tz = tz_offset(mg.timezone)
         except (KeyError, ValueError):
             raise self.fail("management.timezone", f"unknown zone {mg.timezone!r}") from None
         lines = tuple(line.rstrip() for line in mg.banner.strip("\n").splitlines())
@@ -545,7 +279,7 @@ class _Builder:
             raise self.fail("snmp.priv_protocol", "AES-256 needs auth SHA-256 for localised keys")
         c = self.creds
         return SnmpView(s.user, SNMP_GROUP, SNMP_VIEW, s.auth_protocol, s.priv_protocol, c.snmp_auth_key,
-                        c.snmp_priv_key, c.snmp_engine_id, _clean(s.location), _clean(s.contact),
+                        c.snmp_priv_key, c.snmp_engine_id, one_line(s.location), one_line(s.contact),
                         tuple(s.trap_hosts), acl)
 
 

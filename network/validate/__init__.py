@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
+from core.findings import Finding
 from inventory.platforms import platform as platform_facts
 from network.validate.frr import FrrCheckerUnavailable, validate_frr, validate_frr_many
-from network.validate.ios_like import Finding, validate_ios_like
+from network.validate.ios_like import validate_ios_like
 
 
 class ValidationFailed(ValueError):
@@ -21,7 +22,7 @@ class ValidationFailed(ValueError):
         self.findings = findings
         first = findings[0]
         more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-        super().__init__(f"{hostname}: {platform} config fails validation: {first.rule}: {first.detail}{more}")
+        super().__init__(f"{hostname}: {platform} config fails validation: {first.rule}: {first.message}{more}")
 
 
 def validator_name(platform: str) -> str:

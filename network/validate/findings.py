@@ -1,10 +1,10 @@
-"""One validation finding: (rule, detail). Shared by every validator."""
+"""A validator's finding (core.findings.Finding): about the config the validator was given, so it names no
+subject; its message says what is wrong and where (a line, a neighbour, an interface)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from core.findings import Finding
 
 
-class Finding(NamedTuple):
-    rule: str
-    detail: str
+def finding(rule: str, message: str) -> Finding:
+    return Finding(rule, "", message)

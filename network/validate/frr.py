@@ -21,7 +21,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from network.validate.findings import Finding
+from core.findings import Finding
+from network.validate.findings import finding
 
 _LINE = re.compile(r"^line (\d+): (% .*?)(?:\[\d+\])?:\s*(.*)$")
 
@@ -78,12 +79,12 @@ def validate_frr_many(configs: list[str], timeout: float = 300.0) -> list[list[F
         findings = _run(vtysh, path, timeout)
     out: list[list[Finding]] = [[] for _ in configs]
     for f in findings:
-        m = re.match(r"line (\d+): (.*)$", f.detail)
+        m = re.match(r"line (\d+): (.*)$", f.message)
         if m is None:  # not attributable to one config: check each on its own
             return [validate_frr(c, timeout) for c in configs]
         n = int(m.group(1))
         i = bisect.bisect_right(starts, n) - 1
-        out[i].append(Finding(f.rule, f"line {n - starts[i] + 1}: {m.group(2)}"))
+        out[i].append(finding(f.rule, f"line {n - starts[i] + 1}: {m.group(2)}"))
     return out
 
 
@@ -100,9 +101,9 @@ def _run(vtysh: str, path: Path, timeout: float) -> list[Finding]:
         seen.add(line)
         m = _LINE.match(line)
         if m:
-            findings.append(Finding("frr-syntax", f"line {m.group(1)}: {m.group(2)}: {m.group(3).strip()}"))
+            findings.append(finding("frr-syntax", f"line {m.group(1)}: {m.group(2)}: {m.group(3).strip()}"))
         elif line.startswith("%") or "error" in line.lower():
-            findings.append(Finding("frr-syntax", line))
+            findings.append(finding("frr-syntax", line))
     if proc.returncode != 0 and not findings:
-        findings.append(Finding("frr-syntax", f"vtysh --dryrun exited {proc.returncode}: {' '.join(output)[:300]}"))
+        findings.append(finding("frr-syntax", f"vtysh --dryrun exited {proc.returncode}: {' '.join(output)[:300]}"))
     return findings

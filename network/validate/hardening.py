@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from network.validate.findings import Finding
+from core.findings import Finding
+from network.validate.findings import finding
 
 
 class _Obj(Protocol):
@@ -107,13 +108,13 @@ def check_hardening(platform: str, objs: list[_Obj], ebgp: list[str], peers: lis
     out += _duplicate_networks(objs)
     has_v6 = any(_rx(h.ipv6_addr).match(ln) for ln in lines)
     if has_v6:
-        out += [Finding("mgmt-acl-v6", f"IPv6 addresses configured but management is not filtered over IPv6"
+        out += [finding("mgmt-acl-v6", f"IPv6 addresses configured but management is not filtered over IPv6"
                                        f" (missing /{rx}/)") for rx in h.acl6 if not _any(rx, lines)]
     if h.console is not None and not _any(h.console, lines):
-        out.append(Finding("console-login", "the local account cannot log in on the console (service-type "
+        out.append(finding("console-login", "the local account cannot log in on the console (service-type "
                                             "terminal missing): a TACACS+ outage locks everyone out"))
     if _any(h.tacacs, lines):
-        out += [Finding("command-accounting", f"TACACS+ configured but commands are not accounted (missing /{rx}/)")
+        out += [finding("command-accounting", f"TACACS+ configured but commands are not accounted (missing /{rx}/)")
                 for rx in h.accounting if not _any(rx, lines)]
     out += _router_advertisements(h, objs, peers)
     extra = {"huawei_vrp": _vrp, "cisco_ios": _ios}.get(platform)
@@ -134,13 +135,13 @@ def _sessions(h: Hardening, lines: list[str], ebgp: list[str]) -> list[Finding]:
     out: list[Finding] = []
     for addr in ebgp:
         if addr not in keyed:
-            out.append(Finding("bgp-session-key", f"eBGP neighbour {addr} has no session key (TCP MD5)"))
+            out.append(finding("bgp-session-key", f"eBGP neighbour {addr} has no session key (TCP MD5)"))
         if addr not in gtsm:
-            out.append(Finding("bgp-gtsm", f"eBGP neighbour {addr} has no GTSM (ttl-security one hop)"))
+            out.append(finding("bgp-gtsm", f"eBGP neighbour {addr} has no GTSM (ttl-security one hop)"))
     for ln in lines:
         if (m := _rx(h.max_prefix).match(ln)) and not _rx(h.restart_kw).search(ln):
             kw = h.restart_kw.split()[0]
-            out.append(Finding("bgp-max-prefix-restart", f"neighbour {m.group(1)}: max-prefix teardown never heals"
+            out.append(finding("bgp-max-prefix-restart", f"neighbour {m.group(1)}: max-prefix teardown never heals"
                                                          f" (no {kw})"))
     return out
 
@@ -153,7 +154,7 @@ def _duplicate_networks(objs: list[_Obj]) -> list[Finding]:
             t = c.text.strip()
             if t.startswith("network "):
                 if t in seen:
-                    out.append(Finding("bgp-duplicate-network", f"repeated under '{o.text.strip()}': {t}"))
+                    out.append(finding("bgp-duplicate-network", f"repeated under '{o.text.strip()}': {t}"))
                 seen.add(t)
     return out
 
@@ -177,10 +178,10 @@ def _router_advertisements(h: Hardening, objs: list[_Obj], peers: list[str]) -> 
                          if ip.version == 6)
         in_vrf = any(_rx(h.in_vrf).match(k) for k in kids)
         if sends and (faces_peer or in_vrf):
-            out.append(Finding("ipv6-ra", f"{name} sends router advertisements towards a "
+            out.append(finding("ipv6-ra", f"{name} sends router advertisements towards a "
                                           f"{'BGP peer' if faces_peer else 'VRF'} (RAs belong on user LANs only)"))
         elif access_router and not sends and not faces_peer and not in_vrf:
-            out.append(Finding("ipv6-ra", f"{name} is the access site's user LAN but sends no router "
+            out.append(finding("ipv6-ra", f"{name} is the access site's user LAN but sends no router "
                                           "advertisements: SLAAC hosts get no IPv6 gateway"))
     return out
 
@@ -195,16 +196,16 @@ def _vrp(objs: list[_Obj], raw: str) -> list[Finding]:
     out: list[Finding] = []
     bangs = [n for n, ln in enumerate(raw.splitlines(), 1) if ln.startswith("!")]
     if bangs:
-        out.append(Finding("vrp-comment", f"line {bangs[0]} starts with '!': VRP comments start with '#'"))
+        out.append(finding("vrp-comment", f"line {bangs[0]} starts with '!': VRP comments start with '#'"))
     for o in objs:
         if not o.text.startswith("ip vpn-instance "):
             continue
         fams = {c.text.strip(): [g.text.strip() for g in c.children] for c in o.children}
         for fam in ("ipv4-family", "ipv6-family"):
             if fam not in fams:
-                out.append(Finding("vrp-vpn-instance", f"{o.text.strip()} has no {fam}"))
+                out.append(finding("vrp-vpn-instance", f"{o.text.strip()} has no {fam}"))
             elif not any(t.startswith("route-distinguisher ") for t in fams[fam]):
-                out.append(Finding("vrp-vpn-instance", f"{o.text.strip()} {fam} has no route-distinguisher"))
+                out.append(finding("vrp-vpn-instance", f"{o.text.strip()} {fam} has no route-distinguisher"))
     return out
 
 
@@ -215,23 +216,23 @@ def _ios(objs: list[_Obj], raw: str) -> list[Finding]:
         if o.text.strip() == "interface GigabitEthernet0":
             vrfs = [c.text.split()[-1] for c in o.children if c.text.strip().startswith("vrf forwarding ")]
             if vrfs != ["Mgmt-intf"]:
-                out.append(Finding("ios-mgmt-vrf", f"GigabitEthernet0 is in VRF {vrfs or 'global'}, not Mgmt-intf"))
+                out.append(finding("ios-mgmt-vrf", f"GigabitEthernet0 is in VRF {vrfs or 'global'}, not Mgmt-intf"))
     if not re.search(r"^crypto key generate rsa .*\bmodulus (2048|3072|4096)\b", raw, re.M) or \
             not _any(r"^ip ssh rsa keypair-name \S+", lines):
-        out.append(Finding("ios-ssh-key", "no RSA host key (2048 bits or more) for SSH: the SSH-only vty lines "
+        out.append(finding("ios-ssh-key", "no RSA host key (2048 bits or more) for SSH: the SSH-only vty lines "
                                           "would leave no way in"))
     if _any(r"\b(?:key|password) 7 \S+", lines):
-        out.append(Finding("ios-type6", "a type 7 (reversible) key is configured: use type 6"))
+        out.append(finding("ios-type6", "a type 7 (reversible) key is configured: use type 6"))
     if _any(r"\b(?:key|password) 6 \S+", lines) and not _any(r"^password encryption aes$", lines):
-        out.append(Finding("ios-type6", "type 6 keys without `password encryption aes`"))
+        out.append(finding("ios-type6", "type 6 keys without `password encryption aes`"))
     for m in re.finditer(r"^banner (\S+) (\S+)\s*$", raw, re.M):
         if len(m.group(2)) != 1:
-            out.append(Finding("ios-banner-delimiter", f"banner {m.group(1)} delimiter {m.group(2)!r} is not one"
+            out.append(finding("ios-banner-delimiter", f"banner {m.group(1)} delimiter {m.group(2)!r} is not one"
                                                        " character"))
     if not any(o.text == "archive" and any(c.text.strip().startswith("path ") for c in o.children) for o in objs):
-        out.append(Finding("ios-archive", "no `archive` path: deploy's configure replace revert timer needs it"))
+        out.append(finding("ios-archive", "no `archive` path: deploy's configure replace revert timer needs it"))
     for m in re.finditer(r"^snmp-server user .* priv aes 128 ([0-9A-Fa-f:]+)", raw, re.M):
         n = len(m.group(1).replace(":", "")) // 2
         if n != 16:
-            out.append(Finding("ios-snmp-aes-key", f"AES-128 privacy key is {n} bytes, not 16"))
+            out.append(finding("ios-snmp-aes-key", f"AES-128 privacy key is {n} bytes, not 16"))
     return out

@@ -7,7 +7,7 @@ sections (treated as a comment delimiter, like `!`). Banner bodies are removed b
 free text is not configuration (a banner saying "telnet is not allowed" must not trip the telnet rule,
 and its lines would otherwise parse as commands).
 
-Rules (each finding is (rule, detail); an empty list means clean):
+Rules (each finding is (rule, message); an empty list means clean):
 - bgp-inbound-filter   every BGP neighbour has an inbound route-map/route-policy, and it is defined;
 - bgp-bfd              every eBGP (WAN) neighbour has BFD; IOS also needs `bfd interval` on the
                        interface facing a single-hop peer, VRP needs BFD enabled globally;
@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from network.validate.findings import Finding
+from core.findings import Finding
+from network.validate.findings import finding
 from network.validate.hardening import check_hardening
 
 
@@ -227,16 +228,16 @@ def _check_bgp(parse: _Tree, lines: list[str], d: _Dialect, platform: str,
             ebgp = ras != local_as
             sessions[addr] = ebgp
             if addr not in inbound:
-                out.append(Finding("bgp-inbound-filter", f"neighbour {addr} has no inbound route-map/route-policy"))
+                out.append(finding("bgp-inbound-filter", f"neighbour {addr} has no inbound route-map/route-policy"))
             elif inbound[addr] not in defined:
-                out.append(Finding("bgp-inbound-filter",
+                out.append(finding("bgp-inbound-filter",
                                    f"neighbour {addr} inbound policy {inbound[addr]} is not defined"))
             if ebgp and addr not in bfd:
-                out.append(Finding("bgp-bfd", f"eBGP neighbour {addr} has no BFD"))
+                out.append(finding("bgp-bfd", f"eBGP neighbour {addr} has no BFD"))
             if ebgp and addr not in maxp:
-                out.append(Finding("bgp-max-prefix", f"eBGP neighbour {addr} has no maximum-prefix limit"))
+                out.append(finding("bgp-max-prefix", f"eBGP neighbour {addr} has no maximum-prefix limit"))
         if platform == "huawei_vrp" and bfd and not any(line == "bfd" for line in lines):
-            out.append(Finding("bgp-bfd", "peers use BFD but BFD is not enabled globally (`bfd`)"))
+            out.append(finding("bgp-bfd", "peers use BFD but BFD is not enabled globally (`bfd`)"))
         if platform == "cisco_ios":
             out += _check_ios_bfd_interfaces(parse, sorted(a for a in bfd if a in remote))
     return out
@@ -259,17 +260,17 @@ def _check_ios_bfd_interfaces(parse: _Tree, peers: list[str]) -> list[Finding]:
         for name, net, has_bfd in nets:
             if ip.version == net.version and ip in net and net.prefixlen < net.max_prefixlen:
                 if not has_bfd:
-                    out.append(Finding("bgp-bfd", f"{name} faces BFD peer {peer} but has no `bfd interval`"))
+                    out.append(finding("bgp-bfd", f"{name} faces BFD peer {peer} but has no `bfd interval`"))
                 break
     return out
 
 
 def _check_telnet(lines: list[str], d: _Dialect) -> list[Finding]:
-    out = [Finding("no-telnet", f"telnet enabled: {line.strip()}")
+    out = [finding("no-telnet", f"telnet enabled: {line.strip()}")
            for line in lines if any(_rx(rx).match(line) for rx in d.telnet_on)]
     for rx in d.ssh_on:
         if not any(_rx(rx).match(line) for line in lines):
-            out.append(Finding("no-telnet", f"SSH-only access not configured (missing /{rx}/)"))
+            out.append(finding("no-telnet", f"SSH-only access not configured (missing /{rx}/)"))
     return out
 
 
@@ -281,7 +282,7 @@ def _check_snmp(lines: list[str], d: _Dialect) -> list[Finding]:
         for rx, why in d.snmp_bad:
             if _rx(rx).match(line):
                 # Never echo the line: a community string is a secret.
-                out.append(Finding("snmp-v3-only", f"{why} configured ({line.split()[0]} {line.split()[1]} ...)"))
+                out.append(finding("snmp-v3-only", f"{why} configured ({line.split()[0]} {line.split()[1]} ...)"))
         if _rx(d.snmp_group).match(line) and not _rx(d.snmp_priv).search(line):
-            out.append(Finding("snmp-v3-only", f"SNMPv3 group below authPriv: {line.strip()}"))
+            out.append(finding("snmp-v3-only", f"SNMPv3 group below authPriv: {line.strip()}"))
     return out

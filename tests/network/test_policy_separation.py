@@ -27,8 +27,8 @@ def test_a_stray_link_route_and_filter_are_found(plan, intents):
         "static_routes": (*wr.static_routes, StaticRoute(prefix="172.19.64.0/24", next_hop="10.26.4.162")),
         "prefix_lists": (*wr.prefix_lists, pl)})
     fs = separation_findings({HOST: stray}, pools)
-    assert {(f.kind, f.device) for f in fs} == {("link", HOST), ("route", HOST), ("filter", HOST)}
-    assert all(f.pool == "172.16.0.0/12" and f.site == "140100-DC" for f in fs)
+    assert {(f.rule, f.subject) for f in fs} == {("link", HOST), ("route", HOST), ("filter", HOST)}
+    assert all(f.detail["pool"] == "172.16.0.0/12" and f.detail["site"] == "140100-DC" for f in fs)
     assert "GigabitEthernet0/0/9 172.19.64.9/24 lies in the office network" in fs[0].message
 
 

@@ -52,9 +52,10 @@ def test_an_unplanned_port_from_production_to_exchange_is_reported(world, texts,
     assert old in texts[platform]
     rep = verify_texts(world, SITE, {platform: texts[platform].replace(old, new, 1)})
     [f] = rep.findings
-    assert f.kind == "unplanned"
-    assert f.example["src_zone"] == f"{SITE} production" and f.example["dst_zone"] == f"{SITE} exchange"
-    assert (f.example["protocol"], f.example["port"]) == ("tcp", 8080)
+    assert f.rule == "unplanned"
+    ex = f.detail["example"]
+    assert ex["src_zone"] == f"{SITE} production" and ex["dst_zone"] == f"{SITE} exchange"
+    assert (ex["protocol"], ex["port"]) == ("tcp", 8080)
     assert f"{SITE} production -> {SITE} exchange tcp/8080" in f.message
 
 
@@ -63,43 +64,43 @@ def test_a_shadowed_rule_is_reported_unreachable(world, texts):
     dup = f"permit tcp 100.65.160.0 0.0.0.31 {PROD} 0.0.0.255 eq 22"
     text = texts["cisco"].replace(" remark default-deny", f" remark copy-of-ssh\n {dup}\n remark default-deny", 1)
     [f] = verify_texts(world, SITE, {"cisco": text}).findings
-    assert f.kind == "unreachable" and "copy-of-ssh" in f.message and "shadowed" in f.message
+    assert f.rule == "unreachable" and "copy-of-ssh" in f.message and "shadowed" in f.message
     assert "management-access-management-production-tcp" in f.message
 
 
 def test_a_rule_that_matches_nothing_is_reported_empty(world, texts):
     text = texts["cisco"].replace(" remark default-deny", " permit tcp any any range 100 50\n remark default-deny", 1)
     [f] = verify_texts(world, SITE, {"cisco": text}).findings
-    assert f.kind == "unreachable" and "matches no packet" in f.message
+    assert f.rule == "unreachable" and "matches no packet" in f.message
 
 
 def test_a_missing_flow_is_reported_with_a_dropped_example(world, texts):
     text = "\n".join(ln for ln in texts["nftables"].splitlines() if "tcp dport 8444" not in ln)
     fs = verify_texts(world, SITE, {"nftables": text}).findings
-    assert {f.kind for f in fs} == {"missing"} and len(fs) == 2  # IPv4 and IPv6
+    assert {f.rule for f in fs} == {"missing"} and len(fs) == 2  # IPv4 and IPv6
     assert "exchange-upload (140100-DC exchange -> 140000-DC exchange)" in fs[0].message
-    assert fs[0].example["port"] == 8444
+    assert fs[0].detail["example"]["port"] == 8444
 
 
 def test_an_accepting_default_policy_is_found(world, texts):
     text = texts["nftables"].replace("policy drop;", "policy accept;").replace("        jump default-deny\n", "")
     fs = verify_texts(world, SITE, {"nftables": text}).findings
-    assert fs and all(f.kind == "unplanned" for f in fs)
+    assert fs and all(f.rule == "unplanned" for f in fs)
     assert "the default policy (accept)" in fs[0].message
 
 
 def test_a_vendor_acl_without_its_final_deny_lets_the_rest_through(world, texts):
     text = texts["huawei"].replace(" rule 70 deny ip\n rule 70 description default-deny\n", "", 1)
     fs = verify_texts(world, SITE, {"huawei": text}).findings
-    assert fs and {f.kind for f in fs} == {"unplanned"} and "the default policy (accept)" in fs[0].message
-    assert all("." in f.example["src"] for f in fs)  # IPv4 only: the IPv6 ACL still ends in deny
+    assert fs and {f.rule for f in fs} == {"unplanned"} and "the default policy (accept)" in fs[0].message
+    assert all("." in f.detail["example"]["src"] for f in fs)  # IPv4 only: the IPv6 ACL still ends in deny
 
 
 def test_a_family_without_a_forward_chain_is_open(world, texts):
     """An IPv4-only ruleset leaves IPv6 forwarding unfiltered: the audit says so instead of trusting it."""
     v4_only = texts["nftables"][:texts["nftables"].index("table ip6 filtering_policies")]
     fs = verify_texts(world, SITE, {"nftables": v4_only}).findings
-    assert fs and all(f.kind == "unplanned" and ":" in f.example["src"] for f in fs)
+    assert fs and all(f.rule == "unplanned" and ":" in f.detail["example"]["src"] for f in fs)
 
 
 def test_two_forward_chains_are_refused_not_misjudged(world, texts):
@@ -180,6 +181,7 @@ def test_the_example_flow_is_really_accepted_by_the_line_named(world, texts):
     rs = parse_cisco(texts["cisco"].replace(old, new, 1))
     [f] = analyze(world, SITE, "cisco", rs)
     import ipaddress
-    pkt = (int(ipaddress.ip_address(f.example["src"])), int(ipaddress.ip_address(f.example["dst"])), 6, 8080)
+    ex = f.detail["example"]
+    pkt = (int(ipaddress.ip_address(ex["src"])), int(ipaddress.ip_address(ex["dst"])), 6, 8080)
     first = next(ln for ln in rs.lines[4] if any(contains(b, pkt) for b in ln.boxes))
-    assert first.lineno == f.line and first.action == "accept"
+    assert first.lineno == f.detail["line"] and first.action == "accept"

@@ -64,7 +64,7 @@ def test_session_disagreement(plan, sliced) -> None:
     _replace_neighbor(sliced, "JB-140100-DC-WR01", "JB-140000-DC-WR01", remote_as=4200149999)
     report = verify(plan, sliced, partial=True)
     hit = [f for f in report.findings if f.rule == "bgp-session"]
-    assert hit and "JB-140100-DC-WR01" in hit[0].devices and "4200149999" in hit[0].message
+    assert hit and "JB-140100-DC-WR01" in hit[0].detail["devices"] and "4200149999" in hit[0].message
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -79,7 +79,7 @@ def test_unprotected_session(plan, sliced, change: dict, words: str) -> None:
     _replace_neighbor(sliced, "JB-140100-DC-WR01", "JB-140000-DC-WR01", **change)
     report = verify(plan, sliced, partial=True)
     hit = [f for f in report.findings if f.rule == "session-protection"]
-    assert hit and all(words in f.message for f in hit) and "JB-140100-DC-WR01" in hit[0].devices, hit
+    assert hit and all(words in f.message for f in hit) and "JB-140100-DC-WR01" in hit[0].detail["devices"], hit
 
 
 def test_duplicate_router_id(plan, sliced) -> None:
@@ -95,7 +95,7 @@ def test_missing_backup_breaks_redundancy(plan, sliced) -> None:
     _drop_neighbor(sliced, "JB-140000-DC-WR02", "JB-140200-DC-WR01")
     report = verify(plan, sliced, partial=True)
     red = [f for f in report.findings if f.rule == "redundancy"]
-    assert red and any("JB-140200-DC-WR01" in f.devices for f in red)
+    assert red and any("JB-140200-DC-WR01" in f.detail["devices"] for f in red)
     assert "reach-primary" not in _rules(report)  # with every link up it still works
 
 

@@ -30,7 +30,7 @@ def test_broken_frr_config_fails_vtysh_dryrun() -> None:
     broken = broken.replace("ip prefix-list PL4-DEFAULT seq 10 permit 0.0.0.0/0",
                             "ip prefix-list PL4-DEFAULT seq 10 permit 0.0.0.0/33")
     findings = validate_frr(broken)
-    details = " | ".join(f.detail for f in findings)
+    details = " | ".join(f.message for f in findings)
     assert {f.rule for f in findings} == {"frr-syntax"}
     assert "neighbour 10.0.14.0" in details
     assert "0.0.0.0/33" in details
@@ -94,9 +94,9 @@ def test_structural_checks_flag_violations(platform: str, old: str, new: str, ru
     findings = validate_ios_like(text.replace(old, new, 1), platform)
     hits = [f for f in findings if f.rule == rule]
     assert hits, findings
-    assert any(word in f.detail for f in hits), hits
+    assert any(word in f.message for f in hits), hits
     # A finding must never echo a community string.
-    assert all("s3cret" not in f.detail for f in findings)
+    assert all("s3cret" not in f.message for f in findings)
 
 
 def test_ios_bfd_needs_interface_timers() -> None:
@@ -105,7 +105,7 @@ def test_ios_bfd_needs_interface_timers() -> None:
     head, tail = text.split(block, 1)
     tail = tail.replace(" bfd interval 100 min_rx 100 multiplier 3\n", "", 1)
     findings = validate_ios_like(head + block + tail, "cisco_ios")
-    assert any(f.rule == "bgp-bfd" and "GigabitEthernet0/0/3" in f.detail for f in findings)
+    assert any(f.rule == "bgp-bfd" and "GigabitEthernet0/0/3" in f.message for f in findings)
 
 
 def test_banner_text_is_not_parsed_as_config() -> None:
@@ -146,8 +146,8 @@ def test_many_frr_configs_checked_in_one_run_keep_their_own_line_numbers() -> No
     line = broken.splitlines().index(next(ln for ln in broken.splitlines() if ln.startswith(" neighbour "))) + 1
     found = validate_frr_many([good, broken, good, "hostname x\n neighbor 10.0.0.1 remote-as 1\n"])
     assert found[0] == [] and found[2] == []
-    assert [f.detail.split(":")[0] for f in found[1]] == [f"line {line}"]
-    assert [f.detail.split(":")[0] for f in found[3]] == ["line 2"]  # an `end` separates configs
+    assert [f.message.split(":")[0] for f in found[1]] == [f"line {line}"]
+    assert [f.message.split(":")[0] for f in found[3]] == ["line 2"]  # an `end` separates configs
 
 
 # Issue 9 fixes, each held by a structural rule: (platform, role, line pattern to drop / (old, new), rule).
