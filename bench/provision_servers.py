@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from jinbao.provision import LAB_VAULT_PASSWORD, run_playbook  # noqa: E402
 from lab import runtime  # noqa: E402
-from lab.servers import running_spec, server_lab, servers_of, start_mgmt_services, write_inventory  # noqa: E402
+from lab.servers import running_spec, servers_of, up, write_inventory  # noqa: E402
 
 LAB, MGMT = "jbprov", "100.126.236.0/24"
 LOCK = "/run/lock/jinbao-lab-tests.lock"  # shared with the lab tests: one lab run at a time
@@ -34,10 +34,8 @@ SETTINGS = {"project (forks 20, pipelining on)": (20, True), "ansible defaults (
 
 def measure(sites: tuple[str, ...] | None, forks: int, pipelining: bool, say: callable) -> dict[str, float | int]:
     runtime.down(LAB)
-    spec = server_lab(ROOT / "inventory", "minimal", LAB, MGMT, sites)
     t0 = time.monotonic()
-    runtime.up(spec)
-    start_mgmt_services(LAB)
+    spec = up(ROOT / "inventory", "minimal", LAB, MGMT, sites)
     up_s = time.monotonic() - t0
     with tempfile.TemporaryDirectory() as tmp:
         inv = write_inventory(running_spec(LAB), Path(tmp))
