@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 
 from core.errors import JinbaoError
 from dr.config import DrDoc
-from inventory.model import Device, Inventory, Site
+from inventory.drpolicy import DB_ROLE, default_replica_site, first_db, replica_site
+from inventory.model import Inventory, Site
 
-DB_ROLE = "DB"
+__all__ = ["DB_ROLE", "Pair", "default_replica_site", "has_own_lines", "replication_plan", "slot_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +31,6 @@ class Pair:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def default_replica_site(inv: Inventory, site: Site) -> str | None:
-    """Where a data centre's replica goes when dr.yaml says nothing. The city that hosts its province's DR
-    centre (Datong, Luoyang) replicates to the national one: one disaster must not take both copies."""
-    national = f"{_ministry(inv)}-DR"
-    if site.tier == "city":
-        own = f"{site.province}-DR"
-        if inv.has_site(own) and inv.site(own).city != site.city:
-            return own
-    return national if inv.has_site(national) else None
-
-
-def _ministry(inv: Inventory) -> str:
-    return next(s.code for s in inv.sites if s.tier == "ministry" and s.kind == "dc")
-
-
-def _first_db(devs: list[Device]) -> Device | None:
-    dbs = sorted((d for d in devs if d.role == DB_ROLE), key=lambda d: d.index)
-    return dbs[0] if dbs else None
 
 
 def has_own_lines(inv: Inventory, dr_site: Site) -> bool:
@@ -72,19 +53,19 @@ def replication_plan(inv: Inventory, doc: DrDoc, source: str = "dr.yaml") -> lis
     for site in inv.sites:
         if site.kind != "dc":
             continue
-        primary = _first_db(devs[site.id])
+        primary = first_db(devs[site.id])
         if primary is None:
             continue
         over = doc.sites.get(site.id)
         entry = f"sites.{site.id}" if over else "defaults"
-        rsid = (over.replica_site if over else None) or default_replica_site(inv, site)
+        rsid = replica_site(inv, doc, site)  # the rule the inventory plugins show as jinbao_dr_site
         if rsid is None:
             raise JinbaoError(f"{site.id}: no DR centre to hold its replica (add one or set replica_site)",
                               file=source, entry=entry)
         if not inv.has_site(rsid):
             raise JinbaoError(f"replica site {rsid!r} is not in the inventory", file=source, entry=entry)
         rsite = inv.site(rsid)
-        replica = _first_db(devs[rsid])
+        replica = first_db(devs[rsid])
         if replica is None:
             raise JinbaoError(f"replica site {rsid} has no database server", file=source, entry=entry)
         if rsite.city == site.city:

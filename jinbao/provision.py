@@ -1,8 +1,8 @@
 """Run the server playbooks (playbooks/*.yml) through ansible-runner and summarise the play recap.
 
 I/O at the edge: ``run_playbook`` starts Ansible; ``recap_from_stats`` and ``limit_for_sites`` are pure.
-The lab's inventory is generated from its state (lab/servers.py); a real network's comes from the
-source-of-truth inventory plugin configured by ``inventory/jinbao.yml``.
+Both a real network's inventory and a lab's come from the source-of-truth inventory plugin
+(``inventory/jinbao.yml``; a lab's is the same configuration with the lab selected: lab/servers.py).
 """
 
 from __future__ import annotations
@@ -62,8 +62,10 @@ def recap_from_stats(stats: dict[str, dict[str, int]] | None) -> dict[str, dict[
 
 
 def limit_for_sites(sites: Iterable[str]) -> str:
-    """An Ansible --limit pattern for these sites' groups (``site_<id>``, as the inventories name them)."""
-    return ":".join(f"site_{s.lower().replace('-', '_')}" for s in sorted(sites))
+    """An Ansible --limit pattern for these sites' groups, named by the inventory plugin's own rule."""
+    from plugins.hostvars import group_name
+
+    return ":".join(group_name("site", s) for s in sorted(sites))
 
 
 def format_recap(result: BuildResult) -> str:

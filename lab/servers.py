@@ -1,31 +1,31 @@
-"""A server-only lab for the Ansible roles, and the Ansible inventory of a running lab's servers.
+"""A server-only lab for the Ansible roles.
 
 The lab harness gives each server a bare host (sshd on its management address, Python, the deploy account
 ``jbadmin`` with the lab's LAB-ONLY key); ``playbooks/site.yml`` builds everything else over SSH. One extra
 node stands in for the site's management zone (NTP and syslog servers), which the lab otherwise leaves to the
-host. Until the source-of-truth inventory plugin exists, ``ansible_inventory()`` writes the inventory from
-the lab's own state, with the host variables the plugin will provide (see docs/servers.md).
+host. The Ansible inventory is the source-of-truth plugin's (``inventory/jinbao.yml`` with ``JINBAO_LAB``):
+``up`` records the lab the way ``jinbao lab up`` does, so the plugin sees the running servers; the lab's
+differences are variables only (docs/servers.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
 from inventory.naming import parse_hostname
-from lab import names, nodefiles, runtime, state
+from lab import names, runtime, state
+from lab.fleet import record_lab
 from lab.slice import ZONE_OF_ROLE, build_lab
 from lab.spec import LabSpec, NodeSpec
 
 MGMT_NODE = "mgmt-nm01"
 MGMT_HOSTNAME = "lab-mgmt-nm01"
 ROOT = Path(__file__).resolve().parent.parent
-GROUP_VARS = ROOT / "inventory" / "group_vars"
+PLUGIN_CONFIG = ROOT / "inventory" / "jinbao.yml"
 
 NTP_SERVER_CONF = """# jinbao lab: stand-in for the management zone's NTP server (serves its clock, never sets it)
 local stratum 8
@@ -99,58 +99,27 @@ def servers_of(spec: LabSpec) -> list[NodeSpec]:
     return [n for n in spec.nodes if n.kind == "server" and n.role in ZONE_OF_ROLE]
 
 
-def ansible_inventory(spec: LabSpec) -> dict[str, Any]:
-    """The lab's servers as an Ansible YAML inventory, with the host variables and groups the roles expect."""
-    mgmt = next((n for n in spec.nodes if n.name == MGMT_NODE), None)
-    mgmt_ip = str(ipaddress.ip_interface(mgmt.mgmt_ip).ip) if mgmt else spec.mgmt_host_ip
-    lans: dict[str, list[str]] = {}
-    for seg in spec.segments:
-        for m in seg.members:
-            lans.setdefault(m.node, []).extend(m.addrs)
-    hosts: dict[str, dict[str, Any]] = {}
-    groups: dict[str, set[str]] = {"lab": set(), "servers": set(), "databases": set()}
-    for n in servers_of(spec):
-        site, role, _ = parse_hostname(n.hostname)
-        zone = ZONE_OF_ROLE[n.role][1]
-        ip = str(ipaddress.ip_interface(n.mgmt_ip).ip)
-        lan = [str(ipaddress.ip_interface(a).ip) for a in lans.get(n.name, []) if ":" not in a]
-        lan_nets = [str(ipaddress.ip_interface(a).network) for a in lans.get(n.name, []) if ":" not in a]
-        hosts[n.hostname] = {
-            "ansible_host": ip,
-            "ansible_user": nodefiles.ADMIN_USER,
-            "ansible_ssh_private_key_file": runtime.ssh_key(spec.name),
-            "ansible_ssh_common_args": f"-o UserKnownHostsFile={runtime.known_hosts(spec.name)} "
-                                       "-o StrictHostKeyChecking=yes",
-            "jb_site": site,
-            "jb_role": role,
-            "jb_zone": zone,
-            "jb_lab_node": n.name,
-            "jb_mgmt_nets": [spec.mgmt_net],
-            "jb_ntp_servers": [mgmt_ip],
-            "jb_log_servers": [mgmt_ip],
-            "jb_listen_addresses": [ip, *lan],
-            # The zone's own LAN, and the lab host (it stands in for the management zone's tools and tests).
-            "jb_db_client_nets": [*lan_nets, f"{spec.mgmt_host_ip}/32"],
-            "jb_snmp_user": spec.snmp_user.name if spec.snmp_user else "jinbao-nms",
-            # The lab's own CA, in the lab's state directory: `lab down` removes it with the lab.
-            "postgresql_ca_dir": str(names.lab_dir(spec.name) / "pki"),
-        }
-        for g in ("lab", "servers", "databases", f"zone_{zone}", f"role_{role.lower()}",
-                  f"site_{site.lower().replace('-', '_')}"):
-            groups.setdefault(g, set()).add(n.hostname)
-    return {"all": {"children": {g: {"hosts": {h: hosts[h] if g == "lab" else {} for h in sorted(members)}}
-                                 for g, members in sorted(groups.items())}}}
+def up(inventory_dir: Path, slice_name: str, lab_name: str, mgmt_net: str,
+       sites: tuple[str, ...] | None = None) -> LabSpec:
+    """Start a server lab (the caller holds the lab lock and took any previous one down), record it for
+    the inventory plugin like `jinbao lab up` does, and start the management zone's stand-in services."""
+    spec = server_lab(inventory_dir, slice_name, lab_name, mgmt_net, sites)
+    runtime.up(spec)
+    record_lab(lab_name, slice_name, inventory_dir, mgmt_net)
+    start_mgmt_services(lab_name)
+    return spec
 
 
 def write_inventory(spec: LabSpec, dest: Path) -> Path:
-    """Write the lab inventory as ``dest/hosts.yml`` beside a link to the project's group_vars (which Ansible
-    reads relative to the inventory file). Atomic: a half-written inventory is never read."""
+    """An inventory source for a running lab: the project's plugin configuration with the lab selected,
+    beside a link to the project's group_vars (Ansible reads them relative to the inventory source). No
+    hosts or variables of its own: they come from the plugin, as for the real network. Atomic."""
+    running_spec(spec.name)  # one-line error when the lab is not up
     dest.mkdir(parents=True, exist_ok=True)
     link = dest / "group_vars"
     if not link.is_symlink():
-        link.symlink_to(GROUP_VARS)
-    path = dest / "hosts.yml"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(ansible_inventory(spec), indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+        link.symlink_to(PLUGIN_CONFIG.parent / "group_vars")
+    path = dest / "jinbao.yml"
+    atomic_write_text(path, f"# lab {spec.name}: the source-of-truth plugin, this lab's slice\n"
+                            f"plugin: jinbao\ninventory_dir: {PLUGIN_CONFIG.parent}\nlab: {spec.name}\n")
     return path

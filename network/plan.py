@@ -330,6 +330,12 @@ def _nms_hosts(p: PlanInput, site: Site) -> list[str]:
     return cached
 
 
+def management_servers(p: PlanInput, site: Site) -> list[str]:
+    """The management addresses of the NM servers a site's devices use (the inventory plugins give the
+    same list to the site's servers: plugins/hostvars.py)."""
+    return list(_nms_hosts(p, site))
+
+
 def _find_nms(p: PlanInput, site: Site) -> list[str]:
     chain: list[str] = []
     s: Site | None = site

@@ -7,7 +7,13 @@ record and, for a lab, the lab's recorded slice), not with the model below it.
 
 Real network: `ansible_host` is the out-of-band management address from the IP registration record.
 A lab (`lab=NAME`): only the hosts the lab built, with the lab's management addresses, SSH user and key,
-and the lab's platforms (routers run FRR, firewalls Linux) - the differences live in variables only.
+the lab's platforms (routers run FRR, firewalls Linux) and the lab's management zone - the differences
+live in variables only; the roles and playbooks read the same `jinbao_*` variables everywhere.
+
+The server roles' inputs (docs/servers.md) come from here too: management networks, the management zone's
+NTP and log servers (the same ones the network devices get, network/plan.py), listen addresses, a zone
+database's client networks (the zone's LANs and, from the zone policy, the LANs with a PostgreSQL flow into
+it), the NMS's SNMPv3 user; and the groups `databases` and `routers` the playbooks and group_vars use.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import JinbaoError
-from inventory.model import Device, Inventory, Site
+from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
+from inventory.model import Device
 from inventory.scope import sites_in_scope
-from network.plan import PlanInput
+from network.plan import PlanInput, management_servers
 
 # role -> (address pool, zone). Management servers live on the out-of-band management network.
 ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
@@ -38,6 +45,9 @@ NETWORK_OS = {"huawei_vrp": "community.network.ce", "huawei_usg": "community.net
 NORNIR_PLATFORM = {"huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_ios": "ios",
                    "h3c_comware": "hp_comware", "frr": "frr", "linux_nftables": "linux", "linux": "linux"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
+DATABASE_ZONES = ("production", "exchange", "decision")  # each has a zone database server (group `databases`)
+LINUX_NETWORK_PLATFORMS = ("frr", "linux_nftables")  # routers/firewalls the baseline can run on (`routers`)
+LAB_SERVER_USER = "jbadmin"  # the lab's deploy account on every node (lab/nodefiles.py ADMIN_USER)
 
 
 @dataclass
@@ -55,20 +65,54 @@ class InventoryView:
 
 
 def group_name(key: str, value: str) -> str:
-    """`site` + `140100-DC` -> `site_140100_DC`: valid Ansible group names (letters, digits, underscores)."""
-    return f"{key}_{value}".replace("-", "_").replace(".", "_")
+    """`site` + `140100-DC` -> `site_140100_dc`: valid Ansible group names (letters, digits, underscores),
+    lower case - the one form, used by `jinbao servers build --scope` (jinbao/provision.py) too."""
+    return f"{key}_{value}".replace("-", "_").replace(".", "_").lower()
 
 
-def dr_site(inv: Inventory, site: Site) -> str | None:
-    """The DR centre that backs a site up: the ministry -> the national DR centre; a province's sites -> the
-    provincial DR centre when there is one; a DR centre -> the data centre it protects."""
-    if site.kind == "dr":
-        dc = f"{site.code}-DC"
-        return dc if inv.has_site(dc) else None
-    if site.kind == "access":
-        return None
-    candidate = f"{site.province}-DR"
-    return candidate if inv.has_site(candidate) else None
+@dataclass
+class ViewContext:
+    """What every host's variables are computed from, read once per view."""
+
+    plan: PlanInput
+    dr: DrDoc
+    db_sources: dict[str, tuple[str, ...]]  # zone -> zones whose LANs may reach its database (itself first)
+    known: set[str]  # hostnames a partner may be (the inventory's, or the lab's)
+    devs_of: dict[str, list[Device]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.devs_of = self.devs_of or self.plan.inv.devices_of()
+
+
+def db_client_zones(directory: Path) -> dict[str, tuple[str, ...]]:
+    """Zone -> the zones whose clients reach its database: itself, and the sources of the zone policy's
+    same-site PostgreSQL flows into it (production -> exchange). No policy file: the zone itself only."""
+    out = {z: (z,) for z in DATABASE_ZONES}
+    if not (Path(directory) / "policy.yaml").exists():
+        return out
+    from network.policy.model import load_policy
+
+    for f in load_policy(Path(directory)).allowed():
+        if f.dst in out and f.to_site == "same" and "postgresql" in f.services and f.src not in out[f.dst]:
+            out[f.dst] = (*out[f.dst], f.src)
+    return out
+
+
+def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
+    """(DR centre backing the device's site, the host there it pairs with) - inventory/drpolicy.py's rule,
+    the replication plan's: a DB server's partner is the plan's replica (first DB to first DB); other roles
+    pair with the same role and number at the DR centre. (None, None) for DR centres and access sites."""
+    inv = ctx.plan.inv
+    rsid = replica_site(inv, ctx.dr, inv.site(d.site))
+    if rsid is None or not inv.has_site(rsid):
+        return None, None
+    there = ctx.devs_of.get(rsid, [])
+    if d.role == DB_ROLE:
+        mine, theirs = first_db(ctx.devs_of[d.site]), first_db(there)
+        partner = theirs.hostname if theirs and mine and mine.hostname == d.hostname else None
+    else:
+        partner = next((x.hostname for x in there if x.role == d.role and x.index == d.index), None)
+    return rsid, partner if partner in ctx.known else None
 
 
 def _lan(plan: PlanInput, site: str, pool: str, zone: str, af: int, who: str, member: str) -> str | None:
@@ -84,22 +128,22 @@ def _mgmt(plan: PlanInput, site: str, host: str, af: int) -> str | None:
     return None if rec is None else rec.prefix.split("/")[0]
 
 
-def host_vars(plan: PlanInput, d: Device, platform: str | None = None, known: set[str] | None = None,
-              ) -> dict[str, Any]:
-    """A device's variables. `known`: every hostname of the inventory (computed once by the caller)."""
+def _addr(cidr: str | None) -> str | None:
+    return cidr.split("/")[0] if cidr else None
+
+
+def host_vars(ctx: ViewContext, d: Device, platform: str | None = None) -> dict[str, Any]:
+    """A device's variables."""
+    plan = ctx.plan
     inv = plan.inv
     site = inv.site(d.site)
     platform = platform or d.platform
     kind = KIND_OF_ROLE.get(d.role, "server")
     pool, zone = ZONE_OF_ROLE.get(d.role, ("management", "management"))
-    partner_site = dr_site(inv, site)
-    partner = f"JB-{partner_site}-{d.role}{d.index:02d}" if partner_site else None
-    if known is None:
-        known = {x.hostname for x in inv.devices}
-    if partner not in known:
-        partner = None
+    partner_site, partner = dr_partner(ctx, d)
+    mgmt4 = _mgmt(plan, d.site, d.hostname, 4)
     v: dict[str, Any] = {
-        "ansible_host": _mgmt(plan, d.site, d.hostname, 4),
+        "ansible_host": mgmt4,
         "jinbao_hostname": d.hostname,
         "jinbao_kind": kind,
         "jinbao_role": d.role,
@@ -114,7 +158,7 @@ def host_vars(plan: PlanInput, d: Device, platform: str | None = None, known: se
         "jinbao_province": site.province,
         "jinbao_city": site.city,
         "jinbao_zone": zone,
-        "jinbao_mgmt_ipv4": _mgmt(plan, d.site, d.hostname, 4),
+        "jinbao_mgmt_ipv4": mgmt4,
         "jinbao_mgmt_ipv6": _mgmt(plan, d.site, d.hostname, 6),
         "jinbao_dr_site": partner_site,
         "jinbao_dr_partner": partner,
@@ -124,15 +168,43 @@ def host_vars(plan: PlanInput, d: Device, platform: str | None = None, known: se
         lan = "oob" if pool == "management" else zone
         for af, key in ((4, "ipv4"), (6, "ipv6")):
             v[f"jinbao_zone_{key}"] = _lan(plan, d.site, pool, lan, af, d.hostname, d.hostname)
-            gw = _lan(plan, d.site, pool, lan, af, d.hostname, "gateway")
-            v[f"jinbao_zone_gateway_{key}"] = gw.split("/")[0] if gw else None
+            v[f"jinbao_zone_gateway_{key}"] = _addr(_lan(plan, d.site, pool, lan, af, d.hostname, "gateway"))
     if kind == "router":
         v["jinbao_asn"] = inv.asn(site)
+    if kind == "server" or platform in LINUX_NETWORK_PLATFORMS:
+        v.update(_baseline_inputs(ctx, d, v, zone, pool))
     nos = NETWORK_OS.get(platform)
     if kind != "server" and nos:
         v["ansible_network_os"] = nos
         v["ansible_connection"] = "ansible.netcommon.network_cli"
     return v
+
+
+def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, pool: str) -> dict[str, Any]:
+    """What the baseline (and, on zone database servers, the postgresql role) reads from the inventory."""
+    plan = ctx.plan
+    # The management zone's servers: the same list the network devices of the site get (own site, province,
+    # ministry); never the host itself (a management server takes its time from the tier above).
+    nms = [ip for ip in management_servers(plan, plan.inv.site(d.site)) if ip != v["jinbao_mgmt_ipv4"]]
+    out: dict[str, Any] = {
+        # The national management prefixes: where the NMS and operators come from (the routers' JB-MGMT ACL).
+        "jinbao_mgmt_nets": [plan.mgmt_pools[af] for af in (4, 6) if plan.mgmt_pools.get(af)],
+        "jinbao_ntp_servers": nms[-2:],
+        "jinbao_log_servers": nms[:2],
+        "jinbao_listen_addresses": list(dict.fromkeys(
+            a for a in (v["jinbao_mgmt_ipv4"], _addr(v.get("jinbao_zone_ipv4"))) if a)),
+        "jinbao_snmp_user": plan.routing.management.snmp_user,
+    }
+    if zone in DATABASE_ZONES:
+        nets: list[str] = []
+        for src in ctx.db_sources.get(zone, (zone,)):
+            src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
+            for af in (4, 6):
+                rec = plan.addr.reg.get(f"{src_pool}/{af}/{d.site}/{src}")
+                if rec is not None and rec.status == "active":
+                    nets.append(rec.prefix)
+        out["jinbao_db_client_nets"] = nets
+    return out
 
 
 def _groups_of(v: dict[str, Any]) -> list[str]:
@@ -141,18 +213,31 @@ def _groups_of(v: dict[str, Any]) -> list[str]:
             "kind": v["jinbao_kind"], "platform": v["jinbao_platform"]}
     out = [group_name(k, keys[k]) for k in GROUP_KEYS]
     out.append("servers" if v["jinbao_kind"] == "server" else "network")
+    if v["jinbao_kind"] == "server" and v["jinbao_zone"] in DATABASE_ZONES:
+        out.append("databases")
+    if v["jinbao_kind"] != "server" and v["jinbao_platform"] in LINUX_NETWORK_PLATFORMS:
+        out.append("routers")
     return out
 
 
-def build_view(plan: PlanInput, scope: str | None = None, where: str = "") -> InventoryView:
+def context(plan: PlanInput, directory: Path | str, known: set[str] | None = None) -> ViewContext:
+    """The view's inputs: the plan, and the DR and zone policies of the inventory directory."""
+    return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(Path(directory)),
+                       known if known is not None else {d.hostname for d in plan.inv.devices})
+
+
+def build_view(plan: PlanInput, scope: str | None = None, where: str = "",
+               directory: Path | str | None = None) -> InventoryView:
     """The real network (or a scope of it): every device, management addresses from the IP record."""
+    from inventory.load import default_inventory_dir
+
+    ctx = context(plan, directory or where or default_inventory_dir())
     sites = sites_in_scope(plan.inv, scope)
     hosts: dict[str, HostView] = {}
-    known = {d.hostname for d in plan.inv.devices}
     for d in plan.inv.devices:
         if d.site not in sites:
             continue
-        v = host_vars(plan, d, known=known)
+        v = host_vars(ctx, d)
         hosts[d.hostname] = HostView(d.hostname, v, _groups_of(v))
     return InventoryView(hosts, _group_vars(hosts), where)
 
@@ -166,29 +251,58 @@ def _group_vars(hosts: dict[str, HostView]) -> dict[str, dict[str, Any]]:
 
 
 def lab_view(lab_name: str, scope: str | None = None) -> InventoryView:
-    """The hosts a lab built (as recorded by `jinbao lab up`), reachable the lab's way."""
-    from lab import names, runtime
+    """The hosts a lab built (as recorded by `jinbao lab up` or lab/servers.py's `up`), reachable the lab's
+    way. The lab's differences, all in variables: management addresses, SSH user and key, platforms of
+    the routers, and its management zone (the lab's management network; the NTP/log stand-in node of a
+    server lab, else the lab host) - see docs/servers.md."""
+    import ipaddress
+
+    from lab import names, runtime, state
     from lab.fleet import LAB_META, read_lab_meta
+    from lab.servers import MGMT_NODE
     from lab.slice import MGMT_NET, build_lab
+    from lab.spec import LabSpec
 
     meta = names.lab_dir(lab_name) / LAB_META
     if not meta.exists():
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first")
     info = read_lab_meta(meta)
-    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
+    mgmt_net = info.get("mgmt_net", MGMT_NET)
+    lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, mgmt_net)
+    # A lab built from part of the slice (a server lab) has only some of its nodes: keep what is running.
+    st = state.load(lab_name)
+    running = LabSpec.from_dict(st["spec"]) if st and "spec" in st else None
+    built = {n.hostname for n in running.nodes} if running else set(lp.mgmt)
+    standin = next((n for n in running.nodes if n.name == MGMT_NODE), None) if running else None
+    lab_host = running.mgmt_host_ip if running else lp.spec.mgmt_host_ip
+    mgmt_zone = [str(ipaddress.ip_interface(standin.mgmt_ip).ip)] if standin else [lab_host]
+    ctx = context(lp.plan, Path(info["inventory"]), known=set(lp.mgmt) & built)
     sites = sites_in_scope(lp.plan.inv, scope)
     hosts: dict[str, HostView] = {}
     key, known = runtime.ssh_key(lab_name), runtime.known_hosts(lab_name)
     for d in lp.plan.inv.devices:
-        if d.hostname not in lp.mgmt or d.site not in sites:
+        if d.hostname not in lp.mgmt or d.hostname not in built or d.site not in sites:
             continue
         platform = {"router": "frr", "firewall": "linux_nftables"}.get(KIND_OF_ROLE.get(d.role, ""), d.platform)
-        v = host_vars(lp.plan, d, platform, known=set(lp.mgmt))
-        v.update({"ansible_host": lp.mgmt[d.hostname], "jinbao_mgmt_ipv4": lp.mgmt[d.hostname],
+        v = host_vars(ctx, d, platform)
+        ip = lp.mgmt[d.hostname]
+        v.update({"ansible_host": ip, "jinbao_mgmt_ipv4": ip,
                   "ansible_user": "root", "ansible_ssh_private_key_file": key,
                   "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes",
-                  "jinbao_lab": lab_name, "jinbao_lab_node": lp.nodes[d.hostname]})
-        if v["jinbao_kind"] != "server":
+                  "jinbao_lab": lab_name, "jinbao_lab_node": lp.nodes[d.hostname],
+                  "jinbao_lab_dir": str(names.lab_dir(lab_name))})
+        if "jinbao_mgmt_nets" in v:
+            v.update({"jinbao_mgmt_nets": [mgmt_net], "jinbao_ntp_servers": mgmt_zone,
+                      "jinbao_log_servers": mgmt_zone,
+                      "jinbao_listen_addresses": list(dict.fromkeys(
+                          a for a in (ip, _addr(v.get("jinbao_zone_ipv4"))) if a))})
+        if "jinbao_db_client_nets" in v:
+            # the lab host stands in for the management zone's tools (and the tests) as a database client
+            v["jinbao_db_client_nets"] = [*v["jinbao_db_client_nets"], f"{lab_host}/32"]
+        if v["jinbao_kind"] == "server":
+            # servers are reached as on a real network: the deploy account with sudo (root login is refused)
+            v["ansible_user"] = LAB_SERVER_USER
+        else:
             # The lab's routers are Linux boxes running FRR: SSH to the shell, vtysh inside.
             v.pop("ansible_connection", None)
             v["ansible_network_os"] = "frr.frr.frr"
@@ -204,7 +318,7 @@ def load_view(inventory_dir: Path | str | None = None, lab: str | None = None,
     from inventory.load import default_inventory_dir
 
     directory = Path(inventory_dir) if inventory_dir else default_inventory_dir()
-    return build_view(_open_network(directory), scope, str(directory))
+    return build_view(_open_network(directory), scope, str(directory), directory)
 
 
 _PLANS: dict[tuple[str, tuple[float, ...]], PlanInput] = {}

@@ -65,7 +65,7 @@ def test_audit_rules(host: Any, hostvars: dict[str, Any]) -> None:
 
 
 def test_chrony_synchronised(host: Any, hostvars: dict[str, Any]) -> None:
-    servers = hostvars["jb_ntp_servers"]
+    servers = hostvars["jinbao_ntp_servers"]
     conf = host.file("/etc/chrony/chrony.conf").content_string
     assert all(f"server {s} " in conf for s in servers) and "pool " not in conf
     deadline = time.monotonic() + 60
@@ -80,7 +80,7 @@ def test_chrony_synchronised(host: Any, hostvars: dict[str, Any]) -> None:
 
 def test_rsyslog_forwards_to_management(host: Any, hostvars: dict[str, Any]) -> None:
     conf = host.file("/etc/rsyslog.d/90-jinbao-forward.conf").content_string
-    for target in hostvars["jb_log_servers"]:
+    for target in hostvars["jinbao_log_servers"]:
         assert f'target="{target}"' in conf
     assert host.process.filter(comm="rsyslogd")
     assert host.run("rsyslogd -N1").rc == 0
@@ -90,7 +90,7 @@ def test_nftables_loaded(host: Any, hostvars: dict[str, Any]) -> None:
     ruleset = host.check_output("nft list table inet jinbao_host")
     assert re.search(r"hook input priority filter; policy drop;", ruleset)
     assert 'comment "ssh from management"' in ruleset
-    for net in hostvars["jb_mgmt_nets"]:
+    for net in hostvars["jinbao_mgmt_nets"]:
         assert net in ruleset
 
 

@@ -37,6 +37,7 @@ def build_cmd(
         if lab:
             from lab.servers import running_spec, write_inventory
 
+            # the same plugin as for the real network, with the lab selected (its differences: variables)
             inventory = write_inventory(running_spec(lab), Path(tmp) / "inventory")
             vault = vault_password_file or provision.LAB_VAULT_PASSWORD
         else:

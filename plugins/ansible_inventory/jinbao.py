@@ -59,7 +59,7 @@ keyed_groups:
 compose:
   backup_target: jinbao_dr_partner
 groups:
-  databases: jinbao_role == 'DB'
+  primary_dbs: jinbao_role == 'DB' and jinbao_dr_site is not none
 """
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,8 +72,15 @@ except ImportError:  # older ansible-core: plain strings are trusted already
 
 
 def _plain(value):  # type: ignore[no-untyped-def]
-    """Trusted strings, so `ansible-inventory --list` (and AWX, which reads it) gets plain JSON values."""
-    return _trusted(value) if isinstance(value, str) else value
+    """Trusted strings, so `ansible-inventory --list` (and AWX, which reads it) gets plain JSON values; also
+    inside the lists the server roles' inputs are (jinbao_ntp_servers, jinbao_db_client_nets, ...)."""
+    if isinstance(value, str):
+        return _trusted(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):

@@ -19,7 +19,8 @@ from dr.plan import Pair, has_own_lines, replication_plan
 from inventory.load import load
 from inventory.model import Inventory, Link
 from lab import runtime
-from lab.servers import running_spec, server_lab, start_mgmt_services, write_inventory
+from lab.servers import running_spec, write_inventory
+from lab.servers import up as servers_up
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 INVENTORY = ROOT / "inventory"
@@ -52,8 +53,7 @@ def write_plan(pairs: list[Pair], dest: Path) -> Path:
 def up(workdir: Path) -> Path:
     """Bring the lab up (replacing a leftover one) and return its Ansible inventory."""
     runtime.down(LAB)
-    runtime.up(server_lab(INVENTORY, "minimal", LAB, MGMT_NET, SITES))
-    start_mgmt_services(LAB)
+    servers_up(INVENTORY, "minimal", LAB, MGMT_NET, SITES)
     return write_inventory(running_spec(LAB), workdir / "inventory")
 
 

@@ -44,7 +44,7 @@ keyed_groups:
   - key: jinbao_dr_site
     prefix: dr
 groups:
-  databases: jinbao_role == 'DB'
+  primary_dbs: jinbao_role == 'DB' and jinbao_dr_site is not none
 """)
     return cfg
 
@@ -53,7 +53,7 @@ def test_graph_from_repo_root_covers_the_nation() -> None:
     r = ansible_inventory("-i", "inventory/jinbao.yml", "--graph")
     assert r.returncode == 0, r.stderr
     assert "[WARNING]" not in r.stderr, r.stderr
-    for group in ("@tier_ministry:", "@province_140000:", "@site_140100_DC:", "@role_db:", "@zone_production:",
+    for group in ("@tier_ministry:", "@province_140000:", "@site_140100_dc:", "@role_db:", "@zone_production:",
                   "@zone_decision:", "@servers:", "@network:"):
         assert group in r.stdout
     from inventory.load import load
@@ -76,14 +76,16 @@ def test_host_vars_groups_and_constructed(shanxi_config: Path) -> None:
     assert wr["ansible_network_os"] == "community.network.ce" and wr["jinbao_asn"] == 4200140100
     # constructed: compose, groups, keyed_groups
     assert db["backup_target"] == "JB-140000-DR-DB01" and db["zone_cidr"] == "10.26.0.2/24"
-    assert "JB-140100-DC-DB01" in members(data, "databases")
-    assert "JB-140100-DC-EX01" not in members(data, "databases")
-    assert "JB-140200-DC-DS01" in members(data, "dr_140000_DR")
+    assert "JB-140100-DC-DB01" in members(data, "primary_dbs")
+    assert not {"JB-140100-DC-EX01", "JB-140000-DR-DB01"} & members(data, "primary_dbs")
+    assert "JB-140100-DC-DS01" in members(data, "dr_140000_DR")
+    # Datong hosts Shanxi's DR centre: its replica goes to the national one (the replication plan's rule)
+    assert "JB-140200-DC-DS01" in members(data, "dr_100000_DR")
     # scope: Shanxi only; groups by tier, site, role, zone
     assert all(h.startswith("JB-14") for h in hv)
     assert members(data, "zone_exchange") == {h for h in hv if "-EX" in h}
     assert "JB-140000-DC-WR02" in members(data, "tier_province")
-    assert members(data, "site_140200_DC") == {h for h in hv if h.startswith("JB-140200-DC-")}
+    assert members(data, "site_140200_dc") == {h for h in hv if h.startswith("JB-140200-DC-")}
 
 
 def test_bad_scope_is_one_line_error(tmp_path: Path) -> None:
@@ -109,7 +111,9 @@ def test_lab_option_gives_the_lab_slice(tmp_path: Path) -> None:
         assert set(hv) >= {"JB-100000-DC-WR01", "JB-140100-DC-DB01"}
         assert not any("-NM" in h or "-AS" in h for h in hv)  # the lab builds neither
         db = hv["JB-140100-DC-DB01"]
-        assert db["ansible_host"].startswith("100.126.9.") and db["ansible_user"] == "root"
+        # servers: the deploy account, as on a real network; routers: root (the deploy engine's FRR access)
+        assert db["ansible_host"].startswith("100.126.9.") and db["ansible_user"] == "jbadmin"
+        assert hv["JB-100000-DC-WR01"]["ansible_user"] == "root"
         assert db["ansible_ssh_private_key_file"].endswith(f"{lab}/ssh/id_ed25519") or lab in \
             db["ansible_ssh_private_key_file"]
         assert hv["JB-100000-DC-WR01"]["jinbao_platform"] == "frr"
@@ -117,3 +121,17 @@ def test_lab_option_gives_the_lab_slice(tmp_path: Path) -> None:
     finally:
         (names.lab_dir(lab) / LAB_META).unlink(missing_ok=True)
         shutil.rmtree(names.lab_dir(lab), ignore_errors=True)
+
+
+def test_scope_limit_names_the_plugins_site_groups(shanxi_config: Path) -> None:
+    """`jinbao servers build --scope` limits to the groups the plugin makes: one lower-case form."""
+    from inventory.load import load
+    from inventory.scope import sites_in_scope
+    from jinbao.provision import limit_for_sites
+
+    data = listed(shanxi_config)
+    sites = sites_in_scope(load(ROOT / "inventory").inventory, "140000")
+    limit = limit_for_sites(sites)
+    assert "site_140100_dc" in limit.split(":") and limit == limit.lower()
+    assert set(limit.split(":")) <= set(data), sorted(set(limit.split(":")) - set(data))
+    assert not any(g.startswith("site_") and g != g.lower() for g in data)

@@ -62,7 +62,7 @@ def test_deploy_engine_nornir_comes_from_the_plugin() -> None:
                       inventory_dir=ROOT / "inventory")
     known, unknown = nr.inventory.hosts["JB-140100-DC-WR01"], nr.inventory.hosts["JB-149900-DC-WR01"]
     assert known.hostname == "100.126.240.11" and known.platform == "frr"  # the target's way in wins
-    assert {"site_140100_DC", "role_wr", "tier_city"} <= {g.name for g in known.groups}
+    assert {"site_140100_dc", "role_wr", "tier_city"} <= {g.name for g in known.groups}
     assert known["jinbao_asn"] == 4200140100 and known["jinbao_platform"] == "frr"
     assert list(unknown.groups) == [] and unknown.hostname == "100.126.240.11"
     assert known.connection_options["napalm"].extras["optional_args"]["key_file"] == "/k"  # type: ignore[index]
@@ -81,7 +81,9 @@ def test_lab_option_gives_the_lab_slice_with_its_key() -> None:
         hosts = nr.inventory.hosts
         assert "JB-140100-DC-DB01" in hosts and not any("-NM" in h for h in hosts)
         db = hosts["JB-140100-DC-DB01"]
-        assert db.hostname.startswith("100.126.8.") and db.username == "root"
+        # servers: the deploy account (as the Ansible plugin); routers: root, as the deploy engine reaches them
+        assert db.hostname.startswith("100.126.8.") and db.username == "jbadmin"
+        assert hosts["JB-100000-DC-WR01"].username == "root"
         assert db.connection_options["netmiko"].extras["key_file"].endswith("id_ed25519")  # type: ignore[index]
         assert hosts["JB-100000-DC-WR01"].platform == "frr"
         assert set(nr.filter(F(groups__contains="lab")).inventory.hosts) == set(hosts)

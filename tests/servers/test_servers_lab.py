@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lab import runtime
-from lab.servers import MGMT_NODE, running_spec, server_lab, servers_of, start_mgmt_services, write_inventory
+from lab.servers import MGMT_NODE, running_spec, servers_of, up, write_inventory
 from tests.conftest import INVENTORY, ROOT
 from tests.lab.conftest import lab_objects, leftovers, snapshot
 from tests.lablock import lab_lock
@@ -61,10 +61,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with lab_lock():
         runtime.down(LAB)
         before = snapshot()
-        spec = server_lab(INVENTORY, "minimal", LAB, MGMT_NET, SITES)
         try:
-            runtime.up(spec)
-            start_mgmt_services(LAB)
+            up(INVENTORY, "minimal", LAB, MGMT_NET, SITES)
             yield write_inventory(running_spec(LAB), tmp_path_factory.mktemp("inventory"))
         finally:
             recorded = lab_objects(LAB)
