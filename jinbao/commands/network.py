@@ -120,7 +120,7 @@ def diagram_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="FILE.svg, .png, .pdf or .dot")],
     scope: ScopeOpt = None,
 ) -> None:
-    """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres marked."""
+    """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres and their own lines marked."""
     from inventory.scope import sites_in_scope, with_parents
     from network.diagram import draw
 
