@@ -102,3 +102,15 @@ def test_dr_lines_were_only_added_to_the_records() -> None:
     without = PortRegistry({k: r for k, r in state.ports.records.items() if k not in dr_ports})
     _, report = allocate_ports(port_demand(bare), without)
     assert not report.changed
+
+
+def test_national_dr_line_must_avoid_the_ministry(inv_dir: Path) -> None:
+    path = inv_dir / "jinbao.yaml"
+    original = path.read_text(encoding="utf-8")
+    for target, needle in (("100000-DC", "not a data centre other than the ministry"),
+                           ("999999-DC", "999999-DC is not a data centre"), ("310000-AS001", "not a data centre")):
+        path.write_text(original, encoding="utf-8")
+        _edit(path, lambda d, t=target: d["network"]["national_dr"].update(line_to=t))
+        r = jinbao("--inventory", str(inv_dir), "inventory", "validate")
+        assert r.returncode == 2 and needle in r.stderr and "network.national_dr.line_to" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1
