@@ -57,7 +57,7 @@ def expand(doc: InventoryDoc, regions: dict[str, Region], file: str) -> Inventor
             raise ctx.err(f"site_overrides.{sid}", f"unknown site {sid}")
     sites = tuple(ctx.sites.values())
     devices = _devices(ctx)
-    links = _links(sites, devices, file)
+    links = _links(sites, devices, file) + _dr_lines(ctx, devices)
     inv = Inventory(sites=sites, devices=devices, links=links, asn_base=doc.network.asn_base, source=file)
     _check_asns(inv, file)
     return inv
@@ -297,6 +297,41 @@ def _links(sites: tuple[Site, ...], devices: tuple[Device, ...], file: str) -> t
         links.append(Link(up[0], low[0], "primary", s.parent, s.id))
         links.append(Link(up[1 % len(up)], low[1 % len(low)], "backup", s.parent, s.id))
     return tuple(links)
+
+
+def _dr_lines(ctx: _Ctx, devices: tuple[Device, ...]) -> tuple[Link, ...]:
+    """Every DR centre's own WAN line (kind dr), one that does not pass through the data centre it backs up:
+    to the ministry's second WAN router, or, for the DR centre of the ministry itself (the national one), to
+    the second WAN router of `network.national_dr.line_to`. After every other link, so adding them moves no
+    port; numbered from the ministry's p2p space, the common root of both ends, so the DR centres' own
+    aggregates (sized without the line) need not grow."""
+    ministry = f"{ctx.doc.network.ministry.code}-DC"
+    entry = "network.national_dr.line_to"
+    national = ctx.doc.network.national_dr.line_to
+    if national is None and ctx.doc.network.national_dr.city is not None:
+        default = f"{ctx.doc.network.national_dr.city}-DC"  # the data centre of the national DR's city
+        national = default if default in ctx.sites and ctx.sites[default].kind == "dc" else None
+    elif national is not None and (national not in ctx.sites or ctx.sites[national].kind != "dc"
+                                   or national == ministry):
+        raise ctx.err(entry, f"{national} is not a data centre other than the ministry's {ministry}")
+    routers: dict[str, list[str]] = {}
+    for d in devices:
+        if d.is_router:
+            routers.setdefault(d.site, []).append(d.hostname)
+    out: list[Link] = []
+    for s in ctx.sites.values():
+        if s.kind != "dr":
+            continue
+        target = ministry if s.parent != ministry else national
+        if target is None:
+            raise ctx.err(entry, f"DR centre {s.id} backs up {ministry}: name the data centre its own WAN line"
+                                 " lands on")
+        up, low = routers.get(target, []), routers.get(s.id, [])
+        if not up or not low:
+            raise ctx.err(entry if target == national else f"site {s.id}",
+                          f"site {target if not up else s.id} has no router to terminate {s.id}'s DR line")
+        out.append(Link(up[1 % len(up)], low[1 % len(low)], "dr", target, s.id, numbered_in=ministry))
+    return tuple(out)
 
 
 def _internal_links(site: Site, routers: list[str]) -> Iterator[Link]:

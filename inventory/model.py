@@ -59,9 +59,15 @@ class Link:
 
     a: str
     b: str
-    kind: str  # primary | backup | access | internal
+    kind: str  # primary | backup | access | internal | dr (a DR centre's own line, `b` its router)
     a_site: str
     b_site: str
+    numbered_in: str = ""  # the site whose p2p space holds its /31s when not the lower site (DR lines)
+
+    @property
+    def p2p_site(self) -> str:
+        """The site whose p2p aggregate holds the link's addresses (the registry files the /31 there)."""
+        return self.numbered_in or self.b_site
 
     @property
     def id(self) -> str:

@@ -34,6 +34,9 @@ class MinistryDoc(_Doc):
 
 class NationalDrDoc(_Doc):
     city: str | None = None
+    # the data centre the national DR centre's own WAN line (kind dr) lands on: not the ministry it backs
+    # up. Default: the data centre of its city, when there is one.
+    line_to: str | None = None
 
     @field_validator("city")
     @classmethod

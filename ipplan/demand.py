@@ -73,9 +73,9 @@ def build_demand(inv: Inventory, plan: PlanDoc) -> list[Request]:
                     add(site.id, Request(keys.loopback(af, site.id, d.hostname), "loopback", af, site.id,
                                          "loopback", plen))
     for link in inv.links:
+        home = link.p2p_site  # the lower site, or where a line across the tree is numbered (DR lines)
         for af, plen in ((4, plan.p2p.ipv4), (6, plan.p2p.ipv6)):
-            add(link.b_site, Request(keys.p2p(af, link.b_site, link.id), "p2p", af, link.b_site,
-                                     f"p2p link ({link.kind})", plen))
+            add(home, Request(keys.p2p(af, home, link.id), "p2p", af, home, f"p2p link ({link.kind})", plen))
 
     children = inv.children()
     ministry = inv.sites[0]

@@ -40,7 +40,8 @@ def loopback(af: int, site: str, hostname: str) -> str:
 
 
 def p2p(af: int, lower_site: str, link_id: str) -> str:
-    """A point-to-point link, filed under its lower site and named by the link's stable id."""
+    """A point-to-point link, filed under its lower site (a DR line: the site it is numbered in) and named by
+    the link's stable id."""
     return f"p2p/{af}/{lower_site}/{link_id}"
 
 

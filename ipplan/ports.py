@@ -23,7 +23,7 @@ HEADER = ("# jinbao port record: the port number of every router link (N in the 
 COLUMNS = ("device", "port", "key", "status")
 FORMAT = RecordFormat(PORTS_FILE, HEADER, COLUMNS)
 STATUSES = ("active", "decommissioned")
-UPLINK_ORDER = ("primary", "backup", "access")
+UPLINK_ORDER = ("primary", "backup", "access", "dr")
 
 
 @dataclass(slots=True)
@@ -134,14 +134,16 @@ def port_demand(inv: Inventory) -> dict[str, list[str]]:
     for d in inv.devices:
         if not d.is_router:
             continue
-        keys = [lk.id for lk in sorted(ups[d.hostname], key=lambda lk: UPLINK_ORDER.index(lk.kind))]
+        lines = sorted(ups[d.hostname], key=lambda lk: UPLINK_ORDER.index(lk.kind))
+        keys = [lk.id for lk in lines if lk.kind != "dr"]
         keys += internal[d.hostname]
         site = inv.site(d.site)
         if site.kind == "access":
             keys.append("lan")
         elif d.site in has_fw:
             keys.append("transit")
-        demand[d.hostname] = keys + downs[d.hostname]
+        # a DR centre's own line last: it came after the rest, and a new router is cabled the same way
+        demand[d.hostname] = keys + downs[d.hostname] + [lk.id for lk in lines if lk.kind == "dr"]
     return demand
 
 

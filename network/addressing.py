@@ -40,7 +40,7 @@ class Addressing:
     def link(self, link: Link, end: str, af: int) -> str:
         """The address of end 'a' (offset 0) or 'b' (offset 1) of a point-to-point link."""
         who = link.a if end == "a" else link.b
-        r = self.record(keys.p2p(af, link.b_site, link.id), who, f"link {link.id} IPv{af}")
+        r = self.record(keys.p2p(af, link.p2p_site, link.id), who, f"link {link.id} IPv{af}")
         return host(af, r.start, r.plen, 0 if end == "a" else 1)
 
     def subnet(self, site: str, pool: str, name: str, af: int, who: str) -> Record:

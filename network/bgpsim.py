@@ -274,11 +274,21 @@ class Simulator:
 
     def set_link(self, link: frozenset[str], up: bool) -> None:
         """Fail or restore a link (interface pair) and reconverge from its two ends."""
-        if up:
-            self.down.discard(link)
-        else:
-            self.down.add(link)
-        self.converge(sorted({e.split(":", 1)[0] for e in link}))
+        self.set_links([link], up)
+
+    def set_links(self, links: list[frozenset[str]], up: bool) -> None:
+        """Fail or restore several links at once (a whole site lost) and reconverge once."""
+        for link in links:
+            if up:
+                self.down.discard(link)
+            else:
+                self.down.add(link)
+        self.converge(sorted({e.split(":", 1)[0] for link in links for e in link}))
+
+    def links_of(self, hosts: set[str]) -> list[frozenset[str]]:
+        """Every session link with an end on one of `hosts`: what removing those routers takes down."""
+        return sorted({s.link for h, ss in self.sessions.items() for s in ss if h in hosts or s.peer in hosts},
+                      key=sorted)
 
     # -- forwarding -------------------------------------------------------------------------------
     def _fib(self, h: str) -> list[tuple[Prefix, int, str, object]]:

@@ -1,7 +1,8 @@
-"""Topology diagrams with graphviz: tiers top to bottom, primary and backup lines distinguishable.
+"""Topology diagrams with graphviz: tiers top to bottom, primary, backup and DR lines distinguishable.
 
 The nation is drawn one column per province (its city centres stacked under it) so that 360 sites stay
-readable; a province or city scope also draws its access sites. DR centres are marked by shape and colour.
+readable; a province or city scope also draws its access sites. DR centres are marked by shape and colour, and
+their own lines (to a site other than the one they back up) are dotted purple.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ STYLE = {
     "primary": {"style": "solid", "penwidth": "2", "color": "#1f4e9c"},
     "backup": {"style": "dashed", "penwidth": "1.2", "color": "#c0392b"},
     "access": {"style": "solid", "penwidth": "0.8", "color": "#7f8c8d", "arrowhead": "none"},
+    # a DR centre's own line crosses the tiers: drawn without pulling the layout (constraint false)
+    "dr": {"style": "dotted", "penwidth": "1.5", "color": "#8e44ad", "constraint": "false"},
 }
 NODE = {
     "ministry": {"shape": "box", "style": "filled,bold", "fillcolor": "#f9e79f"},
@@ -39,7 +42,8 @@ def _label(site: Site, access_count: int) -> str:
 def build_graph(inv: Inventory, sites: set[str], draw_access: bool) -> graphviz.Digraph:
     g = graphviz.Digraph("jinbao", graph_attr={
         "rankdir": "TB", "newrank": "true", "nodesep": "0.25", "ranksep": "0.6", "fontname": "WenQuanYi Zen Hei",
-        "labelloc": "t", "label": "jinbao — business private network (solid: primary, dashed: backup)"},
+        "labelloc": "t", "label": "jinbao — business private network (solid: primary, dashed: backup, dotted purple: DR"
+                 " centres' own lines)"},
         node_attr={"fontname": "WenQuanYi Zen Hei", "fontsize": "10"}, edge_attr={"arrowsize": "0.5"})
     shown = {s.id for s in inv.sites if s.id in sites and (draw_access or s.kind != "access")}
     access_under = Counter(s.parent for s in inv.sites if s.kind == "access" and s.id in sites and not draw_access)

@@ -8,6 +8,9 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
 - a parent sends only a default route down;
 - the lower tier prefers its primary line (local-preference) and makes the upper tier prefer it too
   (AS-path prepend on the backup);
+- a DR centre's own line (kind dr, to a site other than the one it backs up) is the last resort both ways:
+  local-preference `dr` on what is learned over it, the backup prepend on what is sent; the data centre it
+  backs up keeps announcing the DR centre's aggregates upward, so the normal path wins while it stands;
 - every eBGP session's import filter accepts exactly what the IP plan gives that neighbour, with a
   maximum-prefix limit.
 """
@@ -63,7 +66,7 @@ def _new(cls, **fields):
         obj = _SHARED[key] = cls(**fields)
     return obj
 DEFAULT = {4: "0.0.0.0/0", 6: "::/0"}
-UPLINK_KINDS = ("primary", "backup", "access")
+UPLINK_KINDS = ("primary", "backup", "dr", "access")
 ZONES_BEHIND_FIREWALL = ("production", "exchange")
 
 
@@ -78,6 +81,7 @@ class PlanInput:
     _devices_of: dict[str, list[Device]] = field(default_factory=dict)
     _device: dict[str, Device] = field(default_factory=dict)
     _nms: dict[str, list[str]] = field(default_factory=dict)
+    _dr_below: dict[str, list[Site]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         links: dict[str, list[Link]] = defaultdict(list)
@@ -87,6 +91,19 @@ class PlanInput:
         self._links_of = dict(links)
         self._devices_of = self.inv.devices_of()
         self._device = {d.hostname: d for d in self.inv.devices}
+        below: dict[str, list[Site]] = defaultdict(list)
+        for s in self.inv.sites:
+            if s.kind != "dr":
+                continue
+            up = s.parent
+            while up is not None and self.inv.has_site(up):
+                below[up].append(s)
+                up = self.inv.site(up).parent
+        self._dr_below = dict(below)
+
+    def dr_centres_below(self, site_id: str) -> list[Site]:
+        """The DR centres in a site's subtree: it passes their aggregates upward with its own."""
+        return self._dr_below.get(site_id, [])
 
     def links_of(self, host: str) -> list[Link]:
         return self._links_of.get(host, [])
@@ -111,8 +128,18 @@ def own_aggregates(p: PlanInput, site: Site, af: int, who: str) -> list[str]:
     return out
 
 
+def announced_up(p: PlanInput, site: Site, af: int, who: str) -> list[str]:
+    """What a site announces to its parent, and exactly what the parent accepts from it: its own aggregates,
+    then those of the DR centres below it (each has a line of its own elsewhere, and while this site stands the
+    rest of the network must reach them through it, not over that line: the longer prefix would win)."""
+    out = own_aggregates(p, site, af, who)
+    for dr in p.dr_centres_below(site.id):
+        out += [a for a in own_aggregates(p, dr, af, who) if a not in out]
+    return out
+
+
 def _ordered_links(p: PlanInput, d: Device) -> list[Link]:
-    """Uplinks first (primary, backup), then links inside the site, then downlinks in inventory order."""
+    """Uplinks first (primary, backup, DR line), then links inside the site, then downlinks in inventory order."""
     mine = p.links_of(d.hostname)
     up = sorted((lk for lk in mine if lk.b == d.hostname and lk.a_site != lk.b_site),
                 key=lambda lk: UPLINK_KINDS.index(lk.kind))
@@ -158,8 +185,9 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
         wan = link.kind != "access"
         interfaces.append(Interface(
             name=ifname, kind="wan" if wan else "access",
-            description=f"{link.kind} {'uplink to' if mine == 'b' else 'to'} {peer_host}"
-            if link.a_site != link.b_site else f"internal to {peer_host}",
+            description=f"internal to {peer_host}" if link.a_site == link.b_site
+            else f"DR line to {peer_host}" if link.kind == "dr"
+            else f"{link.kind} {'uplink to' if mine == 'b' else 'to'} {peer_host}",
             ipv4=p.addr.link(link, mine, 4), ipv6=p.addr.link(link, mine, 6),
             peer=peer_host, link_kind=link.kind, bfd=True))
         neighbors.extend(_link_sessions(p, d, site, asn, link, pol))
@@ -190,8 +218,8 @@ def router_intent(p: PlanInput, d: Device) -> DeviceIntent:
 
 def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, pol: _Policy) -> list[BgpNeighbor]:
     """The BGP sessions over one link, per address family, with the filters they name: iBGP inside the site,
-    the uplink's (accept only the default, announce only our aggregates) or the downlink's (accept exactly
-    the child's aggregates, send only a default)."""
+    the uplink's (accept only the default, announce only what goes up) or the downlink's (accept exactly
+    what the child announces, send only a default); a DR line is either, at the DR local-preference."""
     rt = p.routing
     plist, rmap = pol.plist, pol.rmap
     community = rt.bgp.communities[tier_key(site)]
@@ -209,32 +237,41 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
                 next_hop_self=True, password=session_key(d.hostname, peer_host)))
         elif mine == "b":  # uplink: accept only the default, announce only our aggregates
-            kind = link.kind.upper()
-            lp = rt.bgp.local_preference.backup if link.kind == "backup" else rt.bgp.local_preference.primary
+            lps = rt.bgp.local_preference
+            lp = {"backup": lps.backup, "dr": lps.dr}.get(link.kind, lps.primary)
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
-            plist(f"OWN-{v}", afi, own_aggregates(p, site, af, d.hostname))
-            rin = rmap(f"FROM-PARENT-{kind}-{v}", _new(RouteMapEntry,
+            plist(f"OWN-{v}", afi, announced_up(p, site, af, d.hostname))
+            # a DR line does not go to the parent: named for what it is
+            up_name = "DR-LINE" if link.kind == "dr" else f"PARENT-{link.kind.upper()}"
+            rin = rmap(f"FROM-{up_name}-{v}", _new(RouteMapEntry,
                 seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
-            prepend = (asn,) * rt.bgp.backup_prepend if link.kind == "backup" else ()
-            rout = rmap(f"TO-PARENT-{kind}-{v}", _new(RouteMapEntry,
+            prepend = (asn,) * rt.bgp.backup_prepend if link.kind in ("backup", "dr") else ()
+            rout = rmap(f"TO-{up_name}-{v}", _new(RouteMapEntry,
                 seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
                 set_as_path_prepend=prepend))
             neighbors.append(BgpNeighbor(
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
-                description=f"{link.kind} uplink {peer_host}", peer=peer_host, kind="ebgp", role="upstream",
+                description=f"{'DR line' if link.kind == 'dr' else link.kind + ' uplink'} {peer_host}",
+                peer=peer_host, kind="ebgp", role="upstream",
                 link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
                 **_ebgp_protection(rt, d.hostname, peer_host)))
-        else:  # downlink: accept exactly the child's aggregates, send only a default
+        else:  # downlink: accept exactly what the child announces, send only a default
             child = p.inv.site(link.b_site)
-            accepted = own_aggregates(p, child, af, peer_host)
+            accepted = announced_up(p, child, af, peer_host)
             pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
-            rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=pl))
+            if link.kind == "dr":  # another site's DR centre: the last resort towards it
+                rin = rmap(f"FROM-DR-LINE-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                           match_prefix_list=pl, set_local_preference=rt.bgp.local_preference.dr))
+            else:
+                rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                                                        match_prefix_list=pl))
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
             rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
                                                         match_prefix_list=f"DEFAULT-{v}"))
             neighbors.append(BgpNeighbor(
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
-                description=f"{link.kind} downlink {peer_host}", peer=peer_host, kind="ebgp",
+                description=f"{'DR line' if link.kind == 'dr' else link.kind + ' downlink'} {peer_host}",
+                peer=peer_host, kind="ebgp",
                 role="downstream", link_kind=link.kind, route_map_in=rin, route_map_out=rout,
                 max_prefix=max(10, len(accepted) * rt.bgp.max_prefix_margin), default_originate=True,
                 **_ebgp_protection(rt, d.hostname, peer_host)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from core.text import StrictDoc as _Doc  # unknown keys refused; every string one line, no control characters
 from core.yamlio import parse_model, read_yaml
@@ -26,6 +26,14 @@ class TimersDoc(_Doc):
 class LocalPrefDoc(_Doc):
     primary: int = Field(ge=0)
     backup: int = Field(ge=0)
+    dr: int = Field(30, ge=0)  # routes learned over a DR centre's own line: the last resort
+
+    @model_validator(mode="after")
+    def _order(self) -> LocalPrefDoc:
+        if not self.primary > self.backup > self.dr:
+            raise ValueError(f"local preferences must fall primary > backup > dr (have {self.primary},"
+                             f" {self.backup}, {self.dr})")
+        return self
 
 
 class BgpDoc(_Doc):

@@ -12,7 +12,12 @@ Every rule is computed on the intents the templates render from, through the BGP
   and holds all of them;
 - import-filter: every downstream session accepts the child's own aggregates and rejects a sibling's;
 - session-protection: every eBGP session is keyed (TCP MD5), both ends name the same key, and it is
-  GTSM-protected one hop (all eBGP sessions here run over directly connected links).
+  GTSM-protected one hop (all eBGP sessions here run over directly connected links);
+- dr-survival: for every DR centre, its primary data centre is removed entirely (all its routers), and the
+  DR centre must still reach the ministry and the national DR centre (the national DR centre: the sites its
+  own line lands on), both ways, its zone hosts included, and the sites it serves that are still connected
+  to it. Sites cut off with the lost data centre (their only lines end there) are expected: reported as
+  `notes`, not findings.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from dataclasses import dataclass, field
 from core.findings import Finding, Shape
 from network.bgpsim import Route, Simulator, parse_prefix
 from network.intent_model import DeviceIntent
-from network.plan import PlanInput, own_aggregates
+from network.plan import PlanInput, announced_up, own_aggregates
 
-WAN_KINDS = ("primary", "backup", "internal")
+WAN_KINDS = ("primary", "backup", "internal", "dr")
+NOT_PRIMARY = ("backup", "dr")  # line kinds a walk in the intact network must not take to or from the ministry
 PAIR_SAMPLE = 400
 
 
@@ -38,13 +44,15 @@ JSON: Shape = (("rule", "rule"), ("devices", "devices"), ("message", "message"))
 class Report:
     findings: list[Finding] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # expected consequences worth knowing; not failures
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "findings": [f.as_dict(JSON) for f in self.findings]}
+        return {"ok": self.ok, "checked": self.checked, "findings": [f.as_dict(JSON) for f in self.findings],
+                "notes": self.notes}
 
     def add(self, rule: str, devices: tuple[str, ...] | list[str], message: str) -> None:
         self.findings.append(Finding(rule, ", ".join(devices), message, {"devices": list(devices)}))
@@ -74,6 +82,8 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     _redundancy(p, sim, intents, anchors, rep, say)
     _ministry_table(p, sim, intents, rep)
     _import_filters(p, sim, intents, rep)
+    say("removing every DR centre's primary data centre")
+    _dr_survival(p, sim, intents, anchors, rep, say)
     return rep
 
 
@@ -146,8 +156,8 @@ def _reach_primary(p: PlanInput, sim: Simulator, anchors: dict[str, str], rep: R
                 w = sim.walk(src, _lo(sim.intents, dst, af))
                 if not w.ok:
                     rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst}: {w.detail} via {' > '.join(w.hops)}")
-                elif "backup" in w.link_kinds:
-                    rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst} uses a backup line:"
+                elif kind := next((k for k in w.link_kinds if k in NOT_PRIMARY), None):
+                    rep.add("reach-primary", (src, dst), f"IPv{af} {src} -> {dst} uses a {kind} line:"
                                                          f" {' > '.join(w.hops)}")
                 else:
                     _reply(sim, rep, "reach-primary", src, dst, _lo(sim.intents, dst, af))
@@ -201,7 +211,8 @@ def _redundancy(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], 
             say(f"failing WAN link {n + 1}/{len(links)}")
         sa, sb = intents[a].site, intents[b].site
         lower = sb if p.inv.site(sb).parent == sa else sa
-        affected = (_subtree(children, lower) | {sa, sb}) & anchors.keys()
+        # a DR line is no site's way up: losing it may only hurt its two ends
+        affected = ({sa, sb} if kind == "dr" else _subtree(children, lower) | {sa, sb}) & anchors.keys()
         sim.set_link(link, up=False)
         for site in sorted(affected):
             h = anchors[site]
@@ -220,7 +231,9 @@ def _ministry_table(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
     ministry = p.inv.sites[0]
     in_scope = {i.site for i in intents.values()}
     children = [c for c in p.inv.children()[ministry.id] if c.id in in_scope]
-    expected = {parse_prefix(a) for c in children for af in (4, 6)
+    # its children's aggregates and those of the DR centres below them, which the children pass up
+    below = [d for c in children for d in p.dr_centres_below(c.id) if d.id in in_scope]
+    expected = {parse_prefix(a) for c in (*children, *below) for af in (4, 6)
                 for a in own_aggregates(p, c, af, ministry.id)}
     for h, i in intents.items():
         if i.site != ministry.id:
@@ -258,7 +271,7 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
             # a sibling's aggregates are known from the plan even when the sibling is outside the scope
             siblings = [c for c in children[i.site] if c.id != child.id]
             rep.count("import-filter")
-            for agg in own_aggregates(p, child, af, h):
+            for agg in announced_up(p, child, af, h):
                 r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
                 if sim.policy[h].apply(n.route_map_in, r, i.asn) is None:
                     rep.add("import-filter", (h, n.peer), f"{n.route_map_in} rejects {child.id}'s own {agg}")
@@ -268,3 +281,100 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                     if sim.policy[h].apply(n.route_map_in, r, i.asn) is not None:
                         rep.add("import-filter", (h, n.peer),
                                 f"{n.route_map_in} accepts sibling {sib.id}'s {agg} from {child.id}")
+
+
+def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],
+                 rep: Report, say: Callable[[str], None]) -> None:
+    """Remove each DR centre's primary data centre (every session of its routers) and walk what must
+    survive; restore it before the next."""
+    ministry = p.inv.sites[0].id
+    routers: dict[str, set[str]] = {}
+    for h, i in intents.items():
+        if i.bgp is not None:
+            routers.setdefault(i.site, set()).add(h)
+    national = [s.id for s in p.inv.sites if s.kind == "dr" and s.parent == ministry]
+    children = p.inv.children()
+    for dr in (s for s in p.inv.sites if s.kind == "dr" and s.id in anchors):
+        primary = dr.parent or ""
+        lost = routers.get(primary, set())
+        if not lost:
+            rep.notes.append(f"dr-survival: {dr.id}'s primary data centre {primary} is not in scope: not checked")
+            continue
+        own_line_to = sorted({lk.a_site for lk in p.inv.links if lk.kind == "dr" and lk.b_site == dr.id})
+        if not own_line_to:
+            rep.count("dr-survival")
+            rep.add("dr-survival", (anchors[dr.id],), f"{dr.id} has no WAN line of its own: losing {primary}"
+                                                      f" cuts it off")
+            continue
+        targets = own_line_to if primary == ministry else [ministry, *(n for n in national if n != dr.id)]
+        missing = [t for t in targets if t not in anchors]
+        if missing:
+            rep.notes.append(f"dr-survival: {', '.join(missing)} not in scope: {dr.id} not checked against it")
+        say(f"removing {primary}, the data centre {dr.id} backs up")
+        links = sim.links_of(lost)
+        sim.set_links(links, up=False)
+        try:
+            _walk_dr(p, sim, intents, anchors, rep, dr.id, primary, [t for t in targets if t in anchors])
+            _dr_served(sim, intents, anchors, rep, dr.id, primary,
+                       [c.id for c in children[primary] if c.kind == "dc"])
+        finally:
+            sim.set_links(links, up=True)
+
+
+def _walk_dr(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],
+             rep: Report, dr: str, primary: str, targets: list[str]) -> None:
+    h = anchors[dr]
+    db = next((d for d in p.devices(dr) if d.role == "DB"), None)
+    for t in targets:
+        th = anchors[t]
+        for af in (4, 6):
+            dsts = [(h, th, _lo(intents, th, af)), (th, h, _lo(intents, h, af))]
+            if db is not None:  # a zone host of the DR centre (its database), not only its router
+                dsts.append((th, h, p.addr.lan_host(dr, "business", "production", af, h, db.hostname).split("/")[0]))
+            for src, dst, addr in dsts:
+                rep.count("dr-survival")
+                w = sim.walk(src, addr)
+                if not w.ok:
+                    rep.add("dr-survival", (src, dst), f"with {primary} gone, IPv{af} {src} -> {addr} ({dst}):"
+                                                       f" {w.detail} via {' > '.join(w.hops)}")
+                else:
+                    _reply(sim, rep, "dr-survival", src, dst, addr)
+
+
+def _dr_served(sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str], rep: Report,
+               dr: str, primary: str, served: list[str]) -> None:
+    """The data centres the DR centre serves: reachable both ways while a line still joins them; cut off
+    with the lost data centre (a note) when every line they have ends there."""
+    h = anchors[dr]
+    joined = _connected(sim, h)
+    cut = []
+    for s in served:
+        sh = anchors.get(s)
+        if sh is None:
+            continue
+        rep.count("dr-survival")
+        walks = [sim.walk(a, _lo(intents, b, 4)) for a, b in ((h, sh), (sh, h))]
+        if all(w.ok for w in walks):
+            continue
+        if intents[sh].site in joined:
+            bad = next(w for w in walks if not w.ok)
+            rep.add("dr-survival", (h, sh), f"with {primary} gone, {dr} and {s} are still joined by lines but"
+                                            f" do not reach each other: {bad.detail} via {' > '.join(bad.hops)}")
+        else:
+            cut.append(s)
+    if cut:
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+        rep.notes.append(f"dr-survival: with {primary} gone, {len(cut)} data centre(s) {dr} serves are cut off"
+                         f" with it (every line they have ends there; expected): {', '.join(cut[:5])}{more}")
+
+
+def _connected(sim: Simulator, start: str) -> set[str]:
+    """Sites whose routers `start` still has a path of live sessions to."""
+    seen, stack = {start}, [start]
+    while stack:
+        h = stack.pop()
+        for s in sim.sessions[h]:
+            if sim.up(s) and s.peer not in seen:
+                seen.add(s.peer)
+                stack.append(s.peer)
+    return {sim.intents[h].site for h in seen}

@@ -81,7 +81,9 @@ def test_links(inv) -> None:
     for s in inv.sites:
         if s.parent is None:
             continue
-        expect = {"access": 1} if s.kind == "access" else {"primary": 1, "backup": 1}
+        # a DR centre has a line of its own too (issue 9 item 1)
+        expect = ({"access": 1} if s.kind == "access" else {"primary": 1, "backup": 1, "dr": 1} if s.kind == "dr"
+                  else {"primary": 1, "backup": 1})
         got = {k: v for k, v in kinds.get(s.id, Counter()).items() if k != "internal"}
         assert got == expect, s.id
     prov = [link for link in inv.links if link.b_site == "140000-DC" and link.a_site != link.b_site]
@@ -91,10 +93,13 @@ def test_links(inv) -> None:
     }
     assert {(lk.a, lk.b) for lk in inv.links if lk.kind == "internal" and lk.a_site == "140000-DC"} == {
         ("JB-140000-DC-WR01", "JB-140000-DC-WR02")}
-    # star topology: links stay inside a province, except the ministry's own links to its children
+    # star topology: links stay inside a province, except the ministry's own links to its children and the
+    # DR centres' own lines, which never end in the data centre they back up
     for link in inv.links:
         a, b = inv.site(link.a_site), inv.site(link.b_site)
-        if a.tier == "ministry":
+        if link.kind == "dr":
+            assert b.kind == "dr" and a.kind == "dc" and a.id != b.parent, link
+        elif a.tier == "ministry":
             assert b.tier in ("ministry", "province", "municipality"), link
         else:
             assert a.province == b.province, link

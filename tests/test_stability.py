@@ -69,3 +69,48 @@ def test_simulator_pairs_each_session_with_its_own_statement() -> None:
     intents[wr2.hostname] = wr2.model_copy(update={"bgp": wr2.bgp.model_copy(update={"neighbors": nbrs})})
     sim = Simulator(intents, partial=True)
     assert any("JB-140000-DC-WR01" in devs and "no ipv4 neighbor statement" in msg for _, devs, msg in sim.problems)
+
+
+def test_dr_lines_were_only_added_to_the_records() -> None:
+    """Issue 9 item 1, records additions only: the committed records are exactly those of the network without
+    the DR centres' own lines (allocation from scratch reproduces that record) plus the DR lines' rows, filed
+    in the ministry's p2p space; the port record minus the DR lines' ports is already complete without them."""
+    import dataclasses
+
+    from ipplan.allocator import allocate
+    from ipplan.demand import build_demand
+    from ipplan.ports import PortRegistry, allocate_ports, port_demand
+    from ipplan.registry import Registry
+    from tests.conftest import INVENTORY
+
+    state = open_plan(INVENTORY)
+    inv = state.loaded.inventory
+    bare = dataclasses.replace(inv, links=tuple(lk for lk in inv.links if lk.kind != "dr"), _site_index={})
+    assert len(bare.links) == len(inv.links) - 3
+    scratch, _ = allocate(build_demand(bare, state.plan), Registry({}), state.plan)
+    dr_rows = {k: r for k, r in state.registry.records.items() if "/dr:" in k}
+    assert len(dr_rows) == 6 and all(k.startswith(("p2p/4/100000-DC/dr:", "p2p/6/100000-DC/dr:")) for k in dr_rows)
+    assert all(r.status == "active" and r.parent in ("p2p/4/100000-DC", "p2p/6/100000-DC") for r in dr_rows.values())
+
+    def rows(reg: Registry, skip: set[str]) -> dict[str, tuple]:
+        return {k: (r.prefix, r.pool, r.site, r.purpose, r.status, r.parent) for k, r in reg.records.items()
+                if k not in skip}
+
+    assert rows(state.registry, set(dr_rows)) == rows(scratch, set())
+    dr_ports = {k for k, r in state.ports.records.items() if r.key.startswith("dr:")}
+    assert len(dr_ports) == 6
+    without = PortRegistry({k: r for k, r in state.ports.records.items() if k not in dr_ports})
+    _, report = allocate_ports(port_demand(bare), without)
+    assert not report.changed
+
+
+def test_national_dr_line_must_avoid_the_ministry(inv_dir: Path) -> None:
+    path = inv_dir / "jinbao.yaml"
+    original = path.read_text(encoding="utf-8")
+    for target, needle in (("100000-DC", "not a data centre other than the ministry"),
+                           ("999999-DC", "999999-DC is not a data centre"), ("310000-AS001", "not a data centre")):
+        path.write_text(original, encoding="utf-8")
+        _edit(path, lambda d, t=target: d["network"]["national_dr"].update(line_to=t))
+        r = jinbao("--inventory", str(inv_dir), "inventory", "validate")
+        assert r.returncode == 2 and needle in r.stderr and "network.national_dr.line_to" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1

@@ -91,7 +91,7 @@ def render_cmd(
 
 @app.command("verify")
 def verify_cmd(ctx: typer.Context, scope: ScopeOpt = None, as_json: JsonOpt = False) -> None:
-    """Verify the plan statically (sessions, reachability, redundancy, filters) before deploying."""
+    """Verify the plan statically (sessions, reachability, redundancy, filters, DR survival) before deploying."""
     from inventory.scope import ancestor_routers, router_hosts
     from network.plan import build_intents
     from network.verify import verify
@@ -108,6 +108,8 @@ def verify_cmd(ctx: typer.Context, scope: ScopeOpt = None, as_json: JsonOpt = Fa
     else:
         for f in report.findings[:50]:
             err.print(f"[red]{f.rule}[/] {escape(f.subject)}: {escape(f.message)}")
+        for note in report.notes:  # expected consequences (e.g. cities cut off with a lost data centre)
+            out.print(f"[dim]note[/] {escape(note)}")
         checked = ", ".join(f"{n} {rule}" for rule, n in report.checked.items())
         out.print(("[green]ok[/]" if report.ok else f"[red]{len(report.findings)} findings[/]") + f" ({checked})")
     if not report.ok:
@@ -120,7 +122,7 @@ def diagram_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="FILE.svg, .png, .pdf or .dot")],
     scope: ScopeOpt = None,
 ) -> None:
-    """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres marked."""
+    """Draw the topology: tiers top to bottom, primary solid, backup dashed, DR centres and their own lines marked."""
     from inventory.scope import sites_in_scope, with_parents
     from network.diagram import draw
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import JinbaoError
 from dr.config import DrDoc, SiteDoc, load_dr_config
-from dr.plan import replication_plan
+from dr.plan import has_own_lines, replication_plan
 from inventory.load import load
 from inventory.model import Inventory
 from tests.conftest import INVENTORY, jinbao
@@ -21,7 +21,7 @@ def nation() -> Inventory:
     return load(INVENTORY).inventory
 
 
-_with_dr_lines = with_dr_lines  # DR centres' own lines arrive with issue 9; the DR lab uses the same stand-in
+_with_dr_lines = with_dr_lines  # a no-op on the default inventory since issue 9 item 1 gave DR centres their lines
 
 
 def test_every_production_database_has_a_replica_in_another_city(nation: Inventory) -> None:
@@ -77,13 +77,20 @@ def test_unknown_override_site_is_refused(nation: Inventory) -> None:
         replication_plan(nation, DrDoc(version=1, sites={"999999-DC": SiteDoc(mode="sync")}))
 
 
-def test_cli_refuses_the_national_inventory_until_dr_centres_have_lines() -> None:
-    """Today's default inventory homes every DR centre on the data centre it protects only (issue 9 item 1 gives
-    them lines of their own): the plan is refused, in one line naming the centre. When those lines land, this
-    test must become the positive one below on the default inventory."""
+def test_cli_plans_the_national_inventory_now_that_dr_centres_have_lines() -> None:
+    """Every DR centre of the default inventory has a WAN line of its own (issue 9 item 1), so the plan it
+    used to refuse ("DR centre 100000-DR has no WAN line of its own") is made, from the real inventory."""
+    import json
+
+    nation = load(INVENTORY).inventory
+    assert all(has_own_lines(nation, s) for s in nation.sites if s.kind == "dr")
     r = jinbao("dr", "plan", "--json", "--scope", "140000")
-    assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.count("\n") == 1 and "DR centre 100000-DR has no WAN line of its own" in r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    pairs = {p["primary"]: p for p in json.loads(r.stdout)["pairs"]}
+    assert pairs["JB-140100-DC-DB01"]["replica"] == "JB-140000-DR-DB01"  # Shanxi's cities -> Datong
+    assert pairs["JB-140000-DC-DB01"]["replica"] == "JB-100000-DR-DB01"  # the province -> the national one
+    assert pairs["JB-140000-DC-DB01"]["mode"] == "sync"
+    assert all(p["primary_site"].startswith("14") for p in pairs.values())
 
 
 def test_plan_pairs_of_shanxi_with_lines_of_their_own() -> None:

@@ -1,5 +1,6 @@
 """Faults on the deployed slice: line failures (carrier loss and a silent black hole), a dead bgpd, a
-broken change under commit-confirm, and a city announcing another city's prefix."""
+broken change under commit-confirm, a city announcing another city's prefix, and the loss of a whole
+provincial data centre (its DR centre stays reachable over its own line)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vt
 pytestmark = [pytest.mark.integration, requires_root]
 MINISTRY, MINISTRY2 = "JB-100000-DC-WR01", "JB-100000-DC-WR02"
 SHANXI, SHANXI2, TAIYUAN = "JB-140000-DC-WR01", "JB-140000-DC-WR02", "JB-140100-DC-WR01"
+SHANXI_DR = "JB-140000-DR-WR01"
 
 
 def _uplink(lab: LabPlan, host: str, kind: str = "primary") -> tuple[str, str]:
@@ -160,3 +162,46 @@ def test_city_cannot_originate_another_citys_prefix(lab: LabPlan) -> None:
                    if t.hostname == TAIYUAN]
         [res] = deploy(targets, dry_run=False, confirm_seconds=30)
         assert res.status == "committed", res.error
+
+
+def _zone_addr(lab: LabPlan, host: str, zone: str, af: int) -> str:
+    site = next(d.site for d in lab.plan.inv.devices if d.hostname == host)
+    return lab.plan.addr.lan_host(site, "business", zone, af, host, host).split("/")[0]
+
+
+def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan) -> None:
+    """Issue 9 item 1: both of Shanxi's WAN routers lose every line (the data centre is gone); the ministry
+    still reaches Shanxi's DR centre in Datong, its router and the hosts of its zones, over the DR centre's
+    own line to the ministry's second router, and the DR centre's database reaches the ministry's. While
+    Shanxi stands, that line carries nothing (local-pref 30 and prepends make it the last resort)."""
+    dr_agg = lab.plan.addr.aggregate("140000-DR", "business", 4)
+    line = next(i for i in lab.intents[SHANXI_DR].interfaces if i.link_kind == "dr")
+    assert line.peer == MINISTRY2
+    over_line = line.ipv4.split("/")[0]
+    via_shanxi = lambda: _best_next_hop(MINISTRY2, dr_agg) not in (None, over_line)  # noqa: E731
+    wait_for(via_shanxi, 60, what="the ministry to reach the DR centre through Shanxi first")
+    targets = [getattr(lab.intents[SHANXI_DR], f"loopback_v{af}").split("/")[0] for af in (4, 6)]
+    targets += [_zone_addr(lab, h, z, af) for h, z in (("JB-140000-DR-DB01", "production"),
+                                                       ("JB-140000-DR-EX01", "exchange")) for af in (4, 6)]
+    ministry_db = _zone_addr(lab, "JB-100000-DC-DB01", "production", 4)
+    shanxi_lo = lab.intents[SHANXI].loopback_v4.split("/")[0]
+    downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")]
+              for h in (SHANXI, SHANXI2)}
+    try:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "down", check=True)
+        wait_for(lambda: _best_next_hop(MINISTRY2, dr_agg) == over_line, 20, what="failover to the DR line")
+        assert not ping(MINISTRY, shanxi_lo, wait=0.5)  # Shanxi's data centre really is gone
+        for dst in targets:
+            assert wait_for(lambda dst=dst: ping(MINISTRY, dst), 10, what=f"{MINISTRY} -> {dst}"), dst
+        assert ping("JB-140000-DR-DB01", ministry_db)
+    finally:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "up", check=True)
+    wait_for(via_shanxi, 60, what="back through Shanxi")
+    planned = {n.address for n in lab.intents[SHANXI_DR].bgp.neighbors}
+    wait_for(lambda: all(established(SHANXI_DR).get(a) == "Established" for a in planned), 60,
+             what="the DR centre's sessions back")
+    _all_established(lab)

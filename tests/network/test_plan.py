@@ -123,3 +123,35 @@ def test_intent_cli_json() -> None:
     assert data["snmp"]["auth_key"] == {"name": "snmp_auth"} and "LAB" not in r.stdout
     r = jinbao("intent", "JB-149999-DC-WR01")
     assert r.returncode != 0 and r.stderr.count("\n") == 1 and "JB-149999-DC-WR01" in r.stderr
+
+
+def test_dr_centres_have_lines_of_their_own_as_the_last_resort(plan, intents) -> None:
+    """Issue 9 item 1: a provincial DR centre's own line goes to the ministry's second router, the national
+    one's to Shanghai's; local-pref `dr` (30) on what is learned over it both ways, the backup prepend on what
+    the DR centre sends, and the ministry accepts over it exactly the DR centre's own aggregates."""
+    lines = {lk.b: lk.a for lk in plan.inv.links if lk.kind == "dr"}
+    assert lines == {"JB-100000-DR-WR01": "JB-310000-DC-WR02", "JB-140000-DR-WR01": "JB-100000-DC-WR02",
+                     "JB-410000-DR-WR01": "JB-100000-DC-WR02"}
+    assert plan.routing.bgp.local_preference.dr == 30
+    dr, m2 = intents["JB-140000-DR-WR01"], intents["JB-100000-DC-WR02"]
+    for afi, af in (("ipv4", 4), ("ipv6", 6)):
+        [up] = _nbrs(dr, link_kind="dr", afi=afi)
+        assert up.peer == m2.hostname and up.role == "upstream" and up.ttl_security_hops == 1
+        assert _rmap(dr, up.route_map_in).entries[0].set_local_preference == 30
+        assert _rmap(dr, up.route_map_out).entries[0].set_as_path_prepend == (dr.asn,) * 3
+        [down] = _nbrs(m2, link_kind="dr", afi=afi, peer=dr.hostname)
+        assert down.role == "downstream" and down.default_originate
+        entry = _rmap(m2, down.route_map_in).entries[0]
+        assert entry.set_local_preference == 30
+        own = [plan.addr.aggregate("140000-DR", pool, af) for pool in ("business", "loopback", "p2p")]
+        assert _plist(m2, entry.match_prefix_list) == own
+        # the province keeps passing its DR centre's aggregates up, and the ministry takes them from it
+        # (longest match: otherwise the DR line would carry the traffic while the province stands)
+        prov = intents["JB-140000-DC-WR01"]
+        [to_parent] = _nbrs(prov, link_kind="primary", role="upstream", afi=afi)
+        sent = _plist(prov, _rmap(prov, to_parent.route_map_out).entries[0].match_prefix_list)
+        assert sent == [plan.addr.aggregate("140000-DC", pool, af) for pool in ("business", "loopback", "p2p")] + own
+        m1 = intents["JB-100000-DC-WR01"]
+        [from_prov] = _nbrs(m1, peer="JB-140000-DC-WR01", afi=afi)
+        assert _plist(m1, _rmap(m1, from_prov.route_map_in).entries[0].match_prefix_list) == sent
+    assert any(i.link_kind == "dr" and i.peer == "JB-100000-DR-WR01" for i in intents["JB-310000-DC-WR02"].interfaces)

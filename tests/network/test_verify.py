@@ -49,8 +49,10 @@ def test_slice_passes(plan, sliced) -> None:
     report = verify(plan, sliced, partial=True)
     assert report.ok, report.findings[:5]
     for rule in ("unique", "bgp-session", "reach-primary", "redundancy", "ministry-table", "import-filter",
-                 "session-protection"):
+                 "session-protection", "dr-survival"):
         assert report.checked.get(rule, 0) > 0, rule
+    # Shanxi's cities hang off its data centre only: cut off with it, as expected (a note, not a finding)
+    assert any(n.startswith("dr-survival: with 140000-DC gone") and "140100-DC" in n for n in report.notes)
 
 
 @pytest.mark.slow
@@ -141,3 +143,32 @@ def test_replies_to_link_addresses_are_checked(plan, sliced) -> None:
     report = verify(plan, sliced, partial=True)
     replies = [f for f in report.findings if f.rule == "reach-primary" and f.message.startswith("reply")]
     assert replies and all("discarded at JB-110000-DC-WR02" in f.message for f in replies), report.findings[:3]
+
+
+def test_dr_survival_needs_the_dr_line(plan) -> None:
+    """A plan whose DR centre hangs off the data centre it backs up only fails the rule: with 140000-DC gone,
+    140000-DR reaches neither the ministry nor the national DR centre, nor is reached."""
+    import dataclasses
+
+    from network.plan import PlanInput
+
+    inv = dataclasses.replace(plan.inv, links=tuple(lk for lk in plan.inv.links if lk.kind != "dr"), _site_index={})
+    bare = PlanInput(inv=inv, addr=plan.addr, routing=plan.routing, mgmt_pools=plan.mgmt_pools, ports=plan.ports)
+    report = verify(bare, build_intents(bare, slice_hosts(bare)), partial=True)
+    hits = [f for f in report.findings if f.rule == "dr-survival"]
+    assert {"dr-survival"} == _rules(report), report.findings[:3]
+    assert any("140000-DR has no WAN line of its own: losing 140000-DC cuts it off" in f.message for f in hits)
+
+
+def test_dr_survival_walks_fail_without_a_working_line(plan, sliced) -> None:
+    """The line exists but the ministry's end carries no session: removing 140000-DC cuts the DR centre off,
+    and the walks say so, its database's zone address included."""
+    _drop_neighbor(sliced, "JB-100000-DC-WR02", "JB-140000-DR-WR01")
+    _drop_neighbor(sliced, "JB-140000-DR-WR01", "JB-100000-DC-WR02")
+    report = verify(plan, sliced, partial=True)
+    hits = [f for f in report.findings if f.rule == "dr-survival"]
+    assert hits and all("with 140000-DC gone" in f.message for f in hits)
+    db = plan.addr.lan_host("140000-DR", "business", "production", 4, "", "JB-140000-DR-DB01").split("/")[0]
+    assert any(f"-> {db} (JB-140000-DR-WR01)" in f.message for f in hits)
+    assert any(f.devices[0] == "JB-140000-DR-WR01" and "JB-100000-DC-WR01" in f.message for f in hits)
+    assert "reach-primary" not in _rules(report)  # with 140000-DC standing nothing changes

@@ -39,9 +39,11 @@ SHANXI_AS = 4200140000
 TAIYUAN_AS = 4200140100
 DATONG_AS = 4200140200
 XIAODIAN_AS = 4200140105  # access site under Taiyuan (county-level code)
+SHANXI_DR_AS = 4201140000  # Shanxi's DR centre in Datong (DR centres: asn_base + 1,000,000 + code/100 x 1000)
 
 # Standard communities: 64600:<region/100> marks the origin of a prefix (16-bit halves only).
-ORIGIN = {140000: "64600:1400", 140100: "64600:1401", 140200: "64600:1402", 140105: "64600:14015"}
+ORIGIN = {140000: "64600:1400", 140100: "64600:1401", 140200: "64600:1402", 140105: "64600:14015",
+          1400: "64600:1499"}  # 1400: Shanxi's DR centre
 
 _NAMES = {
     "huawei_vrp": {"lo": "LoopBack0", "mgmt": "GigabitEthernet0/0/0", "eth": "GigabitEthernet0/0/{}"},
@@ -304,4 +306,59 @@ def access_router(platform: str = "huawei_vrp") -> DeviceIntent:
     )
 
 
-ROLES = {"WR": province_wr, "CWR": city_wr, "AR": access_router}
+def dr_wr(platform: str = "huawei_vrp") -> DeviceIntent:
+    """Shanxi's DR centre router (Datong): primary and backup to the Shanxi data centre it backs up, and a
+    line of its own (kind dr) to the ministry's second router, which survives the loss of that data centre:
+    the last resort both ways (local-pref 30 on the default learned over it, its own AS prepended out)."""
+    eth = lambda n: ifname(platform, "eth", n)  # noqa: E731
+    lo = ifname(platform, "lo")
+    own_v4, own_v6 = "10.14.48.0/22", "2001:db8:14:3000::/52"
+    up_pls, up_rms = _upstream_policies(own_v4, own_v6, SHANXI_DR_AS, ORIGIN[1400])
+    rms = (*up_rms,
+           _rm("RM4-DR-LINE-IN", _permit(10, "PL4-FROM-UP", set_local_preference=30), _deny()),
+           _rm("RM6-DR-LINE-IN", _permit(10, "PL6-FROM-UP", set_local_preference=30), _deny()),
+           _rm("RM4-DR-LINE-OUT", _permit(10, "PL4-OWN-AGG", set_as_path_prepend=(SHANXI_DR_AS,) * 3,
+                                          set_community=(ORIGIN[1400],)), _deny()),
+           _rm("RM6-DR-LINE-OUT", _permit(10, "PL6-OWN-AGG", set_as_path_prepend=(SHANXI_DR_AS,) * 3,
+                                          set_community=(ORIGIN[1400],)), _deny()))
+    neighbors = (
+        _nb("10.14.0.4", "ipv4", SHANXI_AS, "JB-140000-DC-WR01", "upstream", "primary",
+            "RM4-UP-PRI-IN", "RM4-UP-PRI-OUT", 50),
+        _nb("2001:db8:14::4", "ipv6", SHANXI_AS, "JB-140000-DC-WR01", "upstream", "primary",
+            "RM6-UP-PRI-IN", "RM6-UP-PRI-OUT", 50),
+        _nb("10.14.0.130", "ipv4", SHANXI_AS, "JB-140000-DC-WR02", "upstream", "backup",
+            "RM4-UP-BAK-IN", "RM4-UP-BAK-OUT", 50),
+        _nb("2001:db8:14::82", "ipv6", SHANXI_AS, "JB-140000-DC-WR02", "upstream", "backup",
+            "RM6-UP-BAK-IN", "RM6-UP-BAK-OUT", 50),
+        _nb("10.0.14.8", "ipv4", MINISTRY_AS, "JB-100000-DC-WR02", "upstream", "dr",
+            "RM4-DR-LINE-IN", "RM4-DR-LINE-OUT", 50),
+        _nb("2001:db8:0:14::8", "ipv6", MINISTRY_AS, "JB-100000-DC-WR02", "upstream", "dr",
+            "RM6-DR-LINE-IN", "RM6-DR-LINE-OUT", 50),
+    )
+    return DeviceIntent(
+        hostname="JB-140000-DR-WR01", site="DR", role="WR", platform=platform, tier="dr", asn=SHANXI_DR_AS,
+        loopback_v4="10.14.51.255/32", loopback_v6="2001:db8:14:3fff::1/128", interfaces=(
+            Interface(name=lo, kind="loopback", description="router-id", ipv4="10.14.51.255/32",
+                      ipv6="2001:db8:14:3fff::1/128"),
+            Interface(name=ifname(platform, "mgmt"), kind="mgmt", description="management (OOB)",
+                      ipv4="10.250.14.41/24", vrf=mgmt_vrf(platform)),
+            Interface(name=eth(1), kind="wan", description="primary line to JB-140000-DC-WR01",
+                      ipv4="10.14.0.5/31", ipv6="2001:db8:14::5/127", peer="JB-140000-DC-WR01",
+                      link_kind="primary", bfd=True),
+            Interface(name=eth(2), kind="wan", description="backup line to JB-140000-DC-WR02",
+                      ipv4="10.14.0.131/31", ipv6="2001:db8:14::83/127", peer="JB-140000-DC-WR02",
+                      link_kind="backup", bfd=True),
+            Interface(name=eth(4), kind="wan", description="DR line to JB-100000-DC-WR02",
+                      ipv4="10.0.14.9/31", ipv6="2001:db8:0:14::9/127", peer="JB-100000-DC-WR02",
+                      link_kind="dr", bfd=True),
+        ),
+        bgp=Bgp(asn=SHANXI_DR_AS, router_id="10.14.51.255", timers=BgpTimers(keepalive=3, hold=9),
+                neighbors=neighbors, networks_v4=(own_v4,), networks_v6=(own_v6,)),
+        bfd_profile=_bfd(), prefix_lists=up_pls, route_maps=rms,
+        static_routes=(StaticRoute(prefix=own_v4, description="anchor for the DR centre aggregate"),
+                       StaticRoute(prefix=own_v6, description="anchor for the DR centre aggregate")),
+        snmp=_snmp(), aaa=_aaa(), management=_management(platform, "10.250.14.41/24"),
+    )
+
+
+ROLES = {"WR": province_wr, "CWR": city_wr, "AR": access_router, "DR": dr_wr}

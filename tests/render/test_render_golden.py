@@ -1,4 +1,4 @@
-"""Golden files: one WAN router and one access router per platform.
+"""Golden files: one WAN router, one access router and a DR centre's router (with its own DR line) per platform.
 
 Regenerate after an intended change with `JINBAO_UPDATE_GOLDEN=1 pytest tests/render`, then review the
 diff like any other code change.
@@ -14,11 +14,11 @@ import pytest
 from network.render import render_device
 from network.secrets import LabTestSecrets
 
-from .fixtures import PLATFORMS, access_router, province_wr
+from .fixtures import PLATFORMS, access_router, dr_wr, province_wr
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"
-BUILDERS = {"WR": province_wr, "AR": access_router}
+BUILDERS = {"WR": province_wr, "AR": access_router, "DR": dr_wr}
 
 
 @pytest.mark.parametrize("role", sorted(BUILDERS))
