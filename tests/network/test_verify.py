@@ -170,5 +170,5 @@ def test_dr_survival_walks_fail_without_a_working_line(plan, sliced) -> None:
     assert hits and all("with 140000-DC gone" in f.message for f in hits)
     db = plan.addr.lan_host("140000-DR", "business", "production", 4, "", "JB-140000-DR-DB01").split("/")[0]
     assert any(f"-> {db} (JB-140000-DR-WR01)" in f.message for f in hits)
-    assert any(f.devices[0] == "JB-140000-DR-WR01" and "JB-100000-DC-WR01" in f.message for f in hits)
+    assert any(f.detail["devices"][0] == "JB-140000-DR-WR01" and "JB-100000-DC-WR01" in f.message for f in hits)
     assert "reach-primary" not in _rules(report)  # with 140000-DC standing nothing changes
