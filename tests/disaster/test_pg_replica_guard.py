@@ -93,3 +93,15 @@ def test_the_guard_and_the_slot_check_come_before_the_directory_is_emptied() -> 
     assert kinds.count("empty") == 1
     rm = next(t for t in block if "rm -rf" in json.dumps(t))["ansible.builtin.shell"]
     assert "rm -rf -- {{ pg_replica_data | quote }}" in rm
+
+
+def test_failback_rebuild_checks_its_directory_and_the_slot_before_emptying() -> None:
+    """playbooks/dr/rebuild.yml empties the fenced production cluster: only that directory, and only once the DR
+    centre's cluster serves the slot pg_basebackup will use."""
+    play = yaml.safe_load((ROOT / "playbooks" / "dr" / "rebuild.yml").read_text())[0]
+    kinds = [("guard" if "ansible.builtin.assert" in t else
+              "slot" if "READ_REPLICATION_SLOT" in json.dumps(t) else
+              "empty" if "rm -rf" in json.dumps(t) else "other") for t in play["tasks"]]
+    assert kinds.index("guard") < kinds.index("slot") < kinds.index("empty")
+    guard = next(t for t in play["tasks"] if "ansible.builtin.assert" in t)["ansible.builtin.assert"]["that"]
+    assert "dr_old.data == '/var/lib/postgresql/' ~ dr_version ~ '/main'" in guard
