@@ -66,6 +66,21 @@ def refusal(kind: str, st: PairStatus, max_lag_bytes: int) -> str | None:
     return None
 
 
+def resume_refusal(kind: str, st: PairStatus) -> str | None:
+    """Why `--resume` must not run (pure); None when it may. A resume finishes a drill after its promotion,
+    so the promoted end must be the only one accepting writes: an old primary that came back up as a primary
+    (its host was unreachable when the drill wanted to fence it, then restarted) is a split brain that
+    fencing or re-pointing would only hide, and one that was never promoted has nothing to finish."""
+    if st.state == "two-primaries":
+        return ("both ends accept writes: the old primary came back up as a primary (split brain); "
+                "stop it and compare what it took before resuming")
+    new = "primary" if kind == "failback" else "replica"
+    if st.active != new:
+        where = "production" if new == "primary" else "the DR centre's cluster"
+        return f"nothing to resume: {where} is not the primary (active end: {st.active or 'none'}, {st.state})"
+    return None
+
+
 class _Steps:
     """ansible-runner events -> report steps: one per task that ran on some host (all-skipped tasks dropped)."""
 
@@ -136,7 +151,11 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
     st = current_status(p, acc.primary_dsn(), acc.replica_dsn())
     detail = json.dumps(st.as_dict())
     if resume:
-        report.end(step, True, detail)
+        why = resume_refusal(kind, st)
+        report.end(step, why is None, detail)
+        if why:
+            report.close("refused", why)
+            return report
         name, extra = RESUME[kind]
         ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Steps(report, progress))
         report.close(None if ok else "failed", "resumed" if ok else f"{name} failed")

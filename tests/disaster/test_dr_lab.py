@@ -103,10 +103,6 @@ def failed_steps(report: dict[str, Any]) -> list[str]:
     return [s["name"] for s in report["steps"] if s["ok"] is False]
 
 
-# KNOWN FAILURE, reported as xfail (not hidden): passed on its branch, but after merging with the server builds
-# the standby's WAL archive at the DR centre stays empty within 30 s; the other 8 DR lab tests pass. Remove the
-# mark once fixed (note on issue 13).
-@pytest.mark.xfail(strict=False, reason="after the merge the DR centre's WAL archive stays empty within 30 s")
 def test_replica_streams_over_tls_without_password_on_disk(lab: dict[str, Path]) -> None:
     st = wait_streaming(lab["async"])
     assert st["mode"] == "async" and st["lag_bytes"] is not None
@@ -119,11 +115,16 @@ def test_replica_streams_over_tls_without_password_on_disk(lab: dict[str, Path])
     assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"
     assert psql(PRIMARY, 5432, f"SELECT ssl FROM pg_stat_ssl JOIN pg_stat_replication USING (pid) "
                                f"WHERE application_name = '{SLOT}'") == "t"
-    # the DR centre archives the WAL it receives
-    psql(PRIMARY, 5432, "SELECT pg_switch_wal()")
+    # The DR centre archives the WAL it receives: the segment the primary closes arrives in its archive.
+    # WAL is written first: a clone ends with a WAL switch, and pg_switch_wal on a segment that has held
+    # nothing since closes nothing (the race this test lost after the merge, whenever it ran before the
+    # primary's background writer had logged anything).
+    psql(PRIMARY, 5432, "CREATE TABLE public.jb_wal AS SELECT 1 AS i; DROP TABLE public.jb_wal")
+    closed = psql(PRIMARY, 5432, "SELECT pg_walfile_name(pg_switch_wal())")
+    assert len(closed) == 24, closed
     deadline = time.monotonic() + 30
-    while not sh(REPLICA, f"ls /var/lib/postgresql/15/dr_wal_archive/{SLOT}"):
-        assert time.monotonic() < deadline, "no WAL archived at the DR centre"
+    while closed not in sh(REPLICA, f"ls /var/lib/postgresql/15/dr_wal_archive/{SLOT}").split():
+        assert time.monotonic() < deadline, f"{closed} not archived at the DR centre"
         time.sleep(0.5)
 
 
@@ -213,6 +214,30 @@ def test_failover_fences_the_old_primary(lab: dict[str, Path]) -> None:
     # and the drill machinery refuses another failover from this state
     rc, rep = drill(lab["async"], "failover", lab["work"])
     assert rc == 1 and rep["outcome"] == "refused"
+
+
+def test_resume_and_failback_refused_while_the_old_primary_is_back_as_a_primary(lab: dict[str, Path]) -> None:
+    """The old primary's host was unreachable when the failover wanted to fence it, and restarts as a primary
+    (no standby.signal): `--resume` and failback refuse, one line, exit 1, nothing run; once it is stopped,
+    `--resume` fences it."""
+    sh(PRIMARY, "pg_ctlcluster 15 main stop -m fast && rm /var/lib/postgresql/15/main/standby.signal "
+                "/var/lib/postgresql/15/main/jinbao.fenced && pg_ctlcluster 15 main start")
+    try:
+        assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"
+        assert status(lab["async"])["state"] == "two-primaries"
+        for mode, extra in (("failover", ("--resume",)), ("failback", ())):
+            rc, rep = drill(lab["async"], mode, lab["work"], *extra)
+            assert rc == 1 and rep["outcome"] == "refused" and "split brain" in rep["reason"], (mode, rep["reason"])
+            assert len(rep["steps"]) == 1 and "\n" not in rep["reason"]  # the status check only: nothing ran
+        r = drlab.jinbao("dr", "drill", "--lab", drlab.LAB, "--plan", str(lab["async"]), "--site", SITE,
+                         "--mode", "failover", "--resume", "--out", str(lab["work"]))
+        assert r.returncode == 1 and "refused (both ends accept writes" in r.stdout.splitlines()[0], r.stdout
+    finally:
+        sh(PRIMARY, "pg_ctlcluster 15 main stop -m fast", check=False)
+    rc, rep = drill(lab["async"], "failover", lab["work"], "--resume")
+    assert rc == 0 and rep["outcome"] == "passed", (rep["reason"], failed_steps(rep))
+    assert sh(PRIMARY, "ls /var/lib/postgresql/15/main/standby.signal /var/lib/postgresql/15/main/jinbao.fenced")
+    assert status(lab["async"])["active"] == "replica"
 
 
 def test_failback_after_a_failover(lab: dict[str, Path]) -> None:

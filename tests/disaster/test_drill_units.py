@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import JinbaoError
 from dr.ansible_vars import PORT_BASE, PORT_SPAN, dr_vars, standby_port
-from dr.drill import _Steps, refusal
+from dr.drill import _Steps, refusal, resume_refusal
 from dr.plan import Pair
 from dr.report import DrillReport
 from dr.sources import pairs_from_file
@@ -60,6 +60,22 @@ def test_refusals() -> None:
     assert "split brain" in (refusal("failover", _st("two-primaries", active=None), 100) or "")
     assert refusal("failback", _st("down", active="replica"), 100) is None
     assert "DR centre's cluster" in (refusal("failback", _st("streaming"), 100) or "")
+
+
+def test_resume_refused_on_split_brain_or_without_a_promotion() -> None:
+    """--resume finishes a drill after its promotion: never with both ends writable (the old primary back up
+    as a primary), never when the end it would finish on was not promoted (fencing production would stop
+    the only primary)."""
+    for kind in ("switchover", "failover", "failback"):
+        why = resume_refusal(kind, _st("two-primaries", active=None))
+        assert why and "split brain" in why and "\n" not in why
+    assert resume_refusal("failover", _st("streaming", active="replica")) is None
+    assert resume_refusal("failover", _st("unreachable", active="replica")) is None  # old host still down
+    assert resume_refusal("switchover", _st("down", active="replica")) is None
+    assert "nothing to resume" in (resume_refusal("failover", _st("streaming", active="primary")) or "")
+    assert "nothing to resume" in (resume_refusal("switchover", _st("unreachable", active=None)) or "")
+    assert resume_refusal("failback", _st("down", active="primary")) is None
+    assert "production is not the primary" in (resume_refusal("failback", _st("streaming", active="replica")) or "")
 
 
 def test_plan_file_bad_input(tmp_path: Path) -> None:

@@ -1,0 +1,107 @@
+"""pg_replica's re-clone path empties a data directory (rm -rf) before pg_basebackup: the guard in front of it
+(roles/pg_replica/tasks/clone_guard.yml) refuses an empty or odd slot, the production cluster's name and any
+directory but the pair's own, run by Ansible itself on localhost (pure checks: nothing on the host is touched)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+       "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+GOOD = "jb_140100_dc_db01"
+CASES = {
+    "good": ({"slot": GOOD}, f"/var/lib/postgresql/15/{GOOD}"),
+    "empty slot": ({"slot": ""}, "/var/lib/postgresql/15/"),
+    "no slot": ({}, "/var/lib/postgresql/15/"),
+    "production cluster": ({"slot": "main"}, "/var/lib/postgresql/15/main"),
+    "slot climbing out": ({"slot": "../.."}, "/var/lib/postgresql/15/../.."),
+    "slot with a space": ({"slot": "jb x"}, "/var/lib/postgresql/15/jb x"),
+    "root": ({"slot": GOOD}, "/"),
+    "empty path": ({"slot": GOOD}, ""),
+    "another directory": ({"slot": GOOD}, f"/var/lib/postgresql/15/{GOOD}/.."),
+}
+
+# One Ansible run for every case: each case includes the guard in a block; the rescue records the refusal.
+CASE_TASKS = """---
+- name: Guard
+  block:
+    - name: The role's clone guard
+      ansible.builtin.include_role:
+        name: pg_replica
+        tasks_from: clone_guard
+      vars:
+        pair: "{{ case.value.pair }}"
+        pg_replica_data: "{{ case.value.data }}"
+    - name: Allowed
+      ansible.builtin.set_fact:
+        outcomes: "{{ outcomes | combine({case.key: 'allowed'}) }}"
+  rescue:
+    - name: Refused
+      ansible.builtin.set_fact:
+        outcomes: "{{ outcomes | combine({case.key: ansible_failed_result.msg}) }}"
+"""
+PLAYBOOK = """---
+- name: Clone guard cases
+  hosts: localhost
+  gather_facts: false
+  vars:
+    outcomes: {}
+  tasks:
+    - name: Each case
+      ansible.builtin.include_tasks: case.yml
+      loop: "{{ cases | dict2items }}"
+      loop_control:
+        loop_var: case
+    - name: Outcomes
+      ansible.builtin.copy:
+        content: "{{ outcomes | to_json }}"
+        dest: "{{ playbook_dir }}/outcomes.json"
+        mode: "0600"
+"""
+
+
+def test_clone_guard_refuses_every_bad_slot_and_directory(tmp_path: Path) -> None:
+    (tmp_path / "case.yml").write_text(CASE_TASKS)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    cases = {k: {"pair": pair, "data": data} for k, (pair, data) in CASES.items()}
+    r = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "play.yml",
+                        "-e", json.dumps({"cases": cases})],
+                       cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    outcomes = json.loads((tmp_path / "outcomes.json").read_text())
+    assert set(outcomes) == set(CASES)
+    assert outcomes.pop("good") == "allowed"
+    for case, msg in outcomes.items():
+        assert msg.startswith("refusing to empty"), (case, msg)
+
+
+def test_the_guard_and_the_slot_check_come_before_the_directory_is_emptied() -> None:
+    tasks = yaml.safe_load((ROOT / "roles" / "pg_replica" / "tasks" / "standby.yml").read_text())
+    block = next(t["block"] for t in tasks if "block" in t)
+    kinds = [("guard" if t.get("ansible.builtin.include_tasks") == "clone_guard.yml" else
+              "slot" if "READ_REPLICATION_SLOT" in json.dumps(t) else
+              "empty" if "rm -rf" in json.dumps(t) else "other") for t in block]
+    assert kinds.index("guard") < kinds.index("slot") < kinds.index("empty")
+    assert kinds.count("empty") == 1
+    rm = next(t for t in block if "rm -rf" in json.dumps(t))["ansible.builtin.shell"]
+    assert "rm -rf -- {{ pg_replica_data | quote }}" in rm
+
+
+def test_failback_rebuild_checks_its_directory_and_the_slot_before_emptying() -> None:
+    """playbooks/dr/rebuild.yml empties the fenced production cluster: only that directory, and only once the DR
+    centre's cluster serves the slot pg_basebackup will use."""
+    play = yaml.safe_load((ROOT / "playbooks" / "dr" / "rebuild.yml").read_text())[0]
+    kinds = [("guard" if "ansible.builtin.assert" in t else
+              "slot" if "READ_REPLICATION_SLOT" in json.dumps(t) else
+              "empty" if "rm -rf" in json.dumps(t) else "other") for t in play["tasks"]]
+    assert kinds.index("guard") < kinds.index("slot") < kinds.index("empty")
+    guard = next(t for t in play["tasks"] if "ansible.builtin.assert" in t)["ansible.builtin.assert"]["that"]
+    assert "dr_old.data == '/var/lib/postgresql/' ~ dr_version ~ '/main'" in guard
