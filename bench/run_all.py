@@ -230,7 +230,7 @@ BENCHES: tuple[Bench, ...] = (
           "Ansible's `template` module (`ansible-playbook`, local connection, forks 5) on a sample", s_render,
           quick=("--sample", "10"), timeout=900),
     Bench("scale", "scale.py", "IP plan, intents, render and static verification at 1x, 2x, 4x the access sites",
-          "the same work at 1x", s_scale, quick=("--factors", "1,2"), timeout=2400),
+          "the same work at 1x", s_scale, quick=("--factors", "1,2"), timeout=3600),
     Bench("isolation", "isolation.py", "compile and prove the nation's zone policy (4 platforms)",
           "per-packet brute force over a sample", s_isolation, quick=("--random-ports", "1"), timeout=1200),
     Bench("vms", "provision_vms.py", "server VMs on VMware's vSphere simulator",
