@@ -6,8 +6,9 @@ when it ran, how long it took and the load average at its start, under a descrip
 benchmark that fails, times out or cannot get the lab lock is reported as such (never dropped) and the exit
 code is non-zero. With `--only`, the other benchmarks' last results are kept (from RESULTS.json).
 
-Lab benchmarks take the host-wide lab lock (tests/lablock.py) themselves; this runner waits for it to be free
-(`--lock-wait`) before starting one, so a long lab test run elsewhere shows as "not run", not as a timeout.
+Lab benchmarks take the host-wide lab lock (tests/lablock.py) themselves, queueing with the lab tests; this
+runner watches /proc/locks and stops one that has not got the lock within `--lock-wait` seconds (reported as
+"not run"), and its timeout counts from the moment it holds the lock.
 
     sudo .venv/bin/python bench/run_all.py [--only NAME[,NAME]] [--quick] [--timeout S] [--lock-wait S]
 """
@@ -285,7 +286,7 @@ def _now() -> str:
 
 # -- running one benchmark ----------------------------------------------------------------------------------
 def lock_holder() -> int | None:
-    """PID holding the lab lock, or None when it is free (probed without keeping it)."""
+    """PID holding the lab lock, or None when it is free (probed without keeping it); -1: held, PID unknown."""
     with open(LAB_LOCK, "a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -296,24 +297,18 @@ def lock_holder() -> int | None:
             return None
         inode = os.fstat(fh.fileno()).st_ino
     with contextlib.suppress(OSError):
+        # holders only: a waiter's line reads "N: -> FLOCK ..." (r[1] is "->")
         for r in (line.split() for line in Path("/proc/locks").read_text().splitlines()):
             if len(r) >= 6 and r[1] == "FLOCK" and r[5].endswith(f":{inode}"):
                 return int(r[4])
     return -1
 
 
-def wait_for_lock(seconds: float, say: Callable[[str], None]) -> int | None:
-    """None once the lab lock is free; else the PID that still held it after `seconds`."""
-    deadline = time.monotonic() + seconds
-    holder = lock_holder()
-    told = False
-    while holder is not None and time.monotonic() < deadline:
-        if not told:
-            say(f"the lab lock is held by PID {holder}; waiting up to {seconds:.0f} s")
-            told = True
-        time.sleep(5)
-        holder = lock_holder()
-    return holder
+def _in_group(pid: int | None, pgid: int) -> bool:
+    try:
+        return pid is not None and pid > 0 and os.getpgid(pid) == pgid
+    except ProcessLookupError:
+        return False
 
 
 def parse_json(stdout: str) -> dict:
@@ -327,7 +322,10 @@ def parse_json(stdout: str) -> dict:
     return json.loads(text[start + 1:])
 
 
-def run_bench(b: Bench, quick: bool, timeout: float, say: Callable[[str], None]) -> dict[str, Any]:
+def run_bench(b: Bench, quick: bool, timeout: float, say: Callable[[str], None],
+              lock_wait: float = 900) -> dict[str, Any]:
+    """Run one benchmark; a lab benchmark queues for the lab lock itself (flock) for at most `lock_wait` s,
+    and its `timeout` counts from the moment it holds the lock."""
     argv = b.argv(quick)
     entry: dict[str, Any] = {"name": b.name, "command": f"{PY} {shlex.join(argv)}", "quick": quick,
                              "started": _now(), "load_at_start": [round(x, 2) for x in os.getloadavg()]}
@@ -348,23 +346,42 @@ def run_bench(b: Bench, quick: bool, timeout: float, say: Callable[[str], None])
     out: list[str] = []
     collector = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
     collector.start()
-    timed_out = False
+    started = None if b.lab else t0  # when the work began: for a lab benchmark, once it holds the lab lock
+    holder: int | None = None
+    outcome = None
+    last_said = t0
     while True:
         try:
-            proc.wait(timeout=max(0.5, min(60.0, t0 + timeout - time.monotonic())))
+            proc.wait(timeout=2 if started is None else max(0.5, min(60.0, started + timeout - time.monotonic())))
             break
         except subprocess.TimeoutExpired:
-            took = time.monotonic() - t0
-            if took >= timeout:
-                timed_out = True
-                stop(proc, say, b.name)
+            pass
+        now = time.monotonic()
+        if started is None:
+            holder = lock_holder()
+            if _in_group(holder, proc.pid):
+                started = now
+                entry["lock_wait_s"] = round(now - t0, 1)
+                entry["load_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the load its work ran under
+                if now - t0 > 5:
+                    say(f"  {b.name}: got the lab lock after {now - t0:.0f} s")
+            elif now - t0 >= lock_wait:
+                outcome = ("not run", f"the lab lock was held by PID {holder} (another lab run) for {lock_wait:.0f} s")
+                stop(proc, say, b.name, "no lab lock")
                 break
-            say(f"  {b.name}: still running, {took:.0f} s")
+        elif now - started >= timeout:
+            outcome = ("timed out", f"no result after {timeout:.0f} s; stopped")
+            stop(proc, say, b.name, "timed out")
+            break
+        if now - last_said >= 60:
+            last_said = now
+            say(f"  {b.name}: " + ("waiting for the lab lock (held by PID "
+                                   f"{holder})" if started is None else "still running") + f", {now - t0:.0f} s")
     collector.join(timeout=30)
     reader.join(timeout=5)
     entry["seconds"] = round(time.monotonic() - t0, 1)
-    if timed_out:
-        entry.update(status="timed out", error=f"no result after {timeout:.0f} s; stopped", stderr_tail=tail[-15:])
+    if outcome:
+        entry.update(status=outcome[0], error=outcome[1], stderr_tail=tail[-15:])
         return entry
     if proc.returncode != 0:
         entry.update(status="failed", error=f"exit {proc.returncode}", stderr_tail=tail[-15:])
@@ -379,9 +396,9 @@ def run_bench(b: Bench, quick: bool, timeout: float, say: Callable[[str], None])
     return entry
 
 
-def stop(proc: subprocess.Popen, say: Callable[[str], None], name: str) -> None:
+def stop(proc: subprocess.Popen, say: Callable[[str], None], name: str, why: str) -> None:
     """SIGINT first, so the benchmark's `finally` takes its lab down; SIGKILL its process group after 120 s."""
-    say(f"  {name}: timed out; interrupting (its cleanup runs)")
+    say(f"  {name}: {why}; interrupting (its cleanup runs)")
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -407,7 +424,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "Written by `bench/run_all.py` from each benchmark's `--json` output; do not edit by hand.",
         "Every figure was measured on the machine below, in the run dated beside it. **The machine is shared**:",
         "other work (tests, other benchmarks) ran on the same cores at the same time, so each benchmark's load",
-        "average at its start is given; figures on an idle machine will be better. Rerun to see yours.",
+        "average at its start is given (for a lab benchmark: when it got the lab lock); figures on an idle",
+        "machine will be better. Rerun to see yours.",
         "",
         "| machine | |",
         "|---|---|",
@@ -432,7 +450,10 @@ def markdown(doc: dict[str, Any]) -> str:
             continue
         status = e["status"] + (" (quick)" if e.get("quick") else "")
         load = "/".join(f"{x:.1f}" for x in e["load_at_start"]) if e.get("load_at_start") else "-"
-        lines.append(f"| [{b.name}](#{b.name}) | {status} | {e.get('started', '-')} | {e.get('seconds', '-')} | "
+        secs = str(e.get("seconds", "-"))
+        if e.get("lock_wait_s", 0) >= 1:
+            secs += f" ({e['lock_wait_s']} of them queueing for the lab lock)"
+        lines.append(f"| [{b.name}](#{b.name}) | {status} | {e.get('started', '-')} | {secs} | "
                      f"{load} | {_cell(b.alternative)} |")
     for b in BENCHES:
         e = by_name.get(b.name)
@@ -488,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated names: " + ", ".join(b.name for b in BENCHES))
     ap.add_argument("--quick", action="store_true", help="smaller sizes (minutes, not an hour)")
     ap.add_argument("--timeout", type=float, help="seconds per benchmark (default: each benchmark's own)")
-    ap.add_argument("--lock-wait", type=float, default=900, help="seconds to wait for the lab lock per lab bench")
+    ap.add_argument("--lock-wait", type=float, default=900, help="seconds a lab benchmark may queue for the lab lock")
     a = ap.parse_args(argv)
     todo = select(a.only)
     if any(b.root for b in todo) and os.geteuid() != 0:
@@ -508,13 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.monotonic()
     for i, b in enumerate(todo, 1):
         say(f"[{i}/{len(todo)}] {b.name}: {b.measures}")
-        holder = wait_for_lock(a.lock_wait, say) if b.lab else None
-        if holder is not None:
-            e = {"name": b.name, "command": f"{PY} {shlex.join(b.argv(a.quick))}", "quick": a.quick,
-                 "started": _now(), "status": "not run",
-                 "error": f"the lab lock was still held by PID {holder} (another lab run) after {a.lock_wait:.0f} s"}
-        else:
-            e = run_bench(b, a.quick, a.timeout or b.timeout, say)
+        e = run_bench(b, a.quick, a.timeout or b.timeout, say, a.lock_wait)
         entries.append(e)
         say(f"[{i}/{len(todo)}] {b.name}: {e['status']}" + (f" in {e['seconds']} s" if "seconds" in e else "")
             + (f" ({e['error']})" if e.get("error") else ""))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -154,11 +156,11 @@ def test_unknown_only_name_is_one_line_error() -> None:
         ra.select("render,nope")
 
 
-def _fake(tmp_path: Path, body: str, name: str = "fake", timeout: int = 60):
+def _fake(tmp_path: Path, body: str, name: str = "fake", timeout: int = 60, lab: bool = False):
     script = tmp_path / f"{name}.py"
-    script.write_text("import json, sys, time\n" + body)
+    script.write_text("import fcntl, json, sys, time\n" + body)
     return ra.Bench(name, str(script), "a fake", "nothing", lambda r: [ra.Figure("x", str(r["x"]), "y", "2x")],
-                    timeout=timeout)
+                    timeout=timeout, lab=lab)
 
 
 def test_run_bench_reads_the_json_result(tmp_path: Path) -> None:
@@ -189,3 +191,25 @@ def test_run_bench_interrupts_a_benchmark_past_its_timeout(tmp_path: Path) -> No
     e = ra.run_bench(b, False, 1, lambda m: None)
     assert e["status"] == "timed out" and mark.exists()
     assert time.monotonic() - t < 90
+
+
+LOCKING = 'fh = open({lock!r}, "w")\nfcntl.flock(fh, fcntl.LOCK_EX)\ntime.sleep(3)\nprint(json.dumps({{"x": 1}}))\n'
+
+
+def test_a_lab_benchmark_that_never_gets_the_lock_is_not_run(tmp_path: Path, monkeypatch) -> None:
+    lock = tmp_path / "lab.lock"
+    monkeypatch.setattr(ra, "LAB_LOCK", str(lock))
+    b = _fake(tmp_path, LOCKING.format(lock=str(lock)), lab=True)
+    with open(lock, "w") as fh:  # another lab run holds it
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        e = ra.run_bench(b, False, 60, lambda m: None, lock_wait=4)
+    assert e["status"] == "not run" and f"PID {os.getpid()}" in e["error"]
+    assert "**NOT RUN**" in ra.markdown(ra.merge(None, [e | {"name": "lab"}], MACHINE))
+
+
+def test_a_lab_benchmark_times_from_when_it_holds_the_lock(tmp_path: Path, monkeypatch) -> None:
+    lock = tmp_path / "lab.lock"
+    monkeypatch.setattr(ra, "LAB_LOCK", str(lock))
+    b = _fake(tmp_path, LOCKING.format(lock=str(lock)), lab=True)
+    e = ra.run_bench(b, False, 60, lambda m: None, lock_wait=30)
+    assert e["status"] == "ok" and e["result"] == {"x": 1} and "lock_wait_s" in e
