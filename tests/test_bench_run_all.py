@@ -109,6 +109,8 @@ def _entry(name: str, status: str = "ok", **kw) -> dict:
     e = {"name": name, "command": f".venv/bin/python bench/{name}.py --json", "quick": False,
          "started": "2026-12-02 14:30 UTC", "load_at_start": [3.1, 2.0, 1.5], "seconds": 12.3, "status": status}
     if status == "ok":
+        e["load_during"] = [2.5, 4.0]
+    if status == "ok":
         bench = next(b for b in ra.BENCHES if b.name == name)
         e["figures"] = [f.__dict__ for f in bench.summarize(FAKE[name])]
     e.update(kw)
@@ -120,10 +122,11 @@ def test_markdown_reports_failed_and_missing_benchmarks() -> None:
                           _entry("lab", "not run", error="the lab lock was still held by PID 42")], MACHINE)
     md = ra.markdown(doc)
     assert "AMD EPYC, 2 cores" in md and "23.4 GB" in md and "Linux 6.1.0" in md and "abc1234" in md
-    assert "| [render](#render) | ok | 2026-12-02 14:30 UTC | 12.3 | 3.1/2.0/1.5 |" in md
+    assert "| [render](#render) | ok | 2026-12-02 14:30 UTC | 12.3 | 3.1/2.0/1.5 | 2.5-4.0 |" in md
     assert "| [dr](#dr) | failed |" in md and "**FAILED**: exit 1" in md and "boom: WAL" in md
     assert "**NOT RUN**: the lab lock was still held by PID 42" in md
     assert "| [ferry](#ferry) | not run | - |" in md  # never attempted: still listed
+    assert "| [lab](#lab) | not run | 2026-12-02 14:30 UTC | 12.3 | 3.1/2.0/1.5 | - |" in md
     assert "231.0x per config" in md and "Ansible" in md
     assert "Reproduce: `.venv/bin/python bench/render.py --json`" in md
     assert "Reproduce: `sudo .venv/bin/python bench/dr.py --json`" in md  # lab benchmarks need root
