@@ -493,6 +493,15 @@ def merge(old: dict[str, Any] | None, new_entries: list[dict[str, Any]], mach: d
     return {"machine": mach, "benches": benches}
 
 
+def previous(path: Path | None = None) -> dict[str, Any] | None:
+    """The results file as it is now (None when missing or unreadable: then it is written afresh)."""
+    path = path or RESULTS_JSON
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def write_results(doc: dict[str, Any], md: Path = RESULTS_MD, js: Path = RESULTS_JSON) -> None:
     for path, text in ((js, json.dumps(doc, indent=1, ensure_ascii=False) + "\n"), (md, markdown(doc))):
         tmp = path.with_name(f".{path.name}.tmp")
@@ -528,10 +537,6 @@ def main(argv: list[str] | None = None) -> int:
     mach = machine()
     say(f"{mach['cpu']}, {mach['cores']} cores, {mach['ram_gb']} GB, Linux {mach['kernel']}; "
         f"load {os.getloadavg()[0]:.1f}")
-    old = None
-    if a.only and RESULTS_JSON.exists():
-        with contextlib.suppress(json.JSONDecodeError):
-            old = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
     entries: list[dict[str, Any]] = []
     t_all = time.monotonic()
     for i, b in enumerate(todo, 1):
@@ -540,7 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         entries.append(e)
         say(f"[{i}/{len(todo)}] {b.name}: {e['status']}" + (f" in {e['seconds']} s" if "seconds" in e else "")
             + (f" ({e['error']})" if e.get("error") else ""))
-        write_results(merge(old, entries, mach))  # after each one: a crash keeps what was measured
+        # after each one, so a crash keeps what was measured; with --only, over the file's other results as
+        # they are now (re-read: another --only run may have written meanwhile)
+        write_results(merge(previous() if a.only else None, entries, mach))
     bad = [e for e in entries if e["status"] != "ok"]
     say(f"{len(entries) - len(bad)}/{len(entries)} benchmarks ok in {time.monotonic() - t_all:.0f} s; "
         f"results in {RESULTS_MD.relative_to(ROOT)}")
