@@ -42,7 +42,7 @@ FAKE: dict[str, dict] = {
                         "x_total": 1.0},
                        {"factor": 4, "sites": 12000, "routers": 12100, "allocations": 250000, "total_s": 170.0,
                         "seconds": {"ipplan": 20, "intents": 20, "render": 40, "verify": 90}, "x_sites": 3.9,
-                        "x_total": 4.25}]},
+                        "x_total": 4.25, "total_cpu_s": 160.0, "x_cpu": 4.1, "load_avg_1m": 12.0}]},
     "isolation": {"sites": 356, "platforms": 4, "rule_lines": 38748,
                   "seconds": {"load": 1, "compile": 70, "parse": 3, "analyze": 3.5}, "analysis_lines_per_s": 11000,
                   "injected": 20, "found_by_analysis": 20,
@@ -216,3 +216,9 @@ def test_a_lab_benchmark_times_from_when_it_holds_the_lock(tmp_path: Path, monke
     b = _fake(tmp_path, LOCKING.format(lock=str(lock)), lab=True)
     e = ra.run_bench(b, False, 60, lambda m: None, lock_wait=30)
     assert e["status"] == "ok" and e["result"] == {"x": 1} and "lock_wait_s" in e
+
+
+def test_scale_gives_cpu_beside_wall_time_when_measured() -> None:
+    x1, x4 = ra.s_scale(FAKE["scale"])
+    assert x1.ratio == "-" and "CPU" not in x1.ours
+    assert "(CPU 160.0 s, load 12.0)" in x4.ours and x4.ratio == "4.25x the time (4.1x the CPU) for 3.9x the sites"
