@@ -356,35 +356,40 @@ def run_bench(b: Bench, quick: bool, timeout: float, say: Callable[[str], None],
     outcome = None
     loads: list[float] = []  # 1-minute load average every 10 s of its work: what it really ran under
     last_said = t0
-    while True:
-        try:
-            proc.wait(timeout=2 if started is None else max(0.5, min(10.0, started + timeout - time.monotonic())))
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if started is not None:
-            loads.append(os.getloadavg()[0])
-        if started is None:
-            holder = lock_holder()
-            if _in_group(holder, proc.pid):
-                started = now
-                entry["lock_wait_s"] = round(now - t0, 1)
-                entry["load_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the load its work ran under
-                if now - t0 > 5:
-                    say(f"  {b.name}: got the lab lock after {now - t0:.0f} s")
-            elif now - t0 >= lock_wait:
-                outcome = ("not run", f"the lab lock was held by PID {holder} (another lab run) for {lock_wait:.0f} s")
-                stop(proc, say, b.name, "no lab lock")
+    try:
+        while True:
+            try:
+                proc.wait(timeout=2 if started is None else max(0.5, min(10.0, started + timeout - time.monotonic())))
                 break
-        elif now - started >= timeout:
-            outcome = ("timed out", f"no result after {timeout:.0f} s; stopped")
-            stop(proc, say, b.name, "timed out")
-            break
-        if now - last_said >= 60:
-            last_said = now
-            say(f"  {b.name}: " + ("waiting for the lab lock (held by PID "
-                                   f"{holder})" if started is None else "still running") + f", {now - t0:.0f} s")
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if started is not None:
+                loads.append(os.getloadavg()[0])
+            if started is None:
+                holder = lock_holder()
+                if _in_group(holder, proc.pid):
+                    started = now
+                    entry["lock_wait_s"] = round(now - t0, 1)
+                    entry["load_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the load its work ran under
+                    if now - t0 > 5:
+                        say(f"  {b.name}: got the lab lock after {now - t0:.0f} s")
+                elif now - t0 >= lock_wait:
+                    outcome = ("not run",
+                               f"the lab lock was held by PID {holder} (another lab run) for {lock_wait:.0f} s")
+                    stop(proc, say, b.name, "no lab lock")
+                    break
+            elif now - started >= timeout:
+                outcome = ("timed out", f"no result after {timeout:.0f} s; stopped")
+                stop(proc, say, b.name, "timed out")
+                break
+            if now - last_said >= 60:
+                last_said = now
+                say(f"  {b.name}: " + ("waiting for the lab lock (held by PID "
+                                       f"{holder})" if started is None else "still running") + f", {now - t0:.0f} s")
+    except KeyboardInterrupt:  # the operator (SIGINT, or SIGTERM: see main) stops the run: the bench cleans up
+        outcome = ("interrupted", "stopped by the operator before it finished")
+        stop(proc, say, b.name, "interrupted")
     collector.join(timeout=30)
     reader.join(timeout=5)
     entry["seconds"] = round(time.monotonic() - t0, 1)
@@ -544,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load {os.getloadavg()[0]:.1f}")
     entries: list[dict[str, Any]] = []
     t_all = time.monotonic()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like ^C: recorded, cleaned up
     for i, b in enumerate(todo, 1):
         say(f"[{i}/{len(todo)}] {b.name}: {b.measures}")
         e = run_bench(b, a.quick, a.timeout or b.timeout, say, a.lock_wait)
@@ -553,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         # after each one, so a crash keeps what was measured; with --only, over the file's other results as
         # they are now (re-read: another --only run may have written meanwhile)
         write_results(merge(previous() if a.only else None, entries, mach))
+        if e["status"] == "interrupted":
+            break
     bad = [e for e in entries if e["status"] != "ok"]
     say(f"{len(entries) - len(bad)}/{len(entries)} benchmarks ok in {time.monotonic() - t_all:.0f} s; "
         f"results in {RESULTS_MD.relative_to(ROOT)}")

@@ -222,3 +222,14 @@ def test_scale_gives_cpu_beside_wall_time_when_measured() -> None:
     x1, x4 = ra.s_scale(FAKE["scale"])
     assert x1.ratio == "-" and "CPU" not in x1.ours
     assert "(CPU 160.0 s, load 12.0)" in x4.ours and x4.ratio == "4.25x the time (4.1x the CPU) for 3.9x the sites"
+
+
+def test_an_interrupted_run_stops_the_benchmark_and_says_so(tmp_path: Path) -> None:
+    import _thread
+    import threading
+
+    mark = tmp_path / "cleaned"
+    b = _fake(tmp_path, f"try:\n    time.sleep(300)\nfinally:\n    open({str(mark)!r}, 'w').write('y')\n")
+    threading.Timer(1.5, _thread.interrupt_main).start()  # ^C (SIGTERM is mapped to it by main) while it runs
+    e = ra.run_bench(b, False, 60, lambda m: None)
+    assert e["status"] == "interrupted" and mark.exists()
