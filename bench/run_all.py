@@ -448,7 +448,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"| RAM | {m['ram_gb']} GB |",
         f"| kernel, OS | Linux {_cell(m['kernel'])}, {_cell(m['os'])} |",
         f"| Python | {m['python']} |",
-        f"| code | commit {m['commit']} |",
+        f"| code | commit {m['commit']} at the latest run (`--only` runs keep older results: see each date) |",
         "",
         f"All of them: `sudo {PY} bench/run_all.py` (root: the lab benchmarks build network namespaces); one of "
         "them: `--only NAME`; `--quick` for smaller sizes (marked \"quick\" below).",
@@ -484,7 +484,7 @@ def markdown(doc: dict[str, Any]) -> str:
         if e["status"] != "ok":
             lines.append(f"**{e['status'].upper()}**: {_cell(e.get('error', ''))}")
             tail = e.get("stderr_tail") or []
-            if tail:
+            if tail and e["status"] != "not run":  # a bench stopped while queueing for the lock said nothing useful
                 lines += ["", "Last lines it wrote:", "", "```", *tail, "```"]
             continue
         lines += ["| figure | jinbao | alternative | ratio |", "|---|---|---|---|"]
