@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from inventory.hostvars import load_view  # noqa: E402
-
+from plugins.hostvars import load_view  # noqa: E402
 from vsphere import simulator  # noqa: E402
 from vsphere.client import Endpoint, connect  # noqa: E402
 from vsphere.config import VsphereConfig  # noqa: E402
