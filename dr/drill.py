@@ -8,9 +8,6 @@ with ``target_session_attrs=read-write`` until the service address of issue 13 i
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from core import playbooks
 from dr import writer as witness
 from dr.access import PairAccess
 from dr.measure import MeasureError, figures
@@ -121,15 +119,8 @@ class _Steps:
 
 
 def run_playbook(name: str, extra: dict[str, Any], settings: DrillSettings, steps: _Steps) -> bool:
-    import ansible_runner
-
-    cmdline = f"--vault-password-file {settings.vault_password_file}" if settings.vault_password_file else None
-    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-    with tempfile.TemporaryDirectory(prefix="jinbao-drill-") as tmp:
-        r = ansible_runner.run(private_data_dir=tmp, project_dir=str(ROOT), playbook=str(PLAYBOOK_DIR / name),
-                               inventory=str(settings.inventory), extravars=extra, cmdline=cmdline, envvars=env,
-                               quiet=True, event_handler=steps, suppress_env_files=True)
+    r = playbooks.run(PLAYBOOK_DIR / name, settings.inventory, event_handler=steps, extravars=extra,
+                      vault_password_file=settings.vault_password_file)
     steps.close()
     return r.rc == 0
 

@@ -12,11 +12,9 @@ import json
 from pathlib import Path
 
 from core.errors import JinbaoError
+from core.playbooks import LAB_VAULT_PASSWORD, PLUGIN_INVENTORY
 from dr.plan import Pair
 
-ROOT = Path(__file__).resolve().parent.parent
-LAB_VAULT_PASSWORD = ROOT / "inventory" / "vault-password.LAB-ONLY"
-PLUGIN_INVENTORY = ROOT / "inventory" / "jinbao.yml"
 FIELDS = set(Pair.__dataclass_fields__)
 
 

@@ -8,22 +8,19 @@ Both a real network's inventory and a lab's come from the source-of-truth invent
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import playbooks
 from core.errors import JinbaoError
+from core.playbooks import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = {"site": "site.yml", "servers": "servers.yml", "databases": "databases.yml",
              "dr-replication": "dr/replication.yml"}
-PLUGIN_INVENTORY = ROOT / "inventory" / "jinbao.yml"
-LAB_VAULT_PASSWORD = ROOT / "inventory" / "vault-password.LAB-ONLY"
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 # ansible-runner's stats keys for the recap's counters
 _STATS = {"ok": "ok", "changed": "changed", "unreachable": "dark", "failed": "failures", "skipped": "skipped",
@@ -100,28 +97,12 @@ def run_playbook(
     extra_vars: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Run one of the project's playbooks (``site``, ``servers``, ``databases``) against ``inventory``."""
-    import ansible_runner
-
     if playbook not in PLAYBOOKS:
         raise JinbaoError(f"--playbook {playbook!r}: one of {', '.join(PLAYBOOKS)}")
     if not inventory.exists():
         raise JinbaoError("no Ansible inventory here", file=str(inventory))
     if vault_password_file is not None and not vault_password_file.is_file():
         raise JinbaoError("vault password file not found", file=str(vault_password_file))
-    cmdline = []
-    if check:
-        cmdline.append("--check")
-    if diff:
-        cmdline.append("--diff")
-    if vault_password_file is not None:
-        cmdline += ["--vault-password-file", str(vault_password_file)]
-    bindir = str(Path(sys.executable).parent)
-    env = {
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_PIPELINING": "True" if pipelining else "False",
-        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
     used_forks = forks or _cfg_forks()
 
     def on_event(event: dict[str, Any]) -> bool:
@@ -135,16 +116,13 @@ def run_playbook(
         return True
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp:
-        r = ansible_runner.run(
-            private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(ROOT / "playbooks" /
-                                                                                        PLAYBOOKS[playbook]),
-            inventory=str(inventory), limit=limit, extravars=extra_vars or {}, forks=used_forks,
-            cmdline=" ".join(cmdline) or None,
-            envvars=env, quiet=True, event_handler=on_event, suppress_env_files=True,
-        )
-        return BuildResult(PLAYBOOKS[playbook], r.status, r.rc, round(time.monotonic() - started, 1), used_forks,
-                           pipelining, recap_from_stats(r.stats))
+    r = playbooks.run(ROOT / "playbooks" / PLAYBOOKS[playbook], inventory, event_handler=on_event,
+                      extravars=extra_vars, limit=limit, forks=used_forks,
+                      options=[*(["--check"] if check else []), *(["--diff"] if diff else [])],
+                      vault_password_file=vault_password_file,
+                      env={"ANSIBLE_PIPELINING": "True" if pipelining else "False"}, artifacts=artifacts)
+    return BuildResult(PLAYBOOKS[playbook], r.status, r.rc, round(time.monotonic() - started, 1), used_forks,
+                       pipelining, recap_from_stats(r.stats))
 
 
 def _cfg_forks() -> int:
