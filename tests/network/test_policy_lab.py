@@ -1,5 +1,5 @@
-"""The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy --rulesets`
-pushes each firewall's ruleset like any device config (dry-run diff, commit-confirm); `jinbao check
+"""The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy` pushes each
+firewall's ruleset (after its routing config) like any device config (dry-run diff, commit-confirm); `jinbao check
 isolation` then sees traffic pass only the planned flows; the running ruleset audits clean; a rule added by
 hand on the device is found both by the traffic probe and by `jinbao policy verify --config`, naming site,
 zones and port.
@@ -53,7 +53,7 @@ def lab() -> Iterator[LabPlan]:
         r = jinbao("lab", "up", "--name", LAB, "--mgmt-net", MGMT_NET, "--slice", "minimal", "--json")
         assert r.returncode == 0, r.stderr
         try:
-            res = deploy("--confirm", "60")
+            res = deploy("--no-rulesets", "--confirm", "60")  # routing only: the state before enforcement
             assert res["rc"] == 0, res
             yield lp
         finally:
@@ -83,15 +83,16 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     assert office and {p["observed"] for p in office} == {"closed"}
     assert {p["proto"] for p in office} == {"tcp", "udp", "icmp"}
 
-    dry = deploy("--rulesets", "--scope", "140100-DC", "--dry-run")
+    dry = deploy("--scope", "140100-DC", "--dry-run")
     [rs] = [d for d in dry["devices"] if d["hostname"] == f"{FW}:ruleset"]
     assert rs["status"] == "dry-run" and "+table ip filtering_policies" in rs["diff"]
     assert "filtering_policies" not in sh(FW, "nft", "list", "ruleset").stdout  # a dry run changes nothing
 
-    res = deploy("--rulesets", "--confirm", "30")
+    res = deploy("--confirm", "30")  # a normal deploy: routing configs unchanged, then each firewall's ruleset
     assert res["rc"] == 0, res
     rulesets = {d["hostname"]: d["status"] for d in res["devices"] if d["hostname"].endswith(":ruleset")}
     assert len(rulesets) == 4 and set(rulesets.values()) == {"committed"}, rulesets
+    assert {d["status"] for d in res["devices"] if not d["hostname"].endswith(":ruleset")} == {"unchanged"}
 
     # traffic: every probe as the policy says, same site and across tiers (zero mismatches is the pass)
     rc, rep = check()
@@ -126,7 +127,7 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
         "140100-DC production", "140100-DC exchange", 8080)
 
     # deploying again repairs the drift
-    res = deploy("--rulesets", "--scope", "140100-DC", "--confirm", "30")
+    res = deploy("--scope", "140100-DC", "--confirm", "30")
     assert res["rc"] == 0, res
     rc, rep = check()
     assert rc == 0, mismatches(rep)[:10]
