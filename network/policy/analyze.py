@@ -25,7 +25,7 @@ from network.policy.zones import World
 class Finding:
     site: str
     platform: str
-    kind: str  # missing | unplanned | unreachable
+    kind: str  # missing | unplanned | unreachable | zone-policy (service.verify_texts)
     message: str
     example: dict = field(default_factory=dict)  # src, dst, protocol, port, src_zone, dst_zone
     line: int | None = None
