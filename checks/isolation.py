@@ -8,12 +8,14 @@ every other zone host's service ports (same site and across tiers) and compare w
 - probe ports: every policy service port, plus canary ports no flow uses (8080, 3389, 23 by default) so a
   hole on an unplanned port is seen too.
 
-Each source host runs all its probes in one process (threads), so a lab slice is probed in seconds."""
+Each source host runs all its probes in one process (threads), so a lab slice is probed in seconds. No probe
+starts before every listener has said it is bound (a `ready` line in its log): a listener still starting would
+otherwise read as a closed port; one that cannot start (or is not ready within the timeout) is an error naming
+its host."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -33,6 +35,7 @@ for p in tcp:
     s.bind((addr, p)); s.listen(64); ts.append(s)
 for p in udp:
     s = socket.socket(fam, socket.SOCK_DGRAM); s.bind((addr, p)); us.append(s)
+print("ready", flush=True)  # every socket bound and listening: the prober may start
 while True:
     for s in select.select(ts + us, [], [])[0]:
         if s in ts:
@@ -64,6 +67,19 @@ def one(p):
 with ThreadPoolExecutor(64) as ex:
     print(json.dumps(list(ex.map(one, probes))))
 """
+
+# Start a listener in the background, its output in a fresh log file; print "<pid> <log>".
+START = ('log=$(mktemp /tmp/jinbao-listener.XXXXXX) || exit 1\n'
+         'setsid python3 -u -c "$0" "$1" "$2" "$3" >"$log" 2>&1 </dev/null &\n'
+         'echo "$! $log"')
+# Wait until the listener's log says "ready": exit 3 (and its log) if it died, 4 after $3 checks 50 ms apart.
+WAIT_READY = ('pid=$1 log=$2 n=$3 i=0\n'
+              'until grep -qx ready "$log" 2>/dev/null; do\n'
+              '  kill -0 "$pid" 2>/dev/null || { tail -c 400 "$log"; exit 3; }\n'
+              '  [ "$i" -ge "$n" ] && exit 4\n'
+              '  i=$((i+1)); sleep 0.05\n'
+              'done')
+READY_TIMEOUT = 15.0  # seconds for every listener to bind (a loaded 2-core host starts ~40 Pythons at once)
 
 
 @dataclass(frozen=True)
@@ -134,19 +150,28 @@ Exec = Callable[[str, list[str], str | None], tuple[int, str]]
 
 
 def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
-               progress: Callable[[str], None] | None = None) -> list[Probe]:
-    """Start a listener on every destination (all probed ports), run each source's probes, fill `observed`."""
+               progress: Callable[[str], None] | None = None, ready_timeout: float = READY_TIMEOUT) -> list[Probe]:
+    """Start a listener on every destination (all probed ports), wait until every one is listening, run each
+    source's probes, fill `observed`. The listeners this run started are stopped, by PID, whatever happens."""
     tcp = sorted({p.port for p in probes if p.proto == "tcp"})
     udp = sorted({p.port for p in probes if p.proto == "udp"})
-    pids: dict[str, str] = {}
+    started: dict[str, tuple[str, str]] = {}  # host -> (listener PID, its log file)
     try:
         for h in hosts:
-            rc, out = run(h.hostname, ["sh", "-c", 'setsid python3 -c "$0" "$1" "$2" "$3" >/dev/null 2>&1 </dev/null &'
-                                       ' echo $!', LISTENER, h.address, json.dumps(tcp), json.dumps(udp)], None)
-            if rc != 0 or not out.strip().isdigit():
-                raise RuntimeError(f"{h.hostname}: cannot start the probe listener: {out}")
-            pids[h.hostname] = out.strip()
-        time.sleep(0.5)  # let every listener bind before the first probe
+            rc, out = run(h.hostname, ["sh", "-c", START, LISTENER, h.address, json.dumps(tcp), json.dumps(udp)],
+                          None)
+            fields = out.split()
+            if rc != 0 or len(fields) != 2 or not fields[0].isdigit():
+                raise RuntimeError(f"{h.hostname}: cannot start the probe listener: {out.strip()[-300:]}")
+            started[h.hostname] = (fields[0], fields[1])
+        checks = max(1, round(ready_timeout / 0.05))
+        for host, (pid, log) in started.items():  # started all at once, so they bind in parallel
+            rc, out = run(host, ["sh", "-c", WAIT_READY, "jinbao-wait", pid, log, str(checks)], None)
+            if rc == 3:  # its last line is the error (a Python traceback ends with it)
+                last = (out.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"{host}: the probe listener exited before listening: {last[-300:]}")
+            if rc != 0:
+                raise RuntimeError(f"{host}: the probe listener is not listening after {ready_timeout:g} s")
         by_src: dict[str, list[Probe]] = {}
         for p in probes:
             by_src.setdefault(p.src, []).append(p)
@@ -160,8 +185,9 @@ def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
             for p, ok in zip(ps, json.loads(out), strict=True):
                 p.observed = "open" if ok else "closed"
     finally:
-        for host, pid in pids.items():  # the listeners this run started, by PID
+        for host, (pid, log) in started.items():  # the listeners this run started, by PID
             run(host, ["kill", pid], None)
+            run(host, ["rm", "-f", log], None)
     return probes
 
 

@@ -53,7 +53,8 @@ RULESET_PLATFORM = "nftables"  # the artifact's registry entry (inventory/platfo
 def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, hosts: Mapping[str, str],
                   access: Access, rulesets: Mapping[str, str] | None = None) -> list[DeployTarget]:
     """One target per device; a firewall named in `rulesets` gets a second one for its zone ruleset
-    (`<hostname>:ruleset`, platform nftables): the same login, its own diff, commit-confirm and rollback."""
+    (`<hostname>:ruleset`, platform nftables): the same login, its own diff, commit-confirm and rollback,
+    applied by the engine after the routing config (one device, one artifact at a time)."""
     targets = []
     for h, intent in intents.items():
         facts = PLATFORMS.get(intent.platform)
@@ -80,5 +81,5 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
             targets.append(DeployTarget(
                 hostname=h + RULESET_SUFFIX, platform=RULESET_PLATFORM, host=hosts[h], username=access.username,
                 key_file=access.key_file, password=access.password, known_hosts=access.known_hosts,
-                config_text=rulesets[h], post_checks=post_checks(intent, intents)))
+                config_text=rulesets[h], post_checks=post_checks(intent, intents), device=h))
     return targets

@@ -14,7 +14,7 @@ from tests.lablock import lab_lock
 
 
 @contextmanager
-def deployed_lab(lab: str, mgmt_net: str, slice_name: str) -> Iterator[LabPlan]:
+def deployed_lab(lab: str, mgmt_net: str, slice_name: str, *deploy_args: str) -> Iterator[LabPlan]:
     with lab_lock():
         runtime.down(lab)  # whatever an aborted run left
         before = snapshot()
@@ -22,7 +22,7 @@ def deployed_lab(lab: str, mgmt_net: str, slice_name: str) -> Iterator[LabPlan]:
         r = jinbao("lab", "up", "--name", lab, "--mgmt-net", mgmt_net, "--slice", slice_name, "--json")
         assert r.returncode == 0, r.stderr
         try:
-            r = jinbao("deploy", "--lab", lab, "--confirm", "90", "--json")
+            r = jinbao("deploy", "--lab", lab, "--confirm", "90", *deploy_args, "--json")
             bad = [d for d in json.loads(r.stdout)["devices"] if d["status"] != "committed"]
             assert r.returncode == 0 and not bad, (bad[:2], r.stderr[-2000:])
             yield lp

@@ -35,8 +35,10 @@ def deploy_cmd(
     confirm: Annotated[int | None, typer.Option(
         "--confirm", help="Commit-confirm window in seconds: devices revert unless post-checks pass.")] = None,
     rulesets: Annotated[bool, typer.Option(
-        "--rulesets", help="Also push each linux_nftables firewall's zone ruleset (target <hostname>:ruleset).")
-    ] = False,
+        "--rulesets/--no-rulesets",
+        help="Push each linux_nftables firewall's zone ruleset too (target <hostname>:ruleset, after its routing"
+             " config); --no-rulesets leaves the running rulesets as they are.")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
@@ -50,7 +52,7 @@ def deploy_cmd(
         results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
                          progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}",
                          inventory_dir=inventory_dir(ctx))
-    failed = [r for r in results if r.status in ("failed", "rolled-back")]
+    failed = [r for r in results if r.status in ("failed", "rolled-back", "skipped")]
     if as_json:
         emit_json({"where": fleet.where, "devices": [
             {"hostname": r.hostname, "status": r.status, "diff": r.diff, "error": r.error,

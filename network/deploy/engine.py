@@ -1,6 +1,9 @@
 """deploy(): dry-run diffs, or commit-confirm with post-checks and immediate rollback, on many devices at once.
 
-Per device (in parallel, Nornir threaded runner; one device failing never stops the others):
+Per device (in parallel, Nornir threaded runner; one device failing never stops the others), and for each of
+its artifacts in turn (a firewall's FRR routing config, then its zone ruleset: one Nornir host and one
+login per device, so two artifacts never race on one device; if an artifact ends ``failed`` or
+``rolled-back`` the ones after it are ``skipped``, untouched):
 
 1. connect, load the full intended config, diff. Empty diff -> ``unchanged`` (nothing is committed).
 2. dry-run: report the diff -> ``dry-run``. Nothing else.
@@ -24,8 +27,8 @@ from nornir.core.task import Task
 
 from inventory.platforms import platform as platform_facts
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
-from network.deploy.platforms import Adapter, canonical_address, open_adapter
-from network.deploy.runner import run_per_host, serialised
+from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
+from network.deploy.runner import check_unique, run_per_host, serialised
 from network.drivers.frr import PendingCommitError
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
@@ -55,6 +58,9 @@ def deploy(
 ) -> list[DeviceResult]:
     """Deploy each target's ``config_text``; return one DeviceResult per target, in target order.
 
+    Devices run in parallel; the targets of one device (same ``device_name``) run one after the other
+    (``device_groups``), and a failed or rolled-back one leaves the rest ``skipped``.
+
     dry_run: only diff. confirm_seconds: the confirm window (device-side revert timer); None commits
     without a timer (post-checks still run and a failure still rolls back). check_timeout: cap on
     the post-check time (default: the confirm window minus a margin, or 60 s without one).
@@ -62,16 +68,55 @@ def deploy(
     """
     if confirm_seconds is not None and confirm_seconds < 5:
         raise ValueError("confirm_seconds below 5 s leaves no time for post-checks")
+    check_unique(targets)
+    groups = device_groups(targets)
     say = serialised(progress)
 
-    def work(task: Task, target: DeployTarget) -> DeviceResult:
-        return _deploy_one(task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say)
+    def work(task: Task, first: DeployTarget) -> list[DeviceResult]:
+        results: list[DeviceResult] = []
+        blocker: DeviceResult | None = None
+        for target in groups[first.device_name]:
+            if blocker is not None:
+                results.append(DeviceResult(target.hostname, "skipped", error=(
+                    f"not attempted: {blocker.hostname} (applied first on the same device) {blocker.status}")))
+                say(target.hostname, f"skipped: {blocker.hostname} {blocker.status}")
+                continue
+            res = _deploy_one(task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say)
+            results.append(res)
+            if res.status in ("failed", "rolled-back"):
+                blocker = res
+        return results
 
-    def crashed(target: DeployTarget, error: str) -> DeviceResult:
-        return DeviceResult(target.hostname, "failed", error=error)
+    def crashed(first: DeployTarget, error: str) -> list[DeviceResult]:
+        return [DeviceResult(t.hostname, "failed", error=error) for t in groups[first.device_name]]
 
-    return run_per_host(targets, work, workers=workers, connect_timeout=connect_timeout, on_crash=crashed,
-                        inventory_dir=inventory_dir)
+    per_device = run_per_host([arts[0] for arts in groups.values()], work, workers=workers,
+                              connect_timeout=connect_timeout, on_crash=crashed, inventory_dir=inventory_dir)
+    by_name = {r.hostname: r for results in per_device for r in results}
+    return [by_name[t.hostname] for t in targets]
+
+
+def device_groups(targets: Sequence[DeployTarget]) -> dict[str, list[DeployTarget]]:
+    """Targets per device, in the order they are applied: the device's own config first, then its artifacts
+    (platform kind ``artifact``, e.g. a firewall's nftables ruleset), each kind in the order given.
+
+    One device is one Nornir host and one connection, so its artifacts must share one login; anything
+    else is a ValueError naming the device."""
+    groups: dict[str, list[DeployTarget]] = {}
+    for t in targets:
+        groups.setdefault(t.device_name, []).append(t)
+    for name, arts in groups.items():
+        arts.sort(key=lambda t: platform_facts(t.platform).kind == "artifact")  # stable: given order otherwise
+        first = arts[0]
+        for t in arts[1:]:
+            same = (t.host, t.port, t.username, t.key_file, t.password, t.known_hosts, t.options) == (
+                first.host, first.port, first.username, first.key_file, first.password, first.known_hosts,
+                first.options)
+            if not same or (connection_name(t.platform), nornir_platform(t.platform)) != (
+                    connection_name(first.platform), nornir_platform(first.platform)):
+                raise ValueError(f"{name}: artifacts {first.hostname} and {t.hostname} must share one login and"
+                                 f" connection to be applied on one device")
+    return groups
 
 
 def _deploy_one(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from inventory.platforms import deployable
 
 PLATFORMS: tuple[str, ...] = deployable()  # inventory platform names (inventory/platforms.py)
-Status = Literal["unchanged", "dry-run", "committed", "rolled-back", "failed"]
+Status = Literal["unchanged", "dry-run", "committed", "rolled-back", "failed", "skipped"]
 CheckKind = Literal["bgp_established", "reachable"]
 # progress(hostname, message); called from worker threads, but never two calls at once.
 Progress = Callable[[str, str], None]
@@ -84,10 +84,18 @@ class DeployTarget:
     port: int = 22
     known_hosts: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # The device this target is an artifact of, when a device carries several (a firewall's FRR config and
+    # its zone ruleset `<hostname>:ruleset`): the engine applies one device's artifacts one after the other,
+    # in the order given. Empty: the target is a device of its own (``hostname``).
+    device: str = ""
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
             raise ValueError(f"{self.hostname}: platform {self.platform!r} not in {PLATFORMS}")
+
+    @property
+    def device_name(self) -> str:
+        return self.device or self.hostname
 
 
 @dataclass
@@ -97,7 +105,8 @@ class DeviceResult:
     status: ``unchanged`` (no difference), ``dry-run`` (difference shown, nothing changed),
     ``committed`` (applied, post-checks passed, confirmed), ``rolled-back`` (applied, then restored
     because a post-check or the confirm failed: see ``error``), ``failed`` (nothing applied, or the
-    device state is uncertain: see ``error``).
+    device state is uncertain: see ``error``), ``skipped`` (not attempted because an earlier artifact of the
+    same device failed or was rolled back: see ``error``).
     """
 
     hostname: str

@@ -42,6 +42,11 @@ class Rule:
     services: tuple[str, ...]  # Aerleon service names
     iif: str | None  # nftables interface match
     oif: str | None
+    # The firewall's security zones the traffic enters from and leaves to (VRP / Comware zone policies): a zone
+    # behind this firewall by its own name, anything over the WAN side (other sites, management, DMZ, partners)
+    # the untrusted zone. None: any zone (the default deny).
+    src_zone: str | None = None
+    dst_zone: str | None = None
 
 
 def instances(world: World, site: str) -> list[Instance]:
@@ -65,13 +70,24 @@ def instances(world: World, site: str) -> list[Instance]:
     return out
 
 
-def _interfaces() -> dict[str, str]:
-    """Zone -> interface of a linux_nftables firewall, numbered as `network.plan.firewall_intent` does:
-    port 1 is the transit LAN towards the WAN routers, then one port per zone behind the firewall."""
-    port = naming("linux_nftables").port
+UNTRUST = "untrust"  # the firewall zone of its transit port (towards the WAN routers)
+# Aerleon target -> the device platform whose interface names a firewall of that target has
+TARGET_DEVICE = {"nftables": "linux_nftables", "huawei": "huawei_usg", "h3c": "h3c_comware"}
+
+
+def _interfaces(device_platform: str = "linux_nftables") -> dict[str, str]:
+    """Zone -> interface of a firewall, numbered as `network.plan.firewall_intent` does: port 1 is the transit
+    LAN towards the WAN routers, then one port per zone behind the firewall."""
+    port = naming(device_platform).port
     out = {"transit": port.format(n=1)}
     out.update({z: port.format(n=n) for n, z in enumerate(ZONES_BEHIND_FIREWALL, start=2)})
     return out
+
+
+def zone_interfaces(target: str) -> dict[str, str]:
+    """Firewall zone -> its interface, for a target with zone policies (huawei, h3c)."""
+    ifs = _interfaces(TARGET_DEVICE[target])
+    return {UNTRUST: ifs.pop("transit"), **ifs}
 
 
 def site_rules(world: World, site: str) -> list[Rule]:
@@ -85,6 +101,8 @@ def site_rules(world: World, site: str) -> list[Rule]:
             f"{f.name}-to-{i.dst_site}" if i.src_site == site else f"{f.name}-from-{i.src_site}")
         iif = ifs.get(f.src, ifs["transit"]) if i.src_site == site else ifs["transit"]
         oif = ifs.get(f.dst, ifs["transit"]) if i.dst_site == site else ifs["transit"]
+        szone = f.src if i.src_site == site and f.src in ifs else UNTRUST
+        dzone = f.dst if i.dst_site == site and f.dst in ifs else UNTRUST
         by_proto: dict[str, list[str]] = {}
         for s in f.services:
             by_proto.setdefault(world.policy.services[s].protocol, []).append(service_name(s))
@@ -92,12 +110,12 @@ def site_rules(world: World, site: str) -> list[Rule]:
             rules.append(Rule(name.lower() if len(by_proto) == 1 else f"{name}-{proto}".lower(),
                               "accept" if f.action == "allow" else "deny",
                               net_name(i.src_site, f.src), net_name(i.dst_site, f.dst), proto, tuple(svcs),
-                              iif, oif))
+                              iif, oif, szone, dzone))
     rules.append(Rule("default-deny", "deny", None, None, None, (), None, None))
     return rules
 
 
-def _term(r: Rule, interfaces: bool) -> dict:
+def _term(r: Rule, platform: str) -> dict:
     t: dict = {"name": r.name, "action": r.action}
     if r.src_net:
         t["source-address"] = r.src_net
@@ -107,8 +125,12 @@ def _term(r: Rule, interfaces: bool) -> dict:
         t["protocol"] = r.protocol
     if r.services:
         t["destination-port"] = " ".join(r.services)
-    if interfaces and r.iif and r.oif:
+    if platform == "nftables" and r.iif and r.oif:
         t["source-interface"], t["destination-interface"] = r.iif, r.oif
+    if platform in ("huawei", "h3c") and r.src_zone and r.dst_zone:  # zone policies beside the ACL
+        ifs = zone_interfaces(platform)
+        t["source-zone"], t["destination-zone"] = r.src_zone, r.dst_zone
+        t["source-interface"], t["destination-interface"] = ifs[r.src_zone], ifs[r.dst_zone]
     if r.action == "deny":
         t["counter"] = r.name.replace("-", "_")
     return t
@@ -123,7 +145,7 @@ def aerleon_policy(rules: list[Rule], site: str, platform: str) -> dict:
     else:
         headers = [{platform: f"{FILTER} extended" if platform == "cisco" else f"{FILTER} inet"},
                    {platform: f"{FILTER}6 inet6"}]
-    terms = [_term(r, platform == "nftables") for r in rules]
+    terms = [_term(r, platform) for r in rules]
     return {"filename": f"{site}", "filters": [
         {"header": {"targets": h, "comment": f"jinbao zone policy for {site} (generated; do not edit)"},
          "terms": terms} for h in headers]}

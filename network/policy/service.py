@@ -15,9 +15,9 @@ from pathlib import Path
 
 from core.errors import JinbaoError
 from core.findings import Finding
-from network.policy.analyze import JSON, allowed_boxes, analyze
+from network.policy.analyze import JSON, allowed_boxes, analyze, policy_finding
 from network.policy.compile import PLATFORMS, SUFFIX
-from network.policy.parse import PARSERS
+from network.policy.parse import PARSERS, parse_zone_policy, zone_policy_problems
 from network.policy.zones import World, build_world
 
 
@@ -116,9 +116,14 @@ def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str
     findings: list[Finding] = []
     lines = {}
     for t, text in texts.items():
-        rs = PARSERS[t](text, (files or {}).get(t, f"{site}{SUFFIX[t]}"))
+        file = (files or {}).get(t, f"{site}{SUFFIX[t]}")
+        rs = PARSERS[t](text, file)
         lines[t] = sum(len(v) for v in rs.lines.values())
         findings += analyze(world, site, t, rs, allowed)
+        if t in ("huawei", "h3c") and (zp := parse_zone_policy(text, file)) is not None:
+            # the zone policy must mean the ACL the analysis just judged (parse.zone_policy_problems)
+            findings += [policy_finding(site, t, "zone-policy", msg, line=n or None)
+                         for n, msg in zone_policy_problems(zp, rs)]
     return SiteReport(site, lines, findings)
 
 

@@ -14,6 +14,7 @@ from network.deploy import deploy, drift
 from network.targets import build_targets
 from network.validate import validated
 from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vtysh_json, wait_for
+from tests.lab_e2e.flows import failed_connections
 
 pytestmark = [pytest.mark.integration, requires_root]
 MINISTRY, MINISTRY2 = "JB-100000-DC-WR01", "JB-100000-DC-WR02"
@@ -69,7 +70,9 @@ def test_primary_line_carrier_loss(lab: LabPlan) -> None:
         # the ministry now reaches Shanxi through its twin, i.e. over the backup line, and traffic flows
         wait_for(lambda: _best_next_hop(MINISTRY, agg) not in (None, primary), 15, what="failover")
         assert _best_next_hop(MINISTRY2, agg) != primary
-        assert ping(MINISTRY, _taiyuan_lo(lab)) and ping("JB-100000-DC-DB01", _taiyuan_lo(lab))
+        assert ping(MINISTRY, _taiyuan_lo(lab))
+        # and zone traffic the policy allows (ICMP from zones is denied): Shanxi's upload to the ministry's exchange
+        assert failed_connections(lab, [("JB-140000-DC-EX01", "JB-100000-DC-EX01", 8444)]) == []
     finally:
         sh(SHANXI, "ip", "link", "set", ifname, "up", check=True)
     wait_for(lambda: _best_next_hop(MINISTRY, agg) == primary, 60, what="back on the primary line")

@@ -12,6 +12,7 @@ from lab.slice import ZONE_OF_ROLE, LabPlan
 from network.plan import own_aggregates
 from tests.conftest import jinbao
 from tests.lab_e2e.conftest import LAB, established, ping, requires_root, sh, vtysh_json, wait_for
+from tests.lab_e2e.flows import failed_connections, zone_address
 
 pytestmark = [pytest.mark.integration, requires_root]
 MINISTRY = "JB-100000-DC-WR01"
@@ -70,30 +71,66 @@ def test_sessions_run_keyed_and_gtsm_protected(lab: LabPlan) -> None:
     wait_for(lambda: established(host).get(victim.address) == "Established", 60, what="session back with its key")
 
 
+def _policy_flows(lab: LabPlan) -> list[tuple[str, str, int]]:
+    """(src host, dst host, port) of every flow the zone policy allows between the slice's business zone hosts."""
+    from checks.isolation import allowed_set
+    from network.policy.service import open_world
+    from tests.conftest import INVENTORY
+
+    allowed = allowed_set(open_world(INVENTORY), sorted({d.site for d in lab.plan.inv.devices}))
+    hosts = [d for d in lab.plan.inv.devices if d.role in ("DB", "EX")]
+    return sorted({(a.hostname, b.hostname, port) for a in hosts for b in hosts if a is not b
+                   for (ss, sz, ds, dz, proto, port) in allowed
+                   if (ss, sz, ds, dz, proto) == (a.site, ZONE_OF_ROLE[a.role][1], b.site, ZONE_OF_ROLE[b.role][1],
+                                                  "tcp")})
+
+
+def _zone_gateways(lab: LabPlan, af: int) -> dict[str, str]:
+    """"<site> <zone>" -> the firewall's address on that business zone LAN (the zone's gateway), in family `af`."""
+    return {f"{i.site} {itf.link_kind}": getattr(itf, f"ipv{af}").split("/")[0]
+            for i in lab.intents.values() if i.role == "FW" for itf in i.interfaces if itf.kind == "lan"}
+
+
 def test_everything_business_is_reachable(lab: LabPlan) -> None:
+    """Routing reaches every business zone, and every zone host is reached by the flows the policy allows.
+    The firewalls enforce the zone policy (`jinbao deploy` pushes their rulesets), so the WAN routers no longer
+    ping zone hosts: the WAN is proved up to each zone's gateway (the firewall answers for itself), each host on
+    its LAN, and the firewalls' forwarding by TCP on the policy's own flows, both families."""
     routers = _routers(lab)
     for h in routers:  # ministry -> every router loopback, both families
         for af in (4, 6):
             lo = getattr(lab.intents[h], f"loopback_v{af}").split("/")[0]
             assert wait_for(lambda lo=lo: ping(MINISTRY, lo), 20, what=f"{MINISTRY} -> {h} {lo}")
-    for role in ("DB", "EX"):  # ministry -> every business zone host, and each site's DB -> the ministry's DB
-        for host in _servers(lab, role):
-            for af in (4, 6):
-                assert ping(MINISTRY, _addr(lab, host, af)), (host, af)
-    ministry_db = _addr(lab, "JB-100000-DC-DB01", 4)
-    for host in _servers(lab, "DB"):
-        assert ping(host, ministry_db), host
+    gateways = {af: _zone_gateways(lab, af) for af in (4, 6)}
+    assert len(gateways[4]) == 2 * len([i for i in lab.intents.values() if i.role == "FW"])
+    for af in (4, 6):  # ministry -> every business zone of every site, over the WAN to the zone's gateway
+        for zone, gw in gateways[af].items():
+            assert ping(MINISTRY, gw), (zone, af)
+    zone_hosts = _servers(lab, "DB") + _servers(lab, "EX")
+    for host in zone_hosts:  # every zone host on its LAN, behind its firewall
+        for af in (4, 6):
+            d = next(x for x in lab.plan.inv.devices if x.hostname == host)
+            assert ping(host, gateways[af][f"{d.site} {ZONE_OF_ROLE[d.role][1]}"]), (host, af)
+    # end to end through the firewalls: every allowed flow connects (uploads city -> province -> ministry,
+    # replication to the DR centre, production -> exchange), and every zone host takes part in one
+    flows = _policy_flows(lab)
+    assert {h for s, d, _ in flows for h in (s, d)} == set(zone_hosts)
+    assert ("JB-140100-DC-EX01", "JB-140000-DC-EX01", 8444) in flows
+    assert ("JB-140000-DC-EX01", "JB-100000-DC-EX01", 8444) in flows
+    assert ("JB-140100-DC-DB01", "JB-140000-DR-DB01", 5432) in flows
+    assert failed_connections(lab, flows) == []
+    # and what the policy does not allow is dropped: the ministry's router pings no zone host any more
+    assert not ping(MINISTRY, zone_address(lab, "JB-140100-DC-DB01", 4), wait=0.5)
     firsts = {}
     for h in routers:
         firsts.setdefault(lab.intents[h].site, h)
-    zone_hosts = _servers(lab, "DB") + _servers(lab, "EX")
-    for site, a in firsts.items():  # site to site, every pair: the routers and the business zone hosts
+    for site, a in firsts.items():  # site to site, every pair: the routers and the business zones' gateways
         for b in firsts.values():
             if a != b:
                 assert ping(a, lab.intents[b].loopback_v4.split("/")[0]), (a, b)
-        for host in zone_hosts:
-            if not host.startswith(f"JB-{site}-"):
-                assert ping(a, _addr(lab, host, 4)), (a, host)
+        for zone, gw in gateways[4].items():
+            if not zone.startswith(f"{site} "):
+                assert ping(a, gw), (a, zone)
 
 
 def test_decision_zone_is_unreachable(lab: LabPlan) -> None:

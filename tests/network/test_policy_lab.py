@@ -1,5 +1,5 @@
-"""The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy --rulesets`
-pushes each firewall's ruleset like any device config (dry-run diff, commit-confirm); `jinbao check
+"""The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy` pushes each
+firewall's ruleset (after its routing config) like any device config (dry-run diff, commit-confirm); `jinbao check
 isolation` then sees traffic pass only the planned flows; the running ruleset audits clean; a rule added by
 hand on the device is found both by the traffic probe and by `jinbao policy verify --config`, naming site,
 zones and port.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tests.labfixture import deployed_lab
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 LAB, MGMT_NET = "jbpo", "100.126.231.0/24"
-DB, EX, FW = "JB-140100-DC-DB01", "JB-140100-DC-EX01", "JB-140100-DC-FW01"
+DB, EX, FW, DS = "JB-140100-DC-DB01", "JB-140100-DC-EX01", "JB-140100-DC-FW01", "JB-140100-DC-DS01"
 
 
 def sh(host: str, *argv: str, timeout: float = 30, input: str | None = None):
@@ -45,7 +46,8 @@ def deploy(*args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabPlan]:
-    with deployed_lab(LAB, MGMT_NET, "minimal") as lp:
+    # routing only (--no-rulesets): the state before enforcement, which the first test starts from
+    with deployed_lab(LAB, MGMT_NET, "minimal", "--no-rulesets") as lp:
         yield lp
 
 
@@ -69,15 +71,16 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     assert office and {p["observed"] for p in office} == {"closed"}
     assert {p["proto"] for p in office} == {"tcp", "udp", "icmp"}
 
-    dry = deploy("--rulesets", "--scope", "140100-DC", "--dry-run")
+    dry = deploy("--scope", "140100-DC", "--dry-run")
     [rs] = [d for d in dry["devices"] if d["hostname"] == f"{FW}:ruleset"]
     assert rs["status"] == "dry-run" and "+table ip filtering_policies" in rs["diff"]
     assert "filtering_policies" not in sh(FW, "nft", "list", "ruleset").stdout  # a dry run changes nothing
 
-    res = deploy("--rulesets", "--confirm", "30")
+    res = deploy("--confirm", "30")  # a normal deploy: routing configs unchanged, then each firewall's ruleset
     assert res["rc"] == 0, res
     rulesets = {d["hostname"]: d["status"] for d in res["devices"] if d["hostname"].endswith(":ruleset")}
     assert len(rulesets) == 4 and set(rulesets.values()) == {"committed"}, rulesets
+    assert {d["status"] for d in res["devices"] if not d["hostname"].endswith(":ruleset")} == {"unchanged"}
 
     # traffic: every probe as the policy says, same site and across tiers (zero mismatches is the pass)
     rc, rep = check()
@@ -112,7 +115,54 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
         "140100-DC production", "140100-DC exchange", 8080)
 
     # deploying again repairs the drift
-    res = deploy("--rulesets", "--scope", "140100-DC", "--confirm", "30")
+    res = deploy("--scope", "140100-DC", "--confirm", "30")
     assert res["rc"] == 0, res
     rc, rep = check()
+    assert rc == 0, mismatches(rep)[:10]
+
+
+def test_a_stray_link_into_the_office_network_is_found_by_traffic(lab: LabPlan):
+    """Issue 11 item 7, the traffic half (the analysis half, a stray link or route in the plan, is
+    tests/network/test_policy_separation.py): a cable from the production database to the decision server,
+    with a route at each end, joins the business and office networks past the firewall. `jinbao check
+    isolation` reports it in both directions, by TCP, UDP and ICMP; once the cable is gone, zero mismatches."""
+    from lab import names
+
+    prod, office = addr(lab, DB), addr(lab, DS)
+    db_ns, ds_ns = names.node_netns(LAB, node_name(DB)), names.node_netns(LAB, node_name(DS))
+    a, b = "jbpo-stray0", "jbpo-stray1"  # the veth pair this test creates (and deletes)
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+    def isolation() -> tuple[int, dict]:
+        r = jinbao("check", "isolation", "--lab", LAB, "--scope", "140100-DC", "--json")
+        assert r.stdout, r.stderr[-2000:]
+        return r.returncode, json.loads(r.stdout)
+
+    rc, rep = isolation()
+    assert rc == 0, mismatches(rep)[:10]
+    ip("link", "add", a, "type", "veth", "peer", "name", b)
+    try:
+        ip("link", "set", a, "netns", db_ns)
+        ip("link", "set", b, "netns", ds_ns)
+        for host, dev, mine, peer, far in ((DB, a, "169.254.77.1", "169.254.77.2", office),
+                                           (DS, b, "169.254.77.2", "169.254.77.1", prod)):
+            r = sh(host, "sh", "-c", f"ip addr add {mine}/30 dev {dev} && ip link set {dev} up"
+                                     f" && ip route add {far}/32 via {peer}")
+            assert r.returncode == 0, r.stderr
+        rc, rep = isolation()
+        assert rc == 1
+        bad = [p for p in rep["probes"] if p["expected"] != p["observed"]]
+        # only the two joined hosts, only the office <-> business pair, every protocol both ways, all "open"
+        assert {(p["src"], p["dst"]) for p in bad} == {(DB, DS), (DS, DB)}
+        assert {p["observed"] for p in bad} == {"open"}
+        assert {(p["src_zone"], p["dst_zone"], p["proto"]) for p in bad} == {
+            (f"140100-DC {x}", f"140100-DC {y}", proto) for x, y in (("production", "decision"),
+                                                                    ("decision", "production"))
+            for proto in ("tcp", "udp", "icmp")}
+    finally:
+        sh(DB, "ip", "link", "del", a)  # deletes both ends
+        subprocess.run(["ip", "link", "del", a], capture_output=True)  # if it never left the host
+    rc, rep = isolation()
     assert rc == 0, mismatches(rep)[:10]

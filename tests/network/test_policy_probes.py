@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 
-from checks.isolation import ZoneHost, plan_probes, report, run_probes
+import pytest
+
+from checks.isolation import LISTENER, Probe, ZoneHost, plan_probes, report, run_probes
 
 HOSTS = [ZoneHost("JB-140100-DC-DB01", "140100-DC", "production", "10.26.0.2"),
          ZoneHost("JB-140100-DC-EX01", "140100-DC", "exchange", "10.26.1.2"),
@@ -39,10 +44,76 @@ def test_results_are_matched_to_their_probes(world):
         calls.append((host, argv[0]))
         if argv[:2] == ["python3", "-c"]:  # the prober: everything "connects"
             return 0, json.dumps([True] * len(json.loads(stdin)))
-        return 0, "4242" if argv[0] == "sh" else ""
+        if argv[0] == "sh" and argv[2].startswith("log="):  # a listener started: its PID and log file
+            return 0, "4242 /tmp/jinbao-listener.x"
+        return 0, ""  # ready at once, kill, rm
 
     run_probes(hosts, probes, run)
     rep = report(probes)
     # everything open: exactly the probes the policy wants closed are mismatches
     assert rep["mismatches"] == sum(p.expected == "closed" for p in probes) > 0
     assert ("JB-140100-DC-DB01", "kill") in calls  # the listeners it started are stopped, by PID
+
+
+# -- the listeners' readiness handshake, with real listeners and a real prober on this host's loopback --------
+def _local(slow_start: float = 0.0, log: list | None = None):
+    """An Exec running the check's commands here (python3 is this interpreter); `slow_start` makes each listener
+    take that long before it binds, as on a loaded host."""
+
+    def run(host, argv, stdin):
+        argv = [sys.executable if a == "python3" else a for a in argv]
+        if argv[0] == "sh" and argv[2].startswith("log="):
+            argv[2] = argv[2].replace("python3", sys.executable)
+            if slow_start:
+                argv[3] = f"import time; time.sleep({slow_start})\n" + LISTENER
+        if log is not None:
+            log.append((host, argv[0]))
+        r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + (r.stderr if r.returncode else "")
+
+    return run
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _loopback_probe(port: int) -> tuple[list[ZoneHost], list[Probe]]:
+    hosts = [ZoneHost("JB-A", "X", "production", "127.0.0.1"), ZoneHost("JB-B", "X", "exchange", "127.0.0.1")]
+    return hosts, [Probe("JB-A", "JB-B", "X production", "X exchange", "127.0.0.1", "tcp", port, "open")]
+
+
+def _listener_gone(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_probes_wait_for_a_slow_listener_and_stop_it():
+    port = _free_port()
+    hosts, probes = _loopback_probe(port)
+    calls: list = []
+    # each listener needs 1.5 s to bind: a probe sent before it is ready would read "closed"
+    run_probes(hosts[1:], probes, _local(slow_start=1.5, log=calls))
+    assert [p.observed for p in probes] == ["open"]
+    assert ("JB-B", "kill") in calls and ("JB-B", "rm") in calls and _listener_gone(port)
+
+
+def test_a_listener_that_cannot_bind_is_an_error_naming_its_host():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        hosts, probes = _loopback_probe(taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match=r"^JB-B: the probe listener exited before listening: .*in use"):
+            run_probes(hosts[1:], probes, _local())
+    assert probes[0].observed == ""  # no probe ran
+
+
+def test_a_listener_not_ready_in_time_is_an_error_naming_its_host():
+    port = _free_port()
+    hosts, probes = _loopback_probe(port)
+    calls: list = []
+    with pytest.raises(RuntimeError, match=r"^JB-B: the probe listener is not listening after 0.5 s$"):
+        run_probes(hosts[1:], probes, _local(slow_start=5, log=calls), ready_timeout=0.5)
+    assert ("JB-B", "kill") in calls  # stopped all the same

@@ -15,7 +15,7 @@ import pytest
 from core.errors import JinbaoError
 from network.policy.compile import PLATFORMS, SUFFIX, site_rules
 from network.policy.generate import render_site
-from network.policy.parse import PARSERS, parse_vendor
+from network.policy.parse import PARSERS, parse_vendor, parse_zone_policy, zone_policy_problems
 from tests.conftest import ROOT, jinbao
 
 GOLDEN = Path(__file__).parent / "policy_golden"
@@ -91,6 +91,70 @@ def test_vendor_output_is_structurally_sound(texts, platform):
         assert rs.lines[af][-1].name == "default-deny" and rs.lines[af][-1].action == "deny"
 
 
+@pytest.mark.parametrize("platform", ["huawei", "h3c"])
+def test_vendor_zone_policy_means_the_acl(texts, platform):
+    """Zone objects and zone-pair policies beside the ACL: zones bound to the firewall's ports, one rule per ACL
+    term by source and destination zone, the default deny last; read back, they mean the ACL rule for rule."""
+    text = texts[platform]
+    zp = parse_zone_policy(text)
+    assert zp is not None
+    untrust = {"huawei": "untrust", "h3c": "Untrust"}[platform]
+    assert zp.zones == {"production": ["GigabitEthernet1/0/2"], "exchange": ["GigabitEthernet1/0/3"],
+                        untrust: ["GigabitEthernet1/0/1"]}
+    assert zone_policy_problems(zp, parse_vendor(text)) == []
+    pair = {(r.name, r.src_zone, r.dst_zone) for r in zp.rules}
+    assert ("production-to-exchange-production-exchange", "production", "exchange") in pair
+    assert ("exchange-upload-to-140000-dc", "exchange", untrust) in pair
+    assert ("partner-settlement-partners-exchange", untrust, "exchange") in pair
+    if platform == "huawei":
+        assert "security-policy" in text.splitlines() and " set priority 60" in text
+        assert (zp.rules[-1].name, zp.rules[-1].src_zone, zp.rules[-1].action) == ("default-deny", None, "deny")
+    else:
+        assert {(a, b) for _, a, b, _ in zp.pairs} >= {("production", "exchange"), ("Untrust", "exchange")}
+        assert all(set(ap) == {4, 6} for _, _, _, ap in zp.pairs)
+        for pol in {r.policy for r in zp.rules}:
+            assert [r for r in zp.rules if r.policy == pol][-1].name == "default-deny"
+
+
+@pytest.mark.parametrize(("platform", "old", "new", "problem"), [
+    # a zone rule opening another port than the ACL term of the same name
+    ("huawei", "  service protocol tcp destination-port 5432\n", "  service protocol tcp destination-port 5433\n",
+     "rule production-to-exchange-production-exchange: matches other IPv4 packets"),
+    ("h3c", " service tcp destination eq 8444", " service tcp destination eq 8080",
+     "rule exchange-upload-to-140000-dc: matches other IPv4 packets"),
+    # a zone with no interface, an interface in two zones
+    ("huawei", " add interface GigabitEthernet1/0/3\n", "", "zone exchange has no interface"),
+    ("h3c", " import interface GigabitEthernet1/0/3\n", " import interface GigabitEthernet1/0/2\n",
+     "interface GigabitEthernet1/0/2 is in zones production and exchange"),
+    # an action flipped, the default deny gone
+    ("huawei", "  action permit\n", "  action deny\n", "rule production-to-exchange-production-exchange: deny here"),
+    ("huawei", " rule name default-deny\n  action deny\n", "", "ACL term default-deny has no rule in the zone policy"),
+    ("h3c", " rule 10 drop\n", " rule 10 pass\n", "rule default-deny: accept here, deny in the ACL"),
+    # a zone pair naming an undeclared zone, a policy applied nowhere
+    ("h3c", "zone-pair security source production destination exchange",
+     "zone-pair security source production destination exchnge", "zone exchnge is not declared"),
+    ("h3c", " object-policy apply ip JB-production-exchange\n", "",
+     "object-policy JB-production-exchange is not applied"),
+])
+def test_zone_policy_problems_are_found(texts, platform, old, new, problem):
+    text = texts[platform]
+    assert old in text
+    bad = text.replace(old, new, 1)
+    found = [msg for _, msg in zone_policy_problems(parse_zone_policy(bad), parse_vendor(bad))]
+    assert any(problem in msg for msg in found), found
+
+
+def test_zone_policy_problems_are_verify_findings(world, texts):
+    from network.policy.service import verify_texts
+
+    bad = texts["huawei"].replace("  service protocol tcp destination-port 8444\n",
+                                  "  service protocol tcp destination-port 8445\n", 1)
+    rep = verify_texts(world, SITE, {"huawei": bad})
+    assert [(f.kind, f.platform) for f in rep.findings] == [("zone-policy", "huawei")] * 2  # IPv4 and IPv6
+    assert rep.findings[0].line is not None and "exchange-upload-to-140000-dc" in rep.findings[0].message
+    assert verify_texts(world, SITE, {"huawei": texts["huawei"], "h3c": texts["h3c"]}).findings == []
+
+
 def test_vendor_parser_refuses_what_it_cannot_read(texts):
     bad = texts["huawei"].replace("rule 10 permit", "rule 10 permitt", 1)
     with pytest.raises(JinbaoError, match="line 6: cannot read ACL rule"):
@@ -134,3 +198,12 @@ def test_nftables_output_passes_nft_check_in_a_throwaway_namespace(texts, tmp_pa
     assert ok.returncode == 0, ok.stderr
     assert ko.returncode != 0 and "99999" in ko.stderr
     assert ns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_zone_policy_parser_refuses_what_it_cannot_read(texts):
+    bad = texts["huawei"].replace("  action permit", "  action allow", 1)
+    with pytest.raises(JinbaoError, match=r"line \d+: cannot read zone policy line"):
+        parse_zone_policy(bad)
+    bad = texts["h3c"].replace("S140100_DC_EXCHANGE service TCP-5432", "S140100_DC_EXCHANGE service TCP-5999", 1)
+    with pytest.raises(JinbaoError, match="undefined object-group 'TCP-5999'"):
+        parse_zone_policy(bad)
