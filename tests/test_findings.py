@@ -61,10 +61,10 @@ def test_verify_json_is_unchanged(line: str) -> None:
 
 @pytest.mark.parametrize("line", POLICY)
 def test_policy_json_is_unchanged(line: str) -> None:
-    from network.policy.analyze import JSON, _finding
+    from network.policy.analyze import JSON, finding_at
 
     d = json.loads(line)
-    f = _finding(d["site"], d["platform"], d["kind"], d["message"], d["example"], d["line"])
+    f = finding_at(d["site"], d["platform"], d["kind"], d["message"], d["example"], d["line"])
     assert json.dumps(f.as_dict(JSON)) == line
 
 

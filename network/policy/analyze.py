@@ -28,7 +28,7 @@ JSON: Shape = (("site", "subject"), ("platform", "platform"), ("kind", "rule"), 
                ("line", "line"), ("example", "example"))
 
 
-def policy_finding(site: str, platform: str, kind: str, message: str, example: dict[str, Any] | None = None,
+def finding_at(site: str, platform: str, kind: str, message: str, example: dict[str, Any] | None = None,
              line: int | None = None) -> Finding:
     return Finding(kind, site, message, {"platform": platform, "example": example or {}, "line": line})
 
@@ -83,7 +83,7 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
         permitted: list[tuple[Box, Line | None]] = []
         for line in rs.lines.get(af, []):
             if not line.boxes:
-                findings.append(policy_finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
+                findings.append(finding_at(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
                                          f"can never match: it matches no packet", line=line.lineno))
                 continue
             cuts = [b for b, _ in earlier if any(_touch(b, x) for x in line.boxes)]
@@ -95,7 +95,7 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
                 reachable = any(witness(x, cuts) is not None for x in line.boxes)
             if not reachable:
                 by = next(ln for b, ln in earlier if any(_touch(b, x) for x in line.boxes))
-                findings.append(policy_finding(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
+                findings.append(finding_at(site, platform, "unreachable", f"line {line.lineno} ({line.name or '-'}) "
                                          f"can never match: shadowed by earlier lines (first: line {by.lineno}"
                                          f"{', ' + by.name if by.name else ''})", line=line.lineno))
             earlier += [(b, line) for b in line.boxes]
@@ -107,13 +107,13 @@ def analyze(world: World, site: str, platform: str, rs: Ruleset,
             if rest:
                 ex = _example(world, af, tuple(lo for lo, _ in rest[0]))
                 where = f"line {line.lineno} ({line.name or '-'})" if line else "the default policy (accept)"
-                findings.append(policy_finding(site, platform, "unplanned", f"{where} permits {_flow_text(ex)}, which the "
+                findings.append(finding_at(site, platform, "unplanned", f"{where} permits {_flow_text(ex)}, which the "
                                          "policy does not allow", ex, line.lineno if line else None))
         perm = [b for b, _ in permitted]
         for box, inst in allowed.get(af, []):
             w = witness(box, [p for p in perm if _touch(p, box)])
             if w is not None:
                 ex = _example(world, af, w)
-                findings.append(policy_finding(site, platform, "missing", f"flow {inst.flow.name} ({inst.label}) is not "
+                findings.append(finding_at(site, platform, "missing", f"flow {inst.flow.name} ({inst.label}) is not "
                                          f"permitted: {_flow_text(ex)} is dropped", ex))
     return findings

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.errors import JinbaoError
 from core.findings import Finding
-from network.policy.analyze import JSON, allowed_boxes, analyze, policy_finding
+from network.policy.analyze import JSON, allowed_boxes, analyze, finding_at
 from network.policy.compile import PLATFORMS, SUFFIX
 from network.policy.parse import PARSERS, parse_zone_policy, zone_policy_problems
 from network.policy.zones import World, build_world
@@ -122,7 +122,7 @@ def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str
         findings += analyze(world, site, t, rs, allowed)
         if t in ("huawei", "h3c") and (zp := parse_zone_policy(text, file)) is not None:
             # the zone policy must mean the ACL the analysis just judged (parse.zone_policy_problems)
-            findings += [policy_finding(site, t, "zone-policy", msg, line=n or None)
+            findings += [finding_at(site, t, "zone-policy", msg, line=n or None)
                          for n, msg in zone_policy_problems(zp, rs)]
     return SiteReport(site, lines, findings)
 

@@ -54,8 +54,9 @@ def test_an_unplanned_port_from_production_to_exchange_is_reported(world, texts,
     [f] = [f for f in rep.findings if f.rule == "unplanned"]
     # VRP / Comware: the hand-added ACL line is in no zone policy rule either, and that is reported too
     assert [g.rule for g in rep.findings if g is not f] == (["zone-policy"] if platform in ("huawei", "h3c") else [])
-    assert f.detail["example"]["src_zone"] == f"{SITE} production" and f.detail["example"]["dst_zone"] == f"{SITE} exchange"
-    assert (f.detail["example"]["protocol"], f.detail["example"]["port"]) == ("tcp", 8080)
+    ex = f.detail["example"]
+    assert ex["src_zone"] == f"{SITE} production" and ex["dst_zone"] == f"{SITE} exchange"
+    assert (ex["protocol"], ex["port"]) == ("tcp", 8080)
     assert f"{SITE} production -> {SITE} exchange tcp/8080" in f.message
 
 
