@@ -27,7 +27,8 @@ def _junit(cases: list[tuple[str, str, str]]) -> str:
     for module, test, outcome in cases:
         inner = {"pass": "", "skip": '<skipped type="pytest.skip" message="not a database server"/>',
                  "fail": '<failure message="AssertionError: assert &apos;yes&apos; == &apos;no&apos;">'
-                         "sshd = {...}\n\n&gt;       assert sshd[&quot;passwordauthentication&quot;] == &quot;no&quot;\n"
+                         "sshd = {...}\n\n"
+                         "&gt;       assert sshd[&quot;passwordauthentication&quot;] == &quot;no&quot;\n"
                          "E       AssertionError: assert &apos;yes&apos; == &apos;no&apos;\n</failure>",
                  "error": '<error message="failed on setup with &quot;RuntimeError: unreachable&quot;">'
                           "E   RuntimeError: unreachable</error>"}[outcome]
