@@ -194,7 +194,8 @@ def _dr(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> 
     rows = []
     for a in access_for(pairs, addr, drill_password(vault), lab):
         st = current_status(a.pair, a.primary_dsn(), a.replica_dsn())
-        rows.append((a.pair, st, pair_facts(a.pair, a.replica_dsn() if st.active == "replica" else a.primary_dsn())))
+        facts = pair_facts(a.pair, a.replica_dsn() if st.active == "replica" else a.primary_dsn())
+        rows.append((st.as_dict(), facts.as_dict()))
     return dr_results(default_catalogue(), rows, opts.max_lag_s)
 
 

@@ -74,15 +74,22 @@ def test_dr_control_scenarios(control: str) -> None:
 
 
 def test_dr_unreachable_is_an_error_and_sync_needs_a_sync_standby() -> None:
-    import dataclasses
-
-    down = dataclasses.replace(HEALTHY_STATUS, state="unreachable", error="connection refused")
+    down = {**HEALTHY_STATUS, "state": "unreachable", "error": "connection refused"}
     assert {evaluate(c.check or "", down, HEALTHY_FACTS)[0] for c in CAT.of_kind("dr")
             if c.check in ("streaming", "lag_within_rpo")} == {"error"}
-    sync_potential = dataclasses.replace(HEALTHY_STATUS, mode="sync", sync_state="potential")
+    sync_potential = {**HEALTHY_STATUS, "mode": "sync", "sync_state": "potential"}
     assert evaluate("lag_within_rpo", sync_potential, HEALTHY_FACTS)[0] == "fail"
-    assert evaluate("lag_within_rpo", dataclasses.replace(sync_potential, sync_state="sync"), HEALTHY_FACTS)[0] \
-        == "pass"
+    assert evaluate("lag_within_rpo", {**sync_potential, "sync_state": "sync"}, HEALTHY_FACTS)[0] == "pass"
+
+
+def test_dr_records_are_the_fields_dr_status_gives() -> None:
+    """checks/ reads dr/'s records as mappings (peer layers): the healthy records have exactly their fields."""
+    import dataclasses
+
+    from dr.status import PairFacts, PairStatus
+
+    assert set(HEALTHY_STATUS) == {f.name for f in dataclasses.fields(PairStatus)}
+    assert set(HEALTHY_FACTS) == {f.name for f in dataclasses.fields(PairFacts)}
 
 
 def test_cli_default_rpo_is_the_checks_one() -> None:
