@@ -27,7 +27,8 @@ from tests.disaster import drlab
 from tests.lab.conftest import lab_objects, leftovers, snapshot
 from tests.lablock import lab_lock
 
-pytestmark = [pytest.mark.integration, requires_root]
+# the fixture builds two servers and a replica (~10 min under load) inside the first test's budget
+pytestmark = [pytest.mark.integration, requires_root, pytest.mark.timeout(2700)]
 CAT = default_catalogue()
 PRIMARY, REPLICA = "JB-100000-DC-DB01", "JB-100000-DR-DB01"
 PAIR = drlab.lab_pairs("async")[0]
