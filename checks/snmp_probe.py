@@ -155,9 +155,13 @@ class _Udp(asyncio.DatagramProtocol):
 async def _exchange(host: str, port: int, datagram: bytes, timeout: float) -> list[bytes]:
     """Send one datagram; every reply within `timeout` (a compliant agent may send none)."""
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Udp, remote_addr=(host, port))
+    # Not connected: an agent on a wildcard address may answer from another of its addresses, which a
+    # connected socket would drop (a refusal seen where there was an answer). One socket per probe, so
+    # whatever arrives on it is the reply.
+    local = ("::", 0) if ":" in host else ("0.0.0.0", 0)
+    transport, proto = await loop.create_datagram_endpoint(_Udp, local_addr=local)
     try:
-        transport.sendto(datagram)
+        transport.sendto(datagram, (host, port))
         try:
             first = await asyncio.wait_for(proto.queue.get(), timeout)
         except TimeoutError:
