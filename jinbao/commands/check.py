@@ -37,6 +37,7 @@ AnsibleInvOpt = Annotated[Path | None, typer.Option(
 VaultOpt = Annotated[Path | None, typer.Option(
     "--vault-password-file", help="servers/dr: vault password file (default with --lab: the LAB-ONLY one).")]
 PlanOpt = Annotated[Path | None, typer.Option("--plan", help="dr: pairs from this file (jinbao dr plan --json).")]
+GroupOpt = Annotated[str, typer.Option("--group", help="servers: the Ansible inventory group checked (e.g. role_db).")]
 ASYNC_RPO_S = 60.0  # checks.dr_rules.ASYNC_RPO_S (kept literal: the CLI module imports checks lazily)
 MaxLagOpt = Annotated[float, typer.Option("--max-lag-s", min=0, help="dr: RPO target of async pairs, seconds.")]
 
@@ -49,6 +50,7 @@ class Extra:
     vault: Path | None = None
     plan: Path | None = None
     max_lag_s: float = ASYNC_RPO_S
+    group: str = "servers"
 
 
 def _network(ctx: typer.Context, scope: str | None, lab: str | None, lab_secrets: bool) -> Network:
@@ -151,7 +153,7 @@ def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra
                 raise JinbaoError("no Ansible inventory of the servers (the source-of-truth plugin's configuration"
                                   " is missing); give --ansible-inventory or --lab", file=str(inventory))
             vault = opts.vault
-        hosts = inventory_servers(inventory, vault)
+        hosts = inventory_servers(inventory, vault, opts.group)
         if scope:
             from inventory.load import load
             from inventory.scope import hosts_in_scope
@@ -160,7 +162,8 @@ def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra
             keep = hosts_in_scope(load(inventory_dir(ctx)).inventory, scope)
             hosts = [h for h in hosts if h in keep]
         if not hosts:
-            raise JinbaoError(f"no server in scope in the Ansible inventory {inventory}")
+            raise JinbaoError(f"no host of group {opts.group!r} in scope in the Ansible inventory {inventory}",
+                              entry="--group")
         t0 = time.perf_counter()
         with err.status(f"testinfra: {len(hosts)} servers…") as status:
             xml = run_suites(inventory, hosts, vault, progress=lambda m: status.update(f"testinfra: {m}"))
@@ -239,10 +242,10 @@ def check_config(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None,
 @app.command("servers")
 def check_servers(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
                   junit: JunitOpt = None, html: HtmlOpt = None, ansible_inventory: AnsibleInvOpt = None,
-                  vault_password_file: VaultOpt = None) -> None:
+                  vault_password_file: VaultOpt = None, group: GroupOpt = "servers") -> None:
     """testinfra suites (baseline, postgresql) on every server over SSH, in parallel, mapped to controls."""
     run_groups(ctx, ("servers",), scope, lab, as_json, junit, html, None, False,
-               Extra(ansible_inventory, vault_password_file))
+               Extra(ansible_inventory, vault_password_file, group=group))
 
 
 @app.command("dr")

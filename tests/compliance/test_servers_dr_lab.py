@@ -55,7 +55,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
             inventory = drlab.up(work)
             r = drlab.jinbao("dr", "vars", "--lab", drlab.LAB, "--plan", str(plan), "--out", str(work / "dr.json"))
             assert r.returncode == 0, r.stderr[-2000:]
-            base = provision.run_playbook("servers", inventory, extra_vars=json.loads((work / "dr.json").read_text()),
+            # the database servers only (the lab's EX/DS hosts stay bare: `check servers --group role_db`)
+            base = provision.run_playbook("servers", inventory, limit="role_db",
+                                          extra_vars=json.loads((work / "dr.json").read_text()),
                                           vault_password_file=provision.LAB_VAULT_PASSWORD)
             assert base.ok, base.to_dict()
             r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plan))
@@ -69,6 +71,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
 
 
 def check(*args: str) -> tuple[int, list[dict[str, Any]], str]:
+    if args[0] == "servers":
+        args = (*args, "--group", "role_db")  # the servers this module builds
     r = drlab.jinbao("check", *args, "--lab", drlab.LAB, "--json")
     data = json.loads(r.stdout) if r.stdout.strip() else {"results": []}
     return r.returncode, data["results"], r.stderr
