@@ -5,6 +5,7 @@ fail scenario gives that verdict."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,15 @@ def test_cli_default_rpo_is_the_checks_one() -> None:
     from jinbao.commands import check
 
     assert check.ASYNC_RPO_S == ASYNC_RPO_S
+
+
+def test_inventory_servers_reads_a_group_and_its_children(tmp_path: Path) -> None:
+    from checks.servers import inventory_servers
+
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    servers:\n      children:\n        role_db:\n          hosts:\n"
+                   "            JB-140100-DC-DB01: {}\n        role_ex:\n          hosts:\n"
+                   "            JB-140100-DC-EX01: {}\n    routers:\n      hosts:\n        JB-140100-DC-WR01: {}\n")
+    assert inventory_servers(inv, None) == ["JB-140100-DC-DB01", "JB-140100-DC-EX01"]
+    assert inventory_servers(inv, None, "role_db") == ["JB-140100-DC-DB01"]
+    assert inventory_servers(inv, None, "nope") == []
