@@ -27,8 +27,8 @@ from tests.disaster import drlab
 from tests.lab.conftest import lab_objects, leftovers, snapshot
 from tests.lablock import lab_lock
 
-# the fixture builds two servers and a replica (~10 min under load) inside the first test's budget
-pytestmark = [pytest.mark.integration, requires_root, pytest.mark.timeout(2700)]
+# the fixture (waiting for the lab lock, then ~10 min of builds under load) runs in the first test's budget
+pytestmark = [pytest.mark.integration, requires_root, pytest.mark.timeout(7200)]
 CAT = default_catalogue()
 PRIMARY, REPLICA = "JB-100000-DC-DB01", "JB-100000-DR-DB01"
 PAIR = drlab.lab_pairs("async")[0]
