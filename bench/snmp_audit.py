@@ -128,11 +128,28 @@ def sequential(fn, exps: list[Expectation], c: Credentials, cap: int) -> dict[st
             "compliant": ok}
 
 
+def verdicts(rows: list[dict]) -> dict[str, object]:
+    """The issue's targets against the largest size measured, said plainly (met or not, with the figure)."""
+    last = rows[-1]
+    dt = last["pysnmp_concurrent"]["seconds"]
+    out: dict[str, object] = {"agents": last["agents"],
+                              "under_2_s": {"met": dt < 2.0, "seconds": dt}}
+    for k in ("snmpget", "ezsnmp"):
+        ratio = last.get(f"ratio_vs_{k}")
+        if ratio is not None:
+            need = 10.0 if k == "snmpget" else 1.0
+            out[f"vs_{k}"] = {"met": ratio >= need, "ratio": ratio, "target": need,
+                              "extrapolated": last[f"{k}_sequential"]["extrapolated"]}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab", default=None, help="a running lab whose agents are audited too")
     ap.add_argument("--agents", type=int, default=200)
     ap.add_argument("--sequential-max", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="poller processes (default: one per CPU this process may use; 1 = one event loop)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     lab_exps, creds = lab_agents(a.lab)
@@ -155,12 +172,15 @@ def main() -> None:
         for n in [s for s in SIZES if s <= len(exps)] or [len(exps)]:
             sub = exps[:n]
             t, cpu = time.perf_counter(), _cpu()
-            answers = poll(sub, creds, negative_timeout=1.0)
+            answers = poll(sub, creds, workers=a.workers, negative_timeout=1.0)
             dt, dcpu = time.perf_counter() - t, _cpu() - cpu
             ok = sum(x.v3_ok and x.sys_name == e.hostname and not x.v2c_public and not x.v3_noauth
                      for e, x in zip(sub, (answers[e.hostname] for e in sub), strict=True))
             row = {"agents": n, "pysnmp_concurrent": {"seconds": round(dt, 2), "agents_per_s": round(n / dt, 1),
-                                                      "cpu_s": round(dcpu, 2), "compliant": ok}}
+                                                      "cpu_s": round(dcpu, 2),
+                                                      "cpu_ms_per_agent": round(1000 * dcpu / n, 1),
+                                                      "compliant": ok},
+                   "load_avg_1m": round(os.getloadavg()[0], 1)}
             print(f"N={n}: pysnmp concurrent {dt:.2f} s ({n / dt:.0f} agents/s, CPU {dcpu:.2f} s), "
                   f"{ok}/{n} compliant; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
             row["snmpget_sequential"] = sequential(snmpget_audit, sub, creds, a.sequential_max)
@@ -171,7 +191,7 @@ def main() -> None:
             rows.append(row)
     result = {"load_avg_1m": round(os.getloadavg()[0], 1), "cores": os.cpu_count(), "lab": a.lab,
               "lab_agents": len(lab_exps), "loopback_agents": extra, "sizes": rows,
-              "ezsnmp": "installed" if have_ez else "not installed"}
+              "ezsnmp": "installed" if have_ez else "not installed", "targets": verdicts(rows)}
     if a.json:
         print(json.dumps(result, indent=1))
         return
@@ -191,6 +211,14 @@ def main() -> None:
           + f"{rows[-1]['snmpget_sequential']['cpu_ms_per_agent']} ms"
           + (f", ezsnmp {rows[-1]['ezsnmp_sequential']['cpu_ms_per_agent']} ms"
              if rows[-1]["ezsnmp_sequential"] else ""))
+    v = result["targets"]
+    print(f"targets at {v['agents']} agents: < 2 s: {'met' if v['under_2_s']['met'] else 'NOT met'} "
+          f"({v['under_2_s']['seconds']} s); >= 10x snmpget sequential: "
+          + (f"{'met' if v['vs_snmpget']['met'] else 'NOT met'} ({v['vs_snmpget']['ratio']}x)" if "vs_snmpget" in v
+             else "not measured")
+          + "; ahead of ezsnmp sequential: "
+          + (f"{'yes' if v['vs_ezsnmp']['met'] else 'NO'} ({v['vs_ezsnmp']['ratio']}x)" if "vs_ezsnmp" in v
+             else "not measured (ezsnmp not installed)"))
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = last["pysnmp_concurrent"]["seconds"] / first["pysnmp_concurrent"]["seconds"]

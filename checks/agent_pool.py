@@ -39,8 +39,9 @@ class SnmpdPool:
         # 127.0.0.2 .. 127.0.0.201 and one port per agent: distinct sockets whatever the count.
         return f"127.0.0.{2 + i % 200}", self.base_port + i
 
-    def start(self, names: list[tuple[str, str]], timeout: float = 60.0) -> list[Agent]:
-        """Start one agent per (sysName, sysLocation); wait until every one listens."""
+    def start(self, names: list[tuple[str, str]], timeout: float = 60.0, extra_conf: str = "") -> list[Agent]:
+        """Start one agent per (sysName, sysLocation); wait until every one listens. `extra_conf`: more
+        snmpd.conf lines (tests plant non-compliant agents with it)."""
         u = self.user
         for name, location in names:
             i = len(self.agents)
@@ -50,7 +51,7 @@ class SnmpdPool:
             (d / "snmpd.conf").write_text(
                 f"agentaddress udp:{host}:{port}\n"
                 f'createUser {u.name} {u.auth_proto} "{u.auth_key}" {u.priv_proto} "{u.priv_key}"\n'
-                f"rouser {u.name} priv\nsysName {name}\nsysLocation {location}\n", encoding="utf-8")
+                f"rouser {u.name} priv\nsysName {name}\nsysLocation {location}\n{extra_conf}", encoding="utf-8")
             env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(d)}
             proc = subprocess.Popen(["/usr/sbin/snmpd", "-f", "-C", "-c", str(d / "snmpd.conf"), "-Lf",
                                      str(d / "snmpd.log"), "-p", str(d / "snmpd.pid")],

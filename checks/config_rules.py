@@ -1,8 +1,9 @@
 """Configuration rules of the catalogue, on one configuration text (rendered or backed-up running).
 
 `validator` rules are the findings of network/validate (called, never copied); `require`/`forbid` are line
-regexes per platform; the per-neighbour BGP rules the validators do not have (FRR, and eBGP session
-protection on every platform) are here. Pure functions: text in, verdicts out.
+regexes per platform; the per-neighbour BGP rules the validators do not have for FRR are here. eBGP session
+protection (key AND GTSM) is network/validate/hardening.py's `session_protection`, called on every platform.
+Pure functions: text in, verdicts out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from checks.catalogue import ConfigRule, Control
 from network.validate import validate_config
+from network.validate.hardening import session_protection
 
 VALIDATOR_PLATFORMS = ("cisco_ios", "huawei_vrp", "h3c_comware")
 
@@ -25,7 +27,6 @@ class Neighbour:
     inbound: bool = False
     max_prefix: bool = False
     bfd: bool = False
-    protected: bool = False  # TCP MD5/TCP-AO password or GTSM
 
 
 # Per platform: the BGP process line (group 1 = local AS), the neighbour line (1 = address, 2 = AS),
@@ -34,14 +35,10 @@ _BGP = {
     "frr": (r"^router bgp (\d+)", r"^\s*neighbor (\S+) remote-as (\S+)",
             {"inbound": r"^\s*neighbor (\S+) (?:route-map \S+|prefix-list \S+|filter-list \S+) in\s*$",
              "max_prefix": r"^\s*neighbor (\S+) maximum-prefix \d+",
-             "bfd": r"^\s*neighbor (\S+) bfd(?:\s|$)",
-             "protected": r"^\s*neighbor (\S+) (?:password \S+|ttl-security hops \d+|tcp-authopt)"}),
-    "cisco_ios": (r"^router bgp (\d+)", r"^\s*neighbor (\S+) remote-as (\d+)",
-                  {"protected": r"^\s*neighbor (\S+) (?:password |ttl-security hops |ao )"}),
-    "huawei_vrp": (r"^bgp (\d+)", r"^\s*peer (\S+) as-number (\d+)",
-                   {"protected": r"^\s*peer (\S+) (?:password |valid-ttl-hops|keychain |tcp-ao )"}),
-    "h3c_comware": (r"^bgp (\d+)", r"^\s*peer (\S+) as-number (\d+)",
-                    {"protected": r"^\s*peer (\S+) (?:password |ttl-security|keychain )"}),
+             "bfd": r"^\s*neighbor (\S+) bfd(?:\s|$)"}),
+    "cisco_ios": (r"^router bgp (\d+)", r"^\s*neighbor (\S+) remote-as (\d+)", {}),
+    "huawei_vrp": (r"^bgp (\d+)", r"^\s*peer (\S+) as-number (\d+)", {}),
+    "h3c_comware": (r"^bgp (\d+)", r"^\s*peer (\S+) as-number (\d+)", {}),
 }
 
 
@@ -68,9 +65,8 @@ def neighbours(text: str, platform: str) -> list[Neighbour]:
 def _builtin(name: str, text: str, platform: str) -> list[str]:
     """Evidence lines (empty = pass) of a per-neighbour rule."""
     nbs = neighbours(text, platform)
-    if name == "bgp-session-protection":
-        return [f"eBGP neighbour {n.address} (AS {n.remote_as}) has no password/TTL security"
-                for n in nbs if n.ebgp and not n.protected]
+    if name == "bgp-session-protection":  # the render validators' rule, not a copy (network/validate)
+        return [f.detail for f in session_protection(platform, text.splitlines(), [n.address for n in nbs if n.ebgp])]
     if name == "bgp-import-filter":
         return [f"neighbour {n.address} has no inbound route-map/prefix-list" for n in nbs if not n.inbound]
     if name == "bgp-max-prefix":

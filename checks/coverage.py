@@ -26,6 +26,8 @@ class Offices:
     targets: dict[str, float]
     per_city: dict[str, int]
     overrides: dict[str, dict[str, int]]
+    illustrative: bool = False  # the counts are placeholders, not a province's register
+    source: str = ""
 
     def of(self, city: str) -> dict[str, int]:
         return {**self.per_city, **self.overrides.get(city, {})}
@@ -48,8 +50,16 @@ def load_offices(path: Path) -> Offices:
             if kind not in KINDS or not isinstance(n, int | float) or n < 0 or (key == "targets" and n > 100):
                 raise JinbaoError(f"{kind}: {n!r} is not a valid count/percentage for a known kind",
                                   file=str(path), entry=key)
+    if not isinstance(data.get("illustrative"), bool):
+        raise JinbaoError("`illustrative: true|false` is required: say whether the counts are a real register",
+                          file=str(path), entry="illustrative")
     return Offices({k: float(v) for k, v in data["targets"].items()}, dict(data["per_city"]),
-                   {str(c): dict(v) for c, v in (data.get("overrides") or {}).items()})
+                   {str(c): dict(v) for c, v in (data.get("overrides") or {}).items()}, data["illustrative"],
+                   str(path))
+
+
+ILLUSTRATIVE_NOTE = ("the office counts (the denominator) are ILLUSTRATIVE placeholders, not a register: "
+                     "these shares are not a real coverage figure until the file holds each province's register")
 
 
 def _pct(n: int, d: int) -> float | None:
@@ -91,4 +101,6 @@ def coverage(sites: Iterable[Site], offices: Offices, answering: Mapping[str, bo
         rows.append({"city": city, "name": names.get(city, city), "kinds": kinds})
     national = {k: _row(o, p, None if answering is None else a, offices.targets[k]) for k, (o, p, a) in tot.items()}
     return {"targets": offices.targets, "cities": rows, "national": national,
-            "source": "inventory" if answering is None else "inventory+network"}
+            "source": "inventory" if answering is None else "inventory+network",
+            "denominator": {"file": offices.source, "illustrative": offices.illustrative,
+                            "note": ILLUSTRATIVE_NOTE if offices.illustrative else "office counts from a register"}}

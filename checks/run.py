@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from checks.catalogue import GROUPS, Catalogue
+from checks.catalogue import Catalogue
 from checks.config_rules import evaluate as evaluate_config
 from checks.config_rules import validator_findings
 from checks.results import Result, site_of
@@ -15,21 +15,7 @@ from checks.snmp_rules import Answers, Expectation
 from checks.snmp_rules import evaluate as evaluate_snmp
 from core.errors import JinbaoError
 
-AVAILABLE_GROUPS = ("network", "config")
-NOT_YET = {
-    "servers": "testinfra suites for the servers come with the server builds (branch `servers`); not in this build",
-    "dr": "DR status checks come with dr/ (not written yet)",
-}
-
-
-class NotYetAvailable(JinbaoError):
-    """A check kind wired in the catalogue whose checker is not part of this build."""
-
-
-def require_available(group: str) -> None:
-    if group in NOT_YET:
-        kinds = ", ".join(GROUPS[group])
-        raise NotYetAvailable(f"check {group} ({kinds} controls) is not yet available: {NOT_YET[group]}")
+AVAILABLE_GROUPS = ("network", "config", "servers", "dr")
 
 
 def network_results(cat: Catalogue, exps: list[Expectation], answers: Mapping[str, Answers]) -> list[Result]:

@@ -81,3 +81,46 @@ def current_status(pair: Pair, primary_dsn: str, replica_dsn: str) -> PairStatus
     if p_w is False:
         return replace(st, state="unreachable", error="neither end accepts writes")
     return replace(st, active="primary" if p_w else None)
+
+
+# What an audit of a pair needs beyond its state (`jinbao check dr`), read from the end accepting writes:
+# whether the walsender's connection is TLS, and how far WAL archiving is behind (segments waiting in
+# archive_status as .ready, the archiver's last success and failure). pg_monitor is enough for all of it.
+FACTS_QUERY = """
+SELECT (SELECT l.ssl FROM pg_replication_slots s JOIN pg_stat_ssl l ON l.pid = s.active_pid
+        WHERE s.slot_name = %s),
+       (SELECT l.version FROM pg_replication_slots s JOIN pg_stat_ssl l ON l.pid = s.active_pid
+        WHERE s.slot_name = %s),
+       (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%%.ready')::int,
+       extract(epoch FROM now() - a.last_archived_time)::float8,
+       coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false),
+       a.last_failed_wal,
+       current_setting('archive_mode')
+FROM pg_stat_archiver a
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PairFacts:
+    replication_ssl: bool | None  # None: no walsender for the slot (the standby is not connected)
+    replication_tls_version: str | None
+    archive_ready: int | None  # WAL segments waiting to be archived
+    archived_age_s: float | None  # since the last successful archive (None: never)
+    archive_failing: bool | None  # the last attempt failed
+    last_failed_wal: str | None
+    archive_mode: str | None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def pair_facts(pair: Pair, dsn: str) -> PairFacts:
+    try:
+        with psycopg.connect(dsn, autocommit=True, **CONNECT_OPTS) as conn:  # type: ignore[arg-type]
+            row = conn.execute(FACTS_QUERY, (pair.slot, pair.slot)).fetchone()
+    except psycopg.Error as e:
+        return PairFacts(None, None, None, None, None, None, None,
+                         (str(e).strip().splitlines() or [type(e).__name__])[0])
+    assert row is not None  # pg_stat_archiver has exactly one row
+    return PairFacts(*row)

@@ -1,12 +1,13 @@
 """`jinbao check …`: compliance checks mapped to MLPS 2.0 level-3 controls. Thin: options in, checks/ does
 the work, results out (table, --json, --junit, --html). Exit 0 only when every result passes; 1 when any
-fails or errs; 2 on bad input (including a check kind that is not available yet)."""
+fails or errs; 2 on bad input."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +32,25 @@ RunningOpt = Annotated[Path | None, typer.Option(
     "--running", help="config: check backed-up running configs (<hostname>.cfg, `jinbao backup`) instead of renders.")]
 LabSecretsOpt = Annotated[bool, typer.Option(
     "--lab-secrets", help="Real network: LAB-ONLY test secrets for renders and SNMP (never on a real network).")]
+AnsibleInvOpt = Annotated[Path | None, typer.Option(
+    "--ansible-inventory", help="servers/dr on a real network: Ansible inventory (default inventory/jinbao.yml).")]
+VaultOpt = Annotated[Path | None, typer.Option(
+    "--vault-password-file", help="servers/dr: vault password file (default with --lab: the LAB-ONLY one).")]
+PlanOpt = Annotated[Path | None, typer.Option("--plan", help="dr: pairs from this file (jinbao dr plan --json).")]
+GroupOpt = Annotated[str, typer.Option("--group", help="servers: the Ansible inventory group checked (e.g. role_db).")]
+ASYNC_RPO_S = 60.0  # checks.dr_rules.ASYNC_RPO_S (kept literal: the CLI module imports checks lazily)
+MaxLagOpt = Annotated[float, typer.Option("--max-lag-s", min=0, help="dr: RPO target of async pairs, seconds.")]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Options of the servers and dr kinds."""
+
+    ansible_inventory: Path | None = None
+    vault: Path | None = None
+    plan: Path | None = None
+    max_lag_s: float = ASYNC_RPO_S
+    group: str = "servers"
 
 
 def _network(ctx: typer.Context, scope: str | None, lab: str | None, lab_secrets: bool) -> Network:
@@ -111,20 +131,96 @@ def _check_out(*paths: Path | None) -> None:
             raise JinbaoError("cannot write a report here (a directory, or its directory is missing)", file=str(p))
 
 
-def run_groups(ctx: typer.Context, groups: tuple[str, ...], scope: str | None, lab: str | None, as_json: bool,
-               junit: Path | None, html: Path | None, running: Path | None, lab_secrets: bool) -> None:
-    from checks.run import require_available
+def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> list[Result]:
+    """The testinfra suites against every server in scope, in parallel (one pytest per host)."""
+    import tempfile
 
-    for g in groups:
-        require_available(g)
+    from checks.catalogue import default_catalogue
+    from checks.servers import inventory_servers, results_from_junit, run_suites
+    from core.errors import JinbaoError
+    from inventory.naming import parse_hostname
+    from jinbao import provision
+
+    with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
+        if lab:
+            from lab.servers import running_spec, write_inventory
+
+            inventory = write_inventory(running_spec(lab), Path(tmp) / "inventory")
+            vault = opts.vault or provision.LAB_VAULT_PASSWORD
+        else:
+            inventory = opts.ansible_inventory or provision.PLUGIN_INVENTORY
+            if not inventory.exists():
+                raise JinbaoError("no Ansible inventory of the servers (the source-of-truth plugin's configuration"
+                                  " is missing); give --ansible-inventory or --lab", file=str(inventory))
+            vault = opts.vault
+        hosts = inventory_servers(inventory, vault, opts.group)
+        if scope:
+            from inventory.load import load
+            from inventory.scope import hosts_in_scope
+            from jinbao.commands.base import inventory_dir
+
+            keep = hosts_in_scope(load(inventory_dir(ctx)).inventory, scope)
+            hosts = [h for h in hosts if h in keep]
+        if not hosts:
+            raise JinbaoError(f"no host of group {opts.group!r} in scope in the Ansible inventory {inventory}",
+                              entry="--group")
+        t0 = time.perf_counter()
+        with err.status(f"testinfra: {len(hosts)} servers…") as status:
+            xml = run_suites(inventory, hosts, vault, progress=lambda m: status.update(f"testinfra: {m}"))
+        err.print(f"testinfra: {len(hosts)} servers in {time.perf_counter() - t0:.1f} s")
+    cat = default_catalogue()
+    return [r for h in hosts for r in results_from_junit(cat, h, parse_hostname(h)[1], xml.get(h, ""))]
+
+
+def _dr(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> list[Result]:
+    """Every replication pair in scope: state, lag against the RPO, TLS, WAL archive (dr/status.py)."""
+    import tempfile
+
+    from checks.catalogue import default_catalogue
+    from checks.dr_rules import dr_results
+    from dr.access import access_for, addresses, drill_password
+    from dr.sources import ansible_inventory, load_pairs, vault_file
+    from dr.status import current_status, pair_facts
+    from jinbao.commands.base import inventory_dir
+
+    vault = vault_file(lab, opts.vault)
+    with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
+        inventory = opts.ansible_inventory if opts.ansible_inventory and not lab else ansible_inventory(lab, Path(tmp))
+        addr = addresses(inventory, vault)
+    pairs = load_pairs(opts.plan, inventory_dir(ctx))
+    if scope:
+        from inventory.load import load
+        from inventory.scope import sites_in_scope
+
+        inside = sites_in_scope(load(inventory_dir(ctx)).inventory, scope)
+        pairs = [p for p in pairs if p.primary_site in inside]
+    rows = []
+    for a in access_for(pairs, addr, drill_password(vault), lab):
+        st = current_status(a.pair, a.primary_dsn(), a.replica_dsn())
+        facts = pair_facts(a.pair, a.replica_dsn() if st.active == "replica" else a.primary_dsn())
+        rows.append((st.as_dict(), facts.as_dict()))
+    return dr_results(default_catalogue(), rows, opts.max_lag_s)
+
+
+def run_groups(ctx: typer.Context, groups: tuple[str, ...], scope: str | None, lab: str | None, as_json: bool,
+               junit: Path | None, html: Path | None, running: Path | None, lab_secrets: bool,
+               opts: Extra | None = None) -> None:
+    opts = opts or Extra()
     _check_out(junit, html)
-    net = _network(ctx, scope, lab, lab_secrets)
     results: list[Result] = []
-    if "network" in groups:
-        results += _poll(net)
-    if "config" in groups:
-        results += _configs(net, running, lab_secrets)
-    title = f"jinbao compliance report — {'/'.join(groups)} — {net.where}" + (f" — scope {scope}" if scope else "")
+    where = f"lab {lab}" if lab else "the network"
+    if "network" in groups or "config" in groups:
+        net = _network(ctx, scope, lab, lab_secrets)
+        where = net.where
+        if "network" in groups:
+            results += _poll(net)
+        if "config" in groups:
+            results += _configs(net, running, lab_secrets)
+    if "servers" in groups:
+        results += _servers(ctx, scope, lab, opts)
+    if "dr" in groups:
+        results += _dr(ctx, scope, lab, opts)
+    title = f"jinbao compliance report — {'/'.join(groups)} — {where}" + (f" — scope {scope}" if scope else "")
     _report(results, as_json, junit, html, title)
 
 
@@ -138,37 +234,38 @@ def check_network(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None
 @app.command("config")
 def check_config(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
                  junit: JunitOpt = None, html: HtmlOpt = None, running: RunningOpt = None,
-                  lab_secrets: LabSecretsOpt = False) -> None:
+                 lab_secrets: LabSecretsOpt = False) -> None:
     """Configuration rules on rendered configurations, or on backed-up running ones (--running DIR)."""
     run_groups(ctx, ("config",), scope, lab, as_json, junit, html, running, lab_secrets)
+
+
+@app.command("servers")
+def check_servers(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
+                  junit: JunitOpt = None, html: HtmlOpt = None, ansible_inventory: AnsibleInvOpt = None,
+                  vault_password_file: VaultOpt = None, group: GroupOpt = "servers") -> None:
+    """testinfra suites (baseline, postgresql) on every server over SSH, in parallel, mapped to controls."""
+    run_groups(ctx, ("servers",), scope, lab, as_json, junit, html, None, False,
+               Extra(ansible_inventory, vault_password_file, group=group))
+
+
+@app.command("dr")
+def check_dr(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
+             junit: JunitOpt = None, html: HtmlOpt = None, plan: PlanOpt = None, max_lag_s: MaxLagOpt = ASYNC_RPO_S,
+             ansible_inventory: AnsibleInvOpt = None, vault_password_file: VaultOpt = None) -> None:
+    """Every replication pair: replica streaming, lag within the RPO, TLS replication, WAL archive current."""
+    run_groups(ctx, ("dr",), scope, lab, as_json, junit, html, None, False,
+               Extra(ansible_inventory, vault_password_file, plan, max_lag_s))
 
 
 @app.command("all")
 def check_all(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False,
               junit: JunitOpt = None, html: HtmlOpt = None, running: RunningOpt = None,
-                  lab_secrets: LabSecretsOpt = False) -> None:
-    """Every check kind available in this build (network + config); says which kinds are not available yet."""
-    from checks.run import NOT_YET
-
-    for g, why in NOT_YET.items():
-        err.print(f"[yellow]not checked[/]: {g}: {why}")
+              lab_secrets: LabSecretsOpt = False, plan: PlanOpt = None, max_lag_s: MaxLagOpt = ASYNC_RPO_S,
+              ansible_inventory: AnsibleInvOpt = None, vault_password_file: VaultOpt = None) -> None:
+    """Every check kind: network, config, servers and dr (isolation has its own command: it sends traffic)."""
     err.print("[yellow]not checked[/]: isolation: its own command, `jinbao check isolation --lab NAME` (traffic)")
-    run_groups(ctx, ("network", "config"), scope, lab, as_json, junit, html, running, lab_secrets)
-
-
-def _not_yet(group: str) -> None:
-    def cmd(scope: ScopeOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
-        from checks.run import require_available
-
-        require_available(group)
-
-    cmd.__doc__ = f"{group} checks (catalogued; the checker is not in this build yet: exits 2 saying so)."
-    app.command(group)(cmd)
-
-
-# Kinds wired in the catalogue whose checkers other work delivers: they replace these entries.
-for _g in ("servers", "dr"):
-    _not_yet(_g)
+    run_groups(ctx, ("network", "config", "servers", "dr"), scope, lab, as_json, junit, html, running, lab_secrets,
+               Extra(ansible_inventory, vault_password_file, plan, max_lag_s))
 
 
 @app.command("controls")

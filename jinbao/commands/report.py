@@ -97,6 +97,8 @@ def coverage_cmd(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
     else:
         _table(data)
+    if offices.illustrative:  # on stderr too, so a --json consumer's operator sees it
+        err.print(f"[yellow]warning[/]: {offices.source}: {data['denominator']['note']}", highlight=False)
     if below or any(v[f"{s}_ok"] is False for v in data["national"].values() for s in ("planned", "answering")):
         raise typer.Exit(1)
 

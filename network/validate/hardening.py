@@ -5,6 +5,7 @@ The rules hold for every rendered config, so a template change that drops one of
 `render` (which validates everything it writes) and the tests, not a review:
 
 - bgp-session-key       every eBGP neighbour has a TCP MD5 key (IOS/XE as a type 6 value, never type 7);
+                        with bgp-gtsm: `session_protection()`, which `jinbao check config` uses too;
 - bgp-gtsm              every eBGP neighbour (all directly connected here) has GTSM, one hop;
 - bgp-max-prefix-restart every max-prefix limit comes back on its own (restart / idle-timeout / reconnect);
 - bgp-duplicate-network no `network` statement repeated inside an address family;
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -104,7 +106,7 @@ def check_hardening(platform: str, objs: list[_Obj], ebgp: list[str], peers: lis
         return []
     lines = [o.text for o in objs]
     out: list[Finding] = []
-    out += _sessions(h, lines, ebgp)
+    out += _sessions(platform, h, lines, ebgp)
     out += _duplicate_networks(objs)
     has_v6 = any(_rx(h.ipv6_addr).match(ln) for ln in lines)
     if has_v6:
@@ -128,7 +130,15 @@ def _any(rx: str, lines: list[str]) -> bool:
     return any(pattern.search(ln) for ln in lines)
 
 
-def _sessions(h: Hardening, lines: list[str], ebgp: list[str]) -> list[Finding]:
+SESSION_PROTECTION_RULES = ("bgp-session-key", "bgp-gtsm")
+
+
+def session_protection(platform: str, lines: Iterable[str], ebgp: Iterable[str]) -> list[Finding]:
+    """eBGP session protection: a TCP MD5 key AND GTSM one hop on every eBGP neighbour. The one definition:
+    the render validators and the compliance check (checks/config_rules.py) both call this."""
+    h = HARDENING.get(platform)
+    if h is None:
+        raise ValueError(f"no session-protection rule for platform {platform!r}")
     lines = [ln for ln in lines if "peer " in ln or "neighbor " in ln]
     keyed = {m.group(1) for ln in lines if (m := _rx(h.password).match(ln))}
     gtsm = {m.group(1) for ln in lines if (m := _rx(h.gtsm).match(ln))}
@@ -138,6 +148,12 @@ def _sessions(h: Hardening, lines: list[str], ebgp: list[str]) -> list[Finding]:
             out.append(finding("bgp-session-key", f"eBGP neighbour {addr} has no session key (TCP MD5)"))
         if addr not in gtsm:
             out.append(finding("bgp-gtsm", f"eBGP neighbour {addr} has no GTSM (ttl-security one hop)"))
+    return out
+
+
+def _sessions(platform: str, h: Hardening, lines: list[str], ebgp: list[str]) -> list[Finding]:
+    lines = [ln for ln in lines if "peer " in ln or "neighbor " in ln]
+    out = session_protection(platform, lines, ebgp)
     for ln in lines:
         if (m := _rx(h.max_prefix).match(ln)) and not _rx(h.restart_kw).search(ln):
             kw = h.restart_kw.split()[0]

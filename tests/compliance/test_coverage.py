@@ -71,3 +71,25 @@ def test_network_half_from_real_agents(tmp_path: Path) -> None:
         ty = json.loads(jinbao(*args).stdout)["cities"][0]["kinds"]
         assert ty["agency"]["answering"] == ty["agency"]["planned"] - 1
         assert ty["agency"]["answering_ok"] is False and ty["agency"]["planned_ok"] is True
+
+
+def test_illustrative_offices_are_named_as_such_in_every_report(tmp_path: Path) -> None:
+    offices = load_offices(INVENTORY / "offices.yaml")
+    assert offices.illustrative  # the shipped counts are placeholders, and the file says so in data
+    inv = open_network(INVENTORY).inv
+    den = coverage(inv.sites, offices, cities=["140100"])["denominator"]
+    assert den["illustrative"] is True and "ILLUSTRATIVE" in den["note"] and den["file"].endswith("offices.yaml")
+    r = jinbao("report", "coverage", "--scope", "140100", "--planned-only", "--json")
+    assert json.loads(r.stdout)["denominator"]["illustrative"] is True
+    assert "ILLUSTRATIVE" in r.stderr and "offices.yaml" in r.stderr
+    r = jinbao("report", "coverage", "--scope", "140100", "--planned-only")
+    assert "ILLUSTRATIVE" in r.stderr
+    # a register (illustrative: false) is not flagged; a file that does not say is refused
+    real = tmp_path / "offices.yaml"
+    real.write_text((INVENTORY / "offices.yaml").read_text().replace("illustrative: true", "illustrative: false"))
+    r = jinbao("report", "coverage", "--scope", "140100", "--planned-only", "--json", "--offices", str(real))
+    assert json.loads(r.stdout)["denominator"]["illustrative"] is False and "ILLUSTRATIVE" not in r.stderr
+    real.write_text((INVENTORY / "offices.yaml").read_text().replace("illustrative: true\n", ""))
+    with pytest.raises(JinbaoError) as e:
+        load_offices(real)
+    assert "illustrative" in str(e.value) and "\n" not in str(e.value)

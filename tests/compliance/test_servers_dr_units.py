@@ -1,0 +1,111 @@
+"""The servers and dr kinds without a lab: the catalogue maps every suite test exactly once, JUnit outcomes
+become results (skipped = not applicable, no report = error, never pass), and every dr control's pass and
+fail scenario gives that verdict."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from checks.catalogue import default_catalogue
+from checks.dr_rules import ASYNC_RPO_S, HEALTHY_FACTS, HEALTHY_STATUS, apply_scenario, evaluate
+from checks.servers import results_from_junit, suite_tests
+
+CAT = default_catalogue()
+HOST = "JB-140100-DC-DB01"
+
+
+def test_every_suite_test_is_mapped_by_exactly_one_control() -> None:
+    checks = Counter(c.check for c in CAT.of_kind("testinfra"))
+    assert set(checks) == suite_tests(), "a suite test without a control, or a control naming no test"
+    assert all(n == 1 for n in checks.values())
+
+
+def _junit(cases: list[tuple[str, str, str]]) -> str:
+    rows = []
+    for module, test, outcome in cases:
+        inner = {"pass": "", "skip": '<skipped type="pytest.skip" message="not a database server"/>',
+                 "fail": '<failure message="AssertionError: assert &apos;yes&apos; == &apos;no&apos;">'
+                         "sshd = {...}\n\n"
+                         "&gt;       assert sshd[&quot;passwordauthentication&quot;] == &quot;no&quot;\n"
+                         "E       AssertionError: assert &apos;yes&apos; == &apos;no&apos;\n</failure>",
+                 "error": '<error message="failed on setup with &quot;RuntimeError: unreachable&quot;">'
+                          "E   RuntimeError: unreachable</error>"}[outcome]
+        rows.append(f'<testcase classname="checks.testinfra.{module}" name="{test}[ansible://{HOST}]">{inner}'
+                    "</testcase>")
+    return f'<?xml version="1.0"?><testsuites><testsuite name="pytest">{"".join(rows)}</testsuite></testsuites>'
+
+
+def test_junit_outcomes_become_results() -> None:
+    cases = [(t.split("::")[0][:-3], t.split("::")[1], "pass") for t in sorted(suite_tests())]
+    cases = [(m, t, "fail" if t == "test_sshd_keys_only" else "error" if t == "test_audit_rules"
+              else "skip" if m == "test_postgresql" else o) for m, t, o in cases]
+    got = {r.control: r for r in results_from_junit(CAT, HOST, "DB", _junit(cases))}
+    assert not any(c.startswith("JB-SRV-PG-") for c in got)  # skipped: not applicable here
+    assert got["JB-SRV-SSH-KEYS-ONLY"].status == "fail"
+    ev = got["JB-SRV-SSH-KEYS-ONLY"].evidence
+    assert "passwordauthentication" in ev and "'yes' == 'no'" in ev and "\n" not in ev
+    assert got["JB-SRV-AUDITD"].status == "error" and "unreachable" in got["JB-SRV-AUDITD"].evidence
+    assert got["JB-SRV-SSH-NO-ROOT-LOGIN"].status == "pass"
+    assert {r.kind for r in got.values()} == {"testinfra"} and {r.site for r in got.values()} == {"140100-DC"}
+    assert all(r.clause == CAT.control(r.control).clause for r in got.values())
+
+
+@pytest.mark.parametrize("xml", ["", "<testsuites><oops"])
+def test_no_or_broken_junit_is_an_error_on_every_control_never_a_pass(xml: str) -> None:
+    rs = results_from_junit(CAT, HOST, "DB", xml)
+    assert {r.control for r in rs} == {c.id for c in CAT.of_kind("testinfra")}
+    assert {r.status for r in rs} == {"error"}
+
+
+def test_a_test_missing_from_the_report_is_an_error() -> None:
+    rs = results_from_junit(CAT, HOST, "DB", _junit([("test_baseline", "test_sshd_no_root_login", "pass")]))
+    status = {r.control: r.status for r in rs}
+    assert status.pop("JB-SRV-SSH-NO-ROOT-LOGIN") == "pass" and set(status.values()) == {"error"}
+
+
+@pytest.mark.parametrize("control", [c.id for c in CAT.of_kind("dr")])
+def test_dr_control_scenarios(control: str) -> None:
+    c = CAT.control(control)
+    assert evaluate(c.check or "", *apply_scenario(c.scenarios.pass_))[0] == "pass"
+    status, evidence = evaluate(c.check or "", *apply_scenario(c.scenarios.fail))
+    assert status == "fail", evidence
+
+
+def test_dr_unreachable_is_an_error_and_sync_needs_a_sync_standby() -> None:
+    down = {**HEALTHY_STATUS, "state": "unreachable", "error": "connection refused"}
+    assert {evaluate(c.check or "", down, HEALTHY_FACTS)[0] for c in CAT.of_kind("dr")
+            if c.check in ("streaming", "lag_within_rpo")} == {"error"}
+    sync_potential = {**HEALTHY_STATUS, "mode": "sync", "sync_state": "potential"}
+    assert evaluate("lag_within_rpo", sync_potential, HEALTHY_FACTS)[0] == "fail"
+    assert evaluate("lag_within_rpo", {**sync_potential, "sync_state": "sync"}, HEALTHY_FACTS)[0] == "pass"
+
+
+def test_dr_records_are_the_fields_dr_status_gives() -> None:
+    """checks/ reads dr/'s records as mappings (peer layers): the healthy records have exactly their fields."""
+    import dataclasses
+
+    from dr.status import PairFacts, PairStatus
+
+    assert set(HEALTHY_STATUS) == {f.name for f in dataclasses.fields(PairStatus)}
+    assert set(HEALTHY_FACTS) == {f.name for f in dataclasses.fields(PairFacts)}
+
+
+def test_cli_default_rpo_is_the_checks_one() -> None:
+    from jinbao.commands import check
+
+    assert check.ASYNC_RPO_S == ASYNC_RPO_S
+
+
+def test_inventory_servers_reads_a_group_and_its_children(tmp_path: Path) -> None:
+    from checks.servers import inventory_servers
+
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    servers:\n      children:\n        role_db:\n          hosts:\n"
+                   "            JB-140100-DC-DB01: {}\n        role_ex:\n          hosts:\n"
+                   "            JB-140100-DC-EX01: {}\n    routers:\n      hosts:\n        JB-140100-DC-WR01: {}\n")
+    assert inventory_servers(inv, None) == ["JB-140100-DC-DB01", "JB-140100-DC-EX01"]
+    assert inventory_servers(inv, None, "role_db") == ["JB-140100-DC-DB01"]
+    assert inventory_servers(inv, None, "nope") == []
