@@ -66,7 +66,7 @@ def _builtin(name: str, text: str, platform: str) -> list[str]:
     """Evidence lines (empty = pass) of a per-neighbour rule."""
     nbs = neighbours(text, platform)
     if name == "bgp-session-protection":  # the render validators' rule, not a copy (network/validate)
-        return [f.detail for f in session_protection(platform, text.splitlines(), [n.address for n in nbs if n.ebgp])]
+        return [f.message for f in session_protection(platform, text.splitlines(), [n.address for n in nbs if n.ebgp])]
     if name == "bgp-import-filter":
         return [f"neighbour {n.address} has no inbound route-map/prefix-list" for n in nbs if not n.inbound]
     if name == "bgp-max-prefix":

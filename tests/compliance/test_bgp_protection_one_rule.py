@@ -48,9 +48,9 @@ def test_audit_and_validators_agree(renders: dict[str, str], platform: str, edit
     status, evidence = config_rules.evaluate(CONTROL, text, platform)
     if platform == "frr":  # frr.conf is not run through the vendor validators: compare with the rule itself
         ebgp = [n.address for n in config_rules.neighbours(text, platform) if n.ebgp]
-        found = [f.detail for f in hardening.session_protection(platform, text.splitlines(), ebgp)]
+        found = [f.message for f in hardening.session_protection(platform, text.splitlines(), ebgp)]
     else:
-        found = [f.detail for f in validate_config(text, platform) if f.rule in hardening.SESSION_PROTECTION_RULES]
+        found = [f.message for f in validate_config(text, platform) if f.rule in hardening.SESSION_PROTECTION_RULES]
     assert (status == "fail") == bool(found) == (edit != "intact"), (status, evidence, found)
     if found:
         assert evidence.startswith(found[0])
