@@ -24,7 +24,7 @@ from tests.run.chromium import check_index
 
 LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
 LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
-             "policy", "lab-up", "vm-provision", "servers", "deploy", "routing", "isolation", "compliance", "ferry"]
+             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "compliance", "servers", "ferry"]
 REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
            "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
            "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
