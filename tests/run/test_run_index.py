@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from jinbao.index import render_index
 from jinbao.labrun import LabRun
+from tests.conftest import ROOT
 from tests.run.chromium import check_index
 
 STEPS = [{"step": "routing", "seconds": 1.5, "sessions": "12/12", "reachable": "40/40", "office_isolated": 4},
@@ -46,3 +50,17 @@ def test_index_in_headless_chromium(tmp_path: Path) -> None:
     index.write_text(render_index(out, STEPS, {s["step"]: s for s in STEPS}, LabRun("jbx"), None, "", {}))
     links = check_index(index, tmp_path / "index.png")
     assert {"summary.json", "netbox/01-regions.csv", "compliance.html", "ferry.json"} <= set(links)
+
+
+def test_failing_step_is_named(tmp_path: Path) -> None:
+    """A step that fails stops the run loudly: non-zero exit, the step named on stderr, in summary.json and in
+    the index (here the first step, before any lab work: an unknown slice, or no root)."""
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "jinbao.cli", "run", "--out", str(out), "--lab-name", "jbrun",
+                        "--mgmt-net", "100.126.212.0/24", "--slice", "nope"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=300)
+    assert r.returncode != 0
+    assert "✗ preflight" in r.stderr and ("--slice 'nope'" in r.stderr or "needs root" in r.stderr), r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed_step"] == "preflight" and not summary["ok"] and summary["status"] == "failed"
+    assert "FAILED at step preflight" in (out / "index.html").read_text()
