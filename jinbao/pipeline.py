@@ -48,9 +48,12 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
     steps: list[dict] = []
     current = ["preflight" if lab else "inventory"]  # the step in progress, for the failure summary
     say = status or (lambda _m: None)
+    built: list[str] = []  # whether this run got as far as bringing its lab up (only then is it torn down)
 
     def begin(name: str) -> float:
         current[0] = name
+        if name == "lab-up":
+            built.append(name)
         say(f"{name}…")
         return time.perf_counter()
 
@@ -68,7 +71,7 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
             _write_index(out_dir, steps, lab, inventory_dir, failed=current[0], error=str(e))
         raise
     finally:
-        if lab is not None and not lab.keep:
+        if lab is not None and built and not lab.keep:
             _teardown(lab, log)
 
 
