@@ -66,7 +66,7 @@ def run_all(inventory_dir: Path, out_dir: Path, log: Callable[[str], None] = pri
         return _run(inventory_dir, out_dir, log, begin, step, steps, diagram_scope, lab, say)
     except BaseException as e:
         log(f"[red]✗ {current[0]}[/]: {' '.join(str(e).split()) or type(e).__name__}")
-        _fail(out_dir, steps, current[0], e, log)
+        _fail(out_dir, steps, current[0], e, log, index=lab is not None)
         if lab is not None:
             _write_index(out_dir, steps, lab, inventory_dir, failed=current[0], error=str(e))
         raise
@@ -93,12 +93,14 @@ def _start(out_dir: Path) -> None:
                           entry="--out") from None
 
 
-def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: Callable[[str], None]) -> None:
+def _fail(out_dir: Path, steps: list[dict], failed: str, e: BaseException, log: Callable[[str], None],
+          index: bool = False) -> None:
     """Leave a summary that says the run failed, where and why (best effort: the error is re-raised)."""
     error = str(e) if isinstance(e, JinbaoError) else f"{type(e).__name__}: {e}".rstrip(": ")
     error = " ".join(error.split())  # one line
-    result = {"ok": False, "status": "failed", "failed_step": failed, "error": error, "steps": steps,
-              "index": str(out_dir / "index.html")}
+    result = {"ok": False, "status": "failed", "failed_step": failed, "error": error, "steps": steps}
+    if index:  # the lab run's index says the same, with whatever figures the run got
+        result["index"] = str(out_dir / "index.html")
     lines = ["# jinbao run", "", f"**failed** at step `{failed}`: {error}", "",
              "Outputs of the steps below are from this run; nothing from an earlier run is left.", "",
              _steps_markdown(steps)]
