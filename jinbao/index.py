@@ -68,7 +68,7 @@ def headline(figures: dict[str, dict[str, Any]], not_run: dict[str, str]) -> lis
         ("Compliance score", c and f"{c['score_pct']} %", (c and f"{c['pass']} of {c['results']} checks pass") or ""),
         ("DR drill RTO / RPO", None, not_run.get("dr-drill", "")),
         ("Ferry throughput", f and f"{f['throughput_mbit_s']} Mbit/s",
-         (f and f"{f['bytes']} bytes in {f['transfer_s']} s") or ""),
+         (f and f"{f['bytes']} bytes in {f['transfer_s']} s, sender start to verified delivery") or ""),
     ]
 
 

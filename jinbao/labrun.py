@@ -416,7 +416,8 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
         shutil.rmtree(work, ignore_errors=True)
     mbit = round(size * 8 / seconds / 1e6, 1)
     report = {"batch": batch, "files": [f.name for f in files], "bytes": size, "seconds": round(seconds, 3),
-              "throughput_mbit_s": mbit, "sender": sent, "verified": "sha256 of every file"}
+              "throughput_mbit_s": mbit, "sender": sent, "verified": "sha256 of every file",
+              "measured": "from starting the sender process to the verified batch in the inbox (every round, FEC)"}
     _write_json(out_dir / "ferry.json", report)
     return {"batch": batch, "bytes": size, "transfer_s": round(seconds, 2), "throughput_mbit_s": mbit}
 
