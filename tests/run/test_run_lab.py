@@ -66,7 +66,7 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
         wall = time.monotonic() - t0
         # the run tore its lab down: no namespace, link, mount, state or process of it is left
         left = leftovers(LAB, before, {"objects": []})
-        procs = _processes_of((str(names.lab_dir(LAB)), str(ROOT / "lab" / ".cache" / "vcsim"), "jbfyjbrun"))
+        procs = _processes_of((str(names.lab_dir(LAB)), str(ROOT / "lab" / ".cache" / "vcsim"), "jbfy-jbrun-"))
         assert not ferry.exists()
     print(f"jinbao run (make run) wall time: {wall:.0f} s")
     assert r.returncode == 0, r.stderr[-4000:]
