@@ -68,6 +68,7 @@ def test_run_reads_the_ip_record_once(reads: Counter[str], inv_dir: Path, tmp_pa
     assert record.stat().st_size > 5_000_000  # the national record, not a toy
     reads.clear()
     summary = run_all(inv_dir, tmp_path / "out", log=lambda _m: None)
-    assert summary["ok"] and [s["step"] for s in summary["steps"]][-4:] == ["plan", "render", "verify", "diagram"]
+    steps = [s["step"] for s in summary["steps"]]
+    assert summary["ok"] and steps[-5:] == ["plan", "render", "verify", "diagram", "policy"]
     assert len(json.loads((tmp_path / "out" / "configs" / "manifest.json").read_text())["devices"]) > 3000
     assert {f: reads[f] for f in WATCHED} == dict.fromkeys(WATCHED, 1)

@@ -1,13 +1,14 @@
-"""`jinbao run`: the whole job (what `make run` runs); the steps live in `jinbao.pipeline`."""
+"""`jinbao run`: the whole job (what `make run` runs); the steps live in `jinbao.pipeline` and `jinbao.labrun`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir
+from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir, out
 
 app = typer.Typer()
 
@@ -19,12 +20,32 @@ def run(
     as_json: JsonOpt = False,
     diagram_scope: Annotated[str, typer.Option(
         "--diagram-scope", help="Region drawn as the second diagram (any --scope form).")] = "140000",
+    static: Annotated[bool, typer.Option(
+        "--static", help="Only the offline half: inventory, IP plan, renders, verification, policy, diagrams.")
+    ] = False,
+    lab_name: Annotated[str, typer.Option("--lab-name", help="Name of the lab the run builds.")] = "jinbao",
+    mgmt_net: Annotated[str, typer.Option("--mgmt-net", help="The lab's out-of-band network.")] = "100.127.0.0/24",
+    slice_name: Annotated[str, typer.Option("--slice", help="Lab slice (minimal: the smallest with every role).")
+                          ] = "minimal",
+    keep_lab: Annotated[bool, typer.Option("--keep-lab", help="Leave the lab up afterwards (also KEEP_LAB=1).")
+                        ] = False,
 ) -> None:
-    """The whole job on the inventory: validate, allocate, check, export, summarise."""
+    """The whole job: static half on the nation, then a lab slice built, deployed, verified and torn down."""
+    from jinbao.labrun import LabRun
     from jinbao.pipeline import run_all
 
-    summary = run_all(inventory_dir(ctx), out_dir, log=err.print, diagram_scope=diagram_scope)
+    lab = None if static else LabRun(lab_name, mgmt_net, slice_name, keep_lab or os.environ.get("KEEP_LAB") == "1")
+    with err.status("jinbao run…") as status:
+        summary = run_all(inventory_dir(ctx), out_dir, log=err.print, diagram_scope=diagram_scope, lab=lab,
+                          status=lambda m: status.update(m[:150]))
     if as_json:
         emit_json(summary)
+    elif lab is not None:
+        f = summary.get("figures", {})
+        r, i, c, fy = (f.get(k, {}) for k in ("routing", "isolation", "compliance", "ferry"))
+        out.print(f"sessions up {r.get('sessions')}, reachable {r.get('reachable')}, isolation {i.get('pass')} pass /"
+                  f" {i.get('fail')} fail, compliance {c.get('score_pct')} %, ferry {fy.get('throughput_mbit_s')}"
+                  f" Mbit/s; not run: {', '.join(n['step'] for n in summary.get('not_run', []))}")
+        out.print(f"index: {summary['index']}")
     if not summary["ok"]:
         raise typer.Exit(1)

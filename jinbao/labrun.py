@@ -1,0 +1,434 @@
+"""`make run`'s lab half: the steps that act on an emulated slice of the network, each through the functions
+the matching CLI command calls (`jinbao lab up`, `vm provision`, `servers build`, `deploy`, `check …`,
+`ferry …`). Every step returns its headline figures and writes its report under `out/`; a step that does not
+pass raises a one-line JinbaoError, which the pipeline records as the failed step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import JinbaoError
+from core.fsutil import atomic_write_text
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LabRun:
+    """Which lab `make run` builds: the smallest slice with every role (WAN routers, firewalls, DB/EX/DS servers,
+    the national DR centre), a name and a management network clear of other labs."""
+
+    name: str = "jinbao"
+    mgmt_net: str = "100.127.0.0/24"
+    slice: str = "minimal"
+    keep: bool = False  # KEEP_LAB=1: leave the lab up after the run (also after a failure)
+    confirm_seconds: int = 90
+
+
+def _write_json(path: Path, data: object) -> None:
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+
+
+def preflight(run: LabRun) -> None:
+    """What the lab needs, checked before any work: root, and a slice that exists."""
+    from lab.slice import SLICES
+
+    if os.geteuid() != 0:
+        raise JinbaoError("the lab needs root (namespaces, mounts): run `make run` as root, or `jinbao run --static`"
+                          " for the offline half")
+    if run.slice not in SLICES:
+        raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
+
+
+def lab_up(inventory_dir: Path, run: LabRun, say: Say) -> dict[str, Any]:
+    """`jinbao lab up`: the slice's nodes, links, LANs and management network (replacing a leftover lab)."""
+    from lab import runtime
+    from lab.fleet import record_lab
+    from lab.slice import build_lab
+
+    lp = build_lab(inventory_dir, run.slice, run.name, run.mgmt_net)
+    runtime.down(run.name)  # whatever an aborted earlier run left: re-running starts clean
+    runtime.up(lp.spec, progress=say)
+    record_lab(run.name, run.slice, inventory_dir, run.mgmt_net)
+    roles = sorted({n.role for n in lp.spec.nodes})
+    return {"lab": run.name, "slice": run.slice, "nodes": len(lp.spec.nodes), "roles": ",".join(roles),
+            "links": len(lp.spec.links)}
+
+
+def lab_down(run: LabRun) -> dict[str, Any]:
+    from lab import runtime
+
+    runtime.down(run.name)
+    return {"lab": run.name}
+
+
+def _slice_sites(run: LabRun) -> set[str]:
+    from lab.slice import SLICES
+
+    return set(SLICES[run.slice])
+
+
+def vm_provision(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao vm provision` for the servers of the slice's sites, against VMware's vSphere simulator shaped like
+    each of the slice's provinces' vCenter under the default mapping (docs/vsphere.md); then a second pass that
+    must change nothing."""
+    from plugins.hostvars import load_view
+    from vsphere import simulator as vcsim
+    from vsphere.client import Endpoint, connect
+    from vsphere.config import CONFIG_FILE, load_config
+    from vsphere.plan import wanted_vms
+    from vsphere.provision import provision
+
+    cfg, source = load_config(inventory_dir / CONFIG_FILE)
+    view = load_view(inventory_dir)
+    sites = _slice_sites(run)
+    hosts = {h: v for h, v in view.hosts.items() if v.vars.get("jinbao_site") in sites}
+    wanted = wanted_vms(hosts, cfg, source)
+    by_dc: dict[str, list[str]] = {}
+    for w in wanted:
+        if w.cluster not in by_dc.setdefault(w.datacenter, []):
+            by_dc[w.datacenter].append(w.cluster)
+    first, again = [], []
+    for dc, clusters in sorted(by_dc.items()):  # one simulated vCenter per province, as each runs its own
+        mine = [w for w in wanted if w.datacenter == dc]
+        say(f"vSphere simulator {dc}: {len(clusters)} clusters, {len(mine)} VMs")
+        with vcsim.running(clusters=len(clusters)) as sim:
+            vcsim.shape(sim, dc, sorted(clusters))
+            ep = Endpoint.from_env(sim.env())
+            with connect(ep) as si:
+                first += provision(si, ep.label, mine, cfg, source, wait_seconds=30,
+                                   progress=lambda n, m: say(f"vm {n}: {m}"))
+                again += provision(si, ep.label, mine, cfg, source, wait_seconds=30)
+    created = sum(r.action == "created" for r in first)
+    unchanged = sum(r.action == "unchanged" for r in again)
+    _write_json(out_dir / "vsphere.json", {"vcenter": "vSphere simulator (govmomi vcsim)", "wanted": len(wanted),
+                                           "first": [asdict(r) for r in first], "second": [asdict(r) for r in again],
+                                           "vms": [asdict(w) for w in wanted]})
+    bad = [r for r in first if r.action != "created"] + [r for r in again if r.action != "unchanged"]
+    if bad:
+        raise JinbaoError(f"{bad[0].name}: {bad[0].action} {bad[0].error or '; '.join(bad[0].detail)}"
+                          f" ({len(bad)} VMs not as wanted; out/vsphere.json)")
+    return {"vms": len(wanted), "created": created, "second_pass_unchanged": unchanged, "datacenters": len(by_dc)}
+
+
+def servers_build(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao servers build --lab`: playbooks/site.yml over SSH on the lab's DB, EX and DS servers."""
+    from jinbao import provision
+    from lab.servers import running_spec, write_inventory
+
+    with tempfile.TemporaryDirectory(prefix="jinbao-run-") as tmp:
+        inventory = write_inventory(running_spec(run.name), Path(tmp) / "inventory")
+        result = provision.run_playbook("site", inventory, vault_password_file=provision.LAB_VAULT_PASSWORD,
+                                        progress=say)
+    _write_json(out_dir / "servers.json", result.to_dict())
+    atomic_write_text(out_dir / "servers-recap.txt", provision.format_recap(result) + "\n")
+    if not result.ok:
+        bad = [h for h, c in result.recap.items() if c["failed"] or c["unreachable"]]
+        raise JinbaoError(f"playbooks/site.yml: {result.status} (rc {result.rc}) on {', '.join(bad) or 'no host'}"
+                          " (out/servers-recap.txt)")
+    return {"servers": len(result.recap), "changed": result.changed, "seconds_ansible": result.seconds}
+
+
+def deploy(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao deploy --lab --confirm N --rulesets`: every router and firewall config, and each firewall's zone
+    ruleset, with commit-confirm (devices revert unless the post-checks pass)."""
+    from lab.fleet import lab_fleet
+    from network.deploy import deploy as push
+    from network.fleet import fleet_targets
+
+    fleet = lab_fleet(run.name, None)
+    targets = fleet_targets(fleet, rulesets=True)
+    results = push(targets, dry_run=False, confirm_seconds=run.confirm_seconds,
+                   progress=lambda h, m: say(f"deploy {h}: {m}"), message="jinbao run",
+                   inventory_dir=inventory_dir)
+    rows = [{"hostname": r.hostname, "status": r.status, "error": r.error, "seconds": round(r.seconds, 2),
+             "checks": [c.__dict__ for c in r.checks]} for r in results]
+    _write_json(out_dir / "deploy.json", {"where": fleet.where, "confirm_seconds": run.confirm_seconds,
+                                          "devices": rows})
+    bad = [r for r in results if r.status not in ("committed", "unchanged")]
+    if bad:
+        raise JinbaoError(f"{bad[0].hostname}: {bad[0].status}: {bad[0].error or ''}".rstrip(": ")
+                          + f" ({len(bad)} of {len(results)} not committed; out/deploy.json)")
+    return {"targets": len(results), "committed": sum(r.status == "committed" for r in results),
+            "rulesets": sum(r.hostname.endswith(":ruleset") for r in results)}
+
+
+def _exec(run: LabRun, host: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    from lab import runtime
+    from lab.slice import node_name
+
+    return runtime.exec(run.name, node_name(host), argv, timeout=timeout)
+
+
+def _ping(run: LabRun, src: str, dst: str, wait: float = 1) -> bool:
+    return _exec(run, src, ["ping", "-c", "1", "-W", str(wait), "-n", "-q", dst]).returncode == 0
+
+
+def _bgp_states(run: LabRun, host: str) -> dict[str, str]:
+    r = _exec(run, host, ["vtysh", "-c", "show bgp neighbors json"])
+    try:
+        data = json.loads(r.stdout or "{}") if r.returncode == 0 else {}
+    except json.JSONDecodeError:
+        data = {}
+    return {addr: n.get("bgpState", "") for addr, n in data.items() if isinstance(n, dict)}
+
+
+def verify_routing(run: LabRun, out_dir: Path, say: Say, settle: float = 90) -> dict[str, Any]:
+    """Every planned BGP session Established; the ministry reaches every router loopback (both families) and
+    every site's router every other site's; the decision (office) zone is reached by nobody and no router has
+    a route into it. (Host to host reachability is the zone policy's: the isolation step proves it.)"""
+    import ipaddress
+
+    from lab.fleet import lab_plan
+    from lab.slice import ZONE_OF_ROLE
+
+    lp, _ = lab_plan(run.name)
+    routers = [h for h, i in lp.intents.items() if i.bgp is not None]
+    planned = {h: {str(ipaddress.ip_address(n.address)) for n in lp.intents[h].bgp.neighbors} for h in routers}
+    deadline = time.monotonic() + settle
+    states: dict[str, dict[str, str]] = {}
+    while True:
+        states = {h: _bgp_states(run, h) for h in routers}
+        down = [(h, a) for h in routers for a in planned[h] if states[h].get(a) != "Established"]
+        if not down or time.monotonic() > deadline:
+            break
+        say(f"routing: {len(down)} sessions not yet established")
+        time.sleep(2)
+    total = sum(len(p) for p in planned.values())
+
+    def loopback(host: str, af: int = 4) -> str:
+        return str(getattr(lp.intents[host], f"loopback_v{af}")).split("/")[0]
+
+    offices = []
+    for d in lp.plan.inv.devices:
+        if d.role == "DS":
+            pool, zone = ZONE_OF_ROLE[d.role]
+            offices.append((d.hostname, lp.plan.addr.lan_host(d.site, pool, zone, 4, d.hostname, d.hostname)))
+    ministry = next(h for h in routers if h.startswith("JB-100000-DC-WR"))
+    firsts: dict[str, str] = {}
+    for h in routers:
+        firsts.setdefault(lp.intents[h].site, h)
+    expect: list[tuple[str, str, str, bool]] = []  # source, destination, address, should reach
+    expect += [(ministry, h, loopback(h, af), True) for h in routers for af in (4, 6)]
+    expect += [(a, b, loopback(b), True) for a in firsts.values() for b in firsts.values() if a != b]
+    expect += [(ministry, h, addr.split("/")[0], False) for h, addr in offices]
+    probes = []
+    for src, dst, addr, want in expect:
+        say(f"routing: {src} -> {dst} {addr}")
+        got = _ping(run, src, addr, 1 if want else 0.5)
+        if want and not got:  # a route can still be settling right after the sessions came up
+            got = _ping(run, src, addr, 3)
+        probes.append({"from": src, "to": dst, "address": addr, "expected": want, "observed": got})
+    office_nets = [ipaddress.ip_interface(a).network for _, a in offices]
+    office_routes = []
+    for h in routers:
+        r = _exec(run, h, ["vtysh", "-c", "show ip route json"])
+        table = json.loads(r.stdout or "{}") if r.returncode == 0 else {}
+        office_routes += [{"router": h, "prefix": p} for p in table if p != "0.0.0.0/0"
+                          and any(ipaddress.ip_network(p).overlaps(n) for n in office_nets)]
+    reach = [p for p in probes if p["expected"]]
+    reached = sum(p["observed"] for p in reach)
+    isolated = sum(not p["observed"] for p in probes if not p["expected"])
+    report = {"sessions_planned": total, "sessions_up": total - len(down),
+              "sessions_down": [{"router": h, "neighbor": a, "state": states[h].get(a, "absent")} for h, a in down],
+              "reachability": {"expected": len(reach), "reached": reached}, "probes": probes,
+              "routes_into_office": office_routes}
+    _write_json(out_dir / "routing.json", report)
+    wrong = [p for p in probes if p["observed"] != p["expected"]]
+    if down or wrong or office_routes:
+        first = (f"{down[0][0]}: session to {down[0][1]} {states[down[0][0]].get(down[0][1], 'absent')}" if down
+                 else f"{wrong[0]['from']} -> {wrong[0]['to']} {wrong[0]['address']}: "
+                      f"{'unreachable' if wrong[0]['expected'] else 'reachable, must not be'}" if wrong
+                 else f"{office_routes[0]['router']} has a route into the office zone: {office_routes[0]['prefix']}")
+        raise JinbaoError(f"{first} ({len(down)} sessions down, {len(wrong)} reachability mismatches, "
+                          f"{len(office_routes)} routes into the office zone; out/routing.json)")
+    return {"sessions": f"{total - len(down)}/{total}", "reachable": f"{reached}/{len(reach)}",
+            "office_isolated": isolated}
+
+
+def verify_isolation(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao check isolation --lab`: from every zone host to every other, allowed flows connect and
+    denied ones fail (TCP service and canary ports; ICMP and UDP between business and office)."""
+    from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+
+    world, hosts = lab_zone_hosts(run.name, None)
+    probes = plan_probes(world, hosts, (8080, 3389, 23))
+    run_probes(hosts, probes, lab_exec(run.name), progress=lambda m: say(f"isolation: {m}"))
+    rep = report(probes)
+    _write_json(out_dir / "isolation.json", rep)
+    passed = rep["probes_run"] - rep["mismatches"]
+    if not rep["ok"]:
+        p = next(x for x in probes if not x.ok)
+        raise JinbaoError(f"{p.src_zone} -> {p.dst_zone} {p.proto}/{p.port}: expected {p.expected}, observed "
+                          f"{p.observed} ({rep['mismatches']} mismatches; out/isolation.json)")
+    return {"probes": rep["probes_run"], "pass": passed, "fail": rep["mismatches"], "zone_hosts": len(hosts)}
+
+
+def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao check all --lab --json --junit --html`: SNMPv3 checks of every agent and the configuration rules,
+    mapped to MLPS 2.0 level-3 controls."""
+    from checks.catalogue import default_catalogue
+    from checks.report import to_json, to_junit, write_html
+    from checks.run import config_results, network_results
+    from checks.snmp import poll
+    from checks.targets import lab_network
+    from network.render import render_device
+    from network.secrets import LabTestSecrets
+
+    net = lab_network(run.name, None)
+    cat = default_catalogue()
+    say(f"compliance: polling {len(net.expectations)} SNMP agents")
+    answers = poll(net.expectations, net.credentials)
+    results = network_results(cat, net.expectations, answers)
+    secrets = LabTestSecrets()
+    configs = {h: (i.role, i.platform, render_device(i, secrets)) for h, i in sorted(net.intents.items())}
+    results += config_results(cat, configs)
+    title = f"jinbao compliance report — network/config — {net.where}"
+    write_html(out_dir / "compliance.html", results, cat, title)
+    _write_json(out_dir / "compliance.json", to_json(results))
+    atomic_write_text(out_dir / "compliance.junit.xml", to_junit(results))
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error")}
+    score = round(100 * counts["pass"] / len(results), 1) if results else 0.0
+    if not results or counts["fail"] or counts["error"]:
+        r = next((x for x in results if x.status != "pass"), None)
+        first = f"{r.node} {r.control}: {r.status}: {r.evidence}" if r else "no results"
+        raise JinbaoError(f"{first} ({counts['fail']} fail, {counts['error']} error of {len(results)};"
+                          " out/compliance.html)")
+    return {"results": len(results), **counts, "score_pct": score}
+
+
+def dr_drill_blocker(inventory_dir: Path) -> str:
+    """Why the DR switchover drill is not a step of `make run` yet (said in the summary and the index, never
+    faked): the replication plan of the inventory, as `jinbao dr plan` computes it."""
+    from dr.config import load_dr_config
+    from dr.plan import replication_plan
+    from inventory.load import load
+
+    try:
+        doc, path = load_dr_config(inventory_dir)
+        replication_plan(load(inventory_dir).inventory, doc, str(path))
+    except JinbaoError as e:
+        return (f"`jinbao dr plan` refuses this inventory's DR plan ({' '.join(str(e).split())}); the DR centre "
+                "needs WAN lines of its own (issue 9) before a drill can run on it")
+    return "the drill (`jinbao dr build` + `jinbao dr drill --mode switchover`, then failback) is not wired in yet"
+
+
+# --- the ferry -------------------------------------------------------------------------------------------------
+
+PENSION_METRICS = ("contributors", "retirees", "contributions_cny", "payouts_cny", "fund_balance_cny",
+                   "avg_pension_cny", "dependency_ratio", "arrears_cny")
+
+
+def pension_upload(dest: Path, day: str, regions: list[str], rows_per_region: int = 96) -> list[Path]:
+    """A day's pension macro-analysis upload from the exchange zone: per region (city) and quarter-hour, the
+    fund's aggregate figures (deterministic synthetic values: no personal data ever crosses the ferry)."""
+    import random
+
+    rng = random.Random(day)
+    dest.mkdir(parents=True, exist_ok=True)
+    header = "date,slot,region," + ",".join(PENSION_METRICS) + "\n"
+    files = []
+    for part in range(4):
+        lines = [header]
+        for region in regions[part::4]:
+            for slot in range(rows_per_region):
+                vals = [rng.randint(10_000, 9_000_000), rng.randint(1_000, 3_000_000),
+                        rng.randint(10**6, 10**10), rng.randint(10**6, 10**10), rng.randint(10**8, 10**12),
+                        rng.randint(1_500, 9_000), round(rng.uniform(0.2, 0.9), 4), rng.randint(0, 10**7)]
+                lines.append(f"{day},{slot:02d},{region}," + ",".join(map(str, vals)) + "\n")
+        path = dest / f"pension-macro-{day}-part{part}.csv"
+        path.write_text("".join(lines), encoding="utf-8")
+        files.append(path)
+    return files
+
+
+def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = "2026-12-01") -> dict[str, Any]:
+    """`jinbao ferry stage|send|receive` across a real one-way link (lab/ferry_link.py): the exchange zone's
+    outbox -> UDP with FEC -> the decision zone's inbox, checked byte for byte. The two ends are separate
+    processes in their own network namespaces (as on their two hosts), started as the ferry's CLI."""
+    from inventory.load import load
+    from lab.ferry_link import RX_ADDR, OneWayLink
+    from network.ferry.outbox import stage_paths
+
+    regions = sorted({s.city for s in load(inventory_dir).inventory.sites if getattr(s, "city", None)})
+    link = OneWayLink(run.name[:6].lower())
+    work = Path(tempfile.mkdtemp(prefix="jinbao-ferry-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        link.up()
+        files = pension_upload(work / "upload", day, regions)
+        size = sum(f.stat().st_size for f in files)
+        outbox, inbox = work / "exchange" / "outbox", work / "decision" / "inbox"
+        outbox.mkdir(parents=True)
+        batch = f"pension-macro-{day}"
+        stage_paths(outbox, batch, files, "jinbao run")
+        cli = [sys.executable, "-m", "jinbao.cli", "ferry"]
+        rstate = work / "decision" / "state"
+        with open(work / "receiver.log", "wb") as rlog:
+            rx = subprocess.Popen([*link.ns("rx"), *cli, "receive", "--listen", f"{RX_ADDR}:9400", "--inbox",
+                                   str(inbox), "--quarantine", str(work / "decision" / "quarantine"), "--state",
+                                   str(rstate)], stdout=rlog, stderr=subprocess.STDOUT, cwd=_ROOT)
+        procs.append(rx)
+        _wait(lambda: (rstate / "receiver-status.json").exists() or rx.poll() is not None, 30)
+        if rx.poll() is not None:
+            raise JinbaoError(f"ferry receiver exited: {(work / 'receiver.log').read_text()[-300:]}")
+        say(f"ferry: sending {size} bytes")
+        t0 = time.perf_counter()
+        tx = subprocess.run([*link.ns("tx"), *cli, "send", "--outbox", str(outbox), "--to", f"{RX_ADDR}:9400",
+                             "--state", str(work / "exchange" / "state"), "--round-gap", "0.2", "--json"],
+                            capture_output=True, text=True, cwd=_ROOT, timeout=600)
+        if tx.returncode != 0:
+            raise JinbaoError(f"ferry send failed: {tx.stderr.strip().splitlines()[-1:] or tx.returncode}")
+        delivered = inbox / batch
+        _wait(lambda: delivered.is_dir(), 60)
+        seconds = time.perf_counter() - t0
+        if not delivered.is_dir():
+            raise JinbaoError(f"batch {batch} not delivered ({(work / 'receiver.log').read_text()[-300:]})")
+        same = all(hashlib.sha256(f.read_bytes()).digest() == hashlib.sha256((delivered / f.name).read_bytes()
+                                                                                ).digest() for f in files)
+        if not same:
+            raise JinbaoError(f"batch {batch}: delivered files differ from the ones staged")
+        sent = json.loads(tx.stdout)
+    finally:
+        for p in procs:  # the receiver this step started, by its PID
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        link.down()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    mbit = round(size * 8 / seconds / 1e6, 1)
+    report = {"batch": batch, "files": [f.name for f in files], "bytes": size, "seconds": round(seconds, 3),
+              "throughput_mbit_s": mbit, "sender": sent, "verified": "sha256 of every file",
+              "measured": "from starting the sender process to the verified batch in the inbox (every round, FEC)"}
+    _write_json(out_dir / "ferry.json", report)
+    return {"batch": batch, "bytes": size, "transfer_s": round(seconds, 2), "throughput_mbit_s": mbit}
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait(pred: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
+    return True

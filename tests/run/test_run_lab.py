@@ -1,0 +1,93 @@
+"""`make run` end to end: `jinbao run` as `make run` calls it (the whole job, the `minimal` slice: every role),
+in lab `jbrun` on management net 100.126.212.0/24. Then nothing of it is left on the host, and the index it
+wrote opens in headless Chromium with every link resolving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import names, runtime
+from lab.ferry_link import OneWayLink
+from tests.conftest import ROOT
+from tests.lab.conftest import leftovers, snapshot
+from tests.lablock import lab_lock
+from tests.run.chromium import check_index
+
+LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
+LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
+             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "compliance", "servers", "ferry"]
+REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
+           "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
+           "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
+           "compliance.junit.xml", "ferry.json", "index.html")
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
+              pytest.mark.timeout(2700)]  # the static half on the nation, the lab half, and a wait for the lock
+
+
+def _processes_of(paths: tuple[str, ...]) -> list[str]:
+    """Live processes whose root, working directory or command line is in one of `paths`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            where = [os.readlink(proc / "root"), os.readlink(proc / "cwd"),
+                     (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")]
+        except OSError:
+            continue
+        if any(p in w for p in paths for w in where):
+            found.append(f"{proc.name}: {where[2][:120]}")
+    return found
+
+
+def test_make_run_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "KEEP_LAB"}
+    ferry = OneWayLink(LAB[:6])
+    with lab_lock():
+        runtime.down(LAB)  # whatever an aborted run left
+        ferry.down()
+        before = snapshot()
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "jinbao.cli", "run", "--out", str(out), "--lab-name", LAB,
+                            "--mgmt-net", MGMT_NET, "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
+                           timeout=1800)
+        wall = time.monotonic() - t0
+        # the run tore its lab down: no namespace, link, mount, state or process of it is left
+        left = leftovers(LAB, before, {"objects": []})
+        procs = _processes_of((str(names.lab_dir(LAB)), str(ROOT / "lab" / ".cache" / "vcsim"), "jbfy-jbrun-"))
+        assert not ferry.exists()
+    print(f"jinbao run (make run) wall time: {wall:.0f} s")
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert left == {} and procs == [], (left, procs)
+    summary = json.loads(r.stdout)
+    assert summary["ok"] and summary["status"] == "done"
+    assert [s["step"] for s in summary["steps"]] == LAB_STEPS
+    f = summary["figures"]
+    up, planned = map(int, f["routing"]["sessions"].split("/"))
+    assert up == planned > 0
+    reached, expected = map(int, f["routing"]["reachable"].split("/"))
+    assert reached == expected > 0
+    assert f["isolation"]["fail"] == 0 and f["isolation"]["pass"] > 100
+    assert f["compliance"]["score_pct"] == 100.0 and f["compliance"]["results"] > 100
+    assert f["deploy"]["rulesets"] >= 2 and f["vm-provision"]["created"] == f["vm-provision"]["vms"] > 0
+    assert f["ferry"]["throughput_mbit_s"] > 1 and f["servers"]["servers"] >= 6
+    assert [n["step"] for n in summary["not_run"]] == ["dr-drill"]
+    for name in REPORTS:
+        assert (out / name).is_file(), name
+    assert len(list((out / "netbox").glob("*.csv"))) == 6
+    assert "BGP sessions up" in (out / "index.html").read_text()
+    if shutil.which("chromium"):
+        links = check_index(out / "index.html", tmp_path / "index.png")
+        assert set(REPORTS) - {"index.html"} <= set(links)
