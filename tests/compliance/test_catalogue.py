@@ -144,3 +144,17 @@ def test_servers_and_dr_on_a_lab_that_is_not_up_is_a_one_line_error(group: str) 
     assert r.returncode == 2 and r.stdout == "", (group, r.stdout[:300], r.stderr)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "jbnope" in lines[0] and "not up" in lines[0], r.stderr
+
+
+def test_remediation_names_ansible_variables_that_exist() -> None:
+    """An auditor's report points at the variable to change: it must be one the roles or the inventory plugin
+    really use (a rename that leaves the catalogue behind fails here)."""
+    root = Path(__file__).resolve().parents[2]
+    used = "\n".join(p.read_text() for d in ("roles", "plugins", "inventory/group_vars") for p in (root / d).rglob("*")
+                     if p.is_file() and p.suffix in (".yml", ".yaml", ".j2", ".py"))
+    var = re.compile(r"\b(?:jb|jinbao|baseline|postgresql|pg_replica)_[a-z0-9_]+\b")
+    named = {(c.id, v) for c in CAT.controls if c.remediation.role and c.remediation.variable
+             for v in var.findall(c.remediation.variable)}
+    assert named, "no control names a role variable"
+    missing = sorted((cid, v) for cid, v in named if not re.search(rf"\b{v}\b", used))
+    assert not missing, missing

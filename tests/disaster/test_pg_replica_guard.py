@@ -122,7 +122,9 @@ REBUILD_CASE = """---
   rescue:
     - name: Refused
       ansible.builtin.set_fact:
-        outcomes: "{{ outcomes | combine({case.key: ansible_failed_result.stdout | default(ansible_failed_result.msg, true)}) }}"
+        outcomes: "{{ outcomes | combine({case.key: why}) }}"
+      vars:
+        why: "{{ ansible_failed_result.stdout | default(ansible_failed_result.msg, true) }}"
 """
 
 
