@@ -56,8 +56,13 @@ def run_suites(inventory: Path, hosts: Iterable[str], vault_password_file: Path 
 
     def one(host: str, tmp: Path) -> tuple[str, str]:
         junit = tmp / f"{host}.xml"
-        r = subprocess.run(pytest_argv(inventory, host, junit), capture_output=True, text=True, cwd=ROOT, env=env,
-                           timeout=TIMEOUT_S)
+        try:
+            r = subprocess.run(pytest_argv(inventory, host, junit), capture_output=True, text=True, cwd=ROOT,
+                               env=env, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # one hung host: its controls become errors, the others still report
+            if progress:
+                progress(f"{host}: suites timed out after {TIMEOUT_S} s")
+            return host, ""
         if progress:
             progress(f"{host}: suites done (pytest exit {r.returncode})")
         if junit.exists():

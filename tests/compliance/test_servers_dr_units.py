@@ -109,3 +109,18 @@ def test_inventory_servers_reads_a_group_and_its_children(tmp_path: Path) -> Non
     assert inventory_servers(inv, None) == ["JB-140100-DC-DB01", "JB-140100-DC-EX01"]
     assert inventory_servers(inv, None, "role_db") == ["JB-140100-DC-DB01"]
     assert inventory_servers(inv, None, "nope") == []
+
+
+def test_a_hung_host_times_out_alone(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One host whose suites never finish gives no JUnit (its controls become errors); the others still run."""
+    from checks import servers
+
+    def argv(inventory, host, junit):  # type: ignore[no-untyped-def]
+        return ["sleep", "30"] if host == "hung" else ["sh", "-c", f"echo '<testsuite/>' > {junit}"]
+
+    monkeypatch.setattr(servers, "pytest_argv", argv)
+    monkeypatch.setattr(servers, "TIMEOUT_S", 1)
+    said: list[str] = []
+    out = servers.run_suites(tmp_path, ["hung", "fine"], None, progress=said.append)
+    assert out == {"fine": "<testsuite/>\n", "hung": ""}
+    assert "hung: suites timed out after 1 s" in said
