@@ -189,9 +189,10 @@ def test_run_bench_reports_an_unreadable_result(tmp_path: Path) -> None:
 def test_run_bench_interrupts_a_benchmark_past_its_timeout(tmp_path: Path) -> None:
     # SIGINT first (its `finally` runs: here it leaves a mark), so a lab benchmark takes its lab down
     mark = tmp_path / "cleaned"
-    b = _fake(tmp_path, f"try:\n    time.sleep(300)\nfinally:\n    open({str(mark)!r}, 'w').write('y')\n", timeout=1)
+    # 10 s: time for the interpreter to reach the try block even on a loaded machine
+    b = _fake(tmp_path, f"try:\n    time.sleep(300)\nfinally:\n    open({str(mark)!r}, 'w').write('y')\n", timeout=10)
     t = time.monotonic()
-    e = ra.run_bench(b, False, 1, lambda m: None)
+    e = ra.run_bench(b, False, 10, lambda m: None)
     assert e["status"] == "timed out" and mark.exists()
     assert time.monotonic() - t < 90
 
@@ -228,8 +229,15 @@ def test_an_interrupted_run_stops_the_benchmark_and_says_so(tmp_path: Path) -> N
     import _thread
     import threading
 
-    mark = tmp_path / "cleaned"
-    b = _fake(tmp_path, f"try:\n    time.sleep(300)\nfinally:\n    open({str(mark)!r}, 'w').write('y')\n")
-    threading.Timer(1.5, _thread.interrupt_main).start()  # ^C (SIGTERM is mapped to it by main) while it runs
+    mark, started = tmp_path / "cleaned", tmp_path / "started"
+    b = _fake(tmp_path, f"try:\n    open({str(started)!r}, 'w').write('y')\n    time.sleep(300)\n"
+                        f"finally:\n    open({str(mark)!r}, 'w').write('y')\n")
+
+    def interrupt_once_it_runs() -> None:  # not after a fixed delay: a loaded machine starts Python slowly
+        while not started.exists():
+            time.sleep(0.05)
+        _thread.interrupt_main()  # ^C (SIGTERM is mapped to it by main) while it runs
+
+    threading.Thread(target=interrupt_once_it_runs, daemon=True).start()
     e = ra.run_bench(b, False, 60, lambda m: None)
     assert e["status"] == "interrupted" and mark.exists()
