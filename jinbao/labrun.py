@@ -277,8 +277,8 @@ def verify_isolation(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
 
 
 def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
-    """`jinbao check network` + `config` (`--lab --json --junit --html`): SNMPv3 checks of every agent and the configuration rules,
-    mapped to MLPS 2.0 level-3 controls."""
+    """`jinbao check network` + `config` (`--lab --json --junit --html`): SNMPv3 checks of every agent and the
+    configuration rules, mapped to MLPS 2.0 level-3 controls."""
     from checks.catalogue import default_catalogue
     from checks.report import to_json, to_junit, write_html
     from checks.run import config_results, network_results
