@@ -30,8 +30,9 @@ class LabRun:
     """Which lab `make run` builds: the smallest slice with every role (WAN routers, firewalls, DB/EX/DS servers,
     the national DR centre), a name and a management network clear of other labs."""
 
-    name: str = "jinbao"
-    mgmt_net: str = "100.127.0.0/24"
+    # not `jinbao lab up`'s default lab (jinbao, 100.127.0.0/24): `make run` must never replace an operator's lab
+    name: str = "jbrun"
+    mgmt_net: str = "100.126.200.0/24"
     slice: str = "minimal"
     keep: bool = False  # KEEP_LAB=1: leave the lab up after the run (also after a failure)
     confirm_seconds: int = 90
@@ -52,16 +53,32 @@ def preflight(run: LabRun) -> None:
         raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
 
 
+RUN_MARK = "built-by-jinbao-run"
+
+
+def refuse_foreign_lab(name: str) -> None:
+    """A lab of this name that `jinbao lab up` built (someone's working lab) is never replaced by a run."""
+    from lab import names
+    from lab.fleet import LAB_META
+
+    d = names.lab_dir(name)
+    if (d / LAB_META).exists() and not (d / RUN_MARK).exists():
+        raise JinbaoError(f"lab {name} exists and was not built by `jinbao run`: take it down "
+                          f"(`jinbao lab down --name {name}`) or give the run another --lab-name", entry="--lab-name")
+
+
 def lab_up(inventory_dir: Path, run: LabRun, say: Say) -> dict[str, Any]:
     """`jinbao lab up`: the slice's nodes, links, LANs and management network (replacing a leftover lab)."""
-    from lab import runtime
+    from lab import names, runtime
     from lab.fleet import record_lab
     from lab.slice import build_lab
 
     lp = build_lab(inventory_dir, run.slice, run.name, run.mgmt_net)
+    refuse_foreign_lab(run.name)
     runtime.down(run.name)  # whatever an aborted earlier run left: re-running starts clean
     runtime.up(lp.spec, progress=say)
     record_lab(run.name, run.slice, inventory_dir, run.mgmt_net)
+    atomic_write_text(names.lab_dir(run.name) / RUN_MARK, "built by jinbao run\n")
     roles = sorted({n.role for n in lp.spec.nodes})
     return {"lab": run.name, "slice": run.slice, "nodes": len(lp.spec.nodes), "roles": ",".join(roles),
             "links": len(lp.spec.links)}

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from jinbao.commands.base import JsonOpt, emit_json, err, inventory_dir, out
+from jinbao.labrun import LabRun
 
 app = typer.Typer()
 
@@ -23,15 +24,15 @@ def run(
     static: Annotated[bool, typer.Option(
         "--static", help="Only the offline half: inventory, IP plan, renders, verification, policy, diagrams.")
     ] = False,
-    lab_name: Annotated[str, typer.Option("--lab-name", help="Name of the lab the run builds.")] = "jinbao",
-    mgmt_net: Annotated[str, typer.Option("--mgmt-net", help="The lab's out-of-band network.")] = "100.127.0.0/24",
+    lab_name: Annotated[str, typer.Option("--lab-name", help="Name of the lab the run builds (never a lab "
+                                          "`jinbao lab up` built).")] = LabRun.name,
+    mgmt_net: Annotated[str, typer.Option("--mgmt-net", help="The lab's out-of-band network.")] = LabRun.mgmt_net,
     slice_name: Annotated[str, typer.Option("--slice", help="Lab slice (minimal: the smallest with every role).")
                           ] = "minimal",
     keep_lab: Annotated[bool, typer.Option("--keep-lab", help="Leave the lab up afterwards (also KEEP_LAB=1).")
                         ] = False,
 ) -> None:
     """The whole job: static half on the nation, then a lab slice built, deployed, verified and torn down."""
-    from jinbao.labrun import LabRun
     from jinbao.pipeline import run_all
 
     lab = None if static else LabRun(lab_name, mgmt_net, slice_name, keep_lab or os.environ.get("KEEP_LAB") == "1")

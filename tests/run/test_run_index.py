@@ -64,3 +64,21 @@ def test_failing_step_is_named(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failed_step"] == "preflight" and not summary["ok"] and summary["status"] == "failed"
     assert "FAILED at step preflight" in (out / "index.html").read_text()
+
+
+def test_make_run_never_replaces_a_lab_that_lab_up_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` replaces only its own leftovers; an operator's lab of the same name is refused, one line."""
+    from core.errors import JinbaoError
+    from jinbao import labrun
+    from lab import names
+    from lab.fleet import LAB_META
+
+    monkeypatch.setattr(names, "STATE_ROOT", tmp_path)
+    assert LabRun().name != "jinbao"  # not `jinbao lab up`'s default
+    labrun.refuse_foreign_lab("jbx")  # no such lab: fine
+    (tmp_path / "jbx").mkdir()
+    (tmp_path / "jbx" / LAB_META).write_text("{}\n")
+    with pytest.raises(JinbaoError, match="was not built by `jinbao run`"):
+        labrun.refuse_foreign_lab("jbx")
+    (tmp_path / "jbx" / labrun.RUN_MARK).write_text("built by jinbao run\n")
+    labrun.refuse_foreign_lab("jbx")  # an earlier run's leftover: replaced
