@@ -151,7 +151,7 @@ def test_zone_policy_problems_are_verify_findings(world, texts):
                                   "  service protocol tcp destination-port 8445\n", 1)
     rep = verify_texts(world, SITE, {"huawei": bad})
     assert [(f.rule, f.detail["platform"]) for f in rep.findings] == [("zone-policy", "huawei")] * 2  # IPv4 and IPv6
-    assert rep.findings[0].line is not None and "exchange-upload-to-140000-dc" in rep.findings[0].message
+    assert rep.findings[0].detail["line"] is not None and "exchange-upload-to-140000-dc" in rep.findings[0].message
     assert verify_texts(world, SITE, {"huawei": texts["huawei"], "h3c": texts["h3c"]}).findings == []
 
 
