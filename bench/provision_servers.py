@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jinbao.provision import LAB_VAULT_PASSWORD, BuildResult, run_playbook  # noqa: E402
+from core.playbooks import LAB_VAULT_PASSWORD  # noqa: E402
+from jinbao.provision import BuildResult, run_playbook  # noqa: E402
 from lab import runtime  # noqa: E402
 from lab.servers import running_spec, servers_of, up, write_inventory  # noqa: E402
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
+from core.playbooks import LAB_VAULT_PASSWORD
 
 Say = Callable[[str], None]
 
@@ -147,7 +148,7 @@ def servers_build(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="jinbao-run-") as tmp:
         inventory = write_inventory(running_spec(run.name), Path(tmp) / "inventory")
-        result = provision.run_playbook("site", inventory, vault_password_file=provision.LAB_VAULT_PASSWORD,
+        result = provision.run_playbook("site", inventory, vault_password_file=LAB_VAULT_PASSWORD,
                                         progress=say)
     _write_json(out_dir / "servers.json", result.to_dict())
     atomic_write_text(out_dir / "servers-recap.txt", provision.format_recap(result) + "\n")

@@ -24,18 +24,29 @@ REFRESH_S = 1.0  # a background thread re-reads the descriptions: snmpd never wa
 _table: dict[int, str] = {}
 
 
-def _frr_descriptions() -> dict[str, str]:
+_last_frr: dict[str, str] = {}  # the last descriptions FRR gave: a slow or failed vtysh call keeps them
+
+
+def _frr_descriptions() -> dict[str, str] | None:
+    """FRR's interface descriptions; None when vtysh did not answer this time (busy, restarting, no FRR)."""
     try:
         out = subprocess.run(["vtysh", "-c", "show interface json"], capture_output=True, text=True,
-                             timeout=5, check=False).stdout
-        data = json.loads(out or "{}")
+                             timeout=10, check=False).stdout
+        data = json.loads(out) if out.strip() else None
     except (OSError, ValueError, subprocess.SubprocessError):
-        return {}  # no FRR on this node (a server), or FRR not up yet
+        return None
+    if not isinstance(data, dict):
+        return None
     return {name: (v.get("description") or "") for name, v in data.items() if isinstance(v, dict)}
 
 
 def read_table() -> dict[int, str]:
+    global _last_frr
     frr = _frr_descriptions()
+    if frr is None:  # on a loaded host vtysh can time out: answer from the last good read, not with blanks
+        frr = _last_frr
+    else:
+        _last_frr = frr
     table: dict[int, str] = {}
     for name in os.listdir("/sys/class/net"):
         try:

@@ -102,7 +102,7 @@ def test_device_commands_accept_the_short_form(cmd: str, tmp_path: Path) -> None
 
 def test_pipeline_takes_its_diagram_scope(tmp_path: Path) -> None:
     """The pipeline's regional diagram is a parameter; a bad one stops the run at its first step."""
-    r = _cli("run", "--out", str(tmp_path / "out"), "--diagram-scope", "99")
+    r = _cli("run", "--static", "--out", str(tmp_path / "out"), "--diagram-scope", "99")
     assert r.returncode == 2 and "--scope '99'" in r.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert (summary["failed_step"], summary["steps"]) == ("inventory", [])

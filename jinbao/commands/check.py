@@ -137,18 +137,18 @@ def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra
 
     from checks.catalogue import default_catalogue
     from checks.servers import inventory_servers, results_from_junit, run_suites
+    from core import playbooks
     from core.errors import JinbaoError
     from inventory.naming import parse_hostname
-    from jinbao import provision
 
     with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
         if lab:
             from lab.servers import running_spec, write_inventory
 
             inventory = write_inventory(running_spec(lab), Path(tmp) / "inventory")
-            vault = opts.vault or provision.LAB_VAULT_PASSWORD
+            vault = opts.vault or playbooks.LAB_VAULT_PASSWORD
         else:
-            inventory = opts.ansible_inventory or provision.PLUGIN_INVENTORY
+            inventory = opts.ansible_inventory or playbooks.PLUGIN_INVENTORY
             if not inventory.exists():
                 raise JinbaoError("no Ansible inventory of the servers (the source-of-truth plugin's configuration"
                                   " is missing); give --ansible-inventory or --lab", file=str(inventory))

@@ -28,6 +28,7 @@ def build_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
 ) -> None:
     """Run playbooks/site.yml (or one concern) through ansible-runner and print the play recap."""
+    from core import playbooks
     from jinbao import provision
 
     if playbook not in provision.PLAYBOOKS:
@@ -39,9 +40,9 @@ def build_cmd(
 
             # the same plugin as for the real network, with the lab selected (its differences: variables)
             inventory = write_inventory(running_spec(lab), Path(tmp) / "inventory")
-            vault = vault_password_file or provision.LAB_VAULT_PASSWORD
+            vault = vault_password_file or playbooks.LAB_VAULT_PASSWORD
         else:
-            inventory = provision.PLUGIN_INVENTORY
+            inventory = playbooks.PLUGIN_INVENTORY
             if not inventory.exists():
                 raise JinbaoError("the source-of-truth inventory plugin's configuration is missing (issue 12 item 1);"
                                   " use --lab NAME for a lab", file=str(inventory))

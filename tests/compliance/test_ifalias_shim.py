@@ -34,3 +34,23 @@ def test_protocol_over_stdin() -> None:
     r = subprocess.run([sys.executable, str(SHIM)], input="PING\nset\n.1.3.6.1.2.1.31.1.1.1.18.1\nstring x\n",
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.splitlines()[:2] == ["PONG", "not-writable"]
+
+
+def test_a_failed_vtysh_read_keeps_the_last_descriptions(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a loaded host vtysh can time out: the table keeps the last descriptions FRR gave, never blanks."""
+    import json
+
+    m = _shim()
+    answers = iter([json.dumps({"lo": {"description": "router ID"}}), subprocess.TimeoutExpired("vtysh", 10), ""])
+
+    def run(*a, **kw):  # type: ignore[no-untyped-def]
+        x = next(answers)
+        if isinstance(x, Exception):
+            raise x
+        return subprocess.CompletedProcess(a, 0, stdout=x, stderr="")
+
+    monkeypatch.setattr(m.subprocess, "run", run)
+    first = m.read_table()
+    assert "router ID" in first.values()
+    assert m.read_table() == first  # timed out: last good read
+    assert m.read_table() == first  # no answer at all: likewise

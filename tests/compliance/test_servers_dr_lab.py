@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from checks.catalogue import default_catalogue
+from core.playbooks import LAB_VAULT_PASSWORD
 from jinbao import provision
 from lab import runtime
 from tests.compliance.conftest import not_passing, requires_root
@@ -58,7 +59,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
             # the database servers only (the lab's EX/DS hosts stay bare: `check servers --group role_db`)
             base = provision.run_playbook("servers", inventory, limit="role_db",
                                           extra_vars=json.loads((work / "dr.json").read_text()),
-                                          vault_password_file=provision.LAB_VAULT_PASSWORD)
+                                          vault_password_file=LAB_VAULT_PASSWORD)
             assert base.ok, base.to_dict()
             r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plan))
             assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
