@@ -19,7 +19,7 @@ from tests.lab_e2e.flows import failed_connections
 pytestmark = [pytest.mark.integration, requires_root]
 MINISTRY, MINISTRY2 = "JB-100000-DC-WR01", "JB-100000-DC-WR02"
 SHANXI, SHANXI2, TAIYUAN = "JB-140000-DC-WR01", "JB-140000-DC-WR02", "JB-140100-DC-WR01"
-SHANXI_DR = "JB-140000-DR-WR01"
+SHANXI_DR, SHANXI_DR_FW = "JB-140000-DR-WR01", "JB-140000-DR-FW01"
 
 
 def _uplink(lab: LabPlan, host: str, kind: str = "primary") -> tuple[str, str]:
@@ -167,26 +167,26 @@ def test_city_cannot_originate_another_citys_prefix(lab: LabPlan) -> None:
         assert res.status == "committed", res.error
 
 
-def _zone_addr(lab: LabPlan, host: str, zone: str, af: int) -> str:
-    site = next(d.site for d in lab.plan.inv.devices if d.hostname == host)
-    return lab.plan.addr.lan_host(site, "business", zone, af, host, host).split("/")[0]
-
-
 def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan) -> None:
     """Issue 9 item 1: both of Shanxi's WAN routers lose every line (the data centre is gone); the ministry
-    still reaches Shanxi's DR centre in Datong, its router and the hosts of its zones, over the DR centre's
-    own line to the ministry's second router, and the DR centre's database reaches the ministry's. While
-    Shanxi stands, that line carries nothing (local-pref 30 and prepends make it the last resort)."""
+    still reaches Shanxi's DR centre in Datong — its router and its business zones' gateway, behind which the
+    zone hosts answer on their LAN — over the DR centre's own line to the ministry's second router, and the DR
+    centre reaches the ministry back. While Shanxi stands, that line carries nothing (local-pref 30 and prepends
+    make it the last resort)."""
     dr_agg = lab.plan.addr.aggregate("140000-DR", "business", 4)
     line = next(i for i in lab.intents[SHANXI_DR].interfaces if i.link_kind == "dr")
     assert line.peer == MINISTRY2
     over_line = line.ipv4.split("/")[0]
     via_shanxi = lambda: _best_next_hop(MINISTRY2, dr_agg) not in (None, over_line)  # noqa: E731
     wait_for(via_shanxi, 60, what="the ministry to reach the DR centre through Shanxi first")
+    # the DR centre's router and its business zones up to their gateway (the firewall answers for itself: the
+    # zone policy, enforced since `jinbao deploy` pushes the rulesets, lets no router ping a zone host), and
+    # the zone hosts behind it on their LAN
     targets = [getattr(lab.intents[SHANXI_DR], f"loopback_v{af}").split("/")[0] for af in (4, 6)]
-    targets += [_zone_addr(lab, h, z, af) for h, z in (("JB-140000-DR-DB01", "production"),
-                                                       ("JB-140000-DR-EX01", "exchange")) for af in (4, 6)]
-    ministry_db = _zone_addr(lab, "JB-100000-DC-DB01", "production", 4)
+    targets += [getattr(itf, f"ipv{af}").split("/")[0] for itf in lab.intents[SHANXI_DR_FW].interfaces
+                if itf.kind == "lan" and itf.link_kind in ("production", "exchange") for af in (4, 6)]
+    assert len(targets) == 6
+    ministry_lo = lab.intents[MINISTRY].loopback_v4.split("/")[0]
     shanxi_lo = lab.intents[SHANXI].loopback_v4.split("/")[0]
     downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")]
               for h in (SHANXI, SHANXI2)}
@@ -198,7 +198,10 @@ def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan)
         assert not ping(MINISTRY, shanxi_lo, wait=0.5)  # Shanxi's data centre really is gone
         for dst in targets:
             assert wait_for(lambda dst=dst: ping(MINISTRY, dst), 10, what=f"{MINISTRY} -> {dst}"), dst
-        assert ping("JB-140000-DR-DB01", ministry_db)
+        assert ping(SHANXI_DR_FW, ministry_lo)  # and back: the DR centre's firewall reaches the ministry
+        for host, zone in (("JB-140000-DR-DB01", "production"), ("JB-140000-DR-EX01", "exchange")):
+            gw = next(i.ipv4 for i in lab.intents[SHANXI_DR_FW].interfaces if i.kind == "lan" and i.link_kind == zone)
+            assert ping(host, gw.split("/")[0]), host
     finally:
         for h, names in downed.items():
             for name in names:
