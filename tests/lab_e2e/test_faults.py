@@ -50,11 +50,16 @@ def _primary_next_hop(lab: LabPlan) -> str:
     return itf.ipv4.split("/")[0]
 
 
+# After a fault is undone a session that gave up while its line was down retries on BGP's ConnectRetry timer
+# (FRR's default 120 s, as on most platforms): recovery is proved within one retry plus a margin.
+RECOVERY_S = 150
+
+
 def _all_established(lab: LabPlan) -> None:
     for h in (MINISTRY, MINISTRY2, SHANXI, SHANXI2, TAIYUAN):
         planned = {n.address for n in lab.intents[h].bgp.neighbors}
-        wait_for(lambda h=h, planned=planned: all(established(h).get(a) == "Established" for a in planned), 60,
-                 what=f"{h} sessions back")
+        wait_for(lambda h=h, planned=planned: all(established(h).get(a) == "Established" for a in planned),
+                 RECOVERY_S, what=f"{h} sessions back")
 
 
 def _taiyuan_lo(lab: LabPlan) -> str:
