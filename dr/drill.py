@@ -8,7 +8,6 @@ with ``target_session_attrs=read-write`` until the service address of issue 13 i
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import psycopg
 
 from core import playbooks
+from core.poll import wait_until
 from dr import writer as witness
 from dr.access import PairAccess
 from dr.measure import MeasureError, figures
@@ -125,15 +125,6 @@ def run_playbook(name: str, extra: dict[str, Any], settings: DrillSettings, step
     return r.rc == 0
 
 
-def _wait(cond: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
               progress: Progress | None = None, resume: bool = False) -> DrillReport:
     p = acc.pair
@@ -161,7 +152,7 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
     witness.prepare(dsn)
     w = witness.Writer(dsn)
     w.start()
-    ok = _wait(lambda: len(w.acks) >= settings.warmup_acks, 15)
+    ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
     report.end(step, ok, f"{len(w.acks)} acknowledged")
     if not ok:
         w.stop()
@@ -176,7 +167,7 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
                                    "primary was promoted, otherwise nothing was switched")
             return report
     step = report.begin("witness: writes acknowledged by the new primary")
-    ok = _wait(lambda: any(a.server != old for a in w.acks[-5:]) and
+    ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and
                sum(1 for a in w.acks if a.server != old) >= 5, settings.settle_s)
     w.stop()
     report.end(step, ok, f"{len(w.acks)} acknowledged, {len(w.errors)} errors")

@@ -22,6 +22,7 @@ from typing import Any
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
 from core.playbooks import LAB_VAULT_PASSWORD
+from core.poll import wait_until
 
 Say = Callable[[str], None]
 
@@ -399,7 +400,7 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
                                    str(inbox), "--quarantine", str(work / "decision" / "quarantine"), "--state",
                                    str(rstate)], stdout=rlog, stderr=subprocess.STDOUT, cwd=_ROOT)
         procs.append(rx)
-        _wait(lambda: (rstate / "receiver-status.json").exists() or rx.poll() is not None, 30)
+        wait_until(lambda: (rstate / "receiver-status.json").exists() or rx.poll() is not None, 30, 0.1)
         if rx.poll() is not None:
             raise JinbaoError(f"ferry receiver exited: {(work / 'receiver.log').read_text()[-300:]}")
         say(f"ferry: sending {size} bytes")
@@ -410,7 +411,7 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
         if tx.returncode != 0:
             raise JinbaoError(f"ferry send failed: {tx.stderr.strip().splitlines()[-1:] or tx.returncode}")
         delivered = inbox / batch
-        _wait(lambda: delivered.is_dir(), 60)
+        wait_until(lambda: delivered.is_dir(), 60, 0.1)
         seconds = time.perf_counter() - t0
         if not delivered.is_dir():
             raise JinbaoError(f"batch {batch} not delivered ({(work / 'receiver.log').read_text()[-300:]})")
@@ -443,10 +444,3 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def _wait(pred: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.1)
-    return True
