@@ -213,6 +213,6 @@ def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan)
                 sh(h, "ip", "link", "set", name, "up", check=True)
     wait_for(via_shanxi, 60, what="back through Shanxi")
     planned = {n.address for n in lab.intents[SHANXI_DR].bgp.neighbors}
-    wait_for(lambda: all(established(SHANXI_DR).get(a) == "Established" for a in planned), 60,
+    wait_for(lambda: all(established(SHANXI_DR).get(a) == "Established" for a in planned), RECOVERY_S,
              what="the DR centre's sessions back")
     _all_established(lab)
