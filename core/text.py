@@ -19,6 +19,13 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 # C0 controls (tab, newline, carriage return included), DEL, C1 controls, and the Unicode line and paragraph
 # separators: anything that would split a row, a config line or a terminal line, or move a terminal's cursor.
 CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_TAB_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control_besides_tab(line: str) -> bool:
+    """Whether a tab-separated row holds a control character other than its separators (one search per row
+    instead of one per field: the fields are then checked one by one to name the problem)."""
+    return _CONTROL_BUT_TAB_RE.search(line) is not None
 
 
 def control_problem(value: str) -> str | None:

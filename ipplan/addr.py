@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 
 BITS = {4: 32, 6: 128}
 
 
 def parse(prefix: str) -> tuple[int, int, int]:
-    """'10.0.0.0/8' -> (af, start, prefixlen)."""
+    """'10.0.0.0/8' -> (af, start, prefixlen); ipaddress's ValueError for anything it refuses."""
+    quick = parse_canonical(prefix)
+    if quick is not None:
+        return quick
     net = ipaddress.ip_network(prefix, strict=True)
     return net.version, int(net.network_address), net.prefixlen
+
+
+def parse_canonical(prefix: str) -> tuple[int, int, int] | None:
+    """(af, start, prefixlen) of a prefix written the way jinbao writes them (canonical address, decimal
+    length, no host bits), ~10x faster than ipaddress: the IP record's 77,000 rows are read by every
+    command. None for anything else (the caller lets ipaddress decide, and word the error)."""
+    addr, slash, length = prefix.partition("/")
+    if not slash or not length.isdigit() or str(int(length)) != length:
+        return None
+    af, family = (6, socket.AF_INET6) if ":" in addr else (4, socket.AF_INET)
+    try:
+        packed = socket.inet_pton(family, addr)
+    except OSError:
+        return None
+    plen, start = int(length), int.from_bytes(packed, "big")
+    if socket.inet_ntop(family, packed) != addr or plen > BITS[af] or start & ((1 << (BITS[af] - plen)) - 1):
+        return None
+    return af, start, plen
 
 
 def _v4(a: int) -> str:

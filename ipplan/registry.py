@@ -7,13 +7,12 @@ writes byte-identical output.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
 from core.records import RecordFormat, read_rows, render_rows, save_text
-from ipplan.addr import BITS, fmt
+from ipplan.addr import BITS, fmt, parse
 from ipplan.config import POOLS, REGISTRY_FILE
 
 HEADER = (
@@ -117,7 +116,7 @@ def _parse_row(cols: list[str], file: str, lineno: int) -> Record:
     entry = f"line {lineno}"
     prefix, pool, site, purpose, status, key, parent = cols
     try:
-        net = ipaddress.ip_network(prefix, strict=True)
+        af, start, plen = parse(prefix)
     except ValueError as e:
         raise JinbaoError(f"bad prefix {prefix!r}: {e}", file=file, entry=entry) from None
     if pool not in _POOL_ORDER:
@@ -126,4 +125,4 @@ def _parse_row(cols: list[str], file: str, lineno: int) -> Record:
         raise JinbaoError(f"unknown status {status!r} (one of {', '.join(STATUSES)})", file=file, entry=entry)
     if not key:
         raise JinbaoError("empty key", file=file, entry=entry)
-    return Record(key, pool, net.version, int(net.network_address), net.prefixlen, site, purpose, status, parent)
+    return Record(key, pool, af, start, plen, site, purpose, status, parent)
