@@ -29,7 +29,6 @@ from inventory.platforms import platform as platform_facts
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
 from network.deploy.runner import check_unique, run_per_host, serialised
-from network.drivers.frr import PendingCommitError
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
 
@@ -190,6 +189,8 @@ def _deploy_one(
         return res
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
+        from network.drivers.frr import PendingCommitError  # here: the driver imports napalm (seconds)
+
         if isinstance(exc, PendingCommitError):
             committed = False  # refused before touching anything: the pending commit is not ours
         if committed and adapter is not None:

@@ -19,9 +19,6 @@ from nornir.core.task import Result, Task
 from network.deploy.model import DeployTarget, Progress
 from network.drivers import register
 
-# platform="frr" must resolve in napalm.get_network_driver before nornir-napalm opens a connection.
-register()
-
 
 def check_unique(targets: Sequence[DeployTarget]) -> None:
     names = [t.hostname for t in targets]
@@ -38,6 +35,9 @@ def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout:
     target's address, platform and credentials, with the groups and data the source of truth has for it.
     Threaded runner; Nornir's file log off."""
     check_unique(targets)
+    # platform="frr" must resolve in napalm.get_network_driver before nornir-napalm opens a connection; here,
+    # not on import: the driver imports napalm (seconds), which commands that never connect do not need
+    register()
     return InitNornir(
         runner={"plugin": "threaded", "options": {"num_workers": max(1, min(workers, len(targets) or 1))}},
         inventory={"plugin": "JinbaoInventory", "options": {

@@ -4,7 +4,8 @@ NAPALM 5.2's ``get_network_driver(name)`` only imports ``custom_napalm.<name>``,
 ``napalm_<name>`` (dotted paths outside those two namespaces are refused), and nornir-napalm passes the
 host's platform straight to it. ``register()`` therefore makes this package's FRR driver importable as
 ``custom_napalm.frr`` - the site-local namespace NAPALM searches first - so ``platform="frr"`` works in
-NAPALM and nornir-napalm in this process without installing anything. network.deploy calls it on import.
+NAPALM and nornir-napalm in this process without installing anything. The deploy runner calls it before it
+connects (network.deploy.runner.build_nornir).
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
-
-from network.drivers.frr import FrrDriver
+from typing import Any
 
 __all__ = ["FrrDriver", "register"]
+
+
+def __getattr__(name: str) -> Any:
+    """`FrrDriver` on first use: the driver imports napalm (seconds), which commands that only read the plan
+    (and the Ansible inventory plugin, run by every playbook) never need."""
+    if name == "FrrDriver":
+        from network.drivers.frr import FrrDriver
+
+        return FrrDriver
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # platform name -> module that holds the driver
 DRIVERS = {"frr": "network.drivers.frr"}
