@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.jinbao-installed
 OUT ?= out
+# three workers: two lab tracks (tests/conftest.py: the labs, and `make run` end to end) and the other tests
+TEST_WORKERS ?= 3
 
 .PHONY: setup run test lint clean host-packages
 
@@ -24,7 +26,7 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check .

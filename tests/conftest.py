@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -41,3 +43,64 @@ def jinbao(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     """Run the real CLI in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "jinbao.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the group marker into the node id's `@group` suffix
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs pytest-xdist workers with `--dist loadgroup --no-loadscope-reorder`. The lab tests form
+    tracks, each on one worker in collection order (the shared labs below assume that order: checks on a
+    healthy lab first, destructive drills after): `lab-run`, `make run` end to end (its own lab, the longest
+    test) and the server builds' lab (both mostly Ansible); `lab`, every other lab test. The tracks go first
+    so that they start at once, on workers of their own; the other tests follow on whichever worker is free."""
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
+    def track(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        return {"lab-run": 0, "lab": 1}.get(group.args[0] if group else "", 2)
+
+    items.sort(key=track)  # stable: collection order within each track and among the other tests
+
+
+_RUN_LOCK: list[IO[str]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the xdist controller: take the lab lock for the whole run once a worker has collected lab tests
+    (tests/lablock.py), so the run's lab tracks run side by side while other runs wait."""
+    if _RUN_LOCK or not any("@lab" in i for i in ids):
+        return
+    from tests.lablock import LOCK, acquire
+
+    _RUN_LOCK.append(acquire(waiting=lambda: print(f"\nwaiting for the lab lock {LOCK}: another run drives the "
+                                                   "test labs", flush=True)))
+
+
+def pytest_sessionfinish() -> None:
+    while _RUN_LOCK:
+        _RUN_LOCK.pop().close()
+
+
+@pytest.fixture(scope="session")
+def dr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """`jbdr` built once (tests/disaster/drlab.py): the compliance checks, then the drills."""
+    from tests.disaster.drlab import built_lab
+
+    with built_lab(tmp_path_factory.mktemp("drlab")) as lab:
+        yield lab
+
+
+MINIMAL_LAB, MINIMAL_MGMT_NET = "jbck", "100.126.235.0/24"
+
+
+@pytest.fixture(scope="session")
+def minimal_lab() -> Iterator[Any]:
+    """`jbck`, the `minimal` slice (ministry DC + DR, Shanxi, Taiyuan: 22 nodes, every role) brought up and
+    deployed (routing and zone rulesets) once for the tests that need a whole deployed slice and leave it as
+    they found it: the compliance checks, the service-address move, the zone policy."""
+    from tests.labfixture import deployed_lab
+
+    with deployed_lab(MINIMAL_LAB, MINIMAL_MGMT_NET, "minimal") as lp:
+        yield lp

@@ -3,6 +3,7 @@ loopback, stopped by the caller (a context manager; the process is killed by its
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -35,20 +36,23 @@ class Simulator:
 
 
 def build() -> Path:
-    """Build the binary once (GOPATH mode, offline; ~15 s idle, longer on a busy machine)."""
-    if BINARY.exists() and BINARY.stat().st_mtime >= SOURCE.stat().st_mtime:
-        return BINARY
-    if not Path(GOPATH, "src/github.com/vmware/govmomi/simulator").is_dir():
-        raise JinbaoError("golang-github-vmware-govmomi-dev is not installed (scripts/setup-host.sh installs it)")
+    """Build the binary once (GOPATH mode, offline; ~15 s idle, longer on a busy machine). Callers in parallel
+    (make run beside a test) wait for the one build under a lock."""
     BINARY.parent.mkdir(parents=True, exist_ok=True)
-    tmp = BINARY.with_suffix(".tmp")
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOCACHE": str(BINARY.parent / "go-build")}
-    r = subprocess.run(["go", "build", "-o", str(tmp), str(SOURCE)], env=env, capture_output=True, text=True,
-                       timeout=900)
-    if r.returncode != 0:
-        raise JinbaoError(f"building the vSphere simulator failed: {r.stderr.strip().splitlines()[-1:]}")
-    tmp.rename(BINARY)
-    return BINARY
+    with open(BINARY.parent / "vcsim.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if BINARY.exists() and BINARY.stat().st_mtime >= SOURCE.stat().st_mtime:
+            return BINARY
+        if not Path(GOPATH, "src/github.com/vmware/govmomi/simulator").is_dir():
+            raise JinbaoError("golang-github-vmware-govmomi-dev is not installed (scripts/setup-host.sh installs it)")
+        tmp = BINARY.with_suffix(".tmp")
+        env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOCACHE": str(BINARY.parent / "go-build")}
+        r = subprocess.run(["go", "build", "-o", str(tmp), str(SOURCE)], env=env, capture_output=True, text=True,
+                           timeout=900)
+        if r.returncode != 0:
+            raise JinbaoError(f"building the vSphere simulator failed: {r.stderr.strip().splitlines()[-1:]}")
+        tmp.rename(BINARY)
+        return BINARY
 
 
 @contextmanager

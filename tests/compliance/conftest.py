@@ -1,24 +1,21 @@
-"""One lab for every compliance integration test: lab `jbck`, the `minimal` slice (ministry DC + DR, Shanxi,
-Taiyuan: 22 nodes, every role), management net 100.126.235.0/24, brought up and deployed once per package.
+"""One lab for every compliance integration test: the session's deployed `minimal` slice, lab `jbck`
+(tests/conftest.py `minimal_lab`; the policy and service-address lab tests use it after these).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lab import runtime
 from lab.slice import LabPlan, node_name
-from tests.conftest import jinbao
+from tests.conftest import MINIMAL_LAB, jinbao
 from tests.lab_e2e.conftest import wait_for  # noqa: F401 - one polling helper for the lab tests
-from tests.labfixture import deployed_lab
 
-LAB = "jbck"
-MGMT_NET = "100.126.235.0/24"
+LAB = MINIMAL_LAB
 
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)")
 
@@ -41,7 +38,6 @@ def not_passing(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(r["node"], r["control"]) for r in results if r["status"] != "pass"}
 
 
-@pytest.fixture(scope="package")
-def lab() -> Iterator[LabPlan]:
-    with deployed_lab(LAB, MGMT_NET, "minimal") as lp:
-        yield lp
+@pytest.fixture
+def lab(minimal_lab: LabPlan) -> LabPlan:
+    return minimal_lab

@@ -1,10 +1,11 @@
 """`jinbao check servers` and `jinbao check dr` against real servers built by the project's playbooks.
 
 The compliance lab's (`jbck`) servers are the lab's bare hosts with its own snmpd, not built by the roles, and
-it has no replica: so these run on the DR lab (tests/disaster/drlab.py, `jbdr`, 100.126.239.0/24; no third
-lab), whose two database servers (100000-DC production, 100000-DR) get the baseline (with the replication
-plan's variables, as the source-of-truth inventory gives them: the host firewall admits the replication peers)
-and the replicated PostgreSQL (`jinbao dr build`). Then: every control passes; one control is broken on one
+it has no replica: so these run on the DR lab (tests/disaster/drlab.py `built_lab`, `jbdr`, 100.126.239.0/24,
+shared with the drills of tests/disaster/test_dr_lab.py, which run after these), whose two database servers
+(100000-DC production, 100000-DR) get the baseline (with the replication plan's variables, as the
+source-of-truth inventory gives them: the host firewall admits the replication peers) and the replicated
+PostgreSQL (`jinbao dr build`). Then: every control passes; one control is broken on one
 real host (PasswordAuthentication yes; the standby stopped) and exactly the matching controls fail there;
 restored, everything passes again.
 """
@@ -13,20 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from checks.catalogue import default_catalogue
-from core.playbooks import LAB_VAULT_PASSWORD
-from jinbao import provision
 from lab import runtime
 from tests.compliance.conftest import not_passing, requires_root
 from tests.disaster import drlab
-from tests.lab.conftest import lab_objects, leftovers, snapshot
-from tests.lablock import lab_lock
 
 # the fixture (waiting for the lab lock, then ~10 min of builds under load) runs in the first test's budget
 pytestmark = [pytest.mark.integration, requires_root, pytest.mark.timeout(7200)]
@@ -45,30 +41,9 @@ def sh(hostname: str, script: str) -> str:
     return r.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    work = tmp_path_factory.mktemp("checks-dr")
-    plan = drlab.write_plan(drlab.lab_pairs("async"), work / "plan.json")
-    with lab_lock():
-        before = snapshot()
-        try:
-            t0 = time.monotonic()
-            inventory = drlab.up(work)
-            r = drlab.jinbao("dr", "vars", "--lab", drlab.LAB, "--plan", str(plan), "--out", str(work / "dr.json"))
-            assert r.returncode == 0, r.stderr[-2000:]
-            # the database servers only (the lab's EX/DS hosts stay bare: `check servers --group role_db`)
-            base = provision.run_playbook("servers", inventory, limit="role_db",
-                                          extra_vars=json.loads((work / "dr.json").read_text()),
-                                          vault_password_file=LAB_VAULT_PASSWORD)
-            assert base.ok, base.to_dict()
-            r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(plan))
-            assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
-            print(f"jbdr up, baseline and replicated databases built in {time.monotonic() - t0:.0f} s")
-            yield {"work": work, "plan": plan}
-        finally:
-            recorded = lab_objects(drlab.LAB)
-            runtime.down(drlab.LAB)
-        assert leftovers(drlab.LAB, before, recorded) == {}
+@pytest.fixture
+def lab(dr_lab: dict[str, Path]) -> dict[str, Path]:
+    return dr_lab  # tests/conftest.py: built once, these checks first, the drills of test_dr_lab.py after
 
 
 def check(*args: str) -> tuple[int, list[dict[str, Any]], str]:

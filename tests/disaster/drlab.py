@@ -12,6 +12,9 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dr.config import load_dr_config
@@ -64,3 +67,38 @@ def jinbao(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]
 
 def build_databases() -> subprocess.CompletedProcess[str]:
     return jinbao("servers", "build", "--lab", LAB, "--playbook", "databases", "--json")
+
+
+@contextmanager
+def built_lab(work: Path) -> Iterator[dict[str, Path]]:
+    """The lab as a real deployment has it: the database servers' baseline (with the replication plan's
+    variables, as the source-of-truth inventory gives them: the host firewall admits the replication peers),
+    then the replicated PostgreSQL (`jinbao dr build`, the async plan). One build for the compliance checks
+    and the drills (tests/conftest.py `dr_lab`, a session fixture): the checks run first, on the healthy pair,
+    the drills after them; the lab lock is held throughout and nothing is left at the end."""
+    from core.playbooks import LAB_VAULT_PASSWORD
+    from jinbao import provision
+    from tests.lab.conftest import lab_objects, leftovers, snapshot
+    from tests.lablock import lab_lock
+
+    plans = {m: write_plan(lab_pairs(m), work / f"plan-{m}.json") for m in ("async", "sync")}
+    with lab_lock():
+        before = snapshot()
+        try:
+            t0 = time.monotonic()
+            inventory = up(work)
+            r = jinbao("dr", "vars", "--lab", LAB, "--plan", str(plans["async"]), "--out", str(work / "dr.json"))
+            assert r.returncode == 0, r.stderr[-2000:]
+            # the database servers only (the lab's EX/DS hosts stay bare)
+            base = provision.run_playbook("servers", inventory, limit="role_db",
+                                          extra_vars=json.loads((work / "dr.json").read_text()),
+                                          vault_password_file=LAB_VAULT_PASSWORD)
+            assert base.ok, base.to_dict()
+            r = jinbao("dr", "build", "--lab", LAB, "--plan", str(plans["async"]))
+            assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])  # stderr: progress and failures
+            print(f"{LAB} up, baseline and replicated databases built in {time.monotonic() - t0:.0f} s")
+            yield {"work": work, "plan": plans["async"], **plans, "inventory": inventory}
+        finally:
+            recorded = lab_objects(LAB)
+            runtime.down(LAB)
+        assert leftovers(LAB, before, recorded) == {}

@@ -87,13 +87,42 @@ def snapshot() -> dict[str, set[str]]:
     return {"netns": netns, "links": links, "mounts": mounts}
 
 
+def _other_labs(lab: str) -> tuple[set[str], set[str]]:
+    """Namespaces and root-namespace links that other labs up right now own (a run's lab tracks run side by
+    side, tests/lablock.py): what their state files record, their namespace prefixes, and other ferry links'
+    namespaces (`jbfy-<tag>-`, not in any state file)."""
+    netns: set[str] = set()
+    links: set[str] = set()
+    for path in names.STATE_ROOT.glob("*/state.json"):
+        other = path.parent.name
+        if other == lab:
+            continue
+        netns |= {f"{p}*" for p in names.lab_netns_prefixes(other)}
+        st = json.loads(path.read_text())
+        netns |= {o["name"] for o in st.get("objects", []) if o["kind"] == "netns"}
+        links |= {o["name"] for o in st.get("objects", []) if o["kind"] == "link" and o["netns"] is None}
+    return netns, links
+
+
+def _foreign(name: str, owned: set[str], lab: str) -> bool:
+    if name.startswith("jbfy-") and not name.startswith(f"jbfy-{lab[:6]}-"):
+        return True
+    return name in owned or any(o.endswith("*") and name.startswith(o[:-1]) for o in owned)
+
+
 def leftovers(lab: str, before: dict[str, set[str]], recorded: dict[str, Any]) -> dict[str, list[Any]]:
-    """What of ``lab`` is still on the host: new namespaces/links/mounts, recorded objects, live PIDs."""
-    after = snapshot()
+    """What of ``lab`` is still on the host: new namespaces/links/mounts, recorded objects, live PIDs. Objects
+    of other labs up at the same time are not this lab's (read under the runtime's state lock, so no lab is
+    half up or half down meanwhile)."""
+    from lab import state
+
+    with state.locked():
+        after = snapshot()
+        other_netns, other_links = _other_labs(lab)
     lab_dir = str(names.lab_dir(lab))
     out: dict[str, list[Any]] = {
-        "netns": sorted(after["netns"] - before["netns"]),
-        "links": sorted(after["links"] - before["links"]),
+        "netns": sorted(n for n in after["netns"] - before["netns"] if not _foreign(n, other_netns, lab)),
+        "links": sorted(n for n in after["links"] - before["links"] if not _foreign(n, other_links, lab)),
         "mounts": sorted(m for m in after["mounts"] - before["mounts"] if m.startswith(lab_dir)),
         "pids": [],
     }

@@ -4,25 +4,24 @@ isolation` then sees traffic pass only the planned flows; the running ruleset au
 hand on the device is found both by the traffic probe and by `jinbao policy verify --config`, naming site,
 zones and port.
 
-Lab `jbpo` (minimal slice: ministry, national DR, Shanxi, Taiyuan), management net 100.126.231.0/24."""
+The session's deployed `minimal` slice (tests/conftest.py `minimal_lab`: ministry, national DR, Shanxi,
+Taiyuan), its firewalls' rulesets removed first: the state before enforcement."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lab import runtime
 from lab.slice import LabPlan, node_name
-from tests.conftest import jinbao
-from tests.labfixture import deployed_lab
+from tests.conftest import MINIMAL_LAB, jinbao
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
-LAB, MGMT_NET = "jbpo", "100.126.231.0/24"
+LAB = MINIMAL_LAB
 DB, EX, FW, DS = "JB-140100-DC-DB01", "JB-140100-DC-EX01", "JB-140100-DC-FW01", "JB-140100-DC-DS01"
 
 
@@ -45,10 +44,15 @@ def deploy(*args: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[LabPlan]:
-    # routing only (--no-rulesets): the state before enforcement, which the first test starts from
-    with deployed_lab(LAB, MGMT_NET, "minimal", "--no-rulesets") as lp:
-        yield lp
+def lab(minimal_lab: LabPlan) -> LabPlan:
+    """The shared lab as `deploy --no-rulesets` leaves it, which the first test starts from: routing deployed,
+    jinbao's tables gone from every linux_nftables firewall (the first test deploys them again)."""
+    firewalls = [n.hostname for n in minimal_lab.spec.nodes if n.kind == "firewall"]
+    assert len(firewalls) == 4, firewalls
+    for fw in firewalls:
+        r = sh(fw, "sh", "-c", "nft delete table ip filtering_policies && nft delete table ip6 filtering_policies")
+        assert r.returncode == 0, (fw, r.stderr)
+    return minimal_lab
 
 
 def check() -> tuple[int, dict]:
