@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -45,22 +46,52 @@ def jinbao(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
                           cwd=cwd or ROOT, timeout=300)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the group marker into the node id's `@group` suffix
+# Lab tracks for `make test` (pytest-xdist, tests/lablock.py): each track runs on one worker, in collection
+# order, beside the other tests. `lab-run`: `make run` end to end (its own lab, the longest test) and the server
+# builds' lab, both mostly Ansible; `lab`: every other module holding a lab test (a test marked integration),
+# whose shared labs below assume file order (checks on a healthy lab first, destructive drills after).
+LAB_TRACKS = {"tests/run/test_run_lab.py": "lab-run", "tests/servers/test_servers_lab.py": "lab-run"}
+
+
+@functools.cache
+def _holds_lab_tests(module: str) -> bool:
+    path = ROOT / module
+    return path.suffix == ".py" and path.is_file() and "mark.integration" in path.read_text(encoding="utf-8")
+
+
+def lab_track(nodeid: str) -> str | None:
+    """The lab track of a test (None: not a lab module), from its node id alone: the xdist controller, which
+    schedules by node id, never imports the tests."""
+    module = nodeid.split("::", 1)[0]
+    return LAB_TRACKS.get(module) or ("lab" if _holds_lab_tests(module) else None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` with the lab tracks as groups. (xdist's own groups travel as a node id suffix, which
+    pytest 9.2's node ids no longer take: the scheduler groups by lab_track instead.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LabTracks(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return lab_track(nodeid) or nodeid
+
+    return LabTracks(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs pytest-xdist workers with `--dist loadgroup --no-loadscope-reorder`. The lab tests form
-    tracks, each on one worker in collection order (the shared labs below assume that order: checks on a
-    healthy lab first, destructive drills after): `lab-run`, `make run` end to end (its own lab, the longest
-    test) and the server builds' lab (both mostly Ansible); `lab`, every other lab test. The tracks go first
-    so that they start at once, on workers of their own; the other tests follow on whichever worker is free."""
+    """The lab tracks go first (with `--no-loadscope-reorder`, the scheduler's queue follows this order), so
+    that they start at once on workers of their own; the other tests follow on whichever worker is free."""
     for item in items:
-        if item.get_closest_marker("integration") and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group("lab"))
-
-    def track(item: pytest.Item) -> int:
-        group = item.get_closest_marker("xdist_group")
-        return {"lab-run": 0, "lab": 1}.get(group.args[0] if group else "", 2)
-
-    items.sort(key=track)  # stable: collection order within each track and among the other tests
+        shared = {"minimal_lab", "dr_lab"} & set(getattr(item, "fixturenames", ()))
+        if (item.get_closest_marker("integration") or shared) and lab_track(item.nodeid) is None:
+            raise pytest.UsageError(f"{item.nodeid}: a lab test (marked integration, or using {sorted(shared)}) "
+                                    "in a module without `mark.integration`, which the xdist controller needs to "
+                                    "put it on a lab track (tests/conftest.py lab_track)")
+    order = {"lab-run": 0, "lab": 1}
+    items.sort(key=lambda item: order.get(lab_track(item.nodeid) or "", 2))  # stable: collection order kept
 
 
 _RUN_LOCK: list[IO[str]] = []
@@ -69,8 +100,8 @@ _RUN_LOCK: list[IO[str]] = []
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """On the xdist controller: take the lab lock for the whole run once a worker has collected lab tests
-    (tests/lablock.py), so the run's lab tracks run side by side while other runs wait."""
-    if _RUN_LOCK or not any("@lab" in i for i in ids):
+    (tests/lablock.py), so that the run's lab tracks run side by side while other runs wait."""
+    if _RUN_LOCK or not any(lab_track(i) for i in ids):
         return
     from tests.lablock import LOCK, acquire
 

@@ -31,7 +31,6 @@ REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.jso
            "compliance.junit.xml", "ferry.json", "index.html")
 
 pytestmark = [pytest.mark.integration,
-              pytest.mark.xdist_group("lab-run"),  # a lab track of its own beside the others (tests/conftest.py)
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
               pytest.mark.timeout(2700)]  # the static half on the nation, the lab half, and a wait for the lock
 

@@ -30,7 +30,6 @@ VAULT = ROOT / "inventory" / "vault-password.LAB-ONLY"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.xdist_group("lab-run"),  # after `make run`, on its lab track (tests/conftest.py)
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
 ]
 
