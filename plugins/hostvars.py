@@ -46,6 +46,8 @@ NORNIR_PLATFORM = {"huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_io
                    "h3c_comware": "hp_comware", "frr": "frr", "linux_nftables": "linux", "linux": "linux"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
 DATABASE_ZONES = ("production", "exchange", "decision")  # each has a zone database server (group `databases`)
+# the roles of those servers: who the postgresql role builds and its testinfra suite checks (DB, EX, DS)
+DATABASE_ROLES = tuple(r for r, (_, z) in ZONE_OF_ROLE.items() if z in DATABASE_ZONES and KIND_OF_ROLE[r] == "server")
 LINUX_NETWORK_PLATFORMS = ("frr", "linux_nftables")  # routers/firewalls the baseline can run on (`routers`)
 LAB_SERVER_USER = "jbadmin"  # the lab's deploy account on every node (lab/nodefiles.py ADMIN_USER)
 
