@@ -139,6 +139,29 @@ def test_dr_unreachable_is_an_error_and_sync_needs_a_sync_standby() -> None:
     assert evaluate("lag_within_rpo", {**sync_potential, "sync_state": "sync"}, HEALTHY_FACTS)[0] == "pass"
 
 
+@pytest.mark.parametrize(("facts", "why"), [
+    ({"archived_count": 0, "archived_age_s": None}, "never archived"),
+    ({"archived_count": 0, "archived_age_s": None, "failed_count": 7, "archive_failing": True}, "never archived"),
+    ({"archived_count": None, "archived_age_s": None}, "never archived"),
+    ({"archived_count": 5, "archived_age_s": None}, "never archived"),  # no last_archived_time: nothing to trust
+    ({"failed_count": 3, "archive_failing": True, "last_failed_wal": "00000001000000000000002A"},
+     "last attempt failed"),
+    ({"archive_mode": "off"}, "archive_mode=off"),
+])
+def test_wal_archive_fails_when_nothing_was_archived_or_it_failed_since(facts: dict, why: str) -> None:
+    """pg_stat_archiver with no archived WAL (archived_count 0, last_archived_time NULL) is a fail, as is a
+    failure after the last success; the evidence names the archiver's counts."""
+    status, evidence = evaluate("wal_archive", HEALTHY_STATUS, {**HEALTHY_FACTS, **facts})
+    assert status == "fail" and why in evidence, evidence
+    assert f"archived_count={facts.get('archived_count', HEALTHY_FACTS['archived_count'])}" in evidence
+    assert f"failed_count={facts.get('failed_count', HEALTHY_FACTS['failed_count'])}" in evidence
+
+
+def test_wal_archive_passes_after_a_failure_that_a_later_success_cleared() -> None:
+    status, evidence = evaluate("wal_archive", HEALTHY_STATUS, {**HEALTHY_FACTS, "failed_count": 2})
+    assert status == "pass" and "archived_count=42, failed_count=2" in evidence, evidence
+
+
 def test_dr_records_are_the_fields_dr_status_gives() -> None:
     """checks/ reads dr/'s records as mappings (peer layers): the healthy records have exactly their fields."""
     import dataclasses
