@@ -11,6 +11,10 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
 - a DR centre's own line (kind dr, to a site other than the one it backs up) is the last resort both ways:
   local-preference `dr` on what is learned over it, the backup prepend on what is sent; the data centre it
   backs up keeps announcing the DR centre's aggregates upward, so the normal path wins while it stands;
+- the national DR centre is every provincial-level data centre's last-resort parent: over their lines to it
+  (kind dr) it sends a default and accepts what each sends its parent, both at local-preference `dr`; the
+  ministry sends it its whole table (its own aggregates and what each child announces up), so that every
+  DR line carries nothing while the ministry stands;
 - every eBGP session's import filter accepts exactly what the IP plan gives that neighbour, with a
   maximum-prefix limit.
 """
@@ -82,6 +86,7 @@ class PlanInput:
     _device: dict[str, Device] = field(default_factory=dict)
     _nms: dict[str, list[str]] = field(default_factory=dict)
     _dr_below: dict[str, list[Site]] = field(default_factory=dict)
+    national_dr: str | None = None  # the DR centre of the ministry itself
 
     def __post_init__(self) -> None:
         links: dict[str, list[Link]] = defaultdict(list)
@@ -100,10 +105,32 @@ class PlanInput:
                 below[up].append(s)
                 up = self.inv.site(up).parent
         self._dr_below = dict(below)
+        ministry = self.inv.sites[0].id
+        self.national_dr = next((s.id for s in self.inv.sites if s.kind == "dr" and s.parent == ministry), None)
 
     def dr_centres_below(self, site_id: str) -> list[Site]:
         """The DR centres in a site's subtree: it passes their aggregates upward with its own."""
         return self._dr_below.get(site_id, [])
+
+    def lower_end(self, link: Link) -> str:
+        """The end ("a" or "b") whose router treats the link as a way up: `b`, except on a line between the
+        national DR centre and a provincial-level data centre, where the national DR centre is the parent
+        (a last-resort one) whichever end the record names it."""
+        if link.kind == "dr" and self.national_dr in (link.a_site, link.b_site):
+            return "a" if link.b_site == self.national_dr else "b"
+        return "b"
+
+    def ministry_table(self, af: int, who: str) -> list[str]:
+        """What the ministry sends the national DR centre besides a default: its own aggregates and what every
+        other child announces up. Learned there over its primary and backup lines, it wins over the same
+        prefixes learned over the provinces' DR lines (local-preference), so those carry nothing while the
+        ministry stands."""
+        ministry = self.inv.sites[0]
+        out = own_aggregates(self, ministry, af, who)
+        for c in self.inv.children()[ministry.id]:
+            if c.id != self.national_dr:
+                out += [a for a in announced_up(self, c, af, who) if a not in out]
+        return out
 
     def links_of(self, host: str) -> list[Link]:
         return self._links_of.get(host, [])
@@ -226,6 +253,9 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
     mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
     peer_host = link.a if mine == "b" else link.b
     peer_site = p.inv.site(p.device(peer_host).site)
+    lower = p.lower_end(link)
+    national_parent = (site.id == p.national_dr and link.kind in ("primary", "backup")
+                       and mine == "b")  # the national DR centre's lines to the ministry
     neighbors: list[BgpNeighbor] = []
     for af, afi in AFS:
         v = f"V{af}"
@@ -236,15 +266,20 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
                 kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
                 next_hop_self=True, password=session_key(d.hostname, peer_host)))
-        elif mine == "b":  # uplink: accept only the default, announce only our aggregates
+        elif mine == lower:  # uplink: accept only the default, announce only our aggregates
             lps = rt.bgp.local_preference
             lp = {"backup": lps.backup, "dr": lps.dr}.get(link.kind, lps.primary)
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
             plist(f"OWN-{v}", afi, announced_up(p, site, af, d.hostname))
             # a DR line does not go to the parent: named for what it is
             up_name = "DR-LINE" if link.kind == "dr" else f"PARENT-{link.kind.upper()}"
-            rin = rmap(f"FROM-{up_name}-{v}", _new(RouteMapEntry,
-                seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
+            accept = [_new(RouteMapEntry, seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}",
+                           set_local_preference=lp)]
+            if national_parent:  # and the ministry's whole table, preferred to the provinces' DR lines
+                table = plist(f"MINISTRY-TABLE-{v}", afi, p.ministry_table(af, d.hostname))
+                accept.append(_new(RouteMapEntry, seq=20, action="permit", match_prefix_list=table,
+                                   set_local_preference=lp))
+            rin = rmap(f"FROM-{up_name}-{v}", *accept)
             prepend = (asn,) * rt.bgp.backup_prepend if link.kind in ("backup", "dr") else ()
             rout = rmap(f"TO-{up_name}-{v}", _new(RouteMapEntry,
                 seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
@@ -253,10 +288,12 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
                 description=f"{'DR line' if link.kind == 'dr' else link.kind + ' uplink'} {peer_host}",
                 peer=peer_host, kind="ebgp", role="upstream",
-                link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
+                link_kind=link.kind, route_map_in=rin, route_map_out=rout,
+                max_prefix=max(10, (len(p.ministry_table(af, d.hostname)) + 1) * rt.bgp.max_prefix_margin)
+                if national_parent else 10,
                 **_ebgp_protection(rt, d.hostname, peer_host)))
         else:  # downlink: accept exactly what the child announces, send only a default
-            child = p.inv.site(link.b_site)
+            child = p.inv.site(link.b_site if lower == "b" else link.a_site)
             accepted = announced_up(p, child, af, peer_host)
             pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
             if link.kind == "dr":  # another site's DR centre: the last resort towards it
@@ -266,8 +303,14 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit",
                                                         match_prefix_list=pl))
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
-            rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
-                                                        match_prefix_list=f"DEFAULT-{v}"))
+            if child.id == p.national_dr and link.kind != "dr":  # the ministry to its DR centre: everything
+                table = plist(f"MINISTRY-TABLE-{v}", afi, p.ministry_table(af, d.hostname))
+                rout = rmap(f"TO-NATIONAL-DR-{v}",
+                            _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}"),
+                            _new(RouteMapEntry, seq=20, action="permit", match_prefix_list=table))
+            else:
+                rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                                                  match_prefix_list=f"DEFAULT-{v}"))
             neighbors.append(BgpNeighbor(
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
                 description=f"{'DR line' if link.kind == 'dr' else link.kind + ' downlink'} {peer_host}",

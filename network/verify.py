@@ -15,9 +15,14 @@ Every rule is computed on the intents the templates render from, through the BGP
   GTSM-protected one hop (all eBGP sessions here run over directly connected links);
 - dr-survival: for every DR centre, its primary data centre is removed entirely (all its routers), and the
   DR centre must still reach the ministry and the national DR centre (the national DR centre: the sites its
-  own line lands on), both ways, its zone hosts included, and the sites it serves that are still connected
-  to it. Sites cut off with the lost data centre (their only lines end there) are expected: reported as
-  `notes`, not findings.
+  lines land on, every provincial-level data centre), both ways, its zone hosts included, and the sites it
+  serves that are still connected to it. Sites cut off with a lost provincial data centre (their only lines
+  end there) are expected: reported as `notes`, not findings. With the ministry removed, every data centre
+  left must reach the national DR centre both ways (it backs up the provinces and, by default, every city
+  without a provincial DR centre): a site cut off is a finding;
+- dr-idle: while every site stands, no router's best path uses a DR line (kind dr): they are the last
+  resort, and a DR line carrying traffic in the intact network means a longer prefix or a local-preference
+  beats the normal path somewhere.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     anchors = _anchors(p, intents)
     say("walking primary paths")
     _reach_primary(p, sim, anchors, rep)
+    _dr_idle(sim, rep)
     say("failing every WAN link")
     _redundancy(p, sim, intents, anchors, rep, say)
     _ministry_table(p, sim, intents, rep)
@@ -270,6 +276,8 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                 continue
             # a sibling's aggregates are known from the plan even when the sibling is outside the scope
             siblings = [c for c in children[i.site] if c.id != child.id]
+            if n.link_kind == "dr" and i.site == p.national_dr:  # the provinces are its children over DR lines
+                siblings = [c for c in children[p.inv.sites[0].id] if c.id not in (child.id, i.site)]
             rep.count("import-filter")
             for agg in announced_up(p, child, af, h):
                 r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
@@ -281,6 +289,21 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                     if sim.policy[h].apply(n.route_map_in, r, i.asn) is not None:
                         rep.add("import-filter", (h, n.peer),
                                 f"{n.route_map_in} accepts sibling {sib.id}'s {agg} from {child.id}")
+
+
+def _dr_idle(sim: Simulator, rep: Report) -> None:
+    """In the intact network, no best route is learned over a DR line: one finding per router and line."""
+    for h in sorted(sim.best):
+        over: dict[str, list] = {}
+        for r in sim.best[h].values():
+            rep.count("dr-idle")
+            if r.peer is not None and r.via_kind == "dr":
+                over.setdefault(r.peer, []).append(r.prefix)
+        for peer, prefixes in sorted(over.items()):
+            first = _fmt(sorted(prefixes)[0])
+            more = f" and {len(prefixes) - 1} more" if len(prefixes) > 1 else ""
+            rep.add("dr-idle", (h, peer), f"with every site standing, {h}'s best path to {first}{more} uses the DR"
+                                          f" line to {peer}")
 
 
 def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],
@@ -300,7 +323,8 @@ def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent],
         if not lost:
             rep.notes.append(f"dr-survival: {dr.id}'s primary data centre {primary} is not in scope: not checked")
             continue
-        own_line_to = sorted({lk.a_site for lk in p.inv.links if lk.kind == "dr" and lk.b_site == dr.id})
+        own_line_to = sorted({lk.a_site if lk.b_site == dr.id else lk.b_site for lk in p.inv.links
+                              if lk.kind == "dr" and dr.id in (lk.a_site, lk.b_site)})
         if not own_line_to:
             rep.count("dr-survival")
             rep.add("dr-survival", (anchors[dr.id],), f"{dr.id} has no WAN line of its own: losing {primary}"
@@ -309,14 +333,20 @@ def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent],
         targets = own_line_to if primary == ministry else [ministry, *(n for n in national if n != dr.id)]
         missing = [t for t in targets if t not in anchors]
         if missing:
-            rep.notes.append(f"dr-survival: {', '.join(missing)} not in scope: {dr.id} not checked against it")
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            rep.notes.append(f"dr-survival: {', '.join(missing[:5])}{more} not in scope: {dr.id} not checked"
+                             f" against it")
         say(f"removing {primary}, the data centre {dr.id} backs up")
         links = sim.links_of(lost)
         sim.set_links(links, up=False)
         try:
             _walk_dr(p, sim, intents, anchors, rep, dr.id, primary, [t for t in targets if t in anchors])
-            _dr_served(sim, intents, anchors, rep, dr.id, primary,
-                       [c.id for c in children[primary] if c.kind == "dc"])
+            if primary == ministry:  # the national DR centre: every data centre left, none may be cut off
+                _dr_served(sim, intents, anchors, rep, dr.id, primary,
+                           [s.id for s in p.inv.sites if s.kind == "dc" and s.id != ministry], cut_ok=False)
+            else:
+                _dr_served(sim, intents, anchors, rep, dr.id, primary,
+                           [c.id for c in children[primary] if c.kind == "dc"])
         finally:
             sim.set_links(links, up=True)
 
@@ -342,9 +372,10 @@ def _walk_dr(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anc
 
 
 def _dr_served(sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str], rep: Report,
-               dr: str, primary: str, served: list[str]) -> None:
+               dr: str, primary: str, served: list[str], cut_ok: bool = True) -> None:
     """The data centres the DR centre serves: reachable both ways while a line still joins them; cut off
-    with the lost data centre (a note) when every line they have ends there."""
+    with the lost data centre (a note) when every line they have ends there, unless `cut_ok` is false (the
+    national DR centre with the ministry gone: every data centre has a way there, so a cut is a finding)."""
     h = anchors[dr]
     joined = _connected(sim, h)
     cut = []
@@ -356,7 +387,10 @@ def _dr_served(sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[s
         walks = [sim.walk(a, _lo(intents, b, 4)) for a, b in ((h, sh), (sh, h))]
         if all(w.ok for w in walks):
             continue
-        if intents[sh].site in joined:
+        if not cut_ok and intents[sh].site not in joined:
+            rep.add("dr-survival", (h, sh), f"with {primary} gone, {s} has no path of live sessions left to {dr}"
+                                            f" (no line of its own towards it)")
+        elif intents[sh].site in joined:
             bad = next(w for w in walks if not w.ok)
             rep.add("dr-survival", (h, sh), f"with {primary} gone, {dr} and {s} are still joined by lines but"
                                             f" do not reach each other: {bad.detail} via {' > '.join(bad.hops)}")

@@ -6,6 +6,7 @@ import ipaddress
 import json
 
 from network.intent_model import DeviceIntent
+from network.plan import build_intents
 from tests.conftest import jinbao
 
 
@@ -129,7 +130,7 @@ def test_dr_centres_have_lines_of_their_own_as_the_last_resort(plan, intents) ->
     """Issue 9 item 1: a provincial DR centre's own line goes to the ministry's second router, the national
     one's to Shanghai's; local-pref `dr` (30) on what is learned over it both ways, the backup prepend on what
     the DR centre sends, and the ministry accepts over it exactly the DR centre's own aggregates."""
-    lines = {lk.b: lk.a for lk in plan.inv.links if lk.kind == "dr"}
+    lines = {lk.b: lk.a for lk in plan.inv.links if lk.kind == "dr" and lk.a_site != "100000-DR"}
     assert lines == {"JB-100000-DR-WR01": "JB-310000-DC-WR02", "JB-140000-DR-WR01": "JB-100000-DC-WR02",
                      "JB-410000-DR-WR01": "JB-100000-DC-WR02"}
     assert plan.routing.bgp.local_preference.dr == 30
@@ -155,3 +156,46 @@ def test_dr_centres_have_lines_of_their_own_as_the_last_resort(plan, intents) ->
         [from_prov] = _nbrs(m1, peer="JB-140000-DC-WR01", afi=afi)
         assert _plist(m1, _rmap(m1, from_prov.route_map_in).entries[0].match_prefix_list) == sent
     assert any(i.link_kind == "dr" and i.peer == "JB-100000-DR-WR01" for i in intents["JB-310000-DC-WR02"].interfaces)
+
+
+def test_every_province_has_a_line_to_the_national_dr_centre(plan, intents) -> None:
+    """Issue 9 item 1, the rest: the national DR centre backs up the ministry and every provincial-level data
+    centre, so each of those has a line (kind dr) from its second router to the national DR router, Shanghai
+    through the national DR centre's own line. Over those lines the national DR centre is a last-resort parent
+    (default sent, the province's announcement accepted, local-pref 30 both ways, the province prepends), and
+    the ministry sends the national DR centre its whole table so that, while it stands, no DR line wins."""
+    nd = "JB-100000-DR-WR01"
+    provinces = {s.id for s in plan.inv.sites if s.parent == "100000-DC" and s.kind == "dc"}
+    assert len(provinces) == 31
+    ends = {(lk.b_site if lk.a == nd else lk.a_site) for lk in plan.inv.links
+            if lk.kind == "dr" and nd in (lk.a, lk.b)}
+    assert ends == provinces
+    assert all((lk.b if lk.a == nd else lk.a).endswith("-DC-WR02") for lk in plan.inv.links
+               if lk.kind == "dr" and nd in (lk.a, lk.b))
+    it = build_intents(plan, {nd, "JB-100000-DC-WR01", "JB-140000-DC-WR02", "JB-310000-DC-WR02"})
+    d, m1 = it[nd], it["JB-100000-DC-WR01"]
+    assert sum(1 for i in d.interfaces if i.link_kind == "dr") == 31
+    for afi, af in (("ipv4", 4), ("ipv6", 6)):
+        table = plan.ministry_table(af, nd)
+        for prov in ("JB-140000-DC-WR02", "JB-310000-DC-WR02"):  # a new line, and Shanghai's older one
+            [down] = _nbrs(d, link_kind="dr", afi=afi, peer=prov)
+            assert down.role == "downstream" and down.default_originate
+            entry = _rmap(d, down.route_map_in).entries[0]
+            assert entry.set_local_preference == 30
+            sent = [a for a in table if a in _plist(d, entry.match_prefix_list)]
+            assert sent and _plist(d, entry.match_prefix_list) == sent  # exactly what the province sends up
+            assert _plist(d, _rmap(d, down.route_map_out).entries[0].match_prefix_list) == [
+                "0.0.0.0/0" if af == 4 else "::/0"]
+            [up] = _nbrs(it[prov], link_kind="dr", afi=afi)
+            assert up.role == "upstream" and up.peer == nd
+            assert _rmap(it[prov], up.route_map_in).entries[0].set_local_preference == 30
+            out = _rmap(it[prov], up.route_map_out).entries[0]
+            assert out.set_as_path_prepend == (it[prov].asn,) * 3
+        # the ministry's table, both ways of the national DR centre's primary line, at the primary preference
+        [prim] = _nbrs(d, link_kind="primary", afi=afi)
+        rin = _rmap(d, prim.route_map_in)
+        assert [e.set_local_preference for e in rin.entries] == [200, 200]
+        assert _plist(d, rin.entries[1].match_prefix_list) == table and prim.max_prefix >= len(table)
+        [to_nd] = _nbrs(m1, peer=nd, afi=afi)
+        assert [_plist(m1, e.match_prefix_list) for e in _rmap(m1, to_nd.route_map_out).entries][1] == table
+        assert plan.addr.aggregate("140000-DR", "business", af) in table
