@@ -229,6 +229,7 @@ def _policy_step(ws: Workspace, intents: dict, out_dir: Path, begin: Callable[[s
                  step: Callable[..., None], say: Callable[[str], None]) -> dict:
     """`jinbao policy verify` on the nation: every firewall site's compiled rules proved against the zone
     policy on every platform, and no routing path into the office network (on the run's records, read once)."""
+    from inventory.drpolicy import load_dr_config
     from network.plan import build_firewall_intents
     from network.policy.compile import PLATFORMS
     from network.policy.model import load_policy
@@ -239,7 +240,7 @@ def _policy_step(ws: Workspace, intents: dict, out_dir: Path, begin: Callable[[s
 
     t = begin("policy")
     p = ws.network
-    world = build_world(load_policy(ws.directory), p.inv, p.addr.reg)
+    world = build_world(load_policy(ws.directory), p.inv, p.addr.reg, load_dr_config(ws.directory)[0])
     sites = firewall_sites(world, None)
     report = verify_sites(world, sites, PLATFORMS, progress=lambda i, n: say(f"policy: {i}/{n} sites"))
     devices = intents | build_firewall_intents(p)

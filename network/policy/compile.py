@@ -60,6 +60,9 @@ def instances(world: World, site: str) -> list[Instance]:
         elif f.to_site == "parent":
             pairs = [(site, world.parent[site])] if site in world.parent else []
             pairs += [(c, site) for c in world.children.get(site, [])]
+        elif f.to_site == "replica":
+            pairs = [(site, world.replica[site])] if site in world.replica else []
+            pairs += [(c, site) for c in world.replicas_of.get(site, [])]
         else:  # dr
             pairs = [(site, world.dr[site])] if site in world.dr else []
             pairs += [(c, site) for c in world.protects.get(site, [])]
@@ -99,10 +102,11 @@ def site_rules(world: World, site: str) -> list[Rule]:
         f = i.flow
         name = f"{f.name}-{f.src}-{f.dst}" if f.to_site == "same" else (
             f"{f.name}-to-{i.dst_site}" if i.src_site == site else f"{f.name}-from-{i.src_site}")
-        iif = ifs.get(f.src, ifs["transit"]) if i.src_site == site else ifs["transit"]
-        oif = ifs.get(f.dst, ifs["transit"]) if i.dst_site == site else ifs["transit"]
-        szone = f.src if i.src_site == site and f.src in ifs else UNTRUST
-        dzone = f.dst if i.dst_site == site and f.dst in ifs else UNTRUST
+        src, dst = (world.policy.zones[z].port or z for z in (f.src, f.dst))  # the firewall port's zone
+        iif = ifs.get(src, ifs["transit"]) if i.src_site == site else ifs["transit"]
+        oif = ifs.get(dst, ifs["transit"]) if i.dst_site == site else ifs["transit"]
+        szone = src if i.src_site == site and src in ifs else UNTRUST
+        dzone = dst if i.dst_site == site and dst in ifs else UNTRUST
         by_proto: dict[str, list[str]] = {}
         for s in f.services:
             by_proto.setdefault(world.policy.services[s].protocol, []).append(service_name(s))

@@ -29,7 +29,10 @@ def open_world(directory: Path) -> World:
 
     directory = Path(directory)
     policy = load_policy(directory)  # first: a bad policy file fails fast
-    return build_world(policy, load(directory).inventory, load_registry(directory / REGISTRY_FILE))
+    from inventory.drpolicy import load_dr_config
+
+    return build_world(policy, load(directory).inventory, load_registry(directory / REGISTRY_FILE),
+                       load_dr_config(directory)[0])
 
 
 def firewall_sites(world: World, scope: str | None) -> list[str]:

@@ -131,3 +131,23 @@ def test_exact_filters_accept_the_host_route_only_from_where_it_may_come(plan, s
     other = _sv(plan, "140100-DC")  # a city's: it comes up through the province (or 140000-DR), never Beijing
     beijing = [pl for pl in ministry.prefix_lists if pl.name == "SITE-110000-DC-V4"]
     assert beijing and all(e.prefix != other.v4 for e in beijing[0].entries)
+
+
+def test_firewalls_let_the_exchange_zone_reach_the_service_address_at_both_sites() -> None:
+    """The zone policy opens PostgreSQL from a site's exchange zone to its database's service address, at the
+    site itself (behind the production port) and at its replica's site (in from the WAN side)."""
+    from network.policy.compile import site_rules
+    from network.policy.service import open_world
+    from tests.conftest import INVENTORY
+
+    world = open_world(INVENTORY)
+    assert world.replica[SHANXI] == "100000-DR"
+    own = [r for r in site_rules(world, SHANXI) if r.dst_net == "S140000_DC_DATABASE_SERVICE"]
+    assert [(r.src_net, r.services, r.iif, r.oif, r.dst_zone) for r in own] == [
+        ("S140000_DC_EXCHANGE", ("POSTGRESQL",), "eth3", "eth2", "production")]
+    dr = [r for r in site_rules(world, "100000-DR") if r.src_net == "S140000_DC_EXCHANGE"]
+    assert [(r.dst_net, r.services, r.iif, r.oif, r.dst_zone) for r in dr] == [
+        ("S100000_DR_DATABASE_SERVICE", ("POSTGRESQL",), "eth1", "eth2", "production")]
+    # the national DR centre's service zone holds Shanxi's address (it moves there with the database)
+    v4 = next(b for b in world.blocks[(SHANXI, "database-service")] if b[0] == 4)
+    assert v4 in world.blocks[("100000-DR", "database-service")]
