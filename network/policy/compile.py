@@ -68,9 +68,17 @@ def instances(world: World, site: str) -> list[Instance]:
             pairs += [(c, site) for c in world.protects.get(site, [])]
         for s, d in pairs:
             mine = (s == site and f.src in behind) or (d == site and f.dst in behind)
-            if mine and (s, f.src) in world.blocks and (d, f.dst) in world.blocks:
+            if mine and (s, f.src) in world.blocks and (_owner(world, f, s, d), f.dst) in world.blocks:
                 out.append(Instance(f, s, d))
     return out
+
+
+def _owner(world: World, f: Flow, src_site: str, dst_site: str) -> str:
+    """Whose blocks the destination zone is: a zone that follows the replica (the DR service addresses) is,
+    at the replica's site, the source site's own address and nobody else's (exact: a city reaches its own
+    database there, not its neighbours')."""
+    follows = world.policy.zones[f.dst].follows_replica and f.to_site == "replica"
+    return src_site if follows else dst_site
 
 
 UNTRUST = "untrust"  # the firewall zone of its transit port (towards the WAN routers)
@@ -113,7 +121,8 @@ def site_rules(world: World, site: str) -> list[Rule]:
         for proto, svcs in by_proto.items():
             rules.append(Rule(name.lower() if len(by_proto) == 1 else f"{name}-{proto}".lower(),
                               "accept" if f.action == "allow" else "deny",
-                              net_name(i.src_site, f.src), net_name(i.dst_site, f.dst), proto, tuple(svcs),
+                              net_name(i.src_site, f.src), net_name(_owner(world, f, i.src_site, i.dst_site), f.dst),
+                              proto, tuple(svcs),
                               iif, oif, szone, dzone))
     rules.append(Rule("default-deny", "deny", None, None, None, (), None, None))
     return rules

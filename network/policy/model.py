@@ -32,7 +32,8 @@ class ZoneDoc(_Strict):
     # a zone without a subnet of its own sits behind another zone's firewall port (the DR service addresses
     # live on the database servers of the production zone)
     port: str | None = None
-    # its blocks stand at the site holding the replica too (a DR service address moves with its database)
+    # with to_site replica, the zone is the source site's own blocks, reached at its replica's site (a DR
+    # service address moves with its database)
     follows_replica: bool = False
     description: str = ""
 

@@ -79,8 +79,6 @@ def build_world(policy: Policy, inv: Inventory, registry: Registry, dr: DrDoc | 
             kind = policy.zones[zone].access_kind
             if kind is None and site.kind != "access":
                 blocks.setdefault((site.id, zone), []).append((r.af, r.start, r.plen))
-                if policy.zones[zone].follows_replica and site.id in replica:
-                    blocks.setdefault((replica[site.id], zone), []).append((r.af, r.start, r.plen))
             elif kind is not None and site.access_kind == kind and site.parent:
                 # an access site's LAN belongs to the zone of the data centre it hangs off
                 blocks.setdefault((site.parent, zone), []).append((r.af, r.start, r.plen))

@@ -135,7 +135,8 @@ def test_exact_filters_accept_the_host_route_only_from_where_it_may_come(plan, s
 
 def test_firewalls_let_the_exchange_zone_reach_the_service_address_at_both_sites() -> None:
     """The zone policy opens PostgreSQL from a site's exchange zone to its database's service address, at the
-    site itself (behind the production port) and at its replica's site (in from the WAN side)."""
+    site itself (behind the production port) and at its replica's site (in from the WAN side), and only that
+    address: not a neighbour's database that has moved to the same DR centre."""
     from network.policy.compile import site_rules
     from network.policy.service import open_world
     from tests.conftest import INVENTORY
@@ -145,9 +146,12 @@ def test_firewalls_let_the_exchange_zone_reach_the_service_address_at_both_sites
     own = [r for r in site_rules(world, SHANXI) if r.dst_net == "S140000_DC_DATABASE_SERVICE"]
     assert [(r.src_net, r.services, r.iif, r.oif, r.dst_zone) for r in own] == [
         ("S140000_DC_EXCHANGE", ("POSTGRESQL",), "eth3", "eth2", "production")]
+    out = [r for r in site_rules(world, SHANXI) if r.src_net == "S140000_DC_EXCHANGE" and r.oif == "eth1"
+           and "DATABASE" in (r.dst_net or "")]
+    assert [(r.dst_net, r.services) for r in out] == [("S140000_DC_DATABASE_SERVICE", ("POSTGRESQL",))]
+    # at the national DR centre: Shanxi's exchange zone to Shanxi's own address only (exact), in from the WAN
     dr = [r for r in site_rules(world, "100000-DR") if r.src_net == "S140000_DC_EXCHANGE"]
     assert [(r.dst_net, r.services, r.iif, r.oif, r.dst_zone) for r in dr] == [
-        ("S100000_DR_DATABASE_SERVICE", ("POSTGRESQL",), "eth1", "eth2", "production")]
-    # the national DR centre's service zone holds Shanxi's address (it moves there with the database)
-    v4 = next(b for b in world.blocks[(SHANXI, "database-service")] if b[0] == 4)
-    assert v4 in world.blocks[("100000-DR", "database-service")]
+        ("S140000_DC_DATABASE_SERVICE", ("POSTGRESQL",), "eth1", "eth2", "production")]
+    assert all(r.src_net.removesuffix("_EXCHANGE") == r.dst_net.removesuffix("_DATABASE_SERVICE")
+               for r in site_rules(world, "100000-DR") if r.dst_net and r.dst_net.endswith("_DATABASE_SERVICE"))
