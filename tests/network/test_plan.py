@@ -96,9 +96,9 @@ def test_aggregates_are_anchored_and_originated(plan, intents) -> None:
             agg = plan.addr.aggregate("140100-DC", pool, af)
             assert agg in discards
             assert agg in (wr.bgp.networks_v4 if af == 4 else wr.bgp.networks_v6)
-    # zones behind the firewall are reached through it
+    # zones behind the firewall are reached through it, and so is the site's database service address (docs/dr.md)
     fw_routes = [s for s in wr.static_routes if s.next_hop and s.vrf is None]
-    assert {s.description.split()[0] for s in fw_routes} == {"production", "exchange"}
+    assert {s.description.split()[0] for s in fw_routes} == {"production", "exchange", "service"}
     transit = next(i for i in wr.interfaces if i.kind == "transit")
     for s in fw_routes:
         if ":" not in s.prefix:

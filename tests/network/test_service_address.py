@@ -143,15 +143,37 @@ def test_firewalls_let_the_exchange_zone_reach_the_service_address_at_both_sites
 
     world = open_world(INVENTORY)
     assert world.replica[SHANXI] == "100000-DR"
+    # at its own site one rule, whichever way the address leads now (production port, or the WAN side)
     own = [r for r in site_rules(world, SHANXI) if r.dst_net == "S140000_DC_DATABASE_SERVICE"]
-    assert [(r.src_net, r.services, r.iif, r.oif, r.dst_zone) for r in own] == [
-        ("S140000_DC_EXCHANGE", ("POSTGRESQL",), "eth3", "eth2", "production")]
-    out = [r for r in site_rules(world, SHANXI) if r.src_net == "S140000_DC_EXCHANGE" and r.oif == "eth1"
-           and "DATABASE" in (r.dst_net or "")]
-    assert [(r.dst_net, r.services) for r in out] == [("S140000_DC_DATABASE_SERVICE", ("POSTGRESQL",))]
+    assert [(r.src_net, r.services, r.oif, r.dst_zone) for r in own] == [
+        ("S140000_DC_EXCHANGE", ("POSTGRESQL",), None, None)]
     # at the national DR centre: Shanxi's exchange zone to Shanxi's own address only (exact), in from the WAN
     dr = [r for r in site_rules(world, "100000-DR") if r.src_net == "S140000_DC_EXCHANGE"]
     assert [(r.dst_net, r.services, r.iif, r.oif, r.dst_zone) for r in dr] == [
         ("S140000_DC_DATABASE_SERVICE", ("POSTGRESQL",), "eth1", "eth2", "production")]
     assert all(r.src_net.removesuffix("_EXCHANGE") == r.dst_net.removesuffix("_DATABASE_SERVICE")
                for r in site_rules(world, "100000-DR") if r.dst_net and r.dst_net.endswith("_DATABASE_SERVICE"))
+
+
+def test_a_move_withdraws_at_the_old_site_before_it_announces_at_the_new_one(plan) -> None:
+    """dr/announce.py: phase 1 only removes routes, at the old site's WAN routers and firewall; phase 2 only
+    adds them at the new site's; between them no site has a gate (item 6: never two at once)."""
+    from core.errors import JinbaoError
+    from dr.announce import NOWHERE, frr_commands, plan_move, with_active
+
+    sv = _sv(plan, SHANXI)
+    move = plan_move(plan, SHANXI, sv.replica_site, platform="frr")
+    assert {c.site for c in move.withdraw} == {SHANXI} and {c.action for c in move.withdraw} == {"remove"}
+    assert {c.site for c in move.announce} == {sv.replica_site} and {c.action for c in move.announce} == {"add"}
+    assert {c.route.prefix for c in (*move.withdraw, *move.announce)} == {sv.v4, sv.v6}
+    roles = {h.split("-")[-1][:2] for h in {c.host for c in move.withdraw}}
+    assert roles == {"WR", "FW"}
+    middle = build_intents(with_active(plan, SHANXI, NOWHERE), slice_hosts(plan))
+    sim = Simulator(middle, partial=True)
+    assert not any(parse_prefix(sv.v4) in sim.local[h] for h in middle)  # nobody announces in between
+    cmds = frr_commands(move.withdraw)
+    assert all(line.startswith(("no ip route", "no ipv6 route")) for lines in cmds.values() for line in lines)
+    with pytest.raises(JinbaoError, match="already announced"):
+        plan_move(plan, SHANXI, SHANXI)
+    with pytest.raises(JinbaoError, match="holds neither end"):
+        plan_move(plan, SHANXI, "140100-DC")
