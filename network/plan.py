@@ -95,12 +95,16 @@ class ServiceAddress:
         return self.db if site == self.primary_site else self.replica_db
 
 
-def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict[str, str] | None = None
-                      ) -> tuple[ServiceAddress, ...]:
+def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict[str, str] | None = None,
+                      source: str = "dr-active.yaml") -> tuple[ServiceAddress, ...]:
     """One per replicated production database (inventory/drpolicy.py's rule, the one the replication plan
     follows), addresses from the IP record. `active`: primary site -> the site running it now (default: the
-    primary's). A pair the replication plan would refuse (`jinbao dr plan` says why) gets none."""
+    primary's), from the state record `source`. A pair the replication plan would refuse (`jinbao dr plan`
+    says why) gets none."""
     devs = inv.devices_of()
+    for sid in active or {}:
+        if not inv.has_site(sid):
+            raise JinbaoError(f"unknown site {sid!r}", file=source, entry=f"active.{sid}")
     out = []
     for site in inv.sites:
         db = first_db(devs[site.id]) if site.kind == "dc" else None
@@ -112,7 +116,8 @@ def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict
             continue
         now = (active or {}).get(site.id, site.id)
         if now not in (site.id, rsid):
-            raise JinbaoError(f"{site.id}: active site {now!r} is neither the primary's nor the replica's ({rsid})")
+            raise JinbaoError(f"active site {now!r} is neither the primary's ({site.id}) nor the replica's ({rsid})",
+                              file=source, entry=f"active.{site.id}")
         out.append(ServiceAddress(db.hostname, rdb.hostname, site.id, rsid, addr.service(site.id, db.hostname, 4),
                                   addr.service(site.id, db.hostname, 6), now))
     return tuple(out)

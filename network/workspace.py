@@ -13,7 +13,7 @@ import dataclasses
 from functools import cached_property
 from pathlib import Path
 
-from inventory.drpolicy import load_dr_config
+from inventory.drpolicy import load_active, load_dr_config
 from inventory.load import Loaded, load
 from inventory.model import Inventory
 from ipplan.config import REGISTRY_FILE, PlanDoc, load_plan
@@ -66,7 +66,8 @@ class Workspace:
         inv = self.inventory  # read in this order, so the first broken file is the one reported
         mgmt = self.ipplan.pools["management"]
         addr = Addressing(self.registry, str(self.directory / REGISTRY_FILE))
-        services = service_addresses(inv, load_dr_config(self.directory)[0], addr)
+        active, active_file = load_active(self.directory)  # where a drill or a disaster left each database
+        services = service_addresses(inv, load_dr_config(self.directory)[0], addr, active, str(active_file))
         return PlanInput(inv=inv, addr=addr, routing=self.routing, mgmt_pools={4: mgmt.ipv4, 6: mgmt.ipv6},
                          ports=self.ports, services=services)
 

@@ -177,3 +177,30 @@ def test_a_move_withdraws_at_the_old_site_before_it_announces_at_the_new_one(pla
         plan_move(plan, SHANXI, SHANXI)
     with pytest.raises(JinbaoError, match="holds neither end"):
         plan_move(plan, SHANXI, "140100-DC")
+
+
+def test_the_state_record_says_where_each_database_runs(inv_dir) -> None:
+    """`dr-active.yaml`: after a switchover the workspace plans the gate at the DR centre, so that a routine
+    `jinbao deploy` keeps the address where the drill left it instead of announcing it at both sites."""
+    from network.workspace import Workspace
+
+    (inv_dir / "dr-active.yaml").write_text('version: 1\nactive: {"140000-DC": "100000-DR"}\n')
+    p = Workspace(inv_dir).network
+    sv = _sv(p, SHANXI)
+    assert sv.active == "100000-DR"
+    it = build_intents(p, {"JB-140000-DC-WR01", "JB-100000-DR-WR01"})
+    assert not [s for s in it["JB-140000-DC-WR01"].static_routes if s.prefix == sv.v4]
+    assert [s for s in it["JB-100000-DR-WR01"].static_routes if s.prefix == sv.v4]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('version: 1\nactive: {"140000-DC": "140100-DC"}\n',
+     "dr-active.yaml: active.140000-DC: active site '140100-DC' is neither the primary's (140000-DC) nor"),
+    ('version: 1\nactive: {"999999-DC": "100000-DR"}\n', "dr-active.yaml: active.999999-DC: unknown site"),
+    ("version: 1\nactiv: {}\n", "dr-active.yaml"),
+])
+def test_a_bad_state_record_is_one_line(inv_dir, text: str, words: str) -> None:
+    (inv_dir / "dr-active.yaml").write_text(text)
+    r = jinbao("--inventory", str(inv_dir), "verify", "--scope", "140000")
+    assert r.returncode != 0 and r.stdout == ""
+    assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
