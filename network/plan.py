@@ -16,7 +16,12 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
   ministry sends it its whole table (its own aggregates and what each child announces up), so that every
   DR line carries nothing while the ministry stands;
 - every eBGP session's import filter accepts exactly what the IP plan gives that neighbour, with a
-  maximum-prefix limit.
+  maximum-prefix limit;
+- a production database's service address (a /32 and /128, docs/dr.md) has a `network` statement on the
+  WAN routers of both its primary's and its replica's site, and static routes towards the database (WAN
+  router -> firewall -> database) only at the site that runs it as the primary now: a `network` statement
+  originates only a prefix the router has a route to (FRR's import-check, the vendors' rule), so that route
+  is the gate the drill flips, and every ancestor of both sites passes the host route upward (exact filters).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from core.errors import JinbaoError
+from inventory.drpolicy import DrDoc, first_db, replica_site
 from inventory.model import Device, Inventory, Link, Site
 from inventory.platforms import ROUTER_PLATFORMS
 from inventory.platforms import platform as platform_facts
@@ -74,6 +80,53 @@ UPLINK_KINDS = ("primary", "backup", "dr", "access")
 ZONES_BEHIND_FIREWALL = ("production", "exchange")
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceAddress:
+    """A production database's service address and the two sites that may announce it."""
+
+    db: str  # the primary's hostname (the record files the address under it)
+    replica_db: str
+    primary_site: str
+    replica_site: str
+    v4: str
+    v6: str
+    active: str  # the site that announces it: the primary's, or the replica's after a switchover/failover
+
+    def prefix(self, af: int) -> str:
+        return self.v4 if af == 4 else self.v6
+
+    def db_at(self, site: str) -> str:
+        return self.db if site == self.primary_site else self.replica_db
+
+
+def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict[str, str] | None = None,
+                      source: str = "dr-active.yaml") -> tuple[ServiceAddress, ...]:
+    """One per replicated production database (inventory/drpolicy.py's rule, the one the replication plan
+    follows), addresses from the IP record. `active`: primary site -> the site running it now (default: the
+    primary's), from the state record `source`. A pair the replication plan would refuse (`jinbao dr plan`
+    says why) gets none."""
+    devs = inv.devices_of()
+    for sid in active or {}:
+        if not inv.has_site(sid):
+            raise JinbaoError(f"unknown site {sid!r}", file=source, entry=f"active.{sid}")
+    out = []
+    for site in inv.sites:
+        db = first_db(devs[site.id]) if site.kind == "dc" else None
+        rsid = replica_site(inv, doc, site) if db else None
+        if db is None or rsid is None or not inv.has_site(rsid) or rsid == site.id:
+            continue
+        rdb = first_db(devs[rsid])
+        if rdb is None:
+            continue
+        now = (active or {}).get(site.id, site.id)
+        if now not in (site.id, rsid):
+            raise JinbaoError(f"active site {now!r} is neither the primary's ({site.id}) nor the replica's ({rsid})",
+                              file=source, entry=f"active.{site.id}")
+        out.append(ServiceAddress(db.hostname, rdb.hostname, site.id, rsid, addr.service(site.id, db.hostname, 4),
+                                  addr.service(site.id, db.hostname, 6), now))
+    return tuple(out)
+
+
 @dataclass
 class PlanInput:
     inv: Inventory
@@ -81,12 +134,15 @@ class PlanInput:
     routing: RoutingDoc
     mgmt_pools: dict[int, str]  # national management prefixes: the only sources the management ACL admits
     ports: PortRegistry = field(default_factory=PortRegistry)  # which port each router link is cabled to
+    services: tuple[ServiceAddress, ...] = ()  # database service addresses (docs/dr.md)
     _links_of: dict[str, list[Link]] = field(default_factory=dict)
     _devices_of: dict[str, list[Device]] = field(default_factory=dict)
     _device: dict[str, Device] = field(default_factory=dict)
     _nms: dict[str, list[str]] = field(default_factory=dict)
     _dr_below: dict[str, list[Site]] = field(default_factory=dict)
     national_dr: str | None = None  # the DR centre of the ministry itself
+    _svc_below: dict[str, list[ServiceAddress]] = field(default_factory=dict)
+    _svc_at: dict[str, list[ServiceAddress]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         links: dict[str, list[Link]] = defaultdict(list)
@@ -107,6 +163,27 @@ class PlanInput:
         self._dr_below = dict(below)
         ministry = self.inv.sites[0].id
         self.national_dr = next((s.id for s in self.inv.sites if s.kind == "dr" and s.parent == ministry), None)
+        svc_below: dict[str, list[ServiceAddress]] = defaultdict(list)
+        svc_at: dict[str, list[ServiceAddress]] = defaultdict(list)
+        for sv in self.services:
+            for end in (sv.primary_site, sv.replica_site):
+                if not self.inv.has_site(end):  # a slice without one end: the other still announces it
+                    continue
+                svc_at[end].append(sv)
+                up: str | None = end
+                while up is not None and self.inv.has_site(up):
+                    if sv not in svc_below[up]:
+                        svc_below[up].append(sv)
+                    up = self.inv.site(up).parent
+        self._svc_below, self._svc_at = dict(svc_below), dict(svc_at)
+
+    def services_at(self, site_id: str) -> list[ServiceAddress]:
+        """The service addresses this site's WAN routers may originate (it holds one end of the pair)."""
+        return self._svc_at.get(site_id, [])
+
+    def services_below(self, site_id: str) -> list[ServiceAddress]:
+        """The service addresses a site passes upward: those whose primary or replica is in its subtree."""
+        return self._svc_below.get(site_id, [])
 
     def dr_centres_below(self, site_id: str) -> list[Site]:
         """The DR centres in a site's subtree: it passes their aggregates upward with its own."""
@@ -162,6 +239,8 @@ def announced_up(p: PlanInput, site: Site, af: int, who: str) -> list[str]:
     out = own_aggregates(p, site, af, who)
     for dr in p.dr_centres_below(site.id):
         out += [a for a in own_aggregates(p, dr, af, who) if a not in out]
+    # service addresses that may be announced in this subtree: whichever end runs the database (docs/dr.md)
+    out += [sv.prefix(af) for sv in p.services_below(site.id)]
     return out
 
 
@@ -338,6 +417,13 @@ def _originated(p: PlanInput, site: Site, d: Device, interfaces: list[Interface]
         networks[af] = list(dict.fromkeys([*aggs, lo, *links]))
         statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
                        for agg in aggs)
+        fw = next((i for i in interfaces if i.kind == "transit"), None)
+        for sv in p.services_at(site.id) if fw is not None and fw.peer else ():
+            networks[af].append(sv.prefix(af))
+            if sv.active == site.id:  # the gate: without this route the statement originates nothing
+                via = p.addr.lan_host(site.id, "business", "transit", af, d.hostname, fw.peer)  # type: ignore[arg-type]
+                statics.append(StaticRoute(prefix=sv.prefix(af), next_hop=via.split("/")[0],
+                                           description=f"service address of {sv.db}: active here"))
     return networks
 
 
@@ -488,6 +574,13 @@ def firewall_intent(p: PlanInput, d: Device) -> DeviceIntent:
                                     ipv4=gw[4], ipv6=gw[6], link_kind=zone))
     statics = [StaticRoute(prefix=DEFAULT[af], description=f"to {wrs[0].hostname}", next_hop=p.addr.lan_host(
         site.id, "business", "transit", af, d.hostname, wrs[0].hostname).split("/")[0]) for af in (4, 6)] if wrs else []
+    for sv in p.services_at(site.id):
+        if sv.active != site.id:  # elsewhere its default route takes a local client to the WAN, to the active site
+            continue
+        for af in (4, 6):
+            db = p.addr.lan_host(site.id, "business", "production", af, d.hostname, sv.db_at(site.id))
+            statics.append(StaticRoute(prefix=sv.prefix(af), next_hop=db.split("/")[0],
+                                       description=f"service address of {sv.db} on {sv.db_at(site.id)}"))
     statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=p.routing.management.vrf,
                                description="out-of-band management"))
     return DeviceIntent(

@@ -22,7 +22,9 @@ Every rule is computed on the intents the templates render from, through the BGP
   without a provincial DR centre): a site cut off is a finding;
 - dr-idle: while every site stands, no router's best path uses a DR line (kind dr): they are the last
   resort, and a DR line carrying traffic in the intact network means a longer prefix or a local-preference
-  beats the normal path somewhere.
+  beats the normal path somewhere;
+- service-origin: every database service address (docs/dr.md) is originated by the routers of exactly one
+  site, the one the plan says runs the database now, and the ministry holds it (never two sites at once).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     _redundancy(p, sim, intents, anchors, rep, say)
     _ministry_table(p, sim, intents, rep)
     _import_filters(p, sim, intents, rep)
+    _service_origin(p, sim, intents, rep)
     say("removing every DR centre's primary data centre")
     _dr_survival(p, sim, intents, anchors, rep, say)
     return rep
@@ -241,6 +244,9 @@ def _ministry_table(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
     below = [d for c in children for d in p.dr_centres_below(c.id) if d.id in in_scope]
     expected = {parse_prefix(a) for c in (*children, *below) for af in (4, 6)
                 for a in own_aggregates(p, c, af, ministry.id)}
+    sites = {i.site for i in intents.values() if i.bgp}  # service addresses come up from where they are active
+    expected |= {parse_prefix(sv.prefix(af)) for sv in p.services for af in (4, 6)
+                 if sv.active in sites and sv.active != ministry.id}
     for h, i in intents.items():
         if i.site != ministry.id:
             continue
@@ -304,6 +310,34 @@ def _dr_idle(sim: Simulator, rep: Report) -> None:
             more = f" and {len(prefixes) - 1} more" if len(prefixes) > 1 else ""
             rep.add("dr-idle", (h, peer), f"with every site standing, {h}'s best path to {first}{more} uses the DR"
                                           f" line to {peer}")
+
+
+def _service_origin(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], rep: Report) -> None:
+    """A service address is announced by one site at a time: two would split a client's sessions between two
+    databases (one of them fenced or a standby), none would leave clients without it."""
+    origins: dict[tuple[int, int, int], set[str]] = {}
+    for h, routes in sim.local.items():
+        for pfx in routes:
+            origins.setdefault(pfx, set()).add(intents[h].site)
+    sites = {i.site for i in intents.values() if i.bgp}
+    ministry = [h for h, i in intents.items() if i.site == p.inv.sites[0].id and i.bgp]
+    for sv in p.services:
+        if sv.active not in sites:
+            continue
+        for af in (4, 6):
+            pfx = parse_prefix(sv.prefix(af))
+            rep.count("service-origin")
+            at = sorted(origins.get(pfx, set()))
+            hosts = tuple(h for h, i in intents.items() if i.site in (*at, sv.active) and i.bgp)
+            if len(at) > 1:
+                rep.add("service-origin", hosts, f"service address {sv.prefix(af)} of {sv.db} is announced by"
+                        f" {len(at)} sites at once: {', '.join(at)}")
+            elif at != [sv.active]:
+                rep.add("service-origin", hosts, f"service address {sv.prefix(af)} of {sv.db} is announced by"
+                        f" {at[0] if at else 'no site'}, not by {sv.active} where it is active")
+            for h in ministry:
+                if pfx not in sim.best[h]:
+                    rep.add("service-origin", (h,), f"{h} has no route to service address {sv.prefix(af)} of {sv.db}")
 
 
 def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],

@@ -61,9 +61,11 @@ def test_city_uplinks_prefer_primary(plan, intents) -> None:
             "0.0.0.0/0" if afi == "ipv4" else "::/0"]
         out = _rmap(wr, primary[0].route_map_out).entries[0]
         assert out.set_community == ("65100:4",)
+        af = 4 if afi == "ipv4" else 6
+        # (and its database's service address, which it announces while it runs the database: docs/dr.md)
         assert _plist(wr, out.match_prefix_list) == [
-            plan.addr.aggregate("140100-DC", pool, 4 if afi == "ipv4" else 6) for pool in
-            ("business", "loopback", "p2p")]
+            plan.addr.aggregate("140100-DC", pool, af) for pool in ("business", "loopback", "p2p")] + [
+            plan.addr.service("140100-DC", "JB-140100-DC-DB01", af)]
         assert f"OWN-{v}" == out.match_prefix_list
 
 
@@ -72,8 +74,9 @@ def test_downstream_filters_accept_exactly_the_childs_aggregates(plan, intents) 
     down = _nbrs(prov, role="downstream", peer="JB-140100-DC-WR01", afi="ipv4")
     assert len(down) == 1 and down[0].default_originate and down[0].max_prefix >= 6
     pl = _rmap(prov, down[0].route_map_in).entries[0].match_prefix_list
-    assert sorted(_plist(prov, pl)) == sorted(plan.addr.aggregate("140100-DC", pool, 4)
-                                             for pool in ("business", "loopback", "p2p"))
+    assert sorted(_plist(prov, pl)) == sorted([plan.addr.aggregate("140100-DC", pool, 4)
+                                              for pool in ("business", "loopback", "p2p")]
+                                             + [plan.addr.service("140100-DC", "JB-140100-DC-DB01", 4)])
     for i in intents.values():
         for n in i.bgp.neighbors:
             assert n.bfd and n.route_map_in and n.route_map_out
@@ -97,9 +100,9 @@ def test_aggregates_are_anchored_and_originated(plan, intents) -> None:
             agg = plan.addr.aggregate("140100-DC", pool, af)
             assert agg in discards
             assert agg in (wr.bgp.networks_v4 if af == 4 else wr.bgp.networks_v6)
-    # zones behind the firewall are reached through it
+    # zones behind the firewall are reached through it, and so is the site's database service address (docs/dr.md)
     fw_routes = [s for s in wr.static_routes if s.next_hop and s.vrf is None]
-    assert {s.description.split()[0] for s in fw_routes} == {"production", "exchange"}
+    assert {s.description.split()[0] for s in fw_routes} == {"production", "exchange", "service"}
     transit = next(i for i in wr.interfaces if i.kind == "transit")
     for s in fw_routes:
         if ":" not in s.prefix:
@@ -145,13 +148,18 @@ def test_dr_centres_have_lines_of_their_own_as_the_last_resort(plan, intents) ->
         entry = _rmap(m2, down.route_map_in).entries[0]
         assert entry.set_local_preference == 30
         own = [plan.addr.aggregate("140000-DR", pool, af) for pool in ("business", "loopback", "p2p")]
-        assert _plist(m2, entry.match_prefix_list) == own
+        # and the service addresses of the databases it holds replicas of (announced there after a failover)
+        held = [sv.prefix(af) for sv in plan.services if sv.replica_site == "140000-DR"]
+        assert len(held) >= 10 and _plist(m2, entry.match_prefix_list) == own + held
         # the province keeps passing its DR centre's aggregates up, and the ministry takes them from it
         # (longest match: otherwise the DR line would carry the traffic while the province stands)
         prov = intents["JB-140000-DC-WR01"]
         [to_parent] = _nbrs(prov, link_kind="primary", role="upstream", afi=afi)
         sent = _plist(prov, _rmap(prov, to_parent.route_map_out).entries[0].match_prefix_list)
-        assert sent == [plan.addr.aggregate("140000-DC", pool, af) for pool in ("business", "loopback", "p2p")] + own
+        svc = [sv.prefix(af) for sv in plan.services_below("140000-DC")]  # Shanxi's, and those its DR centre holds
+        assert {sv.primary_site[:2] for sv in plan.services_below("140000-DC")} == {"14"}
+        assert sent == [plan.addr.aggregate("140000-DC", pool, af) for pool in ("business", "loopback", "p2p")] + \
+            own + svc
         m1 = intents["JB-100000-DC-WR01"]
         [from_prov] = _nbrs(m1, peer="JB-140000-DC-WR01", afi=afi)
         assert _plist(m1, _rmap(m1, from_prov.route_map_in).entries[0].match_prefix_list) == sent
