@@ -1,7 +1,8 @@
 """`make run`'s lab half: the steps that act on an emulated slice of the network, each through the functions
 the matching CLI command calls (`jinbao lab up`, `vm provision`, `servers build`, `deploy`, `check …`,
-`ferry …`). Every step returns its headline figures and writes its report under `out/`; a step that does not
-pass raises a one-line JinbaoError, which the pipeline records as the failed step.
+`ferry …`; `dr build` + `dr drill` are in jinbao/labdr.py). Every step returns its headline figures and writes
+its report under `out/`; a step that does not pass raises a one-line JinbaoError, which the pipeline records as
+the failed step.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def _write_json(path: Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
 
 
-def preflight(run: LabRun) -> None:
-    """What the lab needs, checked before any work: root, and a slice that exists."""
+def preflight(run: LabRun, inventory_dir: Path) -> str:
+    """What the lab needs, checked before any work: root, a slice that exists, and a replication pair with both
+    ends in it for the DR drill (returned as `primary -> replica`)."""
+    from jinbao.labdr import slice_pair
     from lab.slice import SLICES
 
     if os.geteuid() != 0:
@@ -53,6 +56,8 @@ def preflight(run: LabRun) -> None:
                           " for the offline half")
     if run.slice not in SLICES:
         raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
+    pair = slice_pair(inventory_dir, run.slice)
+    return f"{pair.primary} -> {pair.replica}"
 
 
 RUN_MARK = "built-by-jinbao-run"
@@ -142,15 +147,19 @@ def vm_provision(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> d
     return {"vms": len(wanted), "created": created, "second_pass_unchanged": unchanged, "datacenters": len(by_dc)}
 
 
-def servers_build(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
-    """`jinbao servers build --lab`: playbooks/site.yml over SSH on the lab's DB, EX and DS servers."""
+def servers_build(run: LabRun, out_dir: Path, say: Say, extra_vars: dict[str, Any] | None = None,
+                  ) -> dict[str, Any]:
+    """`jinbao servers build --lab`: playbooks/site.yml over SSH on the lab's DB, EX and DS servers. `extra_vars`:
+    the replication plan's variables (`jinbao dr vars`) for the pair the run drills: with them the DB servers'
+    pg_hba and host firewall admit the replication peer and the DR centre's standby port (the replication build
+    re-runs the postgresql role but not the baseline that writes the firewall)."""
     from jinbao import provision
     from lab.servers import running_spec, write_inventory
 
     with tempfile.TemporaryDirectory(prefix="jinbao-run-") as tmp:
         inventory = write_inventory(running_spec(run.name), Path(tmp) / "inventory")
         result = provision.run_playbook("site", inventory, vault_password_file=LAB_VAULT_PASSWORD,
-                                        progress=say)
+                                        progress=say, extra_vars=extra_vars)
     _write_json(out_dir / "servers.json", result.to_dict())
     atomic_write_text(out_dir / "servers-recap.txt", provision.format_recap(result) + "\n")
     if not result.ok:
@@ -326,22 +335,6 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
         raise JinbaoError(f"{first} ({counts['fail']} fail, {counts['error']} error of {len(results)};"
                           " out/compliance.html)")
     return {"results": len(results), **counts, "score_pct": score}
-
-
-def dr_drill_blocker(inventory_dir: Path) -> str:
-    """Why the DR switchover drill is not a step of `make run` yet (said in the summary and the index, never
-    faked): the replication plan of the inventory, as `jinbao dr plan` computes it."""
-    from dr.config import load_dr_config
-    from dr.plan import replication_plan
-    from inventory.load import load
-
-    try:
-        doc, path = load_dr_config(inventory_dir)
-        replication_plan(load(inventory_dir).inventory, doc, str(path))
-    except JinbaoError as e:
-        return f"`jinbao dr plan` refuses this inventory's DR plan ({' '.join(str(e).split())})"
-    return ("the drill (`jinbao dr build` + `jinbao dr drill --mode switchover`, then failback) is not wired into "
-            "make run yet: it runs on its own lab (tests/disaster, bench/dr_drill.py)")
 
 
 # --- the ferry -------------------------------------------------------------------------------------------------
