@@ -35,7 +35,8 @@ REPORTS: tuple[tuple[str, str, str], ...] = (
     ("Compliance", "compliance.json", "compliance results (JSON)"),
     ("Compliance", "compliance.junit.xml", "compliance results (JUnit)"),
     ("DR", "dr/*.html", "DR drill report"),
-    ("Ferry", "ferry.json", "one-way ferry transfer of the day's pension macro-analysis upload"),
+    ("Ferry", "ferry.json", "one-way ferry transfer of the day's pension macro-analysis upload, and its load into"
+     " the decision database (rows, contributors per region)"),
 )
 
 CSS = """body{font:15px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -69,6 +70,8 @@ def headline(figures: dict[str, dict[str, Any]], not_run: dict[str, str]) -> lis
         ("DR drill RTO / RPO", None, not_run.get("dr-drill", "")),
         ("Ferry throughput", f and f"{f['throughput_mbit_s']} Mbit/s",
          (f and f"{f['bytes']} bytes in {f['transfer_s']} s, sender start to verified delivery") or ""),
+        ("Decision DB rows loaded", str(f["rows_loaded"]) if f and "rows_loaded" in f else None,
+         f"{f['regions']} regions, jb_decision on the decision server" if f and "regions" in f else ""),
     ]
 
 

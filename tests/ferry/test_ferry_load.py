@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jinbao.labrun import pension_upload
 from network.ferry import journal
-from network.ferry.load import LOG_TABLE, LoadError, check_batch, load_inbox, region_totals, schema_sql
+from network.ferry.load import LOG_TABLE, LoadError, check_batch, load_inbox, region_totals
 from network.ferry.manifest import build_manifest
 from network.ferry.receiver import JOURNAL, REASON, delivered_key
+from tests.ferry.decisiondb import DecisionDb, decision_db, query, run_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "date,slot,region,contributors,retirees,contributions_cny,payouts_cny,fund_balance_cny,avg_pension_cny," \
@@ -168,72 +168,41 @@ def test_cli_refuses_a_password_on_the_command_line(box: tuple[Path, Path]) -> N
 
 # -- real PostgreSQL 15 -------------------------------------------------------------------------------------------
 PORT = 55532  # clear of tests/disaster (55432-55443)
-ETL_PASSWORD = "LAB-ONLY-ferry-load-test"  # a throwaway cluster on loopback, deleted after the module
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[dict[str, str]]:
+def pg() -> Iterator[DecisionDb]:
     if os.geteuid() != 0:
         pytest.skip("runs PostgreSQL as user postgres (needs root)")
+    with decision_db(PORT) as db:
+        yield db
+
+
+def _count(db: DecisionDb, sql: str, *args: object) -> int:
+    return int(query(db, sql, *args)[0][0])
+
+
+def _etl(db: DecisionDb) -> Callable[[], Any]:
     import psycopg
 
-    from tests.disaster.pgpair import Node, build_single
-
-    root = Path(tempfile.mkdtemp(prefix="jbferry-load-"))
-    os.chmod(root, 0o755)  # user postgres must reach it
-    node: Node | None = None
-    try:
-        node = build_single(root, PORT, "decision")
-        with psycopg.connect(node.dsn(), autocommit=True) as c:  # what roles/postgresql builds for jb_decision
-            c.execute("CREATE ROLE jb_decision_owner NOLOGIN")
-            c.execute("CREATE DATABASE jb_decision OWNER jb_decision_owner")
-            c.execute(f"CREATE ROLE dss_etl LOGIN PASSWORD '{ETL_PASSWORD}'")
-        with psycopg.connect(node.dsn().replace("dbname=postgres", "dbname=jb_decision"), autocommit=True) as c:
-            c.execute("REVOKE CONNECT, TEMPORARY ON DATABASE jb_decision FROM PUBLIC")
-            c.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            c.execute("GRANT CONNECT ON DATABASE jb_decision TO dss_etl")
-            c.execute("CREATE SCHEMA warehouse AUTHORIZATION jb_decision_owner")
-            c.execute("GRANT USAGE ON SCHEMA warehouse TO dss_etl")
-            c.execute("ALTER DEFAULT PRIVILEGES FOR ROLE jb_decision_owner IN SCHEMA warehouse "
-                      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO dss_etl")
-        passfile = root / "pgpass"
-        passfile.write_text(f"127.0.0.1:{PORT}:jb_decision:dss_etl:{ETL_PASSWORD}\n")
-        os.chmod(passfile, 0o600)
-        yield {"admin": node.dsn().replace("dbname=postgres", "dbname=jb_decision"), "passfile": str(passfile),
-               "etl": f"host=127.0.0.1 port={PORT} dbname=jb_decision user=dss_etl passfile={passfile}",
-               "etl_cli": f"host=127.0.0.1 port={PORT} dbname=jb_decision user=dss_etl"}
-    finally:
-        (node or Node(root, "decision", PORT)).stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _count(dsn: str, sql: str, *args: object) -> int:
-    import psycopg
-
-    with psycopg.connect(dsn) as c:
-        return int(c.execute(sql, list(args)).fetchone()[0])
+    return lambda: psycopg.connect(f"{db.etl} passfile={db.passfile}")
 
 
 @pytest.mark.integration
-def test_load_into_the_decision_database(pg: dict[str, str], tmp_path: Path) -> None:
-    import psycopg
-
+def test_load_into_the_decision_database(pg: DecisionDb, tmp_path: Path) -> None:
     inbox, state = tmp_path / "inbox", tmp_path / "state"
     files = pension_upload(tmp_path / "up", "2026-12-01", ["太原", "大同", "阳泉", "长治", "晋城", "朔州"],
                            rows_per_region=96)
     deliver(inbox, state, "pension-macro-2026-12-01", {f.name: f.read_bytes() for f in files})
 
-    def etl() -> psycopg.Connection:
-        return psycopg.connect(pg["etl"])
-
+    etl = _etl(pg)
     # the loader role may not create tables (as built): one line saying what to do, nothing loaded
     [r] = load_inbox(etl, inbox, state)
     assert r.status == "failed" and r.error == (
         "warehouse.pension_macro does not exist and role dss_etl may not create it: run "
         "`jinbao ferry schema | psql -d jb_decision` as the database owner"), r
-    # the DBA's one-time step, as the CLI prints it (psql as the superuser, tables owned by the owner role)
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", pg["admin"]], input=schema_sql(), text=True,
-                   check=True, capture_output=True)
+    # the DBA's one-time step, as `jinbao ferry schema` prints it (tables owned by the owner role)
+    run_schema(pg)
     [r] = load_inbox(etl, inbox, state)
     assert (r.status, r.rows, r.table) == ("loaded", 6 * 96, "warehouse.pension_macro"), r
     expect: dict[str, int] = {}
@@ -241,7 +210,7 @@ def test_load_into_the_decision_database(pg: dict[str, str], tmp_path: Path) -> 
         for line in f.read_text().splitlines()[1:]:
             v = line.split(",")
             expect[v[2]] = expect.get(v[2], 0) + int(v[3])
-    with psycopg.connect(pg["etl"]) as c:
+    with _etl(pg)() as c:
         assert region_totals(c, "pension-macro-2026-12-01") == expect
         log = c.execute(f"SELECT dataset, files, rows, loaded_by FROM {LOG_TABLE} WHERE batch_id = %s",
                         ["pension-macro-2026-12-01"]).fetchone()
@@ -250,21 +219,16 @@ def test_load_into_the_decision_database(pg: dict[str, str], tmp_path: Path) -> 
     # a re-run, and the same batch delivered again (a receiver whose state was lost): never loaded twice
     [r] = load_inbox(etl, inbox, state)
     assert r.status == "already-loaded" and r.rows == 0
-    assert _count(pg["etl"], "SELECT count(*) FROM warehouse.pension_macro") == 6 * 96
+    assert _count(pg, "SELECT count(*) FROM warehouse.pension_macro") == 6 * 96
 
 
 @pytest.mark.integration
-def test_duplicate_batch_and_overlapping_rows_leave_nothing(pg: dict[str, str], tmp_path: Path) -> None:
-    import psycopg
-
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", pg["admin"]], input=schema_sql(), text=True,
-                   check=True, capture_output=True)
-    before = _count(pg["etl"], "SELECT count(*) FROM warehouse.pension_macro")
+def test_duplicate_batch_and_overlapping_rows_leave_nothing(pg: DecisionDb, tmp_path: Path) -> None:
+    run_schema(pg)
+    before = _count(pg, "SELECT count(*) FROM warehouse.pension_macro")
     inbox, state = tmp_path / "inbox", tmp_path / "state"
 
-    def etl() -> psycopg.Connection:
-        return psycopg.connect(pg["etl"])
-
+    etl = _etl(pg)
     # same batch id, different content (delivered by a receiver that had lost its journal): refused
     deliver(inbox, state, "pension-macro-dup", {"a.csv": csv_of("甲", "乙").replace(b"2026-12-01", b"2026-11-01")})
     assert [r.status for r in load_inbox(etl, inbox, state)] == ["loaded"]
@@ -281,20 +245,19 @@ def test_duplicate_batch_and_overlapping_rows_leave_nothing(pg: dict[str, str], 
     assert r.status == "failed" and r.error == (
         "pension-macro-overlap/b.csv:2: a row with the same date,slot,region is already in warehouse.pension_macro "
         "(loaded by another batch), nothing of pension-macro-overlap loaded"), r
-    assert _count(pg["etl"], "SELECT count(*) FROM warehouse.pension_macro") == before + 4
-    assert _count(pg["etl"], f"SELECT count(*) FROM {LOG_TABLE} WHERE batch_id = %s", "pension-macro-overlap") == 0
-    assert _count(pg["etl"], "SELECT count(*) FROM warehouse.pension_macro WHERE region = '丁'") == 0
+    assert _count(pg, "SELECT count(*) FROM warehouse.pension_macro") == before + 4
+    assert _count(pg, f"SELECT count(*) FROM {LOG_TABLE} WHERE batch_id = %s", "pension-macro-overlap") == 0
+    assert _count(pg, "SELECT count(*) FROM warehouse.pension_macro WHERE region = '丁'") == 0
 
 
 @pytest.mark.integration
-def test_cli_loads_with_the_passfile_and_reports_json(pg: dict[str, str], tmp_path: Path) -> None:
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", pg["admin"]], input=schema_sql(), text=True,
-                   check=True, capture_output=True)
+def test_cli_loads_with_the_passfile_and_reports_json(pg: DecisionDb, tmp_path: Path) -> None:
+    run_schema(pg)
     inbox, state = tmp_path / "inbox", tmp_path / "state"
     d = deliver(inbox, state, "pension-macro-cli", {"a.csv": csv_of("戊", slots=5).replace(b"2026-12-01",
                                                                                           b"2026-10-01")})
     deliver(inbox, state, "pension-macro-cli-bad", {"a.csv": csv_of("己").replace(b",100,", b",x,")})
-    env = {**os.environ, "PGPASSFILE": pg["passfile"], "JINBAO_DECISION_DSN": pg["etl_cli"]}
+    env = {**os.environ, "PGPASSFILE": str(pg.passfile), "JINBAO_DECISION_DSN": pg.etl}
     cmd = [sys.executable, "-m", "jinbao.cli", "ferry", "load", "--inbox", str(inbox), "--state", str(state), "--json"]
     r = subprocess.run([*cmd, str(d)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -306,4 +269,4 @@ def test_cli_loads_with_the_passfile_and_reports_json(pg: dict[str, str], tmp_pa
         ("pension-macro-cli", "already-loaded"), ("pension-macro-cli-bad", "failed")]
     assert r.stderr.strip().splitlines()[-1] == ("error: pension-macro-cli-bad/a.csv:2: column contributors: 'x' is "
                                                  "not an integer")
-    assert _count(pg["etl"], "SELECT count(*) FROM warehouse.pension_macro WHERE region = '己'") == 0
+    assert _count(pg, "SELECT count(*) FROM warehouse.pension_macro WHERE region = '己'") == 0
