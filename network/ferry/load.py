@@ -219,10 +219,10 @@ def parse_csv(name: str, data: bytes, ds: Dataset, seen: dict[tuple[Any, ...], s
 def check_batch(inbox: Path, state: Path, batch: Path) -> Checked | None:
     """Every check of a batch that needs no database. None: not a dataset this loader knows (left alone)."""
     bid = batch.name
-    if batch.resolve().parent != inbox.resolve() or bid.startswith("."):
-        raise LoadError(f"{batch}: not a batch directory of the inbox {inbox}")
-    if (batch / REASON).exists():
+    if (batch / REASON).exists():  # a quarantine directory, wherever it is
         raise LoadError(f"{bid}: quarantined ({(batch / REASON).read_text(errors='replace').strip()}), never loaded")
+    if batch.resolve().parent != inbox.resolve() or bid.startswith("."):
+        raise LoadError(f"{batch}: not a batch directory of the inbox {inbox}, never loaded")
     if not batch.is_dir():
         raise LoadError(f"{bid}: no such batch in the inbox {inbox}")
     delivered, quarantined = delivered_batches(state)
