@@ -39,7 +39,8 @@ REPORTS: tuple[tuple[str, str, str], ...] = (
     ("DR", "dr/drill-*-failback.html", "DR failback drill report"),
     ("DR", "dr/drill-*.json", "DR drill reports (JSON)"),
     ("DR", "dr/replication-recap.txt", "playbooks/dr/replication.yml play recap (the pair's replication build)"),
-    ("Ferry", "ferry.json", "one-way ferry transfer of the day's pension macro-analysis upload"),
+    ("Ferry", "ferry.json", "one-way ferry transfer of the day's pension macro-analysis upload, and its load into"
+     " the decision database (rows, contributors per region)"),
 )
 
 CSS = """body{font:15px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -94,6 +95,8 @@ def headline(figures: dict[str, dict[str, Any]], failed: str | None = None,
         ("Compliance score", c and f"{c['score_pct']} %", (c and f"{c['pass']} of {c['results']} checks pass") or ""),
         ("Ferry throughput", f and f"{f['throughput_mbit_s']} Mbit/s",
          (f and f"{f['bytes']} bytes in {f['transfer_s']} s, sender start to verified delivery") or ""),
+        ("Decision DB rows loaded", str(f["rows_loaded"]) if f and "rows_loaded" in f else None,
+         f"{f['regions']} regions, jb_decision on the decision server" if f and "regions" in f else ""),
     ]
     out = [(label, value, note, "") for label, value, note in rows]
     out.insert(4, _dr(figures.get("dr-drill"), failed))

@@ -19,7 +19,8 @@ STEPS = [{"step": "routing", "seconds": 1.5, "sessions": "12/12", "reachable": "
          {"step": "isolation", "seconds": 9.0, "probes": 300, "pass": 300, "fail": 0, "zone_hosts": 9},
          {"step": "compliance", "seconds": 3.0, "results": 200, "pass": 200, "fail": 0, "error": 0,
           "score_pct": 100.0},
-         {"step": "ferry", "seconds": 2.0, "batch": "b", "bytes": 1000, "transfer_s": 1, "throughput_mbit_s": 42.0}]
+         {"step": "ferry", "seconds": 2.0, "batch": "b", "bytes": 1000, "transfer_s": 1, "throughput_mbit_s": 42.0,
+          "rows_loaded": 3072, "regions": 32}]
 
 
 def _out(tmp_path: Path) -> Path:
@@ -39,6 +40,7 @@ def test_index_links_only_what_exists_and_says_what_did_not_run(tmp_path: Path) 
     assert "deploy.json" not in page  # not written: not linked
     assert "12/12" in page and "300 pass / 0 fail" in page and "100.0 %" in page and "42.0 Mbit/s" in page
     assert "the run stopped before the drill" in page and "all steps passed" in page  # no dr-drill step here
+    assert "<span>Decision DB rows loaded</span><b>3072</b><small>32 regions" in page
     failed = render_index(out, STEPS[:1], {}, LabRun("jbx"), "isolation", "x -> y: open")
     assert "FAILED at step isolation: x -&gt; y: open" in failed and 'class="verdict bad"' in failed
 

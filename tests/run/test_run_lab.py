@@ -87,6 +87,10 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     assert f["compliance"]["score_pct"] == 100.0 and f["compliance"]["results"] > 100
     assert f["deploy"]["rulesets"] >= 2 and f["vm-provision"]["created"] == f["vm-provision"]["vms"] > 0
     assert f["ferry"]["throughput_mbit_s"] > 1 and f["servers"]["servers"] >= 6
+    # the upload in the decision database of the lab's decision server: every row, every region once
+    db = json.loads((out / "ferry.json").read_text())["decision_db"]
+    assert f["ferry"]["rows_loaded"] == db["rows"] > 0 and f["ferry"]["regions"] == db["query"]["regions"] > 0
+    assert db["rows"] == 96 * db["query"]["regions"] and db["query"]["contributors"] > 0
     for name in REPORTS:
         assert (out / name).is_file(), name
     assert len(list((out / "netbox").glob("*.csv"))) == 6
