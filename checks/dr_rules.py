@@ -58,13 +58,18 @@ def evaluate(check: str, st: Record, facts: Record, max_lag_s: float = ASYNC_RPO
         if facts["error"]:
             return "error", facts["error"]
         age = "never" if facts["archived_age_s"] is None else f"{facts['archived_age_s']:.0f} s ago"
+        counts = f"archived_count={facts['archived_count']}, failed_count={facts['failed_count']}"
         if facts["archive_mode"] not in ("on", "always"):
-            return "fail", f"archive_mode={facts['archive_mode']}"
+            return "fail", f"archive_mode={facts['archive_mode']} ({counts})"
+        if not facts["archived_count"] or facts["archived_age_s"] is None:
+            # an archive that never received a WAL file holds nothing to restore from, whatever the backlog
+            return "fail", f"WAL was never archived (last archived: {age}; {counts})"
         if facts["archive_failing"]:
-            return "fail", f"the archiver's last attempt failed ({facts['last_failed_wal']}); last success {age}"
+            return "fail", (f"the archiver's last attempt failed ({facts['last_failed_wal']}) after its last"
+                            f" success {age}; {counts}")
         if (facts["archive_ready"] or 0) > MAX_ARCHIVE_READY:
-            return "fail", f"{facts['archive_ready']} WAL segments waiting to be archived; last success {age}"
-        return "pass", f"{facts['archive_ready']} segments waiting; last archived {age}"
+            return "fail", f"{facts['archive_ready']} WAL segments waiting to be archived; last success {age}; {counts}"
+        return "pass", f"{facts['archive_ready']} segments waiting; last archived {age}; {counts}"
     return "error", f"unknown dr check {check!r}"
 
 
@@ -85,7 +90,8 @@ HEALTHY_STATUS: dict[str, Any] = {  # the fields of dr.status.PairStatus (a test
     "sync_state": "async", "lag_bytes": 0, "lag_s": 0.05, "error": None, "active": "primary"}
 HEALTHY_FACTS: dict[str, Any] = {  # dr.status.PairFacts
     "replication_ssl": True, "replication_tls_version": "TLSv1.3", "archive_ready": 0, "archived_age_s": 12.0,
-    "archive_failing": False, "last_failed_wal": None, "archive_mode": "on", "error": None}
+    "archive_failing": False, "last_failed_wal": None, "archive_mode": "on", "archived_count": 42,
+    "failed_count": 0, "error": None}
 
 
 def apply_scenario(scenario: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,8 +5,9 @@ A control's `check` names one suite test, `<file>::<test>` (e.g. `test_baseline.
 every suite test is mapped by exactly one control (tests/compliance/test_servers_dr_units.py). Hosts are
 checked in parallel, one pytest process per host (testinfra's ansible backend, `--sudo`), each writing JUnit
 XML, which is then read here: passed -> pass, failed -> fail (the assertion as evidence), error (the host
-unreachable, a fixture broke) -> error, skipped (e.g. the PostgreSQL suite on a server without a database) ->
-no result: the control does not apply there.
+unreachable, a fixture broke, a database server's inventory incomplete) -> error. Only controls that apply to
+the host's role are read; a suite that skipped one of those (e.g. the PostgreSQL suite deciding a DB server is
+not a database) is an error too: what the catalogue says applies is never silently left out.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def run_suites(inventory: Path, hosts: Iterable[str], vault_password_file: Path 
 
 
 def _outcome(case: ET.Element) -> tuple[str, str] | None:
-    """(status, evidence) of one JUnit test case; None when skipped (not applicable)."""
+    """(status, evidence) of one JUnit test case; None when skipped."""
     for tag, status in (("failure", "fail"), ("error", "error")):
         el = case.find(tag)
         if el is not None:
@@ -93,7 +94,7 @@ def _outcome(case: ET.Element) -> tuple[str, str] | None:
 
 def results_from_junit(cat: Catalogue, host: str, role: str, xml: str) -> list[Result]:
     """One host's suite outcomes -> one Result per applicable control. A control that applies to the host's
-    role but whose test did not run at all (pytest crashed, no JUnit) is an error, never a pass."""
+    role but whose test did not run at all (pytest crashed, no JUnit) or was skipped is an error, never a pass."""
     controls = [c for c in cat.of_kind("testinfra") if c.applies_to.matches(role)]
     by_test: dict[str, Control] = {c.check or "": c for c in controls}
     seen: dict[str, tuple[str, str] | None] = {}
@@ -113,10 +114,11 @@ def results_from_junit(cat: Catalogue, host: str, role: str, xml: str) -> list[R
     for test, c in sorted(by_test.items(), key=lambda kv: kv[1].id):
         if test in seen:
             got = seen[test]
-            if got is None:
-                continue  # skipped: not applicable on this host
-            status, evidence = got
-            evidence = f"{test}: {evidence}"
+            if got is None:  # the catalogue says it applies to this role: the suite disagreeing is an error
+                status, evidence = "error", f"{test}: skipped on a {role} host, to which the control applies"
+            else:
+                status, evidence = got
+                evidence = f"{test}: {evidence}"
         else:
             status, evidence = "error", f"{test}: no outcome ({why if not seen else 'test not collected'})"
         out.append(Result(host, c.id, c.clause, status, evidence, site_of(host), "testinfra"))  # type: ignore[arg-type]

@@ -10,14 +10,16 @@ make replication go round in a circle.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from core.errors import JinbaoError
 from dr.config import DrDoc
 from inventory.drpolicy import DB_ROLE, default_replica_site, first_db, replica_site
 from inventory.model import Inventory, Site
+from network.addressing import Addressing
 
-__all__ = ["DB_ROLE", "Pair", "default_replica_site", "has_own_lines", "replication_plan", "slot_name"]
+__all__ = ["DB_ROLE", "Pair", "default_replica_site", "has_own_lines", "replication_plan", "slot_name",
+           "with_service_addresses"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,9 @@ class Pair:
     primary_site: str
     replica_site: str
     slot: str  # replication slot and standby application_name on the primary (stable, per primary)
+    # the service address (IP record, pool `service`): what clients are given; the active site announces it
+    service_v4: str = ""
+    service_v6: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -79,6 +84,13 @@ def replication_plan(inv: Inventory, doc: DrDoc, source: str = "dr.yaml") -> lis
         pairs.append(Pair(primary.hostname, replica.hostname, mode, site.id, rsid, slot_name(primary.hostname)))
     _refuse_cycles(pairs, source)
     return pairs
+
+
+def with_service_addresses(pairs: list[Pair], addr: Addressing) -> list[Pair]:
+    """Each pair with its database's service address from the IP record (refused, naming the key, when
+    `jinbao ipplan allocate` has not given it one)."""
+    return [replace(p, service_v4=addr.service(p.primary_site, p.primary, 4),
+                    service_v6=addr.service(p.primary_site, p.primary, 6)) for p in pairs]
 
 
 def _refuse_cycles(pairs: list[Pair], source: str) -> None:

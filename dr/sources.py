@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import JinbaoError
 from core.playbooks import LAB_VAULT_PASSWORD, PLUGIN_INVENTORY
 from dr.plan import Pair
 
+if TYPE_CHECKING:
+    from network.workspace import Workspace
+
 FIELDS = set(Pair.__dataclass_fields__)
+OPTIONAL = {"service_v4", "service_v6"}  # plans written before the service addresses existed lack them
 
 
 def pairs_from_file(path: Path) -> list[Pair]:
@@ -28,8 +33,9 @@ def pairs_from_file(path: Path) -> list[Pair]:
         raise JinbaoError("expected {\"pairs\": [...]} (jinbao dr plan --json)", file=str(path))
     out = []
     for i, row in enumerate(rows):
-        if not isinstance(row, dict) or set(row) != FIELDS:
-            raise JinbaoError(f"a pair needs exactly {', '.join(sorted(FIELDS))}", file=str(path), entry=f"pairs[{i}]")
+        if not isinstance(row, dict) or not FIELDS - OPTIONAL <= set(row) <= FIELDS:
+            raise JinbaoError(f"a pair needs exactly {', '.join(sorted(FIELDS - OPTIONAL))}"
+                              f" (and optionally {', '.join(sorted(OPTIONAL))})", file=str(path), entry=f"pairs[{i}]")
         if row["mode"] not in ("async", "sync"):
             raise JinbaoError(f"mode {row['mode']!r}: async or sync", file=str(path), entry=f"pairs[{i}]")
         out.append(Pair(**{k: str(v) for k, v in row.items()}))
@@ -39,12 +45,18 @@ def pairs_from_file(path: Path) -> list[Pair]:
 def load_pairs(plan_file: Path | None, inventory_dir: Path) -> list[Pair]:
     if plan_file is not None:
         return pairs_from_file(plan_file)
-    from dr.config import load_dr_config
-    from dr.plan import replication_plan
-    from inventory.load import load
+    return plan_pairs(inventory_dir)
 
+
+def plan_pairs(inventory_dir: Path, ws: Workspace | None = None) -> list[Pair]:
+    """The replication plan of an inventory directory, each pair with its service addresses."""
+    from dr.config import load_dr_config
+    from dr.plan import replication_plan, with_service_addresses
+    from network.workspace import Workspace
+
+    ws = ws or Workspace(inventory_dir)
     doc, path = load_dr_config(inventory_dir)
-    return replication_plan(load(inventory_dir).inventory, doc, str(path))
+    return with_service_addresses(replication_plan(ws.inventory, doc, str(path)), ws.network.addr)
 
 
 def pair_of_site(pairs: list[Pair], site: str) -> Pair:

@@ -85,7 +85,8 @@ def current_status(pair: Pair, primary_dsn: str, replica_dsn: str) -> PairStatus
 
 # What an audit of a pair needs beyond its state (`jinbao check dr`), read from the end accepting writes:
 # whether the walsender's connection is TLS, and how far WAL archiving is behind (segments waiting in
-# archive_status as .ready, the archiver's last success and failure). pg_monitor is enough for all of it.
+# archive_status as .ready, the archiver's last success and failure, its success and failure counts).
+# pg_monitor is enough for all of it.
 FACTS_QUERY = """
 SELECT (SELECT l.ssl FROM pg_replication_slots s JOIN pg_stat_ssl l ON l.pid = s.active_pid
         WHERE s.slot_name = %s),
@@ -95,7 +96,9 @@ SELECT (SELECT l.ssl FROM pg_replication_slots s JOIN pg_stat_ssl l ON l.pid = s
        extract(epoch FROM now() - a.last_archived_time)::float8,
        coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false),
        a.last_failed_wal,
-       current_setting('archive_mode')
+       current_setting('archive_mode'),
+       a.archived_count,
+       a.failed_count
 FROM pg_stat_archiver a
 """
 
@@ -109,6 +112,8 @@ class PairFacts:
     archive_failing: bool | None  # the last attempt failed
     last_failed_wal: str | None
     archive_mode: str | None
+    archived_count: int | None  # WAL files archived since the statistics were reset (0: never)
+    failed_count: int | None  # failed attempts since then
     error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -120,7 +125,7 @@ def pair_facts(pair: Pair, dsn: str) -> PairFacts:
         with psycopg.connect(dsn, autocommit=True, **CONNECT_OPTS) as conn:  # type: ignore[arg-type]
             row = conn.execute(FACTS_QUERY, (pair.slot, pair.slot)).fetchone()
     except psycopg.Error as e:
-        return PairFacts(None, None, None, None, None, None, None,
+        return PairFacts(None, None, None, None, None, None, None, None, None,
                          (str(e).strip().splitlines() or [type(e).__name__])[0])
     assert row is not None  # pg_stat_archiver has exactly one row
     return PairFacts(*row)

@@ -16,6 +16,7 @@ from core.yamlio import parse_model, read_yaml
 from inventory.model import Device, Inventory, Site
 
 DR_FILE = "dr.yaml"
+ACTIVE_FILE = "dr-active.yaml"  # which site runs each replicated database now (docs/dr.md); absent: the primaries
 DB_ROLE = "DB"
 Mode = Literal["async", "sync"]
 
@@ -37,6 +38,22 @@ class DrDoc(_Doc):
     version: Literal[1]
     defaults: DefaultsDoc = DefaultsDoc()
     sites: dict[str, SiteDoc] = {}
+
+
+class ActiveDoc(_Doc):
+    """`dr-active.yaml`: primary site -> the site that runs its database now and announces its service address.
+    Written when a drill or a disaster moves a database; `jinbao deploy` then renders the routes there."""
+
+    version: Literal[1]
+    active: dict[str, str] = {}
+
+
+def load_active(directory: Path) -> tuple[dict[str, str], Path]:
+    """The state record of an inventory directory; a missing file means every database at its primary."""
+    path = Path(directory) / ACTIVE_FILE
+    if not path.exists():
+        return {}, path
+    return dict(parse_model(ActiveDoc, read_yaml(path), path).active), path
 
 
 def load_dr_config(directory: Path) -> tuple[DrDoc, Path]:

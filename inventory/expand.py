@@ -331,6 +331,28 @@ def _dr_lines(ctx: _Ctx, devices: tuple[Device, ...]) -> tuple[Link, ...]:
             raise ctx.err(entry if target == national else f"site {s.id}",
                           f"site {target if not up else s.id} has no router to terminate {s.id}'s DR line")
         out.append(Link(up[1 % len(up)], low[1 % len(low)], "dr", target, s.id, numbered_in=ministry))
+    return tuple(out) + _national_dr_lines(ctx, routers, out)
+
+
+def _national_dr_lines(ctx: _Ctx, routers: dict[str, list[str]], dr_lines: list[Link]) -> tuple[Link, ...]:
+    """The national DR centre backs up the ministry and every provincial-level data centre: with the ministry
+    gone (and every province single-homed to it) each of them still needs a way there. Every provincial-level
+    data centre's second WAN router gets a line (kind dr) to the national DR centre's router, which is the
+    upper end (`a`): the line is named by the province's router, so it never collides with the national DR
+    centre's own line. A province whose router already ends such a line (`line_to`) gets no second one. After
+    every other line and numbered from the ministry's p2p space, as the other DR lines (docs/routing.md)."""
+    ministry = f"{ctx.doc.network.ministry.code}-DC"
+    national = next((s for s in ctx.sites.values() if s.kind == "dr" and s.parent == ministry), None)
+    if national is None or not routers.get(national.id):
+        return ()
+    nd = routers[national.id][0]
+    joined = {lk.a_site for lk in dr_lines if lk.b_site == national.id}
+    out: list[Link] = []
+    for s in ctx.sites.values():
+        if s.kind != "dc" or s.parent != ministry or s.id in joined or not routers.get(s.id):
+            continue
+        low = routers[s.id]
+        out.append(Link(nd, low[1 % len(low)], "dr", national.id, s.id, numbered_in=ministry))
     return tuple(out)
 
 

@@ -59,7 +59,9 @@ class Link:
 
     a: str
     b: str
-    kind: str  # primary | backup | access | internal | dr (a DR centre's own line, `b` its router)
+    # primary | backup | access | internal | dr (a DR centre's own line, `b` its router; or a provincial-level
+    # data centre's line to the national DR centre, `a` the national DR router)
+    kind: str
     a_site: str
     b_site: str
     numbered_in: str = ""  # the site whose p2p space holds its /31s when not the lower site (DR lines)

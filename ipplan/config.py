@@ -14,7 +14,9 @@ from inventory.naming import ROLES
 
 PLAN_FILE = "ipplan.yaml"
 REGISTRY_FILE = "ip-registry.tsv"
-POOLS = ("business", "office", "management", "loopback", "p2p", "dmz")
+# service: the DR service addresses (docs/dr.md): one host route per production database, announced by
+# whichever site runs it as the primary, never as a pool aggregate
+POOLS = ("business", "office", "management", "loopback", "p2p", "dmz", "service")
 HEADROOM_TIERS = ("ministry", "province", "municipality", "city", "dr", "access")
 
 
@@ -67,6 +69,12 @@ class LoopbackDoc(_Doc):
     _r = field_validator("roles")(_roles)
 
 
+class ServiceDoc(_Doc):
+    """The service address of each replicated production database (a data centre's first DB server)."""
+    ipv4: int = Field(32, ge=32, le=32)  # a host route: the one address a client is given
+    ipv6: int = Field(128, ge=128, le=128)
+
+
 class P2pDoc(_Doc):
     ipv4: int = Field(31, ge=24, le=31)
     ipv6: int = Field(127, ge=64, le=127)
@@ -99,6 +107,7 @@ class PlanDoc(_Doc):
     subnets: SubnetsDoc
     loopback: LoopbackDoc
     p2p: P2pDoc = P2pDoc()
+    service: ServiceDoc = ServiceDoc()
     management: MgmtDoc = MgmtDoc()
     reservations: tuple[ReservationDoc, ...] = ()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from inventory.drpolicy import first_db
 from inventory.model import Inventory, Site
 from ipplan import keys
 from ipplan.addr import plen_for
@@ -72,6 +73,11 @@ def build_demand(inv: Inventory, plan: PlanDoc) -> list[Request]:
                 for af, plen in ((4, plan.loopback.ipv4), (6, plan.loopback.ipv6)):
                     add(site.id, Request(keys.loopback(af, site.id, d.hostname), "loopback", af, site.id,
                                          "loopback", plen))
+        db = first_db(devs) if site.kind == "dc" else None
+        if db is not None:  # the replicated production database (inventory/drpolicy.py): its service address
+            for af, plen in ((4, plan.service.ipv4), (6, plan.service.ipv6)):
+                add(site.id, Request(keys.service(af, site.id, db.hostname), "service", af, site.id,
+                                     "database service address", plen))
     for link in inv.links:
         home = link.p2p_site  # the lower site, or where a line across the tree is numbered (DR lines)
         for af, plen in ((4, plan.p2p.ipv4), (6, plan.p2p.ipv6)):

@@ -39,6 +39,12 @@ def loopback(af: int, site: str, hostname: str) -> str:
     return f"loopback/{af}/{site}/{hostname}"
 
 
+def service(af: int, site: str, hostname: str) -> str:
+    """The service address of a production database, filed under its primary's site (where it is first
+    announced; it follows the database to the DR centre, its prefix never changes)."""
+    return f"service/{af}/{site}/{hostname}"
+
+
 def p2p(af: int, lower_site: str, link_id: str) -> str:
     """A point-to-point link, filed under its lower site (a DR line: the site it is numbered in) and named by
     the link's stable id."""

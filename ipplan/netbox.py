@@ -36,9 +36,9 @@ from ipplan.registry import Record, Registry
 
 FILES = ("1-tenants.csv", "2-sites.csv", "3-vrfs.csv", "4-roles.csv", "5-prefixes.csv", "6-ip-addresses.csv")
 # VRF per network: the business, office and management networks never share a routing table.
-VRF = {"business": "business", "loopback": "business", "p2p": "business", "dmz": "dmz",
+VRF = {"business": "business", "loopback": "business", "p2p": "business", "service": "business", "dmz": "dmz",
        "office": "office", "management": "management"}
-VRF_DESCRIPTION = {"business": "business private network (business, loopback and link pools)",
+VRF_DESCRIPTION = {"business": "business private network (business, loopback, link and service pools)",
                    "office": "office network (decision zones)", "management": "out-of-band management",
                    "dmz": "DMZ zones"}
 PREFIX_STATUS = {"active": "active", "decommissioned": "deprecated", "reserved": "reserved"}

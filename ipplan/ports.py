@@ -142,8 +142,11 @@ def port_demand(inv: Inventory) -> dict[str, list[str]]:
             keys.append("lan")
         elif d.site in has_fw:
             keys.append("transit")
-        # a DR centre's own line last: it came after the rest, and a new router is cabled the same way
-        demand[d.hostname] = keys + downs[d.hostname] + [lk.id for lk in lines if lk.kind == "dr"]
+        # DR lines last, in the order they came: a DR centre's own line, then the provinces' lines to the
+        # national DR centre (a new router is cabled the same way, so allocating from scratch gives the record)
+        dr_downs = [k for k in downs[d.hostname] if k.startswith("dr:")]
+        demand[d.hostname] = (keys + [k for k in downs[d.hostname] if k not in dr_downs]
+                              + [lk.id for lk in lines if lk.kind == "dr"] + dr_downs)
     return demand
 
 

@@ -1,7 +1,8 @@
 """`make run`'s lab half: the steps that act on an emulated slice of the network, each through the functions
 the matching CLI command calls (`jinbao lab up`, `vm provision`, `servers build`, `deploy`, `check …`,
-`ferry …`). Every step returns its headline figures and writes its report under `out/`; a step that does not
-pass raises a one-line JinbaoError, which the pipeline records as the failed step.
+`ferry …`; `dr build` + `dr drill` are in jinbao/labdr.py). Every step returns its headline figures and writes
+its report under `out/`; a step that does not pass raises a one-line JinbaoError, which the pipeline records as
+the failed step.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def _write_json(path: Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
 
 
-def preflight(run: LabRun) -> None:
-    """What the lab needs, checked before any work: root, and a slice that exists."""
+def preflight(run: LabRun, inventory_dir: Path) -> str:
+    """What the lab needs, checked before any work: root, a slice that exists, and a replication pair with both
+    ends in it for the DR drill (returned as `primary -> replica`)."""
+    from jinbao.labdr import slice_pair
     from lab.slice import SLICES
 
     if os.geteuid() != 0:
@@ -53,6 +56,8 @@ def preflight(run: LabRun) -> None:
                           " for the offline half")
     if run.slice not in SLICES:
         raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
+    pair = slice_pair(inventory_dir, run.slice)
+    return f"{pair.primary} -> {pair.replica}"
 
 
 RUN_MARK = "built-by-jinbao-run"
@@ -142,15 +147,19 @@ def vm_provision(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> d
     return {"vms": len(wanted), "created": created, "second_pass_unchanged": unchanged, "datacenters": len(by_dc)}
 
 
-def servers_build(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
-    """`jinbao servers build --lab`: playbooks/site.yml over SSH on the lab's DB, EX and DS servers."""
+def servers_build(run: LabRun, out_dir: Path, say: Say, extra_vars: dict[str, Any] | None = None,
+                  ) -> dict[str, Any]:
+    """`jinbao servers build --lab`: playbooks/site.yml over SSH on the lab's DB, EX and DS servers. `extra_vars`:
+    the replication plan's variables (`jinbao dr vars`) for the pair the run drills: with them the DB servers'
+    pg_hba and host firewall admit the replication peer and the DR centre's standby port (the replication build
+    re-runs the postgresql role but not the baseline that writes the firewall)."""
     from jinbao import provision
     from lab.servers import running_spec, write_inventory
 
     with tempfile.TemporaryDirectory(prefix="jinbao-run-") as tmp:
         inventory = write_inventory(running_spec(run.name), Path(tmp) / "inventory")
         result = provision.run_playbook("site", inventory, vault_password_file=LAB_VAULT_PASSWORD,
-                                        progress=say)
+                                        progress=say, extra_vars=extra_vars)
     _write_json(out_dir / "servers.json", result.to_dict())
     atomic_write_text(out_dir / "servers-recap.txt", provision.format_recap(result) + "\n")
     if not result.ok:
@@ -328,22 +337,6 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
     return {"results": len(results), **counts, "score_pct": score}
 
 
-def dr_drill_blocker(inventory_dir: Path) -> str:
-    """Why the DR switchover drill is not a step of `make run` yet (said in the summary and the index, never
-    faked): the replication plan of the inventory, as `jinbao dr plan` computes it."""
-    from dr.config import load_dr_config
-    from dr.plan import replication_plan
-    from inventory.load import load
-
-    try:
-        doc, path = load_dr_config(inventory_dir)
-        replication_plan(load(inventory_dir).inventory, doc, str(path))
-    except JinbaoError as e:
-        return f"`jinbao dr plan` refuses this inventory's DR plan ({' '.join(str(e).split())})"
-    return ("the drill (`jinbao dr build` + `jinbao dr drill --mode switchover`, then failback) is not wired into "
-            "make run yet: it runs on its own lab (tests/disaster, bench/dr_drill.py)")
-
-
 # --- the ferry -------------------------------------------------------------------------------------------------
 
 PENSION_METRICS = ("contributors", "retirees", "contributions_cny", "payouts_cny", "fund_balance_cny",
@@ -373,10 +366,65 @@ def pension_upload(dest: Path, day: str, regions: list[str], rows_per_region: in
     return files
 
 
+# the ministry's decision zone: where the nation's pension macro-analysis is analysed (jb_decision, servers step)
+DECISION_SERVER = "JB-100000-DC-DS01"
+
+
+def _load_decision(run: LabRun, work: Path, inbox: Path, rstate: Path, batch: str) -> dict[str, Any]:
+    """`jinbao ferry load` into the decision database the servers step built on the lab's decision server: the
+    tables by the DBA's one-time step (`jinbao ferry schema`, psql as postgres on the server), then the loader as
+    `dss_etl` over verified TLS, its password from the vault in a passfile; then the decision side's question."""
+    import psycopg
+    import yaml
+
+    from dr.access import VAULT_FILE, addresses, ca_file
+    from lab import runtime
+    from lab.servers import running_spec, write_inventory
+    from lab.slice import node_name
+    from network.ferry.load import DECISION_DB, LOADER_ROLE, PENSION_MACRO, decision_dsn, region_totals, schema_sql
+
+    ddl = runtime.exec(run.name, node_name(DECISION_SERVER), ["runuser", "-u", "postgres", "--", "psql", "-q", "-v",
+                                                              "ON_ERROR_STOP=1", "-d", DECISION_DB],
+                       input=schema_sql(), timeout=60)
+    if ddl.returncode != 0:
+        raise JinbaoError(f"{DECISION_SERVER}: jinbao ferry schema | psql: {ddl.stderr.strip()[-300:]}")
+    addr = addresses(write_inventory(running_spec(run.name), work / "inventory"), LAB_VAULT_PASSWORD)
+    vault = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                            str(LAB_VAULT_PASSWORD), str(VAULT_FILE)], capture_output=True, text=True, timeout=60)
+    password = ((yaml.safe_load(vault.stdout) or {}).get("vault_pg_passwords") or {}).get(LOADER_ROLE) \
+        if vault.returncode == 0 else None
+    if not password or DECISION_SERVER not in addr:
+        raise JinbaoError(f"no {LOADER_ROLE} password in the vault or no {DECISION_SERVER} in the lab's inventory",
+                          file=str(VAULT_FILE))
+    passfile = work / "pgpass"  # libpq's passfile: the password is never on a command line or in the report
+    esc = str(password).replace("\\", "\\\\").replace(":", "\\:")
+    passfile.write_text(f"*:5432:{DECISION_DB}:{LOADER_ROLE}:{esc}\n")
+    passfile.chmod(0o600)
+    dsn = decision_dsn(addr[DECISION_SERVER], ca=ca_file(run.name))
+    env = {**os.environ, "PGPASSFILE": str(passfile)}
+    ld = subprocess.run([sys.executable, "-m", "jinbao.cli", "ferry", "load", "--inbox", str(inbox), "--state",
+                         str(rstate), "--dsn", dsn, "--json", batch], capture_output=True, text=True, cwd=_ROOT,
+                        env=env, timeout=600)
+    if ld.returncode != 0:
+        raise JinbaoError(f"ferry load: {(ld.stderr.strip().splitlines() or [str(ld.returncode)])[-1]}")
+    [res] = json.loads(ld.stdout)["batches"]
+    with psycopg.connect(dsn, passfile=str(passfile), connect_timeout=10) as conn:
+        totals = region_totals(conn, batch)
+        in_db = conn.execute(f"SELECT count(*) FROM {PENSION_MACRO.qualified} WHERE batch_id = %s",
+                             [batch]).fetchone()[0]
+    # a lab kept from an earlier run (KEEP_LAB=1) may hold the batch already: "already-loaded", not loaded twice
+    return {"server": DECISION_SERVER, "address": addr[DECISION_SERVER], "database": DECISION_DB,
+            "role": LOADER_ROLE, "table": PENSION_MACRO.qualified, "status": res["status"], "rows": int(in_db),
+            "seconds": res["seconds"],
+            "query": {"what": "contributors per region, summed over the day's slots", "regions": len(totals),
+                      "contributors": sum(totals.values()), "per_region": totals}}
+
+
 def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = "2026-12-01") -> dict[str, Any]:
     """`jinbao ferry stage|send|receive` across a real one-way link (lab/ferry_link.py): the exchange zone's
     outbox -> UDP with FEC -> the decision zone's inbox, checked byte for byte. The two ends are separate
-    processes in their own network namespaces (as on their two hosts), started as the ferry's CLI."""
+    processes in their own network namespaces (as on their two hosts), started as the ferry's CLI. Then
+    `jinbao ferry load` puts the batch into the decision database of the lab's decision server."""
     from inventory.load import load
     from lab.ferry_link import RX_ADDR, OneWayLink
     from network.ferry.outbox import stage_paths
@@ -420,6 +468,12 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
         if not same:
             raise JinbaoError(f"batch {batch}: delivered files differ from the ones staged")
         sent = json.loads(tx.stdout)
+        say(f"ferry: loading {batch} into {DECISION_SERVER}")
+        db = _load_decision(run, work, inbox, rstate, batch)
+        rows = sum(len(f.read_text(encoding="utf-8").splitlines()) - 1 for f in files)
+        if db["rows"] != rows:
+            raise JinbaoError(f"batch {batch}: {db['status']}, {db['rows']} rows in {db['table']}, the upload has "
+                              f"{rows}")
     finally:
         for p in procs:  # the receiver this step started, by its PID
             if p.poll() is None:
@@ -436,9 +490,11 @@ def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = 
     mbit = round(size * 8 / seconds / 1e6, 1)
     report = {"batch": batch, "files": [f.name for f in files], "bytes": size, "seconds": round(seconds, 3),
               "throughput_mbit_s": mbit, "sender": sent, "verified": "sha256 of every file",
-              "measured": "from starting the sender process to the verified batch in the inbox (every round, FEC)"}
+              "measured": "from starting the sender process to the verified batch in the inbox (every round, FEC)",
+              "decision_db": db}
     _write_json(out_dir / "ferry.json", report)
-    return {"batch": batch, "bytes": size, "transfer_s": round(seconds, 2), "throughput_mbit_s": mbit}
+    return {"batch": batch, "bytes": size, "transfer_s": round(seconds, 2), "throughput_mbit_s": mbit,
+            "rows_loaded": db["rows"], "regions": db["query"]["regions"]}
 
 
 _ROOT = Path(__file__).resolve().parent.parent

@@ -95,8 +95,10 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
     if missing:
         raise JinbaoError(f"the {slice_name} lab slice needs sites the inventory does not have: {', '.join(missing)}",
                           file=full.inv.source or str(Path(inventory_dir)), entry=f"slice {slice_name}")
+    # service addresses of the pairs with both ends in the slice (docs/dr.md): the others have nowhere to go
+    services = tuple(sv for sv in full.services if {sv.primary_site, sv.replica_site} <= sites)
     plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools,
-                     ports=full.ports)
+                     ports=full.ports, services=services)
     inv = plan.inv
     intents = build_intents(plan, platform="frr")
     for d in inv.devices:

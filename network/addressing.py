@@ -43,6 +43,11 @@ class Addressing:
         r = self.record(keys.p2p(af, link.p2p_site, link.id), who, f"link {link.id} IPv{af}")
         return host(af, r.start, r.plen, 0 if end == "a" else 1)
 
+    def service(self, site: str, hostname: str, af: int) -> str:
+        """The service address of a production database (a host route, docs/dr.md), filed under its primary's site."""
+        r = self.record(keys.service(af, site, hostname), hostname, f"service address IPv{af}")
+        return fmt(af, r.start, r.plen)
+
     def subnet(self, site: str, pool: str, name: str, af: int, who: str) -> Record:
         return self.record(keys.subnet(pool, af, site, name), who, f"{name} subnet IPv{af}")
 

@@ -138,9 +138,9 @@ class Simulator:
         self.down: set[frozenset[str]] = set()  # failed links, as interface-pair keys
         self.adj_in: dict[str, dict[tuple[str, str], dict[Prefix, Route]]] = {h: {} for h in intents}
         self.best: dict[str, dict[Prefix, Route]] = {h: {} for h in intents}
-        self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
         self._fibs: dict[str, tuple[int, list]] = {}
         self._statics: dict[str, list[tuple[Prefix, int, str, object]]] = {}
+        self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
         self._epoch = 0
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -187,10 +187,14 @@ class Simulator:
         i = self.intents[h]
         if i.bgp is None:
             return {}
+        # a `network` statement originates only a prefix the router has a route to, exactly (FRR's
+        # import-check, the vendors' rule): a DR service address is gated by a static route (docs/dr.md)
+        have = {pfx for pfx, _, _, _ in self._static_rows(h)}
         out = {}
         for text in (*i.bgp.networks_v4, *i.bgp.networks_v6):
             p = parse_prefix(text)
-            out[p] = Route(p, (), 100, h, None, False)
+            if p in have:
+                out[p] = Route(p, (), 100, h, None, False)
         return out
 
     def up(self, s: Session) -> bool:

@@ -2,7 +2,8 @@
 
 The nation is drawn one column per province (its city centres stacked under it) so that 360 sites stay
 readable; a province or city scope also draws its access sites. DR centres are marked by shape and colour, and
-their own lines (to a site other than the one they back up) are dotted purple.
+their own lines (to a site other than the one they back up) are dotted purple, as are the provinces' lines to the
+national DR centre.
 """
 
 from __future__ import annotations

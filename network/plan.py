@@ -11,8 +11,17 @@ Pure function, computed every time, never hand-kept (docs/routing.md explains th
 - a DR centre's own line (kind dr, to a site other than the one it backs up) is the last resort both ways:
   local-preference `dr` on what is learned over it, the backup prepend on what is sent; the data centre it
   backs up keeps announcing the DR centre's aggregates upward, so the normal path wins while it stands;
+- the national DR centre is every provincial-level data centre's last-resort parent: over their lines to it
+  (kind dr) it sends a default and accepts what each sends its parent, both at local-preference `dr`; the
+  ministry sends it its whole table (its own aggregates and what each child announces up), so that every
+  DR line carries nothing while the ministry stands;
 - every eBGP session's import filter accepts exactly what the IP plan gives that neighbour, with a
-  maximum-prefix limit.
+  maximum-prefix limit;
+- a production database's service address (a /32 and /128, docs/dr.md) has a `network` statement on the
+  WAN routers of both its primary's and its replica's site, and static routes towards the database (WAN
+  router -> firewall -> database) only at the site that runs it as the primary now: a `network` statement
+  originates only a prefix the router has a route to (FRR's import-check, the vendors' rule), so that route
+  is the gate the drill flips, and every ancestor of both sites passes the host route upward (exact filters).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from core.errors import JinbaoError
+from inventory.drpolicy import DrDoc, first_db, replica_site
 from inventory.model import Device, Inventory, Link, Site
 from inventory.platforms import ROUTER_PLATFORMS
 from inventory.platforms import platform as platform_facts
@@ -70,6 +80,53 @@ UPLINK_KINDS = ("primary", "backup", "dr", "access")
 ZONES_BEHIND_FIREWALL = ("production", "exchange")
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceAddress:
+    """A production database's service address and the two sites that may announce it."""
+
+    db: str  # the primary's hostname (the record files the address under it)
+    replica_db: str
+    primary_site: str
+    replica_site: str
+    v4: str
+    v6: str
+    active: str  # the site that announces it: the primary's, or the replica's after a switchover/failover
+
+    def prefix(self, af: int) -> str:
+        return self.v4 if af == 4 else self.v6
+
+    def db_at(self, site: str) -> str:
+        return self.db if site == self.primary_site else self.replica_db
+
+
+def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict[str, str] | None = None,
+                      source: str = "dr-active.yaml") -> tuple[ServiceAddress, ...]:
+    """One per replicated production database (inventory/drpolicy.py's rule, the one the replication plan
+    follows), addresses from the IP record. `active`: primary site -> the site running it now (default: the
+    primary's), from the state record `source`. A pair the replication plan would refuse (`jinbao dr plan`
+    says why) gets none."""
+    devs = inv.devices_of()
+    for sid in active or {}:
+        if not inv.has_site(sid):
+            raise JinbaoError(f"unknown site {sid!r}", file=source, entry=f"active.{sid}")
+    out = []
+    for site in inv.sites:
+        db = first_db(devs[site.id]) if site.kind == "dc" else None
+        rsid = replica_site(inv, doc, site) if db else None
+        if db is None or rsid is None or not inv.has_site(rsid) or rsid == site.id:
+            continue
+        rdb = first_db(devs[rsid])
+        if rdb is None:
+            continue
+        now = (active or {}).get(site.id, site.id)
+        if now not in (site.id, rsid):
+            raise JinbaoError(f"active site {now!r} is neither the primary's ({site.id}) nor the replica's ({rsid})",
+                              file=source, entry=f"active.{site.id}")
+        out.append(ServiceAddress(db.hostname, rdb.hostname, site.id, rsid, addr.service(site.id, db.hostname, 4),
+                                  addr.service(site.id, db.hostname, 6), now))
+    return tuple(out)
+
+
 @dataclass
 class PlanInput:
     inv: Inventory
@@ -77,11 +134,15 @@ class PlanInput:
     routing: RoutingDoc
     mgmt_pools: dict[int, str]  # national management prefixes: the only sources the management ACL admits
     ports: PortRegistry = field(default_factory=PortRegistry)  # which port each router link is cabled to
+    services: tuple[ServiceAddress, ...] = ()  # database service addresses (docs/dr.md)
     _links_of: dict[str, list[Link]] = field(default_factory=dict)
     _devices_of: dict[str, list[Device]] = field(default_factory=dict)
     _device: dict[str, Device] = field(default_factory=dict)
     _nms: dict[str, list[str]] = field(default_factory=dict)
     _dr_below: dict[str, list[Site]] = field(default_factory=dict)
+    national_dr: str | None = None  # the DR centre of the ministry itself
+    _svc_below: dict[str, list[ServiceAddress]] = field(default_factory=dict)
+    _svc_at: dict[str, list[ServiceAddress]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         links: dict[str, list[Link]] = defaultdict(list)
@@ -100,10 +161,53 @@ class PlanInput:
                 below[up].append(s)
                 up = self.inv.site(up).parent
         self._dr_below = dict(below)
+        ministry = self.inv.sites[0].id
+        self.national_dr = next((s.id for s in self.inv.sites if s.kind == "dr" and s.parent == ministry), None)
+        svc_below: dict[str, list[ServiceAddress]] = defaultdict(list)
+        svc_at: dict[str, list[ServiceAddress]] = defaultdict(list)
+        for sv in self.services:
+            for end in (sv.primary_site, sv.replica_site):
+                if not self.inv.has_site(end):  # a slice without one end: the other still announces it
+                    continue
+                svc_at[end].append(sv)
+                up: str | None = end
+                while up is not None and self.inv.has_site(up):
+                    if sv not in svc_below[up]:
+                        svc_below[up].append(sv)
+                    up = self.inv.site(up).parent
+        self._svc_below, self._svc_at = dict(svc_below), dict(svc_at)
+
+    def services_at(self, site_id: str) -> list[ServiceAddress]:
+        """The service addresses this site's WAN routers may originate (it holds one end of the pair)."""
+        return self._svc_at.get(site_id, [])
+
+    def services_below(self, site_id: str) -> list[ServiceAddress]:
+        """The service addresses a site passes upward: those whose primary or replica is in its subtree."""
+        return self._svc_below.get(site_id, [])
 
     def dr_centres_below(self, site_id: str) -> list[Site]:
         """The DR centres in a site's subtree: it passes their aggregates upward with its own."""
         return self._dr_below.get(site_id, [])
+
+    def lower_end(self, link: Link) -> str:
+        """The end ("a" or "b") whose router treats the link as a way up: `b`, except on a line between the
+        national DR centre and a provincial-level data centre, where the national DR centre is the parent
+        (a last-resort one) whichever end the record names it."""
+        if link.kind == "dr" and self.national_dr in (link.a_site, link.b_site):
+            return "a" if link.b_site == self.national_dr else "b"
+        return "b"
+
+    def ministry_table(self, af: int, who: str) -> list[str]:
+        """What the ministry sends the national DR centre besides a default: its own aggregates and what every
+        other child announces up. Learned there over its primary and backup lines, it wins over the same
+        prefixes learned over the provinces' DR lines (local-preference), so those carry nothing while the
+        ministry stands."""
+        ministry = self.inv.sites[0]
+        out = own_aggregates(self, ministry, af, who)
+        for c in self.inv.children()[ministry.id]:
+            if c.id != self.national_dr:
+                out += [a for a in announced_up(self, c, af, who) if a not in out]
+        return out
 
     def links_of(self, host: str) -> list[Link]:
         return self._links_of.get(host, [])
@@ -135,6 +239,8 @@ def announced_up(p: PlanInput, site: Site, af: int, who: str) -> list[str]:
     out = own_aggregates(p, site, af, who)
     for dr in p.dr_centres_below(site.id):
         out += [a for a in own_aggregates(p, dr, af, who) if a not in out]
+    # service addresses that may be announced in this subtree: whichever end runs the database (docs/dr.md)
+    out += [sv.prefix(af) for sv in p.services_below(site.id)]
     return out
 
 
@@ -226,6 +332,9 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
     mine, theirs = ("b", "a") if link.b == d.hostname else ("a", "b")
     peer_host = link.a if mine == "b" else link.b
     peer_site = p.inv.site(p.device(peer_host).site)
+    lower = p.lower_end(link)
+    national_parent = (site.id == p.national_dr and link.kind in ("primary", "backup")
+                       and mine == "b")  # the national DR centre's lines to the ministry
     neighbors: list[BgpNeighbor] = []
     for af, afi in AFS:
         v = f"V{af}"
@@ -236,15 +345,20 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 address=peer_ip, afi=afi, remote_as=asn, description=f"iBGP {peer_host}", peer=peer_host,
                 kind="ibgp", role="internal", link_kind="internal", route_map_in=name, route_map_out=name,
                 next_hop_self=True, password=session_key(d.hostname, peer_host)))
-        elif mine == "b":  # uplink: accept only the default, announce only our aggregates
+        elif mine == lower:  # uplink: accept only the default, announce only our aggregates
             lps = rt.bgp.local_preference
             lp = {"backup": lps.backup, "dr": lps.dr}.get(link.kind, lps.primary)
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
             plist(f"OWN-{v}", afi, announced_up(p, site, af, d.hostname))
             # a DR line does not go to the parent: named for what it is
             up_name = "DR-LINE" if link.kind == "dr" else f"PARENT-{link.kind.upper()}"
-            rin = rmap(f"FROM-{up_name}-{v}", _new(RouteMapEntry,
-                seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}", set_local_preference=lp))
+            accept = [_new(RouteMapEntry, seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}",
+                           set_local_preference=lp)]
+            if national_parent:  # and the ministry's whole table, preferred to the provinces' DR lines
+                table = plist(f"MINISTRY-TABLE-{v}", afi, p.ministry_table(af, d.hostname))
+                accept.append(_new(RouteMapEntry, seq=20, action="permit", match_prefix_list=table,
+                                   set_local_preference=lp))
+            rin = rmap(f"FROM-{up_name}-{v}", *accept)
             prepend = (asn,) * rt.bgp.backup_prepend if link.kind in ("backup", "dr") else ()
             rout = rmap(f"TO-{up_name}-{v}", _new(RouteMapEntry,
                 seq=10, action="permit", match_prefix_list=f"OWN-{v}", set_community=(community,),
@@ -253,10 +367,12 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(peer_site),
                 description=f"{'DR line' if link.kind == 'dr' else link.kind + ' uplink'} {peer_host}",
                 peer=peer_host, kind="ebgp", role="upstream",
-                link_kind=link.kind, route_map_in=rin, route_map_out=rout, max_prefix=10,
+                link_kind=link.kind, route_map_in=rin, route_map_out=rout,
+                max_prefix=max(10, (len(p.ministry_table(af, d.hostname)) + 1) * rt.bgp.max_prefix_margin)
+                if national_parent else 10,
                 **_ebgp_protection(rt, d.hostname, peer_host)))
         else:  # downlink: accept exactly what the child announces, send only a default
-            child = p.inv.site(link.b_site)
+            child = p.inv.site(link.b_site if lower == "b" else link.a_site)
             accepted = announced_up(p, child, af, peer_host)
             pl = plist(f"SITE-{child.id}-{v}", afi, accepted)
             if link.kind == "dr":  # another site's DR centre: the last resort towards it
@@ -266,8 +382,14 @@ def _link_sessions(p: PlanInput, d: Device, site: Site, asn: int, link: Link, po
                 rin = rmap(f"FROM-{child.id}-{v}", _new(RouteMapEntry, seq=10, action="permit",
                                                         match_prefix_list=pl))
             plist(f"DEFAULT-{v}", afi, [DEFAULT[af]])
-            rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
-                                                        match_prefix_list=f"DEFAULT-{v}"))
+            if child.id == p.national_dr and link.kind != "dr":  # the ministry to its DR centre: everything
+                table = plist(f"MINISTRY-TABLE-{v}", afi, p.ministry_table(af, d.hostname))
+                rout = rmap(f"TO-NATIONAL-DR-{v}",
+                            _new(RouteMapEntry, seq=10, action="permit", match_prefix_list=f"DEFAULT-{v}"),
+                            _new(RouteMapEntry, seq=20, action="permit", match_prefix_list=table))
+            else:
+                rout = rmap(f"TO-CHILD-{v}", _new(RouteMapEntry, seq=10, action="permit",
+                                                  match_prefix_list=f"DEFAULT-{v}"))
             neighbors.append(BgpNeighbor(
                 address=peer_ip, afi=afi, remote_as=p.inv.asn(child),
                 description=f"{'DR line' if link.kind == 'dr' else link.kind + ' downlink'} {peer_host}",
@@ -295,6 +417,13 @@ def _originated(p: PlanInput, site: Site, d: Device, interfaces: list[Interface]
         networks[af] = list(dict.fromkeys([*aggs, lo, *links]))
         statics.extend(StaticRoute(prefix=agg, next_hop=None, description="anchor for the site aggregate")
                        for agg in aggs)
+        fw = next((i for i in interfaces if i.kind == "transit"), None)
+        for sv in p.services_at(site.id) if fw is not None and fw.peer else ():
+            networks[af].append(sv.prefix(af))
+            if sv.active == site.id:  # the gate: without this route the statement originates nothing
+                via = p.addr.lan_host(site.id, "business", "transit", af, d.hostname, fw.peer)  # type: ignore[arg-type]
+                statics.append(StaticRoute(prefix=sv.prefix(af), next_hop=via.split("/")[0],
+                                           description=f"service address of {sv.db}: active here"))
     return networks
 
 
@@ -445,6 +574,13 @@ def firewall_intent(p: PlanInput, d: Device) -> DeviceIntent:
                                     ipv4=gw[4], ipv6=gw[6], link_kind=zone))
     statics = [StaticRoute(prefix=DEFAULT[af], description=f"to {wrs[0].hostname}", next_hop=p.addr.lan_host(
         site.id, "business", "transit", af, d.hostname, wrs[0].hostname).split("/")[0]) for af in (4, 6)] if wrs else []
+    for sv in p.services_at(site.id):
+        if sv.active != site.id:  # elsewhere its default route takes a local client to the WAN, to the active site
+            continue
+        for af in (4, 6):
+            db = p.addr.lan_host(site.id, "business", "production", af, d.hostname, sv.db_at(site.id))
+            statics.append(StaticRoute(prefix=sv.prefix(af), next_hop=db.split("/")[0],
+                                       description=f"service address of {sv.db} on {sv.db_at(site.id)}"))
     statics.append(StaticRoute(prefix=DEFAULT[6], next_hop=p.addr.mgmt(d, 6)[1], vrf=p.routing.management.vrf,
                                description="out-of-band management"))
     return DeviceIntent(

@@ -15,9 +15,16 @@ Every rule is computed on the intents the templates render from, through the BGP
   GTSM-protected one hop (all eBGP sessions here run over directly connected links);
 - dr-survival: for every DR centre, its primary data centre is removed entirely (all its routers), and the
   DR centre must still reach the ministry and the national DR centre (the national DR centre: the sites its
-  own line lands on), both ways, its zone hosts included, and the sites it serves that are still connected
-  to it. Sites cut off with the lost data centre (their only lines end there) are expected: reported as
-  `notes`, not findings.
+  lines land on, every provincial-level data centre), both ways, its zone hosts included, and the sites it
+  serves that are still connected to it. Sites cut off with a lost provincial data centre (their only lines
+  end there) are expected: reported as `notes`, not findings. With the ministry removed, every data centre
+  left must reach the national DR centre both ways (it backs up the provinces and, by default, every city
+  without a provincial DR centre): a site cut off is a finding;
+- dr-idle: while every site stands, no router's best path uses a DR line (kind dr): they are the last
+  resort, and a DR line carrying traffic in the intact network means a longer prefix or a local-preference
+  beats the normal path somewhere;
+- service-origin: every database service address (docs/dr.md) is originated by the routers of exactly one
+  site, the one the plan says runs the database now, and the ministry holds it (never two sites at once).
 """
 
 from __future__ import annotations
@@ -78,10 +85,12 @@ def verify(p: PlanInput, intents: dict[str, DeviceIntent],
     anchors = _anchors(p, intents)
     say("walking primary paths")
     _reach_primary(p, sim, anchors, rep)
+    _dr_idle(sim, rep)
     say("failing every WAN link")
     _redundancy(p, sim, intents, anchors, rep, say)
     _ministry_table(p, sim, intents, rep)
     _import_filters(p, sim, intents, rep)
+    _service_origin(p, sim, intents, rep)
     say("removing every DR centre's primary data centre")
     _dr_survival(p, sim, intents, anchors, rep, say)
     return rep
@@ -235,6 +244,9 @@ def _ministry_table(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
     below = [d for c in children for d in p.dr_centres_below(c.id) if d.id in in_scope]
     expected = {parse_prefix(a) for c in (*children, *below) for af in (4, 6)
                 for a in own_aggregates(p, c, af, ministry.id)}
+    sites = {i.site for i in intents.values() if i.bgp}  # service addresses come up from where they are active
+    expected |= {parse_prefix(sv.prefix(af)) for sv in p.services for af in (4, 6)
+                 if sv.active in sites and sv.active != ministry.id}
     for h, i in intents.items():
         if i.site != ministry.id:
             continue
@@ -270,6 +282,8 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                 continue
             # a sibling's aggregates are known from the plan even when the sibling is outside the scope
             siblings = [c for c in children[i.site] if c.id != child.id]
+            if n.link_kind == "dr" and i.site == p.national_dr:  # the provinces are its children over DR lines
+                siblings = [c for c in children[p.inv.sites[0].id] if c.id not in (child.id, i.site)]
             rep.count("import-filter")
             for agg in announced_up(p, child, af, h):
                 r = Route(parse_prefix(agg), (intents[n.peer].asn,), 100, n.peer, n.peer, True)
@@ -281,6 +295,49 @@ def _import_filters(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
                     if sim.policy[h].apply(n.route_map_in, r, i.asn) is not None:
                         rep.add("import-filter", (h, n.peer),
                                 f"{n.route_map_in} accepts sibling {sib.id}'s {agg} from {child.id}")
+
+
+def _dr_idle(sim: Simulator, rep: Report) -> None:
+    """In the intact network, no best route is learned over a DR line: one finding per router and line."""
+    for h in sorted(sim.best):
+        over: dict[str, list] = {}
+        for r in sim.best[h].values():
+            rep.count("dr-idle")
+            if r.peer is not None and r.via_kind == "dr":
+                over.setdefault(r.peer, []).append(r.prefix)
+        for peer, prefixes in sorted(over.items()):
+            first = _fmt(sorted(prefixes)[0])
+            more = f" and {len(prefixes) - 1} more" if len(prefixes) > 1 else ""
+            rep.add("dr-idle", (h, peer), f"with every site standing, {h}'s best path to {first}{more} uses the DR"
+                                          f" line to {peer}")
+
+
+def _service_origin(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], rep: Report) -> None:
+    """A service address is announced by one site at a time: two would split a client's sessions between two
+    databases (one of them fenced or a standby), none would leave clients without it."""
+    origins: dict[tuple[int, int, int], set[str]] = {}
+    for h, routes in sim.local.items():
+        for pfx in routes:
+            origins.setdefault(pfx, set()).add(intents[h].site)
+    sites = {i.site for i in intents.values() if i.bgp}
+    ministry = [h for h, i in intents.items() if i.site == p.inv.sites[0].id and i.bgp]
+    for sv in p.services:
+        if sv.active not in sites:
+            continue
+        for af in (4, 6):
+            pfx = parse_prefix(sv.prefix(af))
+            rep.count("service-origin")
+            at = sorted(origins.get(pfx, set()))
+            hosts = tuple(h for h, i in intents.items() if i.site in (*at, sv.active) and i.bgp)
+            if len(at) > 1:
+                rep.add("service-origin", hosts, f"service address {sv.prefix(af)} of {sv.db} is announced by"
+                        f" {len(at)} sites at once: {', '.join(at)}")
+            elif at != [sv.active]:
+                rep.add("service-origin", hosts, f"service address {sv.prefix(af)} of {sv.db} is announced by"
+                        f" {at[0] if at else 'no site'}, not by {sv.active} where it is active")
+            for h in ministry:
+                if pfx not in sim.best[h]:
+                    rep.add("service-origin", (h,), f"{h} has no route to service address {sv.prefix(af)} of {sv.db}")
 
 
 def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str],
@@ -300,7 +357,8 @@ def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent],
         if not lost:
             rep.notes.append(f"dr-survival: {dr.id}'s primary data centre {primary} is not in scope: not checked")
             continue
-        own_line_to = sorted({lk.a_site for lk in p.inv.links if lk.kind == "dr" and lk.b_site == dr.id})
+        own_line_to = sorted({lk.a_site if lk.b_site == dr.id else lk.b_site for lk in p.inv.links
+                              if lk.kind == "dr" and dr.id in (lk.a_site, lk.b_site)})
         if not own_line_to:
             rep.count("dr-survival")
             rep.add("dr-survival", (anchors[dr.id],), f"{dr.id} has no WAN line of its own: losing {primary}"
@@ -309,14 +367,20 @@ def _dr_survival(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent],
         targets = own_line_to if primary == ministry else [ministry, *(n for n in national if n != dr.id)]
         missing = [t for t in targets if t not in anchors]
         if missing:
-            rep.notes.append(f"dr-survival: {', '.join(missing)} not in scope: {dr.id} not checked against it")
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            rep.notes.append(f"dr-survival: {', '.join(missing[:5])}{more} not in scope: {dr.id} not checked"
+                             f" against it")
         say(f"removing {primary}, the data centre {dr.id} backs up")
         links = sim.links_of(lost)
         sim.set_links(links, up=False)
         try:
             _walk_dr(p, sim, intents, anchors, rep, dr.id, primary, [t for t in targets if t in anchors])
-            _dr_served(sim, intents, anchors, rep, dr.id, primary,
-                       [c.id for c in children[primary] if c.kind == "dc"])
+            if primary == ministry:  # the national DR centre: every data centre left, none may be cut off
+                _dr_served(sim, intents, anchors, rep, dr.id, primary,
+                           [s.id for s in p.inv.sites if s.kind == "dc" and s.id != ministry], cut_ok=False)
+            else:
+                _dr_served(sim, intents, anchors, rep, dr.id, primary,
+                           [c.id for c in children[primary] if c.kind == "dc"])
         finally:
             sim.set_links(links, up=True)
 
@@ -342,9 +406,10 @@ def _walk_dr(p: PlanInput, sim: Simulator, intents: dict[str, DeviceIntent], anc
 
 
 def _dr_served(sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[str, str], rep: Report,
-               dr: str, primary: str, served: list[str]) -> None:
+               dr: str, primary: str, served: list[str], cut_ok: bool = True) -> None:
     """The data centres the DR centre serves: reachable both ways while a line still joins them; cut off
-    with the lost data centre (a note) when every line they have ends there."""
+    with the lost data centre (a note) when every line they have ends there, unless `cut_ok` is false (the
+    national DR centre with the ministry gone: every data centre has a way there, so a cut is a finding)."""
     h = anchors[dr]
     joined = _connected(sim, h)
     cut = []
@@ -356,7 +421,10 @@ def _dr_served(sim: Simulator, intents: dict[str, DeviceIntent], anchors: dict[s
         walks = [sim.walk(a, _lo(intents, b, 4)) for a, b in ((h, sh), (sh, h))]
         if all(w.ok for w in walks):
             continue
-        if intents[sh].site in joined:
+        if not cut_ok and intents[sh].site not in joined:
+            rep.add("dr-survival", (h, sh), f"with {primary} gone, {s} has no path of live sessions left to {dr}"
+                                            f" (no line of its own towards it)")
+        elif intents[sh].site in joined:
             bad = next(w for w in walks if not w.ok)
             rep.add("dr-survival", (h, sh), f"with {primary} gone, {dr} and {s} are still joined by lines but"
                                             f" do not reach each other: {bad.detail} via {' > '.join(bad.hops)}")

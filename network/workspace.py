@@ -13,6 +13,7 @@ import dataclasses
 from functools import cached_property
 from pathlib import Path
 
+from inventory.drpolicy import load_active, load_dr_config
 from inventory.load import Loaded, load
 from inventory.model import Inventory
 from ipplan.config import REGISTRY_FILE, PlanDoc, load_plan
@@ -20,7 +21,7 @@ from ipplan.ports import PORTS_FILE, PortRegistry, home_links, load_ports
 from ipplan.registry import Registry, load_registry
 from ipplan.service import Allocation, PlanState, allocate_and_save, plan_state
 from network.addressing import Addressing
-from network.plan import PlanInput
+from network.plan import PlanInput, service_addresses
 from network.routing_config import RoutingDoc, load_routing
 
 
@@ -65,8 +66,10 @@ class Workspace:
         inv = self.inventory  # read in this order, so the first broken file is the one reported
         mgmt = self.ipplan.pools["management"]
         addr = Addressing(self.registry, str(self.directory / REGISTRY_FILE))
+        active, active_file = load_active(self.directory)  # where a drill or a disaster left each database
+        services = service_addresses(inv, load_dr_config(self.directory)[0], addr, active, str(active_file))
         return PlanInput(inv=inv, addr=addr, routing=self.routing, mgmt_pools={4: mgmt.ipv4, 6: mgmt.ipv6},
-                         ports=self.ports)
+                         ports=self.ports, services=services)
 
     def allocate(self) -> Allocation:
         """Allocate and save the records (ipplan.service.allocate_and_save); later steps plan on the result."""

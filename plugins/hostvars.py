@@ -11,7 +11,8 @@ the lab's platforms (routers run FRR, firewalls Linux) and the lab's management 
 live in variables only; the roles and playbooks read the same `jinbao_*` variables everywhere.
 
 The server roles' inputs (docs/servers.md) come from here too: management networks, the management zone's
-NTP and log servers (the same ones the network devices get, network/plan.py), listen addresses, a zone
+NTP and log servers (the same ones the network devices get, network/plan.py; the ministry's NM server, with
+none above it, those of the national DR centre), listen addresses, a zone
 database's client networks (the zone's LANs and, from the zone policy, the LANs with a PostgreSQL flow into
 it), the NMS's SNMPv3 user; and the groups `databases` and `routers` the playbooks and group_vars use.
 """
@@ -46,6 +47,8 @@ NORNIR_PLATFORM = {"huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_io
                    "h3c_comware": "hp_comware", "frr": "frr", "linux_nftables": "linux", "linux": "linux"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
 DATABASE_ZONES = ("production", "exchange", "decision")  # each has a zone database server (group `databases`)
+# the roles of those servers: who the postgresql role builds and its testinfra suite checks (DB, EX, DS)
+DATABASE_ROLES = tuple(r for r, (_, z) in ZONE_OF_ROLE.items() if z in DATABASE_ZONES and KIND_OF_ROLE[r] == "server")
 LINUX_NETWORK_PLATFORMS = ("frr", "linux_nftables")  # routers/firewalls the baseline can run on (`routers`)
 LAB_SERVER_USER = "jbadmin"  # the lab's deploy account on every node (lab/nodefiles.py ADMIN_USER)
 
@@ -186,6 +189,12 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
     # The management zone's servers: the same list the network devices of the site get (own site, province,
     # ministry); never the host itself (a management server takes its time from the tier above).
     nms = [ip for ip in management_servers(plan, plan.inv.site(d.site)) if ip != v["jinbao_mgmt_ipv4"]]
+    if not nms and v["jinbao_dr_site"]:
+        # The top of the hierarchy (the ministry's NM server) has no management server above it: it uses
+        # those of the DR centre holding its site's replica (drpolicy's rule: the national DR centre), an
+        # off-site copy of its logs and its NTP peer. The pair's reference clock is their NTP service's own.
+        nms = [ip for ip in management_servers(plan, plan.inv.site(v["jinbao_dr_site"]))
+               if ip != v["jinbao_mgmt_ipv4"]]
     out: dict[str, Any] = {
         # The national management prefixes: where the NMS and operators come from (the routers' JB-MGMT ACL).
         "jinbao_mgmt_nets": [plan.mgmt_pools[af] for af in (4, 6) if plan.mgmt_pools.get(af)],

@@ -81,23 +81,30 @@ def test_links(inv) -> None:
     for s in inv.sites:
         if s.parent is None:
             continue
-        # a DR centre has a line of its own too (issue 9 item 1)
-        expect = ({"access": 1} if s.kind == "access" else {"primary": 1, "backup": 1, "dr": 1} if s.kind == "dr"
-                  else {"primary": 1, "backup": 1})
+        # a DR centre has a line of its own too (issue 9 item 1), and so has every provincial-level data centre,
+        # to the national DR centre (Shanghai's is the national DR centre's own line, filed under it)
+        national_line = s.kind == "dc" and s.parent == "100000-DC" and s.id != "310000-DC"
+        expect = ({"access": 1} if s.kind == "access" else {"primary": 1, "backup": 1, "dr": 1}
+                  if s.kind == "dr" or national_line else {"primary": 1, "backup": 1})
         got = {k: v for k, v in kinds.get(s.id, Counter()).items() if k != "internal"}
         assert got == expect, s.id
     prov = [link for link in inv.links if link.b_site == "140000-DC" and link.a_site != link.b_site]
     assert {(link.a, link.b, link.kind) for link in prov} == {
         ("JB-100000-DC-WR01", "JB-140000-DC-WR01", "primary"),
         ("JB-100000-DC-WR02", "JB-140000-DC-WR02", "backup"),
+        ("JB-100000-DR-WR01", "JB-140000-DC-WR02", "dr"),  # its last-resort line to the national DR centre
     }
     assert {(lk.a, lk.b) for lk in inv.links if lk.kind == "internal" and lk.a_site == "140000-DC"} == {
         ("JB-140000-DC-WR01", "JB-140000-DC-WR02")}
-    # star topology: links stay inside a province, except the ministry's own links to its children and the
-    # DR centres' own lines, which never end in the data centre they back up
+    # star topology: links stay inside a province, except the ministry's own links to its children, the
+    # DR centres' own lines, which never end in the data centre they back up, and the provinces' lines to the
+    # national DR centre (a second, last-resort hub)
     for link in inv.links:
         a, b = inv.site(link.a_site), inv.site(link.b_site)
-        if link.kind == "dr":
+        if link.kind == "dr" and a.kind == "dr":  # a province's line to the national DR centre
+            assert a.parent == "100000-DC" and b.kind == "dc" and b.parent == "100000-DC", link
+            assert link.b.endswith("-DC-WR02"), link
+        elif link.kind == "dr":
             assert b.kind == "dr" and a.kind == "dc" and a.id != b.parent, link
         elif a.tier == "ministry":
             assert b.tier in ("ministry", "province", "municipality"), link

@@ -86,10 +86,10 @@ def test_dr_lines_were_only_added_to_the_records() -> None:
     state = open_plan(INVENTORY)
     inv = state.loaded.inventory
     bare = dataclasses.replace(inv, links=tuple(lk for lk in inv.links if lk.kind != "dr"), _site_index={})
-    assert len(bare.links) == len(inv.links) - 3
+    assert len(bare.links) == len(inv.links) - 3 - 30  # the DR centres' own lines, the provinces' national ones
     scratch, _ = allocate(build_demand(bare, state.plan), Registry({}), state.plan)
     dr_rows = {k: r for k, r in state.registry.records.items() if "/dr:" in k}
-    assert len(dr_rows) == 6 and all(k.startswith(("p2p/4/100000-DC/dr:", "p2p/6/100000-DC/dr:")) for k in dr_rows)
+    assert len(dr_rows) == 66 and all(k.startswith(("p2p/4/100000-DC/dr:", "p2p/6/100000-DC/dr:")) for k in dr_rows)
     assert all(r.status == "active" and r.parent in ("p2p/4/100000-DC", "p2p/6/100000-DC") for r in dr_rows.values())
 
     def rows(reg: Registry, skip: set[str]) -> dict[str, tuple]:
@@ -98,10 +98,42 @@ def test_dr_lines_were_only_added_to_the_records() -> None:
 
     assert rows(state.registry, set(dr_rows)) == rows(scratch, set())
     dr_ports = {k for k, r in state.ports.records.items() if r.key.startswith("dr:")}
-    assert len(dr_ports) == 6
+    assert len(dr_ports) == 66
     without = PortRegistry({k: r for k, r in state.ports.records.items() if k not in dr_ports})
     _, report = allocate_ports(port_demand(bare), without)
     assert not report.changed
+
+
+def test_national_dr_lines_were_only_added_to_the_records() -> None:
+    """Issue 9 item 1, the provinces' lines to the national DR centre: the records without their rows are
+    exactly what the network without those lines needs (allocating it on them changes nothing, IP and port
+    record alike), so every existing row (the earlier DR lines' included) stayed as it was."""
+    import dataclasses
+
+    from ipplan.allocator import allocate
+    from ipplan.demand import build_demand
+    from ipplan.ports import PortRegistry, allocate_ports, port_demand
+    from ipplan.registry import Registry
+    from tests.conftest import INVENTORY
+
+    state = open_plan(INVENTORY)
+    inv = state.loaded.inventory
+    national = [lk for lk in inv.links if lk.kind == "dr" and lk.a_site == "100000-DR"]
+    assert len(national) == 30 and all(lk.b.endswith("-DC-WR02") for lk in national)
+    before = dataclasses.replace(inv, links=tuple(lk for lk in inv.links if lk not in national), _site_index={})
+    ids = {lk.id for lk in national}
+    new_rows = {k for k in state.registry.records if k.split("/")[-1] in ids}
+    assert len(new_rows) == 60 and all(k.startswith(("p2p/4/100000-DC/dr:", "p2p/6/100000-DC/dr:")) for k in new_rows)
+    old = Registry({k: r for k, r in state.registry.records.items() if k not in new_rows})
+    _, report = allocate(build_demand(before, state.plan), old, state.plan)
+    assert not report.added and not report.decommissioned and not report.reactivated
+    new_ports = {k for k, r in state.ports.records.items() if r.key in ids}
+    assert len(new_ports) == 60  # one on the national DR router and one on the province's per line
+    assert sorted(r.port for k, r in state.ports.records.items()
+                  if k in new_ports and r.device == "JB-100000-DR-WR01") == list(range(5, 35))
+    _, preport = allocate_ports(port_demand(before), PortRegistry(
+        {k: r for k, r in state.ports.records.items() if k not in new_ports}))
+    assert not preport.changed
 
 
 def test_national_dr_line_must_avoid_the_ministry(inv_dir: Path) -> None:

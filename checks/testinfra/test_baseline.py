@@ -66,6 +66,7 @@ def test_audit_rules(host: Any, hostvars: dict[str, Any]) -> None:
 
 def test_chrony_synchronised(host: Any, hostvars: dict[str, Any]) -> None:
     servers = hostvars["jinbao_ntp_servers"]
+    assert servers, "no NTP server in the host's inventory variables (jinbao_ntp_servers)"
     conf = host.file("/etc/chrony/chrony.conf").content_string
     assert all(f"server {s} " in conf for s in servers) and "pool " not in conf
     deadline = time.monotonic() + 60
@@ -80,6 +81,7 @@ def test_chrony_synchronised(host: Any, hostvars: dict[str, Any]) -> None:
 
 def test_rsyslog_forwards_to_management(host: Any, hostvars: dict[str, Any]) -> None:
     conf = host.file("/etc/rsyslog.d/90-jinbao-forward.conf").content_string
+    assert hostvars["jinbao_log_servers"], "no log server in the host's inventory variables (jinbao_log_servers)"
     for target in hostvars["jinbao_log_servers"]:
         assert f'target="{target}"' in conf
     assert host.process.filter(comm="rsyslogd")
@@ -90,6 +92,7 @@ def test_nftables_loaded(host: Any, hostvars: dict[str, Any]) -> None:
     ruleset = host.check_output("nft list table inet jinbao_host")
     assert re.search(r"hook input priority filter; policy drop;", ruleset)
     assert 'comment "ssh from management"' in ruleset
+    assert hostvars["jinbao_mgmt_nets"], "no management network in the host's inventory variables"
     for net in hostvars["jinbao_mgmt_nets"]:
         assert net in ruleset
 

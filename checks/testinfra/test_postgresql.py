@@ -6,13 +6,17 @@ from typing import Any
 
 import pytest
 
-from checks.testinfra.conftest import in_group
+from checks.testinfra.conftest import require_database
+
+# the host variables this suite reads (the zone's group_vars give them to every database server)
+NEEDS = ("postgresql_databases", "postgresql_app_roles")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _databases_only(hostvars: dict[str, Any]) -> None:
-    if not in_group(hostvars, "databases"):
-        pytest.skip("not a database server")
+    """By role (DB, EX, DS), not by group: a database server outside `databases` is an error, not a skip."""
+    if not require_database(hostvars, NEEDS):
+        pytest.skip(f"role {hostvars['jinbao_role']}: not a zone database server")
 
 
 def sql(host: Any, query: str, db: str = "postgres") -> str:

@@ -44,23 +44,22 @@ def plan_cmd(
 
     Examples: `jinbao dr plan --json`, `jinbao dr plan --scope 140000`.
     """
-    from dr.config import load_dr_config
-    from dr.plan import replication_plan
-    from inventory.load import load
+    from dr.sources import plan_pairs
     from inventory.scope import sites_in_scope
+    from network.workspace import Workspace
 
     directory = _inventory_dir(ctx)
-    inv = load(directory).inventory
-    doc, path = load_dr_config(directory)
-    pairs = replication_plan(inv, doc, str(path))
+    ws = Workspace(directory)
+    inv = ws.inventory
+    pairs = plan_pairs(directory, ws)
     inside = sites_in_scope(inv, scope)
     pairs = [p for p in pairs if p.primary_site in inside]
     if as_json:
         sys.stdout.write(json.dumps({"pairs": [p.as_dict() for p in pairs]}, ensure_ascii=False, indent=1) + "\n")
         return
-    t = Table("primary", "replica", "mode", "slot")
+    t = Table("primary", "replica", "mode", "slot", "service address")
     for p in pairs:
-        t.add_row(p.primary, p.replica, p.mode, p.slot)
+        t.add_row(p.primary, p.replica, p.mode, p.slot, f"{p.service_v4} {p.service_v6}")
     out.print(t)
     out.print(f"{len(pairs)} pairs, {sum(p.mode == 'sync' for p in pairs)} synchronous")
 

@@ -136,3 +136,104 @@ def status_cmd(state: StateOpt, as_json: JsonOpt = False) -> None:
             print(f"  quarantine/{q['dir']}: {q['reason']}")
     if len(s) == 1:
         print("no ferry journal here")
+
+
+def _loader_dsn(dsn: str | None, server: str | None, lab: str | None) -> str:
+    """The decision database: `--dsn`, else the decision server `--server` as the Ansible inventory places it
+    (verified TLS against the project CA). Never a password here: libpq reads PGPASSWORD or the passfile."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    from network.ferry.load import decision_dsn
+
+    if dsn and server:
+        raise JinbaoError("give --dsn or --server, not both", entry="--server")
+    if server:
+        import tempfile
+
+        from core.playbooks import LAB_VAULT_PASSWORD
+        from dr.access import addresses, ca_file
+        from dr.sources import ansible_inventory
+
+        with tempfile.TemporaryDirectory(prefix="jinbao-ferry-") as tmp:
+            addr = addresses(ansible_inventory(lab, Path(tmp)), LAB_VAULT_PASSWORD if lab else None)
+        if server not in addr:
+            raise JinbaoError(f"{server} is not in the Ansible inventory", entry="--server")
+        return decision_dsn(addr[server], ca=ca_file(lab))
+    if not dsn:
+        raise JinbaoError("no decision database: give --dsn (or JINBAO_DECISION_DSN) or --server", entry="--dsn")
+    try:
+        params = conninfo_to_dict(dsn)
+    except ProgrammingError as e:
+        raise JinbaoError(" ".join(str(e).split()), entry="--dsn") from None
+    if "password" in params:
+        raise JinbaoError("no password in the connection string (it would show in the process list and shell "
+                          "history): use PGPASSFILE or PGPASSWORD", entry="--dsn")
+    return dsn
+
+
+@app.command("load")
+def load_cmd(
+    ctx: typer.Context,
+    inbox: Annotated[Path, typer.Option("--inbox", help="The decision-zone inbox the receiver delivers into.")],
+    state: Annotated[Path, typer.Option("--state", help="The receiver's state directory (its journal says what "
+                                                        "was delivered and verified).")],
+    batches: Annotated[list[str] | None, typer.Argument(
+        help="Batch ids or inbox directories (as --on-deliver passes them); default: every batch.")] = None,
+    dsn: Annotated[str | None, typer.Option("--dsn", envvar="JINBAO_DECISION_DSN",
+                                            help="libpq connection string of the decision database, no password "
+                                                 "(PGPASSFILE / PGPASSWORD).")] = None,
+    server: Annotated[str | None, typer.Option("--server", help="Decision server host name (e.g. "
+                                                                "JB-100000-DC-DS01): address from the inventory, "
+                                                                "verified TLS.")] = None,
+    lab: Annotated[str | None, typer.Option("--lab", help="With --server: the lab of this name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load delivered, verified batches into the decision database: one transaction per batch, never twice.
+
+    Quarantined, undelivered or changed batches and bad CSV (header, width, types) are refused with one line
+    naming the batch, file and line; nothing of a refused batch is loaded. Exit 2 when a batch failed."""
+    import psycopg
+
+    from network.ferry.load import load_inbox
+
+    del ctx
+    target = _loader_dsn(dsn, server, lab)
+    if not state.is_dir():
+        raise JinbaoError("not a directory (the receiver's --state)", file=str(state), entry="--state")
+
+    def connect() -> psycopg.Connection:
+        try:
+            return psycopg.connect(target, connect_timeout=10)
+        except psycopg.OperationalError as e:
+            raise JinbaoError(f"cannot connect to the decision database: {' '.join(str(e).split())}",
+                              entry="--dsn") from None
+
+    try:
+        results = load_inbox(connect, inbox, state, batches or None, log=_log)
+    except ValueError as e:  # LoadError: the inbox itself is unusable
+        raise JinbaoError(str(e), entry="--inbox") from None
+    if as_json:
+        print(json.dumps({"batches": [r.as_dict() for r in results]}, ensure_ascii=False))
+    else:
+        for r in results:
+            print(f"{r.batch}: {r.status}" + (f", {r.rows} rows into {r.table} in {r.seconds} s"
+                                              if r.status == "loaded" else ""))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise JinbaoError(f"{failed[0].error}" + (f" (and {len(failed) - 1} more batches failed)"
+                                                   if len(failed) > 1 else ""))
+
+
+@app.command("schema")
+def schema_cmd(
+    ctx: typer.Context,
+    owner: Annotated[str, typer.Option("--owner", help="Role the tables belong to (the database owner).")] =
+    "jb_decision_owner",
+) -> None:
+    """Print the decision database's DDL for the loader (load log, dataset tables) as one psql script:
+    `jinbao ferry schema | sudo -u postgres psql -d jb_decision` on the decision server, once."""
+    from network.ferry.load import schema_sql
+
+    del ctx
+    sys.stdout.write(schema_sql(owner=owner))

@@ -43,10 +43,13 @@ def run(
         emit_json(summary)
     elif lab is not None:
         f = summary.get("figures", {})
-        r, i, c, fy = (f.get(k, {}) for k in ("routing", "isolation", "compliance", "ferry"))
+        r, i, c, d, fy = (f.get(k, {}) for k in ("routing", "isolation", "compliance", "dr-drill", "ferry"))
         out.print(f"sessions up {r.get('sessions')}, reachable {r.get('reachable')}, isolation {i.get('pass')} pass /"
-                  f" {i.get('fail')} fail, compliance {c.get('score_pct')} %, ferry {fy.get('throughput_mbit_s')}"
-                  f" Mbit/s; not run: {', '.join(n['step'] for n in summary.get('not_run', []))}")
+                  f" {i.get('fail')} fail, compliance {c.get('score_pct')} %, DR switchover RTO {d.get('rto_s')} s"
+                  f" RPO {d.get('rpo_commits')} (failback {d.get('failback')}), ferry {fy.get('throughput_mbit_s')}"
+                  " Mbit/s")
+        for m in summary.get("targets_missed", []):  # measured results, not failures: said where they are seen
+            out.print(f"[bold yellow]target missed[/] ({m['step']}): {m['missed']}")
         out.print(f"index: {summary['index']}")
     if not summary["ok"]:
         raise typer.Exit(1)

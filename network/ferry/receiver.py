@@ -61,6 +61,15 @@ def _write_dir(final: Path, files: dict[str, bytes]) -> None:
     journal.fsync_dir(final.parent)
 
 
+def delivered_key(d: Path) -> str:
+    """The transfer key (hex) of a batch directory as delivered: the container the sender packed from it."""
+    raw = (d / MANIFEST_NAME).read_bytes()
+    man = parse_manifest(raw)
+    blob = container.pack([(MANIFEST_NAME, raw)] + [(f.name, (d / f.name).read_bytes())
+                                                     for f in sorted(man.files, key=lambda f: f.name)])
+    return hashlib.sha256(blob).digest()[:16].hex()
+
+
 class Receiver:
     def __init__(self, inbox: Path, quarantine: Path, state: Path, opts: ReceiveOptions,
                  log: Callable[[str], None] = lambda _m: None) -> None:
@@ -111,11 +120,7 @@ class Receiver:
                     self.hooks.put(batch_id)
 
     def _key_of_delivered(self, d: Path) -> str:
-        raw = (d / MANIFEST_NAME).read_bytes()
-        man = parse_manifest(raw)
-        blob = container.pack([(MANIFEST_NAME, raw)] + [(f.name, (d / f.name).read_bytes())
-                                                         for f in sorted(man.files, key=lambda f: f.name)])
-        return hashlib.sha256(blob).digest()[:16].hex()
+        return delivered_key(d)
 
     # -- outcomes ----------------------------------------------------------------------------------
     def _quarantine(self, key: bytes, reason: str, files: dict[str, bytes], batch_id: str | None,

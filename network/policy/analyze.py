@@ -16,7 +16,7 @@ import ipaddress
 from typing import Any
 
 from core.findings import Finding, Shape
-from network.policy.compile import Instance, instances
+from network.policy.compile import Instance, dst_owner, instances
 from network.policy.parse import Line, Ruleset
 from network.policy.space import PROTO, PROTO_NAME, Box, full, minus, witness
 from network.policy.zones import World
@@ -45,7 +45,7 @@ def allowed_boxes(world: World, site: str) -> dict[int, list[tuple[Box, Instance
         if inst.flow.action != "allow":
             continue
         srcs = world.blocks[(inst.src_site, inst.flow.src)]
-        dsts = world.blocks[(inst.dst_site, inst.flow.dst)]
+        dsts = world.blocks[(dst_owner(world, inst.flow, inst.src_site, inst.dst_site), inst.flow.dst)]
         for svc in inst.flow.services:
             s = world.policy.services[svc]
             proto = (PROTO[s.protocol],) * 2

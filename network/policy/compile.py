@@ -60,14 +60,28 @@ def instances(world: World, site: str) -> list[Instance]:
         elif f.to_site == "parent":
             pairs = [(site, world.parent[site])] if site in world.parent else []
             pairs += [(c, site) for c in world.children.get(site, [])]
+        elif f.to_site == "replica":
+            # at the source site the same-site flow's rule already lets its exchange zone reach the address
+            # wherever it is (site_rules); a second rule for the same traffic would never match
+            follows = world.policy.zones[f.dst].follows_replica
+            pairs = [(site, world.replica[site])] if site in world.replica and not follows else []
+            pairs += [(c, site) for c in world.replicas_of.get(site, [])]
         else:  # dr
             pairs = [(site, world.dr[site])] if site in world.dr else []
             pairs += [(c, site) for c in world.protects.get(site, [])]
         for s, d in pairs:
             mine = (s == site and f.src in behind) or (d == site and f.dst in behind)
-            if mine and (s, f.src) in world.blocks and (d, f.dst) in world.blocks:
+            if mine and (s, f.src) in world.blocks and (dst_owner(world, f, s, d), f.dst) in world.blocks:
                 out.append(Instance(f, s, d))
     return out
+
+
+def dst_owner(world: World, f: Flow, src_site: str, dst_site: str) -> str:
+    """Whose blocks the destination zone is: a zone that follows the replica (the DR service addresses) is,
+    at the replica's site, the source site's own address and nobody else's (exact: a city reaches its own
+    database there, not its neighbours')."""
+    follows = world.policy.zones[f.dst].follows_replica and f.to_site == "replica"
+    return src_site if follows else dst_site
 
 
 UNTRUST = "untrust"  # the firewall zone of its transit port (towards the WAN routers)
@@ -99,17 +113,23 @@ def site_rules(world: World, site: str) -> list[Rule]:
         f = i.flow
         name = f"{f.name}-{f.src}-{f.dst}" if f.to_site == "same" else (
             f"{f.name}-to-{i.dst_site}" if i.src_site == site else f"{f.name}-from-{i.src_site}")
-        iif = ifs.get(f.src, ifs["transit"]) if i.src_site == site else ifs["transit"]
-        oif = ifs.get(f.dst, ifs["transit"]) if i.dst_site == site else ifs["transit"]
-        szone = f.src if i.src_site == site and f.src in ifs else UNTRUST
-        dzone = f.dst if i.dst_site == site and f.dst in ifs else UNTRUST
+        src, dst = (world.policy.zones[z].port or z for z in (f.src, f.dst))  # the firewall port's zone
+        iif = ifs.get(src, ifs["transit"]) if i.src_site == site else ifs["transit"]
+        oif = ifs.get(dst, ifs["transit"]) if i.dst_site == site else ifs["transit"]
+        szone = src if i.src_site == site and src in ifs else UNTRUST
+        dzone: str | None = dst if i.dst_site == site and dst in ifs else UNTRUST
+        if world.policy.zones[f.dst].follows_replica and i.src_site == i.dst_site == site:
+            # an address that moves: behind the production port while this site runs the database, out of
+            # the WAN side once its replica's site does; the addresses alone say what is allowed
+            oif, dzone = None, None
         by_proto: dict[str, list[str]] = {}
         for s in f.services:
             by_proto.setdefault(world.policy.services[s].protocol, []).append(service_name(s))
         for proto, svcs in by_proto.items():
             rules.append(Rule(name.lower() if len(by_proto) == 1 else f"{name}-{proto}".lower(),
                               "accept" if f.action == "allow" else "deny",
-                              net_name(i.src_site, f.src), net_name(i.dst_site, f.dst), proto, tuple(svcs),
+                              net_name(i.src_site, f.src), net_name(dst_owner(world, f, i.src_site, i.dst_site), f.dst),
+                              proto, tuple(svcs),
                               iif, oif, szone, dzone))
     rules.append(Rule("default-deny", "deny", None, None, None, (), None, None))
     return rules
@@ -131,6 +151,8 @@ def _term(r: Rule, platform: str) -> dict:
         ifs = zone_interfaces(platform)
         t["source-zone"], t["destination-zone"] = r.src_zone, r.dst_zone
         t["source-interface"], t["destination-interface"] = ifs[r.src_zone], ifs[r.dst_zone]
+    elif platform in ("huawei", "h3c") and r.src_zone:  # to any zone: an address that moves (site_rules)
+        t["source-zone"], t["source-interface"] = r.src_zone, zone_interfaces(platform)[r.src_zone]
     if r.action == "deny":
         t["counter"] = r.name.replace("-", "_")
     return t

@@ -16,7 +16,8 @@ from core.errors import JinbaoError
 from core.yamlio import parse_model, read_yaml
 
 POLICY_FILE = "policy.yaml"
-Relation = Literal["same", "parent", "dr"]
+# replica: the site holding the source site's database replica (inventory/dr.yaml's rule, docs/dr.md)
+Relation = Literal["same", "parent", "dr", "replica"]
 
 
 class _Strict(BaseModel):
@@ -28,6 +29,12 @@ class ZoneDoc(_Strict):
     record: str  # purpose of the zone's blocks in the IP registration record
     behind_firewall: bool = False  # a segment of the site's own firewall (else reached over its WAN side)
     access_kind: str | None = None  # the zone is made of access sites of this kind (their LANs)
+    # a zone without a subnet of its own sits behind another zone's firewall port (the DR service addresses
+    # live on the database servers of the production zone)
+    port: str | None = None
+    # with to_site replica, the zone is the source site's own blocks, reached at its replica's site (a DR
+    # service address moves with its database)
+    follows_replica: bool = False
     description: str = ""
 
 
@@ -123,6 +130,11 @@ def build_policy(doc: PolicyDoc, source: str = "") -> Policy:
                 raise fail(f"isolated.{i}", f"unknown network {n!r} (zones use: {', '.join(sorted(networks))})")
     services = {name: Service(name, s.protocol, tuple(_port_range(p) for p in s.ports))
                 for name, s in doc.services.items()}
+    for name, z in doc.zones.items():
+        if z.port is not None and (z.port not in doc.zones or not doc.zones[z.port].behind_firewall
+                                   or doc.zones[z.port].port is not None or not z.behind_firewall):
+            raise fail(f"zones.{name}", f"port {z.port!r}: needs a zone behind the firewall with a port of its own,"
+                                        " and the zone itself behind the firewall")
     flows: list[Flow] = []
     seen_names: set[str] = set()
     for i, f in enumerate(doc.flows):

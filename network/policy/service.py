@@ -22,6 +22,7 @@ from network.policy.zones import World, build_world
 
 
 def open_world(directory: Path) -> World:
+    from inventory.drpolicy import load_dr_config
     from inventory.load import load
     from ipplan.config import REGISTRY_FILE
     from ipplan.registry import load_registry
@@ -29,7 +30,8 @@ def open_world(directory: Path) -> World:
 
     directory = Path(directory)
     policy = load_policy(directory)  # first: a bad policy file fails fast
-    return build_world(policy, load(directory).inventory, load_registry(directory / REGISTRY_FILE))
+    return build_world(policy, load(directory).inventory, load_registry(directory / REGISTRY_FILE),
+                       load_dr_config(directory)[0])
 
 
 def firewall_sites(world: World, scope: str | None) -> list[str]:

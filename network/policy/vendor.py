@@ -108,9 +108,11 @@ class _VendorACL(aclgenerator.ACLGenerator):
             self.acls.append((name, af, comment, lines))
 
     def _zone_term(self, term, af: int) -> None:
-        if bool(term.source_zone) != bool(term.destination_zone) or len(term.source_zone) > 1 or len(
+        # one source and one destination zone, or a source zone alone (to any zone: a DR service address, which
+        # is behind the production port or out of the WAN side depending on where its database runs)
+        if (term.destination_zone and not term.source_zone) or len(term.source_zone) > 1 or len(
                 term.destination_zone) > 1:
-            raise Error(f"term {term.name}: a zone policy term names one source and one destination zone")
+            raise Error(f"term {term.name}: a zone policy term names one source and at most one destination zone")
         if term.source_port:
             raise Error(f"term {term.name}: source ports are not supported")
         zt = self.zone_terms.setdefault(term.name, _ZoneTerm(
@@ -201,9 +203,10 @@ class HuaweiVRP(_VendorACL):
         out += ["#", "security-policy"]
         for t in self.zone_terms.values():
             out.append(f" rule name {t.name}")
-            if t.src_zone and t.dst_zone:
-                out += [f"  source-zone {builtin.get(t.src_zone, t.src_zone)}",
-                        f"  destination-zone {builtin.get(t.dst_zone, t.dst_zone)}"]
+            if t.src_zone:
+                out.append(f"  source-zone {builtin.get(t.src_zone, t.src_zone)}")
+            if t.dst_zone:
+                out.append(f"  destination-zone {builtin.get(t.dst_zone, t.dst_zone)}")
             for kw, side in (("source-address", t.src), ("destination-address", t.dst)):
                 out += [f"  {kw} {_vrp_addr(n)}" for af in (4, 6) for _, n in side.get(af, [])]
             if t.protocol in ("tcp", "udp"):
@@ -244,13 +247,17 @@ class H3CComware(_VendorACL):
             out += [f" network subnet {n.network_address} {n.netmask if af == 4 else n.prefixlen}" for n in nets]
         for name, line in services.items():
             out += ["#", f"object-group service {name}", f" {line}"]
-        pairs = list(dict.fromkeys((t.src_zone, t.dst_zone) for t in self.zone_terms.values() if t.src_zone))
+        zones = self._zones()
+        # a term from a zone to any zone belongs to every pair from that zone (Comware pairs name both zones)
+        pairs = list(dict.fromkeys(p for t in self.zone_terms.values() if t.src_zone for p in (
+            [(t.src_zone, t.dst_zone)] if t.dst_zone else [(t.src_zone, z) for z in zones if z != t.src_zone])))
         closing = [t for t in self.zone_terms.values() if not t.src_zone]  # the default deny: ends every policy
         for a, b in pairs:
             for af in (4, 6):
                 out += ["#", f"object-policy {'ip' if af == 4 else 'ipv6'} {_policy_name(a, b, af)}"]
                 n = 0
-                for t in [t for t in self.zone_terms.values() if (t.src_zone, t.dst_zone) == (a, b)] + closing:
+                for t in [t for t in self.zone_terms.values()
+                          if t.src_zone == a and t.dst_zone in (b, None)] + closing:
                     for line in _object_rules(t, af):
                         n += STEP
                         out += [f" rule {n} {line}", f" rule {n} comment {t.name}"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from inventory.drpolicy import DrDoc, replica_site
 from inventory.model import Inventory
 from ipplan.registry import Registry
 from network.policy.model import Policy
@@ -35,6 +36,8 @@ class World:
     firewall_sites: tuple[str, ...]  # sites with a firewall (data and DR centres), inventory order
     children: dict[str, list[str]] = field(default_factory=dict)  # inverse of parent
     protects: dict[str, list[str]] = field(default_factory=dict)  # inverse of dr
+    replica: dict[str, str] = field(default_factory=dict)  # data centre -> the site holding its DB replica
+    replicas_of: dict[str, list[str]] = field(default_factory=dict)  # inverse of replica
 
     def zone_of(self, af: int, addr: int) -> str | None:
         """The zone (of any site) an address falls in, as 'site zone'; for naming example flows."""
@@ -46,23 +49,30 @@ class World:
         return None
 
 
-def site_relations(inv: Inventory) -> tuple[dict[str, str], dict[str, str]]:
+def site_relations(inv: Inventory, dr_doc: DrDoc) -> tuple[dict[str, str], dict[str, str]]:
     """parent: a data centre's upper-tier data centre (city -> province -> ministry). dr: the DR centre that
-    protects a data centre: the ministry's is the national DR centre; a province's DR centre protects the
-    provincial centre and every city centre of the province (DESIGN.md 1)."""
+    holds a data centre's replica: inventory/drpolicy.py's `replica_site`, the one rule the replication plan and
+    the inventory plugins use too (dr.yaml's overrides included), so the firewalls pass replication exactly
+    where it runs. A DR centre the inventory does not have gives no relation."""
     sites = {s.id: s for s in inv.sites}
     parent = {s.id: s.parent for s in inv.sites
               if s.kind == "dc" and s.parent and sites[s.parent].kind == "dc"}
-    dr_by_province = {s.province: s.id for s in inv.sites if s.kind == "dr"}
-    dr = {s.id: dr_by_province[s.province] for s in inv.sites if s.kind == "dc" and s.province in dr_by_province}
+    dr: dict[str, str] = {}
+    for s in inv.sites:
+        rsid = replica_site(inv, dr_doc, s)
+        if rsid is not None and rsid in sites:
+            dr[s.id] = rsid
     return parent, dr
 
 
-def build_world(policy: Policy, inv: Inventory, registry: Registry) -> World:
+def build_world(policy: Policy, inv: Inventory, registry: Registry, dr_doc: DrDoc) -> World:
+    """`dr_doc`: the replication policy (inventory/dr.yaml), for the dr relation, zones that follow the
+    database replica and flows to the replica's site."""
     by_purpose: dict[str, list[str]] = {}
     for name, z in policy.zones.items():
         by_purpose.setdefault(z.record, []).append(name)
     sites = {s.id: s for s in inv.sites}
+    replica = {s.id: r for s in inv.sites if (r := replica_site(inv, dr_doc, s)) and r in sites and r != s.id}
     blocks: dict[tuple[str, str], list[Block]] = {}
     for r in registry.records.values():
         if r.status != "active" or r.purpose not in by_purpose or r.site not in sites:
@@ -75,16 +85,19 @@ def build_world(policy: Policy, inv: Inventory, registry: Registry) -> World:
             elif kind is not None and site.access_kind == kind and site.parent:
                 # an access site's LAN belongs to the zone of the data centre it hangs off
                 blocks.setdefault((site.parent, zone), []).append((r.af, r.start, r.plen))
-    parent, dr = site_relations(inv)
+    parent, dr_of = site_relations(inv, dr_doc)
     children: dict[str, list[str]] = {}
     for c, p in parent.items():
         children.setdefault(p, []).append(c)
     protects: dict[str, list[str]] = {}
-    for c, d in dr.items():
+    for c, d in dr_of.items():
         protects.setdefault(d, []).append(c)
+    replicas_of: dict[str, list[str]] = {}
+    for c, r in replica.items():
+        replicas_of.setdefault(r, []).append(c)
     fw_sites = tuple(dict.fromkeys(d.site for d in inv.devices if d.role == "FW"))
-    return World(policy, inv, {k: tuple(sorted(v)) for k, v in blocks.items()}, parent, dr, fw_sites,
-                 children, protects)
+    return World(policy, inv, {k: tuple(sorted(v)) for k, v in blocks.items()}, parent, dr_of, fw_sites,
+                 children, protects, replica, replicas_of)
 
 
 def naming_definitions(world: World, sites: set[str] | None = None) -> dict:

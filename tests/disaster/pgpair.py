@@ -18,14 +18,17 @@ BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "LAB-ONLY-drill-test"  # a throwaway cluster on loopback, deleted after the test
 
 
-def _as_postgres(*argv: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def _as_postgres(*argv: str, env: dict[str, str] | None = None, check: bool = True,
+                 netns: str | None = None) -> subprocess.CompletedProcess:
     pw = pwd.getpwnam("postgres")
 
     def demote() -> None:
         os.setgid(pw.pw_gid)
         os.setuid(pw.pw_uid)
 
-    r = subprocess.run(list(argv), capture_output=True, text=True, preexec_fn=demote,
+    if netns:  # entering a namespace needs root: ip enters it, runuser then drops to postgres
+        argv = ("ip", "netns", "exec", netns, "runuser", "-u", "postgres", "--", *argv)
+    r = subprocess.run(list(argv), capture_output=True, text=True, preexec_fn=None if netns else demote,
                        env={**os.environ, "HOME": "/tmp", **(env or {})}, cwd="/tmp", timeout=120)
     if check and r.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} -> {r.returncode}: {(r.stderr or r.stdout).strip()[-800:]}")
@@ -33,14 +36,15 @@ def _as_postgres(*argv: str, env: dict[str, str] | None = None, check: bool = Tr
 
 
 class Node:
-    def __init__(self, root: Path, name: str, port: int) -> None:
-        self.data, self.name, self.port = root / name, name, port
+    def __init__(self, root: Path, name: str, port: int, netns: str | None = None) -> None:
+        self.data, self.name, self.port, self.netns = root / name, name, port, netns
 
     def dsn(self) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres password={PASSWORD} dbname=postgres"
 
     def start(self) -> None:
-        _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"), "-w", "start")
+        _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"), "-w", "start",
+                     netns=self.netns)
 
     def pid(self) -> int:
         return int((self.data / "postmaster.pid").read_text().split()[0])
@@ -66,26 +70,36 @@ class Node:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+            _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False,
+                         netns=self.netns)
 
 
-def build_pair(root: Path, base_port: int, sync: bool) -> tuple[Node, Node]:
+def build_single(root: Path, port: int, name: str = "primary", netns: str | None = None,
+                 conf: str = "", hba: str = "") -> Node:
+    """One cluster on 127.0.0.1:`port` (of network namespace `netns` when given), password auth only; `conf`
+    and `hba` are appended to postgresql.conf and pg_hba.conf before the first start."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.chown(root, "postgres", "postgres")
     pwfile = root / "pw"
     pwfile.write_text(PASSWORD + "\n")
     shutil.chown(pwfile, "postgres", "postgres")
-    primary, standby = Node(root, "primary", base_port), Node(root, "standby", base_port + 1)
+    node = Node(root, name, port, netns)
     _as_postgres(str(BIN / "initdb"), "-A", "scram-sha-256", "-U", "postgres", f"--pwfile={pwfile}",
-                 "-D", str(primary.data))
-    with open(primary.data / "postgresql.conf", "a") as fh:
-        fh.write(f"listen_addresses = '127.0.0.1'\nport = {primary.port}\ncluster_name = 'primary'\n"
-                 f"unix_socket_directories = '{root}'\nwal_level = replica\nmax_wal_senders = 4\n")
-        if sync:
-            fh.write("synchronous_standby_names = 'FIRST 1 (standby)'\n")
-    with open(primary.data / "pg_hba.conf", "a") as fh:
-        fh.write("host replication postgres 127.0.0.1/32 scram-sha-256\n")
-    primary.start()
+                 "-D", str(node.data))
+    with open(node.data / "postgresql.conf", "a") as fh:
+        fh.write(f"listen_addresses = '127.0.0.1'\nport = {node.port}\ncluster_name = '{name}'\n"
+                 f"unix_socket_directories = '{root}'\n{conf}")
+    with open(node.data / "pg_hba.conf", "a") as fh:
+        fh.write(hba)
+    node.start()
+    return node
+
+
+def build_pair(root: Path, base_port: int, sync: bool) -> tuple[Node, Node]:
+    sync_conf = "synchronous_standby_names = 'FIRST 1 (standby)'\n" if sync else ""
+    primary = build_single(root, base_port, "primary", conf="wal_level = replica\nmax_wal_senders = 4\n" + sync_conf,
+                           hba="host replication postgres 127.0.0.1/32 scram-sha-256\n")
+    standby = Node(root, "standby", base_port + 1)
     passfile = root / "pgpass"  # the replication password never lands in postgresql.auto.conf
     passfile.write_text(f"127.0.0.1:{primary.port}:*:postgres:{PASSWORD}\n")
     os.chmod(passfile, 0o600)

@@ -94,6 +94,23 @@ def test_plan_file_bad_input(tmp_path: Path) -> None:
         pairs_from_file(bad)
 
 
+def test_plan_file_with_and_without_service_addresses(tmp_path: Path) -> None:
+    """`dr plan --json` now gives each pair its service address; a plan kept from before still reads, and
+    an unknown field is still refused."""
+    import dataclasses
+
+    with_svc = dataclasses.replace(P1, service_v4="100.112.3.64/32", service_v6="fd4a:7000::10:0/128")
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps({"pairs": [with_svc.as_dict()]}))
+    assert pairs_from_file(f) == [with_svc]
+    old = {k: v for k, v in P1.as_dict().items() if not k.startswith("service_")}
+    f.write_text(json.dumps({"pairs": [old]}))
+    assert pairs_from_file(f) == [P1] and P1.service_v4 == ""
+    f.write_text(json.dumps({"pairs": [{**with_svc.as_dict(), "service_v5": "x"}]}))
+    with pytest.raises(JinbaoError, match=r"pairs\[0\]: a pair needs exactly"):
+        pairs_from_file(f)
+
+
 def test_runner_events_become_steps() -> None:
     rep = DrillReport("140100-DC", "switchover", "sync", P1.primary, P1.replica)
     steps = _Steps(rep, None)

@@ -3,7 +3,9 @@ ingress, static neighbours, no route back. Sender and receiver are the real CLI 
 
 Proves: nothing can travel back; batches arrive intact at 0, 1 and 5 % injected loss with no duplicate;
 a receiver killed mid-transfer and a sender killed mid-round lose and duplicate nothing; tampered, truncated,
-malformed and incomplete batches land in quarantine with their reasons; the outbox is never written.
+malformed and incomplete batches land in quarantine with their reasons; the outbox is never written; the
+pension macro-analysis upload crosses into a real PostgreSQL 15 decision database in the receiving namespace,
+loaded by the delivery hook once, bad CSV and quarantined batches never.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from jinbao.labrun import pension_upload
 from lab.ferry_link import RX_ADDR, TX_ADDR, OneWayLink
 from lab.sh import run
-from network.ferry.outbox import stage_batch
+from network.ferry.load import LOG_TABLE, region_totals
+from network.ferry.outbox import stage_batch, stage_paths
+from tests.ferry.decisiondb import DecisionDb, decision_db, query, run_schema
 from tests.lablock import lab_lock
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")]
@@ -53,10 +58,11 @@ def _no_loss(link: OneWayLink) -> None:
     link.set_loss(0)
 
 
-def _cli(link: OneWayLink, side: str, args: list[str], log: Path) -> subprocess.Popen:
+def _cli(link: OneWayLink, side: str, args: list[str], log: Path, env: dict[str, str] | None = None
+         ) -> subprocess.Popen:
     fh = open(log, "ab")  # noqa: SIM115 -- lives as long as the process
     p = subprocess.Popen([*link.ns(side), sys.executable, "-m", "jinbao.cli", "ferry", *args], cwd=ROOT,
-                         stdout=fh, stderr=subprocess.STDOUT)
+                         stdout=fh, stderr=subprocess.STDOUT, env=env)
     PROCS.append(p)
     return p
 
@@ -69,10 +75,10 @@ class Side:
             base / "decision" / "state"
         self.outbox.mkdir(parents=True)
 
-    def receiver(self, *extra: str) -> subprocess.Popen:
+    def receiver(self, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         p = _cli(self.link, "rx", ["receive", "--listen", f"{RX_ADDR}:{self.port}", "--inbox", str(self.inbox),
                                    "--quarantine", str(self.quar), "--state", str(self.rstate), *extra],
-                 self.base / "receiver.log")
+                 self.base / "receiver.log", env)
         wait_for(lambda: (self.rstate / "receiver-status.json").exists() or p.poll() is not None, 15)
         assert p.poll() is None, (self.base / "receiver.log").read_text()
         return p
@@ -301,3 +307,68 @@ def test_bad_batches_quarantined_with_reasons(link: OneWayLink, tmp_path: Path) 
         stop(rx)
     assert_delivered(side, {**good, **lossy})
     assert tree(side.outbox) == {**before, **{k: v for k, v in tree(side.outbox).items() if k.startswith("lossy")}}
+
+
+# -- into the decision database ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def decision(link: OneWayLink) -> Iterator[DecisionDb]:
+    """jb_decision on a real PostgreSQL 15 listening on 127.0.0.1 of the receiving namespace only."""
+    with decision_db(55540, netns=link.rx_ns) as db:
+        yield db
+
+
+def test_pension_upload_into_the_decision_database(link: OneWayLink, tmp_path: Path, decision: DecisionDb) -> None:
+    import psycopg
+
+    side = Side(link, tmp_path, 47400)
+    run_schema(decision)
+    regions = ["太原", "大同", "阳泉", "长治", "晋城", "朔州", "晋中", "运城"]
+    files = pension_upload(tmp_path / "upload", "2026-12-01", regions)
+    stage_paths(side.outbox, "pension-macro-2026-12-01", files, "exchange/100000")
+    bad = [*files[1].read_text().splitlines(keepends=True)[:3], "2026-12-02,03,太原,1,2,3\n"]
+    stage_batch(side.outbox, "pension-macro-2026-12-02", {"part.csv": "".join(bad).replace("2026-12-01",
+                                                                                           "2026-12-02").encode()})
+    t = stage_batch(side.outbox, "pension-macro-2026-12-03", {"part.csv": files[2].read_bytes()})
+    (t / "part.csv").write_bytes(files[2].read_bytes().replace(b"2026-12-01", b"2026-12-03"))  # after the manifest
+    # the decision host's loader as the receiver's delivery hook, password from its passfile
+    env = {**os.environ, "PGPASSFILE": str(decision.passfile), "JINBAO_DECISION_DSN": decision.etl}
+    load = [sys.executable, "-m", "jinbao.cli", "ferry", "load", "--inbox", str(side.inbox), "--state",
+            str(side.rstate)]
+    link.set_loss(1)
+    rx = side.receiver("--on-deliver", " ".join(load), env=env)
+    try:
+        side.sender("--rounds", "2", "--rate", "100", "--send-invalid")
+        assert wait_for(lambda: len(side.events("hook")) >= 2 and side.events("quarantined"), 60), side.live()
+        time.sleep(1.0)
+    finally:
+        stop(rx)
+    hooks = {e["batch_id"]: e["ok"] for e in side.events("hook")}
+    assert hooks == {"pension-macro-2026-12-01": True, "pension-macro-2026-12-02": False}, hooks
+    assert [e["batch_id"] for e in side.events("quarantined")] == ["pension-macro-2026-12-03"]
+
+    expect: dict[str, int] = {}
+    for f in files:
+        for line in f.read_text().splitlines()[1:]:
+            v = line.split(",")
+            expect[v[2]] = expect.get(v[2], 0) + int(v[3])
+    with psycopg.connect(decision.admin) as c:
+        assert region_totals(c, "pension-macro-2026-12-01") == expect
+    assert query(decision, f"SELECT batch_id, rows, loaded_by FROM {LOG_TABLE}") == [
+        ("pension-macro-2026-12-01", len(regions) * 96, "dss_etl")]
+    assert query(decision, "SELECT count(*), min(date)::text, max(date)::text FROM warehouse.pension_macro") == [
+        (len(regions) * 96, "2026-12-01", "2026-12-01")]
+
+    # an operator re-runs the loader over the whole inbox: nothing twice, the bad batch refused again by file and
+    # line; the quarantined batch, asked for by its quarantine directory, refused
+    r = subprocess.run([*link.ns("rx"), *load, "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert [(b["batch"], b["status"]) for b in json.loads(r.stdout)["batches"]] == [
+        ("pension-macro-2026-12-01", "already-loaded"), ("pension-macro-2026-12-02", "failed")]
+    assert r.stderr.strip().splitlines()[-1] == \
+        "error: pension-macro-2026-12-02/part.csv:4: 6 fields, the header has 11"
+    qdir = next(side.quar.iterdir())
+    r = subprocess.run([*link.ns("rx"), *load, str(qdir)], capture_output=True, text=True, cwd=ROOT, env=env,
+                       timeout=120)
+    assert r.returncode == 2 and "never loaded" in r.stderr.strip().splitlines()[-1], r.stderr
+    assert query(decision, "SELECT count(*) FROM warehouse.pension_macro") == [(len(regions) * 96,)]

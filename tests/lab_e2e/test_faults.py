@@ -1,6 +1,7 @@
 """Faults on the deployed slice: line failures (carrier loss and a silent black hole), a dead bgpd, a
 broken change under commit-confirm, a city announcing another city's prefix, and the loss of a whole
-provincial data centre (its DR centre stays reachable over its own line)."""
+provincial data centre (its DR centre stays reachable over its own line), and the loss of the ministry (every
+province still reaches the national DR centre over its own line to it)."""
 
 from __future__ import annotations
 
@@ -215,4 +216,51 @@ def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan)
     planned = {n.address for n in lab.intents[SHANXI_DR].bgp.neighbors}
     wait_for(lambda: all(established(SHANXI_DR).get(a) == "Established" for a in planned), RECOVERY_S,
              what="the DR centre's sessions back")
+    _all_established(lab)
+
+
+ND, ND_FW = "JB-100000-DR-WR01", "JB-100000-DR-FW01"
+PROVINCE_ROUTERS = (SHANXI, SHANXI2, TAIYUAN, "JB-410000-DC-WR01", "JB-410000-DC-WR02", "JB-110000-DC-WR01")
+
+
+def test_provinces_reach_the_national_dr_centre_without_the_ministry(lab: LabPlan) -> None:
+    """Issue 9 item 1: the national DR centre backs up the ministry and the provinces. While the ministry stands
+    the provinces' lines to it carry nothing (it reaches Shanxi through the ministry, whose table it holds);
+    with both of the ministry's WAN routers cut off every line, Shanxi, Taiyuan, Henan and Beijing still reach
+    the national DR centre's router and its business zones' gateways, over their own DR lines, and back."""
+    shanxi_agg = _shanxi_agg(lab)
+    line = next(i for i in lab.intents[SHANXI2].interfaces if i.link_kind == "dr" and i.peer == ND)
+    over_line = line.ipv4.split("/")[0]
+    via_ministry = lambda: _best_next_hop(ND, shanxi_agg) not in (None, over_line)  # noqa: E731
+    wait_for(via_ministry, 60, what="the national DR centre to reach Shanxi through the ministry first")
+    # and Shanxi's second router's default comes from its own site (local-pref 200), not the DR line
+    assert _best_next_hop(SHANXI2, "0.0.0.0/0") != next(
+        n.address for n in lab.intents[SHANXI2].bgp.neighbors if n.peer == ND and n.afi == "ipv4")
+    targets = [getattr(lab.intents[ND], f"loopback_v{af}").split("/")[0] for af in (4, 6)]
+    targets += [getattr(itf, f"ipv{af}").split("/")[0] for itf in lab.intents[ND_FW].interfaces
+                if itf.kind == "lan" and itf.link_kind in ("production", "exchange") for af in (4, 6)]
+    assert len(targets) == 6
+    ministry_lo = lab.intents[MINISTRY].loopback_v4.split("/")[0]
+    downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")]
+              for h in (MINISTRY, MINISTRY2)}
+    try:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "down", check=True)
+        wait_for(lambda: _best_next_hop(ND, shanxi_agg) == over_line, 30, what="failover to Shanxi's DR line")
+        assert not ping(SHANXI, ministry_lo, wait=0.5)  # the ministry really is gone
+        for src in PROVINCE_ROUTERS:
+            for dst in targets:
+                assert wait_for(lambda src=src, dst=dst: ping(src, dst), 15, what=f"{src} -> {dst}"), (src, dst)
+        # and back: the national DR centre's firewall reaches each province's router
+        for h in (SHANXI, TAIYUAN, "JB-410000-DC-WR01", "JB-110000-DC-WR01"):
+            assert ping(ND_FW, lab.intents[h].loopback_v4.split("/")[0]), h
+    finally:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "up", check=True)
+    wait_for(via_ministry, RECOVERY_S, what="back through the ministry")
+    planned = {n.address for n in lab.intents[ND].bgp.neighbors}
+    wait_for(lambda: all(established(ND).get(a) == "Established" for a in planned), RECOVERY_S,
+             what="the national DR centre's sessions back")
     _all_established(lab)

@@ -158,7 +158,9 @@ def test_ministry_table_holds_children_aggregates_and_its_own(lab: LabPlan) -> N
            for p in (*i.bgp.networks_v4, *i.bgp.networks_v6)}
     for cmd in ("show bgp ipv4 unicast json", "show bgp ipv6 unicast json"):
         table = set(wait_for(lambda cmd=cmd: vtysh_json(MINISTRY, cmd).get("routes"), 20))
-        assert table - own == {p for p in expected if (":" in p) == ("ipv6" in cmd)}
+        # (expected - own: the ministry's own database's service address comes up from its DR centre only
+        # after a switchover; while the ministry runs it, it originates it itself)
+        assert table - own == {p for p in expected - own if (":" in p) == ("ipv6" in cmd)}
 
 
 def test_second_up_changes_nothing(lab: LabPlan) -> None:

@@ -19,6 +19,9 @@ def test_dot_source_distinguishes_lines_and_dr(plan) -> None:
     assert '"100000-DC" -> "140000-DR" [color="#8e44ad" constraint=false penwidth=1.5 style=dotted]' in src
     nation_dr = build_graph(plan.inv, {"100000-DC", "100000-DR", "310000-DC"}, draw_access=False).source
     assert '"310000-DC" -> "100000-DR" [color="#8e44ad" constraint=false penwidth=1.5 style=dotted]' in nation_dr
+    # and every province's line to the national DR centre, drawn the same way (issue 9 item 1)
+    nation_dr = build_graph(plan.inv, {"100000-DC", "100000-DR", "140000-DC"}, draw_access=False).source
+    assert '"100000-DR" -> "140000-DC" [color="#8e44ad" constraint=false penwidth=1.5 style=dotted]' in nation_dr
     assert "140100-AS001" in src  # a province drawing includes its access sites
     nation = build_graph(plan.inv, sites_in_scope(plan.inv, None), draw_access=False).source
     assert "140100-AS001" not in nation and "+8 access sites" in nation

@@ -23,7 +23,7 @@ def _build(change) -> None:
 
 def test_the_shipped_policy_is_valid():
     p = build_policy(PolicyDoc.model_validate(DOC), "policy.yaml")
-    assert {"production", "exchange", "decision", "dmz", "management", "partners"} == set(p.zones)
+    assert {"production", "exchange", "decision", "dmz", "management", "partners", "database-service"} == set(p.zones)
     names = {f.name for f in p.flows}
     assert {"exchange-upload", "dr-replication", "management-access", "public-service-api",
             "partner-settlement"} <= names
@@ -36,14 +36,14 @@ def _flow(**kw) -> dict:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["flows"].append(_flow(to="exchnage")), "flows.7 (extra): unknown zone 'exchnage'"),
-    (lambda d: d["flows"].append(_flow(services=["telnet"])), "flows.7 (extra): unknown service 'telnet'"),
+    (lambda d: d["flows"].append(_flow(to="exchnage")), "flows.9 (extra): unknown zone 'exchnage'"),
+    (lambda d: d["flows"].append(_flow(services=["telnet"])), "flows.9 (extra): unknown service 'telnet'"),
     (lambda d: d["flows"].append(_flow(to="decision")),
-     "flows.7 (extra): production -> decision connects the business network to the office network"),
+     "flows.9 (extra): production -> decision connects the business network to the office network"),
     (lambda d: d["flows"].append(_flow(services=["postgresql"], action="deny")),
-     "flows.7 (extra): conflicts with flows.0 (production-to-exchange): production -> exchange tcp/5432 is both"),
+     "flows.9 (extra): conflicts with flows.0 (production-to-exchange): production -> exchange tcp/5432 is both"),
     (lambda d: d["flows"].append(_flow(services=["postgresql"])),
-     "flows.7 (extra): shadowed: production -> exchange (same site) adds nothing"),
+     "flows.9 (extra): shadowed: production -> exchange (same site) adds nothing"),
     (lambda d: d["flows"].append(_flow(name="exchange-upload")), "duplicate flow name 'exchange-upload'"),
     (lambda d: d["flows"].append(_flow(to="dmz", to_site="parent")), "to_site 'parent' needs zones behind"),
     (lambda d: d["isolated"].append(["business", "internet"]), "isolated.1: unknown network 'internet'"),

@@ -68,7 +68,8 @@ def test_diff_apply_and_idempotence(ns, candidate, world):
 
     assert verify_texts(world, SITE, {"nftables": _nft(name, "list", "ruleset")}).findings == []
     fw.commit(candidate, None, "again")  # re-applying replaces, never duplicates
-    assert _nft(name, "list", "ruleset").count("tcp dport 5432") == 4  # prod->exch + replication, v4 and v6
+    # prod->exch, replication and exchange->database service address, v4 and v6
+    assert _nft(name, "list", "ruleset").count("tcp dport 5432") == 6
 
 
 def test_a_bad_candidate_changes_nothing(ns, candidate):

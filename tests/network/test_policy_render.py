@@ -207,3 +207,22 @@ def test_zone_policy_parser_refuses_what_it_cannot_read(texts):
     bad = texts["h3c"].replace("S140100_DC_EXCHANGE service TCP-5432", "S140100_DC_EXCHANGE service TCP-5999", 1)
     with pytest.raises(JinbaoError, match="undefined object-group 'TCP-5999'"):
         parse_zone_policy(bad)
+
+
+def test_dr_relation_is_the_replication_plans_for_every_site(world):
+    """The zone policy's `to_site: dr` goes where replication runs: for every site of the national inventory
+    the world's DR centre is inventory/drpolicy.py's replica_site (dr.yaml overrides included) and the
+    replication plan's pair, e.g. a provincial centre to the national DR centre, Shanghai to Henan's."""
+    from dr.plan import replication_plan
+    from inventory.drpolicy import load_dr_config, replica_site
+    from tests.conftest import INVENTORY
+
+    doc = load_dr_config(INVENTORY)[0]
+    want = {s.id: replica_site(world.inv, doc, s) for s in world.inv.sites}
+    assert world.dr == {k: v for k, v in want.items() if v is not None}
+    assert world.dr == {p.primary_site: p.replica_site for p in replication_plan(world.inv, doc)}
+    assert world.dr["140000-DC"] == "100000-DR" and world.dr["310000-DC"] == "410000-DR"
+    assert world.dr["140100-DC"] == "140000-DR" and world.dr["140200-DC"] == "100000-DR"  # Datong hosts 140000-DR
+    assert {s for s, d in world.dr.items() if d == "140000-DR"} == set(world.protects["140000-DR"])
+    names = {r.name for r in site_rules(world, "140000-DC")}
+    assert "dr-replication-to-100000-dr" in names and "dr-replication-to-140000-dr" not in names

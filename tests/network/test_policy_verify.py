@@ -33,10 +33,10 @@ EXTRA = {
                  "ct state new accept\n        jump default-deny"),
     "cisco": (" remark default-deny\n deny ip any any",
               f" permit tcp {PROD} 0.0.0.255 {EXCH} 0.0.0.255 eq 8080\n remark default-deny\n deny ip any any"),
-    "huawei": (" rule 70 deny ip\n", f" rule 68 permit tcp source {PROD} 0.0.0.255 destination {EXCH} 0.0.0.255 "
-               "destination-port eq 8080\n rule 70 deny ip\n"),
-    "h3c": (" rule 70 deny ip\n", f" rule 68 permit tcp source {PROD} 0.0.0.255 destination {EXCH} 0.0.0.255 "
-            "destination-port eq 8080\n rule 70 deny ip\n"),
+    "huawei": (" rule 75 deny ip\n", f" rule 73 permit tcp source {PROD} 0.0.0.255 destination {EXCH} 0.0.0.255 "
+               "destination-port eq 8080\n rule 75 deny ip\n"),
+    "h3c": (" rule 75 deny ip\n", f" rule 73 permit tcp source {PROD} 0.0.0.255 destination {EXCH} 0.0.0.255 "
+            "destination-port eq 8080\n rule 75 deny ip\n"),
 }
 
 
@@ -91,7 +91,7 @@ def test_an_accepting_default_policy_is_found(world, texts):
 
 
 def test_a_vendor_acl_without_its_final_deny_lets_the_rest_through(world, texts):
-    text = texts["huawei"].replace(" rule 70 deny ip\n rule 70 description default-deny\n", "", 1)
+    text = texts["huawei"].replace(" rule 75 deny ip\n rule 75 description default-deny\n", "", 1)
     found = verify_texts(world, SITE, {"huawei": text}).findings
     fs = [f for f in found if f.rule == "unplanned"]
     assert fs and "the default policy (accept)" in fs[0].message

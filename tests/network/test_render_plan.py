@@ -15,7 +15,9 @@ from network.validate import validate_config
 from tests.conftest import jinbao
 
 HOSTS = ("JB-140000-DC-WR01", "JB-140100-DC-WR01", "JB-140100-AS001-AR01", "JB-100000-DC-WR02",
-         "JB-140000-DR-WR01", "JB-310000-DC-WR02")  # the last two: both ends of DR lines
+         "JB-140000-DR-WR01", "JB-310000-DC-WR02", "JB-100000-DR-WR01", "JB-100000-DC-WR01")
+# JB-140000-DR-WR01 and JB-310000-DC-WR02: both ends of DR lines; JB-100000-DR-WR01: the national DR router,
+# every province's last-resort parent, with the ministry's table from JB-100000-DC-WR01
 
 
 @pytest.mark.parametrize("platform", ["huawei_vrp", "h3c_comware", "cisco_ios", "frr"])

@@ -49,7 +49,7 @@ def test_slice_passes(plan, sliced) -> None:
     report = verify(plan, sliced, partial=True)
     assert report.ok, report.findings[:5]
     for rule in ("unique", "bgp-session", "reach-primary", "redundancy", "ministry-table", "import-filter",
-                 "session-protection", "dr-survival"):
+                 "session-protection", "dr-survival", "dr-idle"):
         assert report.checked.get(rule, 0) > 0, rule
     # Shanxi's cities hang off its data centre only: cut off with it, as expected (a note, not a finding)
     assert any(n.startswith("dr-survival: with 140000-DC gone") and "140100-DC" in n for n in report.notes)
@@ -172,3 +172,59 @@ def test_dr_survival_walks_fail_without_a_working_line(plan, sliced) -> None:
     assert any(f"-> {db} (JB-140000-DR-WR01)" in f.message for f in hits)
     assert any(f.detail["devices"][0] == "JB-140000-DR-WR01" and "JB-100000-DC-WR01" in f.message for f in hits)
     assert "reach-primary" not in _rules(report)  # with 140000-DC standing nothing changes
+
+
+def _without_national_dr_lines(plan):
+    import dataclasses
+
+    from network.plan import PlanInput
+
+    inv = dataclasses.replace(plan.inv, links=tuple(lk for lk in plan.inv.links
+                                                    if not (lk.kind == "dr" and lk.a_site == "100000-DR")),
+                              _site_index={})
+    return PlanInput(inv=inv, addr=plan.addr, routing=plan.routing, mgmt_pools=plan.mgmt_pools, ports=plan.ports)
+
+
+def test_national_dr_survival_needs_the_provinces_lines(plan) -> None:
+    """Issue 9 item 1: with the ministry removed, every province must still reach the national DR centre.
+    Without the provinces' lines to it (only Shanghai's, the national DR centre's own) Shanxi and Beijing are
+    cut off with the ministry: a finding, not a note, for the national DR centre."""
+    bare = _without_national_dr_lines(plan)
+    report = verify(bare, build_intents(bare, slice_hosts(bare)), partial=True)
+    assert _rules(report) == {"dr-survival"}, report.findings[:3]
+    msgs = [f.message for f in report.findings]
+    for prov in ("140000-DC", "110000-DC", "140100-DC"):
+        assert f"with 100000-DC gone, {prov} has no path of live sessions left to 100000-DR (no line of its own" \
+               " towards it)" in msgs, (prov, msgs[:3])
+
+
+def test_national_dr_survival_walks_every_province_and_its_database(plan, sliced) -> None:
+    """The lines exist but Shanxi's end of its line to the national DR centre carries no session: with the
+    ministry gone, Shanxi's data centre (and Taiyuan below it) cannot reach the national DR centre, nor its
+    database: findings naming them."""
+    _drop_neighbor(sliced, "JB-140000-DC-WR02", "JB-100000-DR-WR01")
+    _drop_neighbor(sliced, "JB-100000-DR-WR01", "JB-140000-DC-WR02")
+    report = verify(plan, sliced, partial=True)
+    hits = [f for f in report.findings if f.rule == "dr-survival"]
+    assert hits and all("with 100000-DC gone" in f.message for f in hits), report.findings[:3]
+    db = plan.addr.lan_host("100000-DR", "business", "production", 4, "", "JB-100000-DR-DB01").split("/")[0]
+    assert any(f.detail["devices"][0] == "JB-140000-DC-WR01" and f"-> {db} (JB-100000-DR-WR01)" in f.message
+               for f in hits)
+    assert any("140100-DC" in f.message for f in hits)
+    assert not any("110000-DC" in f.message for f in hits)  # Beijing keeps its line
+
+
+def test_dr_idle_fails_when_a_dr_line_wins_in_the_intact_network(plan, sliced) -> None:
+    """The national DR centre taking only a default from the ministry (no table) would reach every province
+    over its DR line while the ministry stands (longest match): dr-idle says so, one line per router and line."""
+    nd = sliced["JB-100000-DR-WR01"]
+    maps = tuple(m.model_copy(update={"entries": m.entries[:1]}) if m.name.startswith("FROM-PARENT-") else m
+                 for m in nd.route_maps)
+    sliced[nd.hostname] = nd.model_copy(update={"route_maps": maps})
+    report = verify(plan, sliced, partial=True)
+    idle = [f for f in report.findings if f.rule == "dr-idle"]
+    assert idle, report.findings[:3]
+    assert all(f.message.count("\n") == 0 and f.detail["devices"][0] == nd.hostname for f in idle)
+    assert any(f.detail["devices"] == ["JB-100000-DR-WR01", "JB-140000-DC-WR02"] and "with every site standing,"
+               " JB-100000-DR-WR01's best path to" in f.message and "uses the DR line to JB-140000-DC-WR02"
+               in f.message for f in idle)

@@ -361,4 +361,67 @@ def dr_wr(platform: str = "huawei_vrp") -> DeviceIntent:
     )
 
 
-ROLES = {"WR": province_wr, "CWR": city_wr, "AR": access_router, "DR": dr_wr}
+NATIONAL_DR_AS = 4201100000  # the national DR centre (Shanghai), which backs up the ministry
+
+
+def national_dr_wr(platform: str = "huawei_vrp") -> DeviceIntent:
+    """The national DR centre's router: primary and backup to the ministry, from which it takes the default
+    and the ministry's whole table (so it keeps using the ministry while it stands), and the last-resort
+    parent of the provinces over their DR lines (here Shanxi's second router): a default sent
+    (default-originate), exactly the province's aggregates accepted at local-pref 30."""
+    eth = lambda n: ifname(platform, "eth", n)  # noqa: E731
+    lo = ifname(platform, "lo")
+    own_v4, own_v6 = "10.0.192.0/22", "2001:db8:0:c000::/52"
+    pls = (
+        _pl("PL4-DEFAULT", "ipv4", ("0.0.0.0/0", None, None)),
+        _pl("PL6-DEFAULT", "ipv6", ("::/0", None, None)),
+        _pl("PL4-MINISTRY-TABLE", "ipv4", ("10.0.0.0/20", None, None), ("10.14.0.0/16", None, None)),
+        _pl("PL6-MINISTRY-TABLE", "ipv6", ("2001:db8:0:1000::/52", None, None), ("2001:db8:14::/48", None, None)),
+        _pl("PL4-OWN-AGG", "ipv4", (own_v4, None, None)),
+        _pl("PL6-OWN-AGG", "ipv6", (own_v6, None, None)),
+        _pl("PL4-SITE-140000", "ipv4", ("10.14.0.0/16", None, None)),
+        _pl("PL6-SITE-140000", "ipv6", ("2001:db8:14::/48", None, None)),
+    )
+    rms = []
+    for v in ("4", "6"):
+        rms += [
+            _rm(f"RM{v}-UP-PRI-IN", _permit(10, f"PL{v}-DEFAULT", set_local_preference=200),
+                _permit(20, f"PL{v}-MINISTRY-TABLE", set_local_preference=200), _deny()),
+            _rm(f"RM{v}-UP-PRI-OUT", _permit(10, f"PL{v}-OWN-AGG", set_community=("64600:1099",)), _deny()),
+            _rm(f"RM{v}-DR-LINE-140000-IN", _permit(10, f"PL{v}-SITE-140000", set_local_preference=30), _deny()),
+            _rm(f"RM{v}-TO-CHILD", _permit(10, f"PL{v}-DEFAULT"), _deny()),
+        ]
+    neighbors = (
+        _nb("10.0.10.0", "ipv4", MINISTRY_AS, "JB-100000-DC-WR01", "upstream", "primary",
+            "RM4-UP-PRI-IN", "RM4-UP-PRI-OUT", 100),
+        _nb("2001:db8:0:10::", "ipv6", MINISTRY_AS, "JB-100000-DC-WR01", "upstream", "primary",
+            "RM6-UP-PRI-IN", "RM6-UP-PRI-OUT", 100),
+        _nb("10.0.14.11", "ipv4", SHANXI_AS, "JB-140000-DC-WR02", "downstream", "dr",
+            "RM4-DR-LINE-140000-IN", "RM4-TO-CHILD", 10, default_originate=True),
+        _nb("2001:db8:0:14::b", "ipv6", SHANXI_AS, "JB-140000-DC-WR02", "downstream", "dr",
+            "RM6-DR-LINE-140000-IN", "RM6-TO-CHILD", 10, default_originate=True),
+    )
+    return DeviceIntent(
+        hostname="JB-100000-DR-WR01", site="100000-DR", role="WR", platform=platform, tier="dr",
+        asn=NATIONAL_DR_AS, loopback_v4="10.0.195.255/32", loopback_v6="2001:db8:0:cfff::1/128", interfaces=(
+            Interface(name=lo, kind="loopback", description="router-id", ipv4="10.0.195.255/32",
+                      ipv6="2001:db8:0:cfff::1/128"),
+            Interface(name=ifname(platform, "mgmt"), kind="mgmt", description="management (OOB)",
+                      ipv4="10.250.10.41/24", vrf=mgmt_vrf(platform)),
+            Interface(name=eth(1), kind="wan", description="primary uplink to JB-100000-DC-WR01",
+                      ipv4="10.0.10.1/31", ipv6="2001:db8:0:10::1/127", peer="JB-100000-DC-WR01",
+                      link_kind="primary", bfd=True),
+            Interface(name=eth(5), kind="wan", description="DR line to JB-140000-DC-WR02",
+                      ipv4="10.0.14.10/31", ipv6="2001:db8:0:14::a/127", peer="JB-140000-DC-WR02",
+                      link_kind="dr", bfd=True),
+        ),
+        bgp=Bgp(asn=NATIONAL_DR_AS, router_id="10.0.195.255", timers=BgpTimers(keepalive=3, hold=9),
+                neighbors=neighbors, networks_v4=(own_v4,), networks_v6=(own_v6,)),
+        bfd_profile=_bfd(), prefix_lists=pls, route_maps=tuple(rms),
+        static_routes=(StaticRoute(prefix=own_v4, description="anchor for the DR centre aggregate"),
+                       StaticRoute(prefix=own_v6, description="anchor for the DR centre aggregate")),
+        snmp=_snmp(), aaa=_aaa(), management=_management(platform, "10.250.10.41/24"),
+    )
+
+
+ROLES = {"WR": province_wr, "CWR": city_wr, "AR": access_router, "DR": dr_wr, "NDR": national_dr_wr}

@@ -1,4 +1,5 @@
-"""Golden files: one WAN router, one access router and a DR centre's router (with its own DR line) per platform.
+"""Golden files: one WAN router, one access router, a DR centre's router (with its own DR line) and the national DR
+centre's (the ministry's table from above, a province's DR line below) per platform.
 
 Regenerate after an intended change with `JINBAO_UPDATE_GOLDEN=1 pytest tests/render`, then review the
 diff like any other code change.
@@ -14,11 +15,11 @@ import pytest
 from network.render import render_device
 from network.secrets import LabTestSecrets
 
-from .fixtures import PLATFORMS, access_router, dr_wr, province_wr
+from .fixtures import PLATFORMS, access_router, dr_wr, national_dr_wr, province_wr
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"
-BUILDERS = {"WR": province_wr, "AR": access_router, "DR": dr_wr}
+BUILDERS = {"WR": province_wr, "AR": access_router, "DR": dr_wr, "NDR": national_dr_wr}
 
 
 @pytest.mark.parametrize("role", sorted(BUILDERS))

@@ -19,7 +19,8 @@ STEPS = [{"step": "routing", "seconds": 1.5, "sessions": "12/12", "reachable": "
          {"step": "isolation", "seconds": 9.0, "probes": 300, "pass": 300, "fail": 0, "zone_hosts": 9},
          {"step": "compliance", "seconds": 3.0, "results": 200, "pass": 200, "fail": 0, "error": 0,
           "score_pct": 100.0},
-         {"step": "ferry", "seconds": 2.0, "batch": "b", "bytes": 1000, "transfer_s": 1, "throughput_mbit_s": 42.0}]
+         {"step": "ferry", "seconds": 2.0, "batch": "b", "bytes": 1000, "transfer_s": 1, "throughput_mbit_s": 42.0,
+          "rows_loaded": 3072, "regions": 32}]
 
 
 def _out(tmp_path: Path) -> Path:
@@ -34,12 +35,13 @@ def _out(tmp_path: Path) -> Path:
 def test_index_links_only_what_exists_and_says_what_did_not_run(tmp_path: Path) -> None:
     out = _out(tmp_path)
     figures = {s["step"]: s for s in STEPS}
-    page = render_index(out, STEPS, figures, LabRun("jbx"), None, "", {"dr-drill": "no DR lines <yet>"})
+    page = render_index(out, STEPS, figures, LabRun("jbx"), None, "")
     assert 'href="netbox/01-regions.csv"' in page and 'href="compliance.html"' in page
     assert "deploy.json" not in page  # not written: not linked
     assert "12/12" in page and "300 pass / 0 fail" in page and "100.0 %" in page and "42.0 Mbit/s" in page
-    assert "no DR lines &lt;yet&gt;" in page and "all steps passed" in page
-    failed = render_index(out, STEPS[:1], {}, LabRun("jbx"), "isolation", "x -> y: open", {})
+    assert "the run stopped before the drill" in page and "all steps passed" in page  # no dr-drill step here
+    assert "<span>Decision DB rows loaded</span><b>3072</b><small>32 regions" in page
+    failed = render_index(out, STEPS[:1], {}, LabRun("jbx"), "isolation", "x -> y: open")
     assert "FAILED at step isolation: x -&gt; y: open" in failed and 'class="verdict bad"' in failed
 
 
@@ -47,7 +49,7 @@ def test_index_links_only_what_exists_and_says_what_did_not_run(tmp_path: Path) 
 def test_index_in_headless_chromium(tmp_path: Path) -> None:
     out = _out(tmp_path)
     index = out / "index.html"
-    index.write_text(render_index(out, STEPS, {s["step"]: s for s in STEPS}, LabRun("jbx"), None, "", {}))
+    index.write_text(render_index(out, STEPS, {s["step"]: s for s in STEPS}, LabRun("jbx"), None, ""))
     links = check_index(index, tmp_path / "index.png")
     assert {"summary.json", "netbox/01-regions.csv", "compliance.html", "ferry.json"} <= set(links)
 

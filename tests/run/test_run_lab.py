@@ -1,6 +1,7 @@
 """`make run` end to end: `jinbao run` as `make run` calls it (the whole job, the `minimal` slice: every role),
-in lab `jbrun` on management net 100.126.212.0/24. Then nothing of it is left on the host, and the index it
-wrote opens in headless Chromium with every link resolving.
+in lab `jbrun` on management net 100.126.212.0/24: its DR step builds replication for the ministry's production
+database, switches over to the national DR centre with the witness writing and fails back. Then nothing of it is
+left on the host, and the index it wrote opens in headless Chromium with every link resolving.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from tests.run.chromium import check_index
 
 LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
 LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
-             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "compliance", "servers", "ferry"]
+             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "compliance", "servers", "dr-drill",
+             "ferry"]
 REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
            "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
            "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
-           "compliance.junit.xml", "ferry.json", "index.html")
+           "compliance.junit.xml", "ferry.json", "index.html", "dr/drill-100000-DC-switchover.json",
+           "dr/drill-100000-DC-switchover.html", "dr/drill-100000-DC-failback.json", "dr/drill-100000-DC-failback.html",
+           "dr/replication-recap.txt")
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
-              pytest.mark.timeout(2700)]  # the static half on the nation, the lab half, and a wait for the lock
+              pytest.mark.timeout(3600)]  # the static half on the nation, the lab half, and a wait for the lock
 
 
 def _processes_of(paths: tuple[str, ...]) -> list[str]:
@@ -83,11 +87,31 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     assert f["compliance"]["score_pct"] == 100.0 and f["compliance"]["results"] > 100
     assert f["deploy"]["rulesets"] >= 2 and f["vm-provision"]["created"] == f["vm-provision"]["vms"] > 0
     assert f["ferry"]["throughput_mbit_s"] > 1 and f["servers"]["servers"] >= 6
-    assert [n["step"] for n in summary["not_run"]] == ["dr-drill"]
+    # the upload in the decision database of the lab's decision server: every row, every region once
+    db = json.loads((out / "ferry.json").read_text())["decision_db"]
+    assert f["ferry"]["rows_loaded"] == db["rows"] > 0 and f["ferry"]["regions"] == db["query"]["regions"] > 0
+    assert db["rows"] == 96 * db["query"]["regions"] and db["query"]["contributors"] > 0
     for name in REPORTS:
         assert (out / name).is_file(), name
     assert len(list((out / "netbox").glob("*.csv"))) == 6
-    assert "BGP sessions up" in (out / "index.html").read_text()
+    # the DR drill: the plan's pair in the slice, a switchover that lost nothing, production back after failback
+    d = f["dr-drill"]
+    assert d["pair"] == "JB-100000-DC-DB01 -> JB-100000-DR-DB01" and d["failback"] == "done"
+    assert d["rpo_commits"] == 0 and d["failback_rpo_commits"] == 0 and d["rto_s"] > 0
+    so = json.loads((out / "dr" / "drill-100000-DC-switchover.json").read_text())
+    fb = json.loads((out / "dr" / "drill-100000-DC-failback.json").read_text())
+    assert so["figures"]["rpo_commits"] == 0 and so["figures"]["acks_old"] > 0 and so["figures"]["acks_new"] > 0
+    # writes moved to the DR centre's cluster and back to production's (the witness's cluster_name)
+    assert so["figures"]["old"] == fb["figures"]["new"] != so["figures"]["new"] == fb["figures"]["old"]
+    assert so["figures"]["new"].endswith("jb_100000_dc_db01")
+    assert not [s for s in so["steps"] + fb["steps"] if s["ok"] is False]
+    assert (so["verdicts"]["rto"], fb["verdicts"]["rto"]) == (d["rto_met"], d["failback_rto_met"])
+    assert summary["targets_missed"] == [{"step": "dr-drill", "missed": m} for m in d["targets_missed"]]
+    print(f"DR: switchover RTO {d['rto_s']} s (load {d['load_1m']}), failback RTO {d['failback_rto_s']} s; "
+          f"targets missed: {d['targets_missed']}")
+    index = (out / "index.html").read_text()
+    assert "BGP sessions up" in index and f"{d['rto_s']} s / 0 commits" in index
+    assert 'href="dr/drill-100000-DC-switchover.html"' in index and 'href="dr/drill-100000-DC-failback.html"' in index
     if shutil.which("chromium"):
         links = check_index(out / "index.html", tmp_path / "index.png")
         assert set(REPORTS) - {"index.html"} <= set(links)

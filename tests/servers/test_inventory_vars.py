@@ -264,3 +264,47 @@ def test_lab_view_is_the_same_plugin_with_lab_values(server_lab_view: str, tmp_p
     assert db["postgresql_ca_dir"] == "{{ jinbao_lab_dir }}/pki"
     assert db["jinbao_lab_dir"] == f"/var/lib/jinbao/lab/{server_lab_view}"
     assert Path(db["ansible_ssh_private_key_file"]).name == "id_ed25519"
+
+
+def test_every_server_of_the_nation_has_ntp_and_log_servers() -> None:
+    """Every server (and Linux router) the baseline builds gets >= 1 NTP server and >= 1 log host from the
+    source of truth, never itself; the ministry's NM server, with no management server above it, gets the
+    national DR centre's (the rule that picks its DR centre: inventory/drpolicy.py)."""
+    from plugins.hostvars import load_view
+
+    view = load_view(INVENTORY)
+    baseline = {h: x.vars for h, x in view.hosts.items() if "jinbao_ntp_servers" in x.vars}
+    servers = {h for h, x in view.hosts.items() if "servers" in x.groups}
+    assert servers <= set(baseline) and len(servers) > 1000
+    bad = {h: (v["jinbao_ntp_servers"], v["jinbao_log_servers"]) for h, v in baseline.items()
+           if not v["jinbao_ntp_servers"] or not v["jinbao_log_servers"]
+           or v["jinbao_mgmt_ipv4"] in v["jinbao_ntp_servers"] + v["jinbao_log_servers"]}
+    assert bad == {}
+    top, dr = view.hosts["JB-100000-DC-NM01"].vars, view.hosts["JB-100000-DR-NM01"].vars
+    assert top["jinbao_ntp_servers"] == top["jinbao_log_servers"] == [dr["jinbao_mgmt_ipv4"]]
+
+
+def test_the_baseline_refuses_an_empty_ntp_or_log_server_list(tmp_path: Path) -> None:
+    """The role's own guard, run by Ansible: an empty NTP or log server list stops the build on that host."""
+    import subprocess
+    import sys
+
+    play = tmp_path / "play.yml"
+    play.write_text(f"""- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role: {{name: {ROOT / 'roles' / 'baseline'}, tasks_from: assert.yml}}
+""")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    results = {}
+    for ntp, logs in (([], ["192.0.2.1"]), (["192.0.2.1"], []), (["192.0.2.1"], ["192.0.2.1"])):
+        extra = json.dumps({"baseline_chrony_servers": ntp, "baseline_rsyslog_targets": logs,
+                            "baseline_snmpd_users": []})
+        r = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play),
+                            "-e", extra], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        results[(len(ntp), len(logs))] = (r.returncode, r.stdout)
+    assert results[(0, 1)][0] != 0 and "set baseline_chrony_servers" in results[(0, 1)][1]
+    assert results[(1, 0)][0] != 0 and "set baseline_chrony_servers" in results[(1, 0)][1]
+    assert results[(1, 1)][0] == 0, results[(1, 1)][1][-2000:]
