@@ -6,7 +6,8 @@ reconnects to the same address.
 The pair is Shanxi's provincial centre (140000-DC) -> the national DR centre (100000-DR), both in the slice.
 The database servers stand in for PostgreSQL with a TCP listener on the service address, port 5432, that
 answers with its hostname: what is tested here is where the address leads; the drill's databases are tested
-in test_dr_lab.py. Lab `jbsvc`, management net 100.126.214.0/24.
+in test_dr_lab.py. The session's deployed `minimal` slice (tests/conftest.py `minimal_lab`), left as found:
+the address back at Shanxi, the listeners stopped and the addresses removed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,16 +22,16 @@ import pytest
 from dr.announce import frr_commands, plan_move
 from lab import runtime
 from lab.slice import LabPlan, node_name
-from tests.labfixture import deployed_lab
+from tests.conftest import MINIMAL_LAB
 
-LAB = "jbsvc"
-MGMT_NET = "100.126.214.0/24"
+LAB = MINIMAL_LAB
 PRIMARY_SITE = "140000-DC"
 MINISTRY = "JB-100000-DC-WR01"
 CLIENT = "JB-140000-DC-EX01"  # the exchange zone of the database's own site
 PORT = 5432
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)")
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)")]
 
 LISTENER = """
 import socket, sys, threading
@@ -97,10 +97,9 @@ def apply(changes) -> None:
         sh(host, *args)
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[LabPlan]:
-    with deployed_lab(LAB, MGMT_NET, "minimal") as lp:  # routing and every firewall's zone ruleset
-        yield lp
+@pytest.fixture
+def lab(minimal_lab: LabPlan) -> LabPlan:
+    return minimal_lab  # routing and every firewall's zone ruleset deployed
 
 
 def test_client_in_the_exchange_zone_reconnects_to_the_same_address_after_a_switchover(lab: LabPlan) -> None:
@@ -151,6 +150,9 @@ def test_client_in_the_exchange_zone_reconnects_to_the_same_address_after_a_swit
         for db, pid in pids.items():
             if pid.isdigit():
                 sh(db, "kill", pid, check=False)
+        for db in (sv.db, sv.replica_db):  # the shared lab as it was (other tests use it after this one)
+            sh(db, "ip", "addr", "del", sv.v4, "dev", "lo", check=False)
+            sh(db, "ip", "-6", "addr", "del", sv.v6, "dev", "lo", check=False)
 
 
 def _moved(plan, active: str):
