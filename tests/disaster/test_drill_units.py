@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -31,6 +32,18 @@ def test_vars_per_host_both_directions_and_sync_names() -> None:
          "method": "scram-sha-256"}]
     assert hosts["JB-140000-DR-DB01"]["synchronous_standby_names"] == ""  # a DR server is never sync primary
     assert sorted(hosts["JB-140000-DR-DB01"]["standby_ports"]) == sorted(p["port"] for p in v["jb_dr_pairs"])
+
+
+def test_every_pair_field_is_one_the_replication_role_accepts() -> None:
+    """The role validates its input (argument_specs): a field the plan grows must be declared there too, or
+    every replication build fails at its first task (as svcaddr's service addresses once did, in the lab)."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "roles/pg_replica/meta/argument_specs.yml").read_text())
+    accepted = set(spec["argument_specs"]["main"]["options"]["pg_replica_pairs"]["options"])
+    served = dataclasses.replace(P1, service_v4="100.112.0.1/32", service_v6="fd4a:7000::1/128")
+    for pair in dr_vars([served, P2], ADDR)["jb_dr_pairs"]:
+        assert set(pair) <= accepted, set(pair) - accepted
 
 
 def test_standby_port_depends_on_the_slot_only() -> None:
