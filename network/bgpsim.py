@@ -10,6 +10,7 @@ Adj-RIB-In per neighbour and recomputes from it, so links can be failed and rest
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
@@ -115,11 +116,15 @@ class Policy:
 
 
 class Simulator:
-    def __init__(self, intents: dict[str, DeviceIntent], partial: bool = False) -> None:
+    def __init__(self, intents: dict[str, DeviceIntent], partial: bool = False,
+                 exclude: frozenset[Prefix] = frozenset()) -> None:
         """`partial`: the intents are a slice of the network; sessions to routers outside it are ignored
-        instead of reported (the slice is analysed as if those neighbours were silent)."""
+        instead of reported (the slice is analysed as if those neighbours were silent). `exclude`: prefixes
+        never originated (the failure analyses leave the DR service addresses out: BGP chooses every prefix
+        on its own, so host routes change no other prefix's path, and they are most of the table)."""
         self.intents = intents
         self.partial = partial
+        self.exclude = exclude
         self.policy = {h: Policy(i) for h, i in intents.items()}
         self.rid = {h: int(ipaddress.ip_address(i.bgp.router_id)) if i.bgp else 0 for h, i in intents.items()}
         self.owner: dict[str, tuple[str, str]] = {}  # address -> (hostname, interface)
@@ -142,6 +147,20 @@ class Simulator:
         self._statics: dict[str, list[tuple[Prefix, int, str, object]]] = {}
         self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
         self._epoch = 0
+
+    def without(self, exclude: frozenset[Prefix]) -> Simulator:
+        """A new, unconverged simulator over the same sessions and policies (built once: the slow part) that
+        never originates `exclude`; this one is left as it is."""
+        new = copy.copy(self)
+        new.exclude = exclude
+        new.down = set()
+        new.adj_in = {h: {} for h in self.intents}
+        new.best = {h: {} for h in self.intents}
+        new._fibs = {}
+        new._statics = {}
+        new.local = {h: new._originated(h) for h in self.intents}
+        new._epoch = 0
+        return new
 
     # -- sessions ---------------------------------------------------------------------------------
     def _build_sessions(self) -> None:
@@ -193,7 +212,7 @@ class Simulator:
         out = {}
         for text in (*i.bgp.networks_v4, *i.bgp.networks_v6):
             p = parse_prefix(text)
-            if p in have:
+            if p in have and p not in self.exclude:
                 out[p] = Route(p, (), 100, h, None, False)
         return out
 

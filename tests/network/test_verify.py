@@ -228,3 +228,23 @@ def test_dr_idle_fails_when_a_dr_line_wins_in_the_intact_network(plan, sliced) -
     assert any(f.detail["devices"] == ["JB-100000-DR-WR01", "JB-140000-DC-WR02"] and "with every site standing,"
                " JB-100000-DR-WR01's best path to" in f.message and "uses the DR line to JB-140000-DC-WR02"
                in f.message for f in idle)
+
+
+def test_the_failure_analyses_simulator_differs_only_by_the_service_addresses(plan, sliced) -> None:
+    """verify's failure analyses run on `Simulator.without(service addresses)`: every router's best routes
+    there are the full simulation's minus exactly those prefixes, and the full one is left untouched."""
+    from network.bgpsim import Simulator, parse_prefix
+
+    services = frozenset(parse_prefix(sv.prefix(af)) for sv in plan.services for af in (4, 6))
+    full = Simulator(sliced, partial=True)
+    full.converge()
+    before = {h: dict(b) for h, b in full.best.items()}
+    lean = full.without(services)
+    lean.converge()
+    assert full.best == before
+    dropped = 0
+    for h, best in full.best.items():
+        kept = {p: r for p, r in best.items() if p not in services}
+        dropped += len(best) - len(kept)
+        assert {p: r.as_path for p, r in lean.best[h].items()} == {p: r.as_path for p, r in kept.items()}, h
+    assert dropped > 0  # the slice does carry service addresses: the comparison is not empty
