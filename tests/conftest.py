@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -134,4 +136,24 @@ def minimal_lab() -> Iterator[Any]:
     from tests.labfixture import deployed_lab
 
     with deployed_lab(MINIMAL_LAB, MINIMAL_MGMT_NET, "minimal") as lp:
+        # converged before the first test looks: every planned BGP session established (seconds when the
+        # machine is idle, longer beside the other lab track and tests)
+        deadline = time.monotonic() + 240
+        while down := sessions_down(lp):
+            assert time.monotonic() < deadline, f"{len(down)} BGP sessions down 240 s after deploy: {down[:5]}"
+            time.sleep(2)
         yield lp
+
+
+def sessions_down(lp: Any) -> list[str]:
+    """The planned BGP sessions of a deployed lab slice that are not established, as `router -> address`."""
+    from lab import runtime
+
+    down = []
+    for host, intent in sorted(lp.intents.items()):
+        if intent.bgp is None:
+            continue
+        r = runtime.exec(lp.name, lp.node(host), ["vtysh", "-c", "show bgp neighbors json"], timeout=30)
+        state = {a: n.get("bgpState") for a, n in json.loads(r.stdout or "{}").items()}
+        down += [f"{host} -> {n.address}" for n in intent.bgp.neighbors if state.get(n.address) != "Established"]
+    return down
