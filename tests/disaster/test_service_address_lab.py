@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from dr.announce import frr_commands, plan_move
 from lab import runtime
 from lab.slice import LabPlan, node_name
 from tests.conftest import MINIMAL_LAB
+from tests.lab_e2e.conftest import wait_for
 
 LAB = MINIMAL_LAB
 PRIMARY_SITE = "140000-DC"
@@ -78,17 +78,6 @@ def origins(prefix: str) -> set[str]:
     return {p["aspath"]["string"].split()[-1] for p in data.get("paths", []) if p.get("aspath", {}).get("string")}
 
 
-def wait_for(pred, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def apply(changes) -> None:
     for host, lines in frr_commands(changes).items():
         args = ["vtysh", "-c", "configure terminal"]
@@ -117,23 +106,23 @@ def test_client_in_the_exchange_zone_reconnects_to_the_same_address_after_a_swit
         addrs = (sv.v4.split("/")[0], sv.v6.split("/")[0])
         # before: Shanxi announces it, alone, and the client reaches Shanxi's database through its firewall
         for pfx in (sv.v4, sv.v6):
-            assert wait_for(lambda p=pfx: origins(p) == {asn[PRIMARY_SITE]}, 60, f"{pfx} from {PRIMARY_SITE}")
+            assert wait_for(lambda p=pfx: origins(p) == {asn[PRIMARY_SITE]}, 60, what=f"{pfx} from {PRIMARY_SITE}")
         for a in addrs:
-            assert wait_for(lambda a=a: answer(a) == sv.db, 30, f"{sv.db} on {a}")
+            assert wait_for(lambda a=a: answer(a) == sv.db, 30, what=f"{sv.db} on {a}")
 
         # withdraw at the old site first: then nobody announces it, and the client gets no answer at all
         apply(move.withdraw)
         for pfx in (sv.v4, sv.v6):
-            wait_for(lambda p=pfx: origins(p) == set(), 30, f"{pfx} withdrawn everywhere")
+            wait_for(lambda p=pfx: origins(p) == set(), 30, what=f"{pfx} withdrawn everywhere")
         for a in addrs:
             assert answer(a).startswith("ERR"), a  # neither the old database nor (yet) the new one
 
         # (the promotion happens here in a drill) then announce at the new site
         apply(move.announce)
         for pfx in (sv.v4, sv.v6):
-            assert wait_for(lambda p=pfx: origins(p) == {asn[sv.replica_site]}, 60, f"{pfx} from the DR site")
+            assert wait_for(lambda p=pfx: origins(p) == {asn[sv.replica_site]}, 60, what=f"{pfx} from the DR site")
         for a in addrs:  # the same address, now the DR centre's server, through both sites' firewalls
-            assert wait_for(lambda a=a: answer(a) == sv.replica_db, 30, f"{sv.replica_db} on {a}")
+            assert wait_for(lambda a=a: answer(a) == sv.replica_db, 30, what=f"{sv.replica_db} on {a}")
         # never two: the old site's routers have no route to originate it from
         for wr in (d.hostname for d in lab.plan.devices(PRIMARY_SITE) if d.role == "WR"):
             local = json.loads(sh(wr, "vtysh", "-c", f"show ip route {sv.v4} json").stdout or "{}")
@@ -142,10 +131,10 @@ def test_client_in_the_exchange_zone_reconnects_to_the_same_address_after_a_swit
         # and back (a failback's last step), in the same order
         back = plan_move(_moved(lab.plan, sv.replica_site), PRIMARY_SITE, PRIMARY_SITE, platform="frr")
         apply(back.withdraw)
-        wait_for(lambda: origins(sv.v4) == set(), 30, "withdrawn at the DR site")
+        wait_for(lambda: origins(sv.v4) == set(), 30, what="withdrawn at the DR site")
         apply(back.announce)
         for a in addrs:
-            assert wait_for(lambda a=a: answer(a) == sv.db, 60, f"{sv.db} on {a} again")
+            assert wait_for(lambda a=a: answer(a) == sv.db, 60, what=f"{sv.db} on {a} again")
     finally:
         for db, pid in pids.items():
             if pid.isdigit():

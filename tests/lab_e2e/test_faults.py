@@ -6,6 +6,8 @@ province still reaches the national DR centre over its own line to it)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -194,12 +196,7 @@ def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan)
     assert len(targets) == 6
     ministry_lo = lab.intents[MINISTRY].loopback_v4.split("/")[0]
     shanxi_lo = lab.intents[SHANXI].loopback_v4.split("/")[0]
-    downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")]
-              for h in (SHANXI, SHANXI2)}
-    try:
-        for h, names in downed.items():
-            for name in names:
-                sh(h, "ip", "link", "set", name, "down", check=True)
+    with sites_cut_off(lab, SHANXI, SHANXI2):
         wait_for(lambda: _best_next_hop(MINISTRY2, dr_agg) == over_line, 20, what="failover to the DR line")
         assert not ping(MINISTRY, shanxi_lo, wait=0.5)  # Shanxi's data centre really is gone
         for dst in targets:
@@ -208,15 +205,26 @@ def test_dr_centre_survives_the_loss_of_its_provincial_data_centre(lab: LabPlan)
         for host, zone in (("JB-140000-DR-DB01", "production"), ("JB-140000-DR-EX01", "exchange")):
             gw = next(i.ipv4 for i in lab.intents[SHANXI_DR_FW].interfaces if i.kind == "lan" and i.link_kind == zone)
             assert ping(host, gw.split("/")[0]), host
-    finally:
-        for h, names in downed.items():
-            for name in names:
-                sh(h, "ip", "link", "set", name, "up", check=True)
     wait_for(via_shanxi, 60, what="back through Shanxi")
     planned = {n.address for n in lab.intents[SHANXI_DR].bgp.neighbors}
     wait_for(lambda: all(established(SHANXI_DR).get(a) == "Established" for a in planned), RECOVERY_S,
              what="the DR centre's sessions back")
     _all_established(lab)
+
+
+@contextmanager
+def sites_cut_off(lab: LabPlan, *routers: str) -> Iterator[None]:
+    """Every WAN and transit interface of `routers` down (their site cut off the WAN), up again after."""
+    downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")] for h in routers}
+    try:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "down", check=True)
+        yield
+    finally:
+        for h, names in downed.items():
+            for name in names:
+                sh(h, "ip", "link", "set", name, "up", check=True)
 
 
 ND, ND_FW = "JB-100000-DR-WR01", "JB-100000-DR-FW01"
@@ -241,12 +249,7 @@ def test_provinces_reach_the_national_dr_centre_without_the_ministry(lab: LabPla
                 if itf.kind == "lan" and itf.link_kind in ("production", "exchange") for af in (4, 6)]
     assert len(targets) == 6
     ministry_lo = lab.intents[MINISTRY].loopback_v4.split("/")[0]
-    downed = {h: [i.name for i in lab.intents[h].interfaces if i.kind in ("wan", "transit")]
-              for h in (MINISTRY, MINISTRY2)}
-    try:
-        for h, names in downed.items():
-            for name in names:
-                sh(h, "ip", "link", "set", name, "down", check=True)
+    with sites_cut_off(lab, MINISTRY, MINISTRY2):
         wait_for(lambda: _best_next_hop(ND, shanxi_agg) == over_line, 30, what="failover to Shanxi's DR line")
         assert not ping(SHANXI, ministry_lo, wait=0.5)  # the ministry really is gone
         for src in PROVINCE_ROUTERS:
@@ -255,10 +258,6 @@ def test_provinces_reach_the_national_dr_centre_without_the_ministry(lab: LabPla
         # and back: the national DR centre's firewall reaches each province's router
         for h in (SHANXI, TAIYUAN, "JB-410000-DC-WR01", "JB-110000-DC-WR01"):
             assert ping(ND_FW, lab.intents[h].loopback_v4.split("/")[0]), h
-    finally:
-        for h, names in downed.items():
-            for name in names:
-                sh(h, "ip", "link", "set", name, "up", check=True)
     wait_for(via_ministry, RECOVERY_S, what="back through the ministry")
     planned = {n.address for n in lab.intents[ND].bgp.neighbors}
     wait_for(lambda: all(established(ND).get(a) == "Established" for a in planned), RECOVERY_S,
