@@ -23,7 +23,7 @@ def parse_canonical(prefix: str) -> tuple[int, int, int] | None:
     length, no host bits), ~10x faster than ipaddress: the IP record's 77,000 rows are read by every
     command. None for anything else (the caller lets ipaddress decide, and word the error)."""
     addr, slash, length = prefix.partition("/")
-    if not slash or not length.isdigit() or str(int(length)) != length:
+    if not slash or not (length.isascii() and length.isdigit()) or str(int(length)) != length:
         return None
     af, family = (6, socket.AF_INET6) if ":" in addr else (4, socket.AF_INET)
     try:

@@ -124,6 +124,13 @@ def service_addresses(inv: Inventory, doc: DrDoc, addr: Addressing, active: dict
                               file=source, entry=f"active.{site.id}")
         out.append(ServiceAddress(db.hostname, rdb.hostname, site.id, rsid, addr.service(site.id, db.hostname, 4),
                                   addr.service(site.id, db.hostname, 6), now))
+    # a key that is no replicated database's primary site (a replica's site, say) would be ignored, and the next
+    # deploy would put the address back at the primary while the drill left it at the replica: two origins
+    primaries = {sv.primary_site for sv in out}
+    for sid in active or {}:
+        if sid not in primaries:
+            raise JinbaoError(f"{sid} is not the primary site of a replicated database (keys are primary sites)",
+                              file=source, entry=f"active.{sid}")
     return tuple(out)
 
 

@@ -52,7 +52,9 @@ def jinbao(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 # order, beside the other tests. `lab-run`: `make run` end to end (its own lab, the longest test) and the server
 # builds' lab, both mostly Ansible; `lab`: every other module holding a lab test (a test marked integration),
 # whose shared labs below assume file order (checks on a healthy lab first, destructive drills after).
-LAB_TRACKS = {"tests/run/test_run_lab.py": "lab-run", "tests/servers/test_servers_lab.py": "lab-run"}
+LAB_TRACKS = {"tests/run/test_run_lab.py": "lab-run", "tests/servers/test_servers_lab.py": "lab-run",
+              # its simulator runs the binary `make run`'s does: never beside it (test_run_lab's leftover check)
+              "tests/vsphere/test_vm.py": "lab-run"}
 
 
 @functools.cache
@@ -103,15 +105,16 @@ _RUN_LOCK: list[IO[str]] = []
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """On the xdist controller: take the lab lock for the whole run once a worker has collected lab tests
     (tests/lablock.py), so that the run's lab tracks run side by side while other runs wait."""
-    if _RUN_LOCK or not any(lab_track(i) for i in ids):
-        return
+    if _RUN_LOCK or node.config.getoption("dist") != "loadgroup" or not any(lab_track(i) for i in ids):
+        return  # other modes spread lab tests over the workers: each takes the lock itself (tests/lablock.py)
     from tests.lablock import LOCK, acquire
 
     _RUN_LOCK.append(acquire(waiting=lambda: print(f"\nwaiting for the lab lock {LOCK}: another run drives the "
                                                    "test labs", flush=True)))
 
 
-def pytest_sessionfinish() -> None:
+def pytest_unconfigure() -> None:
+    """After xdist has stopped the workers (their labs torn down), not at session finish, which comes first."""
     while _RUN_LOCK:
         _RUN_LOCK.pop().close()
 
@@ -154,6 +157,9 @@ def sessions_down(lp: Any) -> list[str]:
         if intent.bgp is None:
             continue
         r = runtime.exec(lp.name, lp.node(host), ["vtysh", "-c", "show bgp neighbors json"], timeout=30)
-        state = {a: n.get("bgpState") for a, n in json.loads(r.stdout or "{}").items()}
+        try:
+            state = {a: n.get("bgpState") for a, n in json.loads(r.stdout or "{}").items()}
+        except json.JSONDecodeError:  # bgpd not answering yet: vtysh prints an error, not JSON
+            state = {}
         down += [f"{host} -> {n.address}" for n in intent.bgp.neighbors if state.get(n.address) != "Established"]
     return down

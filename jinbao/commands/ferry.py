@@ -236,4 +236,8 @@ def schema_cmd(
     from network.ferry.load import schema_sql
 
     del ctx
-    sys.stdout.write(schema_sql(owner=owner))
+    try:
+        script = schema_sql(owner=owner)
+    except ValueError as e:  # LoadError: the owner is no plain role name
+        raise JinbaoError(str(e), entry="--owner") from None
+    sys.stdout.write(script)

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.text import CONTROL_RE
 from network.ferry import journal
 from network.ferry.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
 from network.ferry.receiver import JOURNAL, REASON, delivered_key
@@ -38,8 +39,9 @@ LOADER_ROLE = "dss_etl"
 DB_OWNER = "jb_decision_owner"
 SCHEMA = "warehouse"
 LOG_TABLE = f"{SCHEMA}.ferry_load_log"
-_INT = re.compile(r"^-?[0-9]{1,19}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_INT = re.compile(r"-?[0-9]{1,19}")  # fullmatch: `$` would also accept a final newline (a quoted CSV field)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _BIGINT = 2**63
 
 
@@ -109,6 +111,8 @@ def ddl(ds: Dataset = PENSION_MACRO) -> list[str]:
 def schema_sql(datasets: tuple[Dataset, ...] = DATASETS, owner: str | None = DB_OWNER) -> str:
     """The DDL as one psql script, run as `owner` (the database's owner role, so the role build's default
     privileges give `dss_etl` its rights on the tables). `jinbao ferry schema` prints it for the DBA."""
+    if owner and not _ROLE.fullmatch(owner):  # it goes into the script unquoted: a plain role name only
+        raise LoadError(f"{owner!r} is not a plain PostgreSQL role name (lower-case letters, digits, _)")
     stmts = ["BEGIN", *([f"SET LOCAL ROLE {owner}"] if owner else [])]
     for ds in datasets:
         stmts += [x for x in ddl(ds) if x not in stmts]
@@ -148,7 +152,7 @@ def _value(col: Column, raw: str) -> Any:
     if raw == "":
         raise ValueError("empty")
     if col.kind == "int":
-        if not _INT.match(raw) or not -_BIGINT <= int(raw) < _BIGINT:
+        if not _INT.fullmatch(raw) or not -_BIGINT <= int(raw) < _BIGINT:
             raise ValueError(f"{raw!r} is not an integer")
         return int(raw)
     if col.kind == "numeric":
@@ -161,12 +165,12 @@ def _value(col: Column, raw: str) -> Any:
         return v
     if col.kind == "date":
         try:
-            if not _DATE.match(raw):
+            if not _DATE.fullmatch(raw):
                 raise ValueError
             return dt.date.fromisoformat(raw)
         except ValueError:
             raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
-    if raw.strip() != raw or any(ord(ch) < 32 for ch in raw):
+    if raw.strip() != raw or CONTROL_RE.search(raw):
         raise ValueError(f"{raw!r} has surrounding blanks or control characters")
     return raw
 
@@ -405,6 +409,8 @@ def load_inbox(connect: Callable[[], Any], inbox: Path, state: Path, only: list[
                 log(f"{batch.name}: database: {msg}")
                 if conn is not None and conn.closed:
                     conn = None
+                elif conn is not None:
+                    conn.rollback()  # an error outside the batch's own transaction must not fail the next ones
     finally:
         if conn is not None:
             conn.close()

@@ -270,3 +270,18 @@ def test_cli_loads_with_the_passfile_and_reports_json(pg: DecisionDb, tmp_path: 
     assert r.stderr.strip().splitlines()[-1] == ("error: pension-macro-cli-bad/a.csv:2: column contributors: 'x' is "
                                                  "not an integer")
     assert _count(pg, "SELECT count(*) FROM warehouse.pension_macro WHERE region = '己'") == 0
+
+
+def test_values_and_owner_are_read_exactly() -> None:
+    """A quoted CSV field may hold a newline: `12\\n` is no integer (a `$` anchor would have taken it), a C1
+    control or a line separator is refused like a C0 one, and the DDL's owner is a plain role name only."""
+    from network.ferry.load import PENSION_MACRO, LoadError, _value, schema_sql
+
+    kinds = {c.kind: c for c in PENSION_MACRO.columns}
+    for kind, raw in (("int", "12\n"), ("date", "2026-12-01\n"), ("text", "a\x85b"), ("text", "a\u2028b")):
+        with pytest.raises(ValueError):
+            _value(kinds[kind], raw)
+    assert _value(kinds["int"], "12") == 12
+    with pytest.raises(LoadError, match="not a plain PostgreSQL role name"):
+        schema_sql(owner="jb_decision_owner; DROP TABLE x")
+    assert "SET LOCAL ROLE jb_decision_owner" in schema_sql()

@@ -201,6 +201,8 @@ def test_the_state_record_says_where_each_database_runs(inv_dir) -> None:
     ('version: 1\nactive: {"140000-DC": "140100-DC"}\n',
      "dr-active.yaml: active.140000-DC: active site '140100-DC' is neither the primary's (140000-DC) nor"),
     ('version: 1\nactive: {"999999-DC": "100000-DR"}\n', "dr-active.yaml: active.999999-DC: unknown site"),
+    ('version: 1\nactive: {"100000-DR": "100000-DR"}\n',  # keyed by the replica's site: would be ignored
+     "dr-active.yaml: active.100000-DR: 100000-DR is not the primary site of a replicated database"),
     ("version: 1\nactiv: {}\n", "dr-active.yaml"),
 ])
 def test_a_bad_state_record_is_one_line(inv_dir, text: str, words: str) -> None:
