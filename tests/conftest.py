@@ -49,12 +49,15 @@ def jinbao(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 
 # Lab tracks for `make test` (pytest-xdist, tests/lablock.py): each track runs on one worker, in collection
-# order, beside the other tests. `lab-run`: `make run` end to end (its own lab, the longest test) and the server
-# builds' lab, both mostly Ansible; `lab`: every other module holding a lab test (a test marked integration),
+# order, beside the other tests. `lab-run`: `make run` end to end (its own lab, the longest test), the server
+# builds' lab and a few labs of their own; `lab`: every other module holding a lab test (marked integration),
 # whose shared labs below assume file order (checks on a healthy lab first, destructive drills after).
 LAB_TRACKS = {"tests/run/test_run_lab.py": "lab-run", "tests/servers/test_servers_lab.py": "lab-run",
               # its simulator runs the binary `make run`'s does: never beside it (test_run_lab's leftover check)
-              "tests/vsphere/test_vm.py": "lab-run"}
+              "tests/vsphere/test_vm.py": "lab-run",
+              # labs of their own, moved here to even the two tracks out (the lab_e2e package shares one lab)
+              "tests/lab_e2e/test_slice.py": "lab-run", "tests/lab_e2e/test_faults.py": "lab-run",
+              "tests/ferry/test_ferry_lab.py": "lab-run"}
 
 
 @functools.cache

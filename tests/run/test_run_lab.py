@@ -64,9 +64,14 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
         ferry.down()
         before = snapshot()
         t0 = time.monotonic()
-        r = subprocess.run([sys.executable, "-m", "jinbao.cli", "run", "--out", str(out), "--lab-name", LAB,
-                            "--mgmt-net", MGMT_NET, "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
-                           timeout=1800)
+        try:
+            r = subprocess.run([sys.executable, "-m", "jinbao.cli", "run", "--out", str(out), "--lab-name", LAB,
+                                "--mgmt-net", MGMT_NET, "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
+                               timeout=3300)  # under the parallel suite the Ansible builds alone took 30 min once
+        except subprocess.TimeoutExpired:
+            runtime.down(LAB)  # killed, it could not tear its lab down: nothing left for the runs after this one
+            ferry.down()
+            raise
         wall = time.monotonic() - t0
         # the run tore its lab down: no namespace, link, mount, state or process of it is left
         left = leftovers(LAB, before, {"objects": []})
