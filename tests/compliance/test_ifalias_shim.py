@@ -54,3 +54,19 @@ def test_a_failed_vtysh_read_keeps_the_last_descriptions(monkeypatch) -> None:  
     assert "router ID" in first.values()
     assert m.read_table() == first  # timed out: last good read
     assert m.read_table() == first  # no answer at all: likewise
+
+
+def test_the_table_is_read_on_demand_and_never_stale_after_a_quiet_spell(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No vtysh call while nobody asks; the first request after a quiet spell reads FRR before it answers."""
+    m = _shim()
+    reads: list[int] = []
+    monkeypatch.setattr(m, "read_table", lambda: reads.append(1) or {1: f"read {len(reads)}"})
+    clock = [1000.0]
+    monkeypatch.setattr(m.time, "monotonic", lambda: clock[0])
+    assert m.aliases() == {1: "read 1"}  # never read: read before answering
+    assert m.aliases() == {1: "read 1"} and len(reads) == 1 and not m._wake.is_set()  # fresh: from the table
+    clock[0] += m.REFRESH_S + 0.5
+    assert m.aliases() == {1: "read 1"} and m._wake.is_set()  # a little old: answered now, re-read behind
+    m._wake.clear()
+    clock[0] += m.STALE_S + 1
+    assert m.aliases() == {1: "read 2"}  # after a quiet spell (a deploy may have changed it): read first

@@ -237,7 +237,8 @@ def test_resume_and_failback_refused_while_the_old_primary_is_back_as_a_primary(
     finally:
         sh(PRIMARY, "pg_ctlcluster 15 main stop -m fast", check=False)
     rc, rep = drill(lab["async"], "failover", lab["work"], "--resume")
-    assert_drill_done(rc, rep)
+    # a resume finishes the failover's fencing: no writer runs, so there is nothing to measure
+    assert rc == 0 and rep["outcome"] == "passed" and failed_steps(rep) == [], (rep["reason"], failed_steps(rep))
     assert sh(PRIMARY, "ls /var/lib/postgresql/15/main/standby.signal /var/lib/postgresql/15/main/jinbao.fenced")
     assert status(lab["async"])["active"] == "replica"
 
