@@ -9,8 +9,9 @@ Runs as snmpd's child inside the node; standard library only (the node has pytho
 snmpd waits for every pass_persist answer, so answers come from a table read on demand: a request finding
 it older than REFRESH_S wakes a background re-read (a changed description shows within about a second while
 someone polls); one finding it older than STALE_S (nobody asked for a while: a deploy may have changed
-everything) re-reads first. Nothing runs while nobody asks: polling vtysh every second in each of a lab's
-routers cost ~6 % of a core per node, forever, once the node had been polled once.
+everything) waits for that re-read, at most SYNC_WAIT_S (snmpd answers nothing else meanwhile, and a loaded
+host can make vtysh slow: past that it answers from the last table). Nothing runs while nobody asks: polling
+vtysh every second in each of a lab's routers cost ~6 % of a core per node, forever, once polled.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import time
 
 BASE = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18)
 REFRESH_S = 1.0  # older than this, a request wakes a background re-read: snmpd does not wait for it
-STALE_S = 5.0  # older than this, a request re-reads first (the walk after a quiet spell sees today's config)
+STALE_S = 5.0  # older than this, a request waits for the re-read (the walk after a quiet spell sees today's)
+SYNC_WAIT_S = 1.5  # ... but not longer: the manager's request times out at 3 s (checks/snmp.py)
 _table: dict[int, str] = {}
 _read_at = float("-inf")  # monotonic time of the last read
+_reads = 0  # completed reads: a waiting request knows when a newer table is there
 _wake = threading.Event()
-_reading = threading.Lock()
+_done = threading.Condition()
 
 
 _last_frr: dict[str, str] = {}  # the last descriptions FRR gave: a slow or failed vtysh call keeps them
@@ -67,27 +70,27 @@ def read_table() -> dict[int, str]:
     return table
 
 
-def _refresh() -> None:
-    global _table, _read_at
-    with _reading:
-        _table = read_table()  # a whole new dict: readers never see a half-built one
-        _read_at = time.monotonic()
-
-
 def aliases() -> dict[int, str]:
     age = time.monotonic() - _read_at
-    if age > STALE_S:
-        _refresh()
-    elif age > REFRESH_S:
-        _wake.set()
+    if age > REFRESH_S:
+        with _done:
+            seen = _reads
+            _wake.set()
+            if age > STALE_S:
+                _done.wait_for(lambda: _reads != seen, timeout=SYNC_WAIT_S)
     return _table
 
 
 def _refresh_on_request() -> None:
+    global _table, _read_at, _reads
     while True:
         _wake.wait()
         _wake.clear()
-        _refresh()
+        table = read_table()
+        with _done:
+            _table, _read_at = table, time.monotonic()  # a whole new dict: readers never see a half-built one
+            _reads += 1
+            _done.notify_all()
 
 
 def _oid(text: str) -> tuple[int, ...]:

@@ -56,17 +56,38 @@ def test_a_failed_vtysh_read_keeps_the_last_descriptions(monkeypatch) -> None:  
     assert m.read_table() == first  # no answer at all: likewise
 
 
-def test_the_table_is_read_on_demand_and_never_stale_after_a_quiet_spell(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """No vtysh call while nobody asks; the first request after a quiet spell reads FRR before it answers."""
+def test_the_table_is_read_on_demand_and_a_request_after_a_quiet_spell_waits_a_bounded_time(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No vtysh call while nobody asks; the first request after a quiet spell waits for a fresh read, but never
+    longer than SYNC_WAIT_S (snmpd is blocked meanwhile): then it answers from the last table."""
+    import threading
+    import time
+
     m = _shim()
-    reads: list[int] = []
-    monkeypatch.setattr(m, "read_table", lambda: reads.append(1) or {1: f"read {len(reads)}"})
-    clock = [1000.0]
-    monkeypatch.setattr(m.time, "monotonic", lambda: clock[0])
-    assert m.aliases() == {1: "read 1"}  # never read: read before answering
-    assert m.aliases() == {1: "read 1"} and len(reads) == 1 and not m._wake.is_set()  # fresh: from the table
-    clock[0] += m.REFRESH_S + 0.5
-    assert m.aliases() == {1: "read 1"} and m._wake.is_set()  # a little old: answered now, re-read behind
-    m._wake.clear()
-    clock[0] += m.STALE_S + 1
-    assert m.aliases() == {1: "read 2"}  # after a quiet spell (a deploy may have changed it): read first
+    monkeypatch.setattr(m, "REFRESH_S", 0.05)
+    monkeypatch.setattr(m, "STALE_S", 0.3)
+    monkeypatch.setattr(m, "SYNC_WAIT_S", 0.5)
+    reads: list[float] = []
+    slow = [0.0]
+
+    def read_table() -> dict[int, str]:
+        time.sleep(slow[0])
+        reads.append(1)
+        return {1: f"read {len(reads)}"}
+
+    monkeypatch.setattr(m, "read_table", read_table)
+    threading.Thread(target=m._refresh_on_request, daemon=True).start()
+    time.sleep(0.2)
+    assert reads == []  # nothing read while nobody asks
+    assert m.aliases() == {1: "read 1"}  # never read: waited for the read
+    assert m.aliases() == {1: "read 1"} and len(reads) == 1  # fresh: from the table, no read
+    time.sleep(0.1)
+    assert m.aliases() == {1: "read 1"}  # a little old: answered at once, re-read behind
+    time.sleep(0.1)
+    assert len(reads) == 2
+    time.sleep(0.4)
+    assert m.aliases() == {1: "read 3"}  # after a quiet spell: waited for the read
+    slow[0] = 2.0
+    time.sleep(0.4)
+    t0 = time.monotonic()
+    assert m.aliases() == {1: "read 3"}  # vtysh hangs: the last table after SYNC_WAIT_S, not after vtysh
+    assert 0.4 < time.monotonic() - t0 < 1.5
