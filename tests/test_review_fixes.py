@@ -242,7 +242,8 @@ def test_lab_slice_site_missing_from_inventory(net_inv_dir: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"slice": "default"}', '{"slice": 3, "inventory": "x"}',
                                      '{"slice": "huge", "inventory": "x"}',
-                                     '{"slice": "default", "inventory": "x", "mgmt_net": "bogus"}', b"\xff\xfe"])
+                                     '{"slice": "default", "inventory": "x", "mgmt_net": "bogus"}',
+                                     '{"slice": "default", "inventory": "x", "bfd": "fast"}', b"\xff\xfe"])
 def test_corrupt_lab_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | bytes) -> None:
     from lab import names
     from lab.fleet import LAB_META, lab_fleet
