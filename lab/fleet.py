@@ -25,6 +25,16 @@ def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: st
          "bfd": "production" if production_bfd else "lab"}) + "\n")
 
 
+def recorded_production_bfd(lab_name: str) -> bool:
+    """Whether a lab that is up was brought up with the production BFD timers: `lab up` again without saying
+    keeps them (its routers were deployed with them)."""
+    meta = names.lab_dir(lab_name) / LAB_META
+    try:
+        return meta.exists() and read_lab_meta(meta).get("bfd") == "production"
+    except JinbaoError:
+        return False  # unreadable: `lab up` rewrites it
+
+
 def read_lab_meta(meta: Path) -> dict[str, str]:
     """What `jinbao lab up` recorded; anything unreadable or malformed is a one-line error naming the file."""
     again = f"run `jinbao lab up --name {meta.parent.name}` again to rewrite it"

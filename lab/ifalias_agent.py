@@ -30,6 +30,7 @@ SYNC_WAIT_S = 1.5  # ... but not longer: the manager's request times out at 3 s 
 _table: dict[int, str] = {}
 _read_at = float("-inf")  # monotonic time of the last read
 _reads = 0  # completed reads: a waiting request knows when a newer table is there
+_gave_up = -1  # the value of _reads when a request last stopped waiting: later ones do not wait again for it
 _wake = threading.Event()
 _done = threading.Condition()
 
@@ -57,6 +58,10 @@ def read_table() -> dict[int, str]:
         frr = _last_frr
     else:
         _last_frr = frr
+    return _with_kernel_aliases(frr)
+
+
+def _with_kernel_aliases(frr: dict[str, str]) -> dict[int, str]:
     table: dict[int, str] = {}
     for name in os.listdir("/sys/class/net"):
         try:
@@ -71,13 +76,18 @@ def read_table() -> dict[int, str]:
 
 
 def aliases() -> dict[int, str]:
+    global _gave_up
     age = time.monotonic() - _read_at
     if age > REFRESH_S:
         with _done:
             seen = _reads
             _wake.set()
-            if age > STALE_S:
-                _done.wait_for(lambda: _reads != seen, timeout=SYNC_WAIT_S)
+            # one bounded wait per slow read, not one per request: a walk asks once per interface
+            if age > STALE_S and _gave_up != seen and not _done.wait_for(lambda: _reads != seen,
+                                                                         timeout=SYNC_WAIT_S):
+                _gave_up = seen
+    if not _reads:  # the first read is still running: the kernel's aliases, as net-snmp itself would answer
+        return _with_kernel_aliases({})
     return _table
 
 
@@ -86,7 +96,10 @@ def _refresh_on_request() -> None:
     while True:
         _wake.wait()
         _wake.clear()
-        table = read_table()
+        try:
+            table = read_table()
+        except Exception:  # the refresher must outlive any one bad read
+            continue
         with _done:
             _table, _read_at = table, time.monotonic()  # a whole new dict: readers never see a half-built one
             _reads += 1

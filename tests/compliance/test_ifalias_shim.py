@@ -91,3 +91,34 @@ def test_the_table_is_read_on_demand_and_a_request_after_a_quiet_spell_waits_a_b
     t0 = time.monotonic()
     assert m.aliases() == {1: "read 3"}  # vtysh hangs: the last table after SYNC_WAIT_S, not after vtysh
     assert 0.4 < time.monotonic() - t0 < 1.5
+    t0 = time.monotonic()
+    assert m.aliases() == {1: "read 3"}  # the next request of the walk does not wait again for that read
+    assert time.monotonic() - t0 < 0.2
+
+
+def test_before_the_first_read_the_kernel_aliases_answer(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A cold start on a loaded host: while the first vtysh read runs, every interface answers with its kernel
+    ifalias (net-snmp's own answer), never an empty column; a read that raises does not stop the refresher."""
+    import os
+    import threading
+    import time
+
+    m = _shim()
+    monkeypatch.setattr(m, "SYNC_WAIT_S", 0.2)
+    calls: list[int] = []
+
+    def read_table() -> dict[int, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bad read")
+        time.sleep(5)
+        return {}
+
+    monkeypatch.setattr(m, "read_table", read_table)
+    threading.Thread(target=m._refresh_on_request, daemon=True).start()
+    table = m.aliases()
+    assert table and len(table) == len(os.listdir("/sys/class/net"))  # every interface of this host
+    time.sleep(0.1)
+    m.aliases()
+    time.sleep(0.3)
+    assert len(calls) == 2  # the refresher lived on after the bad read and took this request's wake-up
