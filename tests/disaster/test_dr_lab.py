@@ -176,21 +176,36 @@ def test_failback_after_a_switchover_returns_production(lab: dict[str, Path]) ->
 
 
 def test_lost_dr_line_during_a_switchover_aborts_cleanly(lab: dict[str, Path]) -> None:
-    """The standby stops receiving (its stream is cut at the DR centre); new connections still work, so the
-    pre-checks pass and the switchover reaches `stop writes`, then must roll back: production writable again."""
-    primary_ip = json.loads(lab["async"].read_text())["pairs"][0]  # names only; the address comes from status
-    assert primary_ip["primary"] == "JB-100000-DC-DB01"
+    """The DR line drops the moment the switchover stops writes (the pre-checks, which open new connections to
+    the primary, have passed): the old primary cannot hand its last WAL to the standby, so the switchover must
+    roll back: production writable again, the standby never promoted. The cut is made when the drill reports
+    the `Stop writes` task (cutting earlier, the standby's WAL receiver times out and reconnects before then
+    on a loaded machine, and the switchover rightly goes through), and it drops everything the primary's
+    PostgreSQL sends to the DR centre, the stream and any new connection."""
     addr = sh(REPLICA, f"grep -o 'host=[0-9.]*' /etc/postgresql/15/{SLOT}/conf.d/60-jinbao-standby.conf"
                        " | head -1 | cut -d= -f2")
-    lport = sh(REPLICA, f"ss -Htn state established dst {addr} dport = :5432 | awk '{{print $3}}' | "
-                        "awk -F: '{print $NF}' | head -1")
-    assert lport.isdigit(), lport
-    sh(REPLICA, "nft add table inet jbdrtest && nft add chain inet jbdrtest in "
-                "'{ type filter hook input priority -10; }' && "
-                f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 tcp dport {lport} drop")
+    assert addr.count(".") == 3, addr
+    cut = (f"nft add table inet jbdrtest && nft add chain inet jbdrtest in "
+           f"'{{ type filter hook input priority -10; }}' && "
+           f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 drop")
+    cmd = [sys.executable, "-m", "jinbao.cli", "dr", "drill", "--lab", drlab.LAB, "--plan", str(lab["async"]),
+           "--site", SITE, "--mode", "switchover", "--out", str(lab["work"])]  # no --json: progress on stderr
+    seen: list[str] = []
+    (lab["work"] / f"drill-{SITE}-switchover.json").unlink(missing_ok=True)  # an earlier drill's report
     try:
-        rc, rep = drill(lab["async"], "switchover", lab["work"])
-        assert rc == 1 and rep["outcome"] == "failed", rep
+        with subprocess.Popen(cmd, cwd=drlab.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as p:
+            assert p.stderr is not None and p.stdout is not None
+            for line in p.stderr:
+                seen.append(line)
+                if line.startswith("task: Stop writes") and not any(x.startswith("task: Stop writes")
+                                                                     for x in seen[:-1]):
+                    sh(REPLICA, cut)
+            rc = p.wait(timeout=900)
+            out = p.stdout.read()
+        assert any(x.startswith("task: Stop writes") for x in seen), "".join(seen)[-3000:]
+        rep = json.loads((lab["work"] / f"drill-{SITE}-switchover.json").read_text())
+        assert rc == 1 and rep["outcome"] == "failed", (out, rep["reason"], failed_steps(rep))
         assert any("Stop writes" in s or "Abort" in s for s in failed_steps(rep)), failed_steps(rep)
         assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"  # rolled back: production takes writes
         assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"  # never promoted
