@@ -132,7 +132,8 @@ def _restore(lp: LabPlan, pair: Any, work: Path) -> None:
     for host, clusters in ((pair.primary, ["main"]), (pair.replica, [pair.slot])):
         for c in clusters:
             sh(host, "pg_ctlcluster", PG, c, "stop", "-m", "fast", check=False, timeout=120)
-        sh(host, "sh", "-c", "nft delete table ip jinbao_service 2>/dev/null; ip link del jbsvc0 2>/dev/null; true")
+        sh(host, "sh", "-c", "nft delete table ip jinbao_service 2>/dev/null; ip link del jbsvc0 2>/dev/null; "
+                             "rm -f /etc/nftables.d/jinbao-service.nft /etc/network/interfaces.d/jinbao-service")
     for host in (pair.primary, pair.replica):
         # the node's own /proc (a PID namespace of its own): no process named postgres left
         left = sh(host, "sh", "-c", "cat /proc/[0-9]*/comm 2>/dev/null | grep -x postgres || true").stdout.strip()

@@ -297,3 +297,32 @@ def test_database_clients_by_the_service_address_follow_the_zone_policy() -> Non
     assert ex_net in national["JB-100000-DR-DB01"].vars["jinbao_db_client_nets"]
     # a neighbour's database is not reached by this site's clients (its own service address only)
     assert ex_net not in national["JB-100000-DC-DB01"].vars["jinbao_db_client_nets"]
+
+
+SITE_A, SITE_B = "140000-DC", "100000-DR"
+
+
+def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dr.announce import site_intents
+    from dr.network import real_network
+
+    monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
+    monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
+    net = real_network(ROOT / "inventory", SITE_A, SITE_B)
+    assert net.platform is None and net.witness_netns is None and net.where == str(ROOT / "inventory")
+    roles = {h[-4:-2] for h in net.fleet.hosts}
+    assert roles == {"WR", "FW"} and {h.split("-")[1] + "-" + h.split("-")[2] for h in net.fleet.hosts} == {
+        SITE_A, SITE_B}
+    assert all(net.fleet.hosts.values())  # every one has a management address in the record
+    # what a phase deploys there: each router on its own platform (a vendor's template), no lab platform
+    planned = site_intents(net.plan, SITE_A, None)
+    assert planned and set(planned) <= set(net.fleet.hosts)
+    assert {i.platform for h, i in planned.items() if "-WR" in h} != {"frr"}
+
+
+
+def test_a_drill_acts_on_one_network() -> None:
+    from tests.conftest import jinbao
+
+    r = jinbao("dr", "drill", "--site", SITE_A, "--mode", "switchover", "--lab", "jbnone", "--real-network")
+    assert r.returncode != 0 and "--real-network and --lab" in r.stderr and len(r.stderr.strip().splitlines()) == 1
