@@ -357,7 +357,11 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
                 return
             if i == PROMOTES[kind]:
                 address.record(new_site)  # first: a deploy planned from here on puts the address there
-                address.announce(new_site)
+                if not address.announce(new_site):
+                    w.stop()
+                    report.close("failed", f"the database was promoted but announcing its service address at "
+                                           f"{new_site} failed (see the failed step): `--resume` deploys it again")
+                    return
     except BaseException:
         if address.withdrawn:  # stopped between the phases: clients must not be left without a database
             address.after_stop(acc)

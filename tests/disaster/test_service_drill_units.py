@@ -326,3 +326,11 @@ def test_a_drill_acts_on_one_network() -> None:
 
     r = jinbao("dr", "drill", "--site", SITE_A, "--mode", "switchover", "--lab", "jbnone", "--real-network")
     assert r.returncode != 0 and "--real-network and --lab" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_announcement_after_the_promotion_says_how_to_finish(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path, slice_plan: Any) -> None:
+    report, _, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={"100000-DR"})
+    assert names[-1] == "service address: announce at 100000-DR" and report.steps[-1].ok is False
+    assert report.outcome == "failed" and "--resume" in report.reason
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the database did move
