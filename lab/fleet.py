@@ -75,7 +75,12 @@ def lab_plan(lab_name: str) -> tuple[LabPlan, dict[str, str]]:
 
 
 def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
-    lp, info = lab_plan(lab_name)
+    return fleet_of(*lab_plan(lab_name), scope)
+
+
+def fleet_of(lp: LabPlan, info: dict[str, str], scope: str | None) -> Fleet:
+    """The fleet of a lab plan already built (`lab_plan`): for a caller that needs the plan too."""
+    lab_name = lp.name
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

@@ -82,6 +82,8 @@ class ViewContext:
     db_sources: dict[str, tuple[str, ...]]  # zone -> zones whose LANs may reach its database (itself first)
     known: set[str]  # hostnames a partner may be (the inventory's, or the lab's)
     devs_of: dict[str, list[Device]] = field(default_factory=dict)
+    # zone -> {to_site: zones}: clients reaching the database of that zone by its DR service address
+    svc_sources: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.devs_of = self.devs_of or self.plan.inv.devices_of()
@@ -99,6 +101,52 @@ def db_client_zones(directory: Path) -> dict[str, tuple[str, ...]]:
         if f.dst in out and f.to_site == "same" and "postgresql" in f.services and f.src not in out[f.dst]:
             out[f.dst] = (*out[f.dst], f.src)
     return out
+
+
+def db_service_zones(directory: Path) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Zone -> {"same" | "replica": source zones}: the zone policy's PostgreSQL flows into a zone of service
+    addresses that sits behind that zone's port (`database-service` behind `production`, docs/dr.md): its own
+    site's clients, and the clients of the sites whose replica a DR centre holds. No policy file: none."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    if not (Path(directory) / "policy.yaml").exists():
+        return out
+    from network.policy.model import load_policy
+
+    pol = load_policy(Path(directory))
+    for f in pol.allowed():
+        port = pol.zones[f.dst].port
+        if port in DATABASE_ZONES and "postgresql" in f.services and f.to_site in ("same", "replica"):
+            got = out.setdefault(port, {}).setdefault(f.to_site, ())
+            if f.src not in got:
+                out[port][f.to_site] = (*got, f.src)
+    return out
+
+
+def _zone_nets(plan: PlanInput, site: str, zones: tuple[str, ...], pool: str) -> list[str]:
+    """The active IPv4 and IPv6 blocks of these zones at a site, from the IP record."""
+    nets: list[str] = []
+    for src in zones:
+        src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
+        for af in (4, 6):
+            rec = plan.addr.reg.get(f"{src_pool}/{af}/{site}/{src}")
+            if rec is not None and rec.status == "active":
+                nets.append(rec.prefix)
+    return nets
+
+
+def _service_client_nets(ctx: ViewContext, d: Device, zone: str, pool: str) -> list[str]:
+    """The clients of a replicated database by its service address (docs/dr.md): on the site's first DB server
+    its own site's, on a DR centre's the sites' whose replica it holds (the address moves there with them)."""
+    svc = ctx.svc_sources.get(zone, {})
+    inv = ctx.plan.inv
+    if not svc or d.role != DB_ROLE or first_db(ctx.devs_of.get(d.site, [])) != d:
+        return []
+    nets = _zone_nets(ctx.plan, d.site, svc.get("same", ()), pool) if inv.site(d.site).kind == "dc" else []
+    if svc.get("replica"):
+        for s in inv.sites:
+            if s.kind == "dc" and first_db(ctx.devs_of.get(s.id, [])) and replica_site(inv, ctx.dr, s) == d.site:
+                nets += _zone_nets(ctx.plan, s.id, svc["replica"], pool)
+    return nets
 
 
 def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
@@ -205,13 +253,8 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
         "jinbao_snmp_user": plan.routing.management.snmp_user,
     }
     if zone in DATABASE_ZONES:
-        nets: list[str] = []
-        for src in ctx.db_sources.get(zone, (zone,)):
-            src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
-            for af in (4, 6):
-                rec = plan.addr.reg.get(f"{src_pool}/{af}/{d.site}/{src}")
-                if rec is not None and rec.status == "active":
-                    nets.append(rec.prefix)
+        nets = _zone_nets(plan, d.site, ctx.db_sources.get(zone, (zone,)), pool)
+        nets += [n for n in _service_client_nets(ctx, d, zone, pool) if n not in nets]
         out["jinbao_db_client_nets"] = nets
     return out
 
@@ -232,7 +275,8 @@ def _groups_of(v: dict[str, Any]) -> list[str]:
 def context(plan: PlanInput, directory: Path | str, known: set[str] | None = None) -> ViewContext:
     """The view's inputs: the plan, and the DR and zone policies of the inventory directory."""
     return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(Path(directory)),
-                       known if known is not None else {d.hostname for d in plan.inv.devices})
+                       known if known is not None else {d.hostname for d in plan.inv.devices},
+                       svc_sources=db_service_zones(Path(directory)))
 
 
 def build_view(plan: PlanInput, scope: str | None = None, where: str = "",
