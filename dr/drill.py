@@ -234,8 +234,23 @@ class _Address:
         if self._phase(f"service address: withdraw at {old}", self.state, (old,), {c.host for c in move.withdraw}):
             self.notes.append(f"withdrawn at {old}")
             return True
-        self.announce(old, "again")  # whichever of its devices did withdraw: clients keep their database
+        # whichever of its devices did withdraw; if this fails too, clients may have no route at all
+        self.announce(old, "again")
         return False
+
+    def recovery(self, site: str, done: bool) -> str:
+        """How an operator announces the address at `site` after the drill could not (what to run)."""
+        if done:  # the record says `site`: a resume finishes the playbooks and deploys both sites as planned
+            return (f"`jinbao dr drill --site {self.pair.primary_site} --mode {self.kind} --resume` (the same "
+                    f"--lab or --real-network) deploys it")
+        # nothing was promoted and the record still says `site`: a deploy of its devices plans the address there
+        return (f"`jinbao deploy --scope {site}` (with `--lab` in a lab) deploys its WAN routers and firewalls "
+                f"with the address announced")
+
+    def outage(self, site: str, done: bool) -> str:
+        """The report's words when announcing at `site` failed after the withdrawal."""
+        return (f"announcing it at {site} failed too: the address may be withdrawn everywhere, its clients "
+                f"without a database (an outage): {self.recovery(site, done)}")
 
     def announce(self, site: str, why: str = "") -> bool:
         """Phase 2: the address announced at `site` (after the promotion, or at the old site again)."""
@@ -250,6 +265,8 @@ class _Address:
         if ok:
             self.state, self.withdrawn = after, False
             self.notes.append(f"announced at {site}{' ' + why if why else ''}")
+        else:
+            self.notes.append(f"announcing at {site}{' ' + why if why else ''} FAILED: possibly withdrawn everywhere")
         return ok
 
     def settle(self, site: str) -> bool:
@@ -280,8 +297,9 @@ class _Address:
         if at is None:
             self.notes.append(f"left withdrawn: neither end answers ({st.state})")
             return "; the service address is withdrawn everywhere (neither end answers): announce it by hand"
-        self.announce(at, "" if at == new else "again (nothing was promoted)")
-        return ""
+        if self.announce(at, "" if at == new else "again (nothing was promoted)"):
+            return ""
+        return f"; {self.outage(at, at == new)}"
 
     def close(self) -> None:
         where = f" ({self.net.where}; witness from {self.net.client})" if self.net else ""
@@ -336,42 +354,13 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
         return
     w = witness.Writer(dsn, netns=netns)
     w.start()
-    ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
-    report.end(step, ok, f"{len(w.acks)} acknowledged")
-    if not ok:
+    try:  # the witness stops on every way out: an abort, a failed phase or playbook, an exception
+        ok = _drive(kind, acc, pair_vars, settings, progress, report, address, w, step)
+    finally:
         w.stop()
-        report.close("aborted", f"the witness could not write: {w.errors[-1:] or 'no acknowledgement'}")
+    if not ok:
         return
     old = w.acks[0].server
-    steps = _Steps(report, progress)
-    try:
-        for i, (name, extra) in enumerate(PLAYBOOKS[kind]):
-            if i == PROMOTES[kind] and not address.withdraw():
-                report.close("failed", "withdrawing the service address failed (see the failed step); it is "
-                                       "announced at the old site again, nothing was switched")
-                return
-            if not run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, steps):
-                tail = address.after_stop(acc)
-                report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
-                                       f"primary was promoted, otherwise nothing was switched{tail}")
-                return
-            if i == PROMOTES[kind]:
-                address.record(new_site)  # first: a deploy planned from here on puts the address there
-                if not address.announce(new_site):
-                    w.stop()
-                    report.close("failed", f"the database was promoted but announcing its service address at "
-                                           f"{new_site} failed (see the failed step): `--resume` deploys it again")
-                    return
-    except BaseException:
-        if address.withdrawn:  # stopped between the phases: clients must not be left without a database
-            address.after_stop(acc)
-        raise
-    step = report.begin("witness: writes acknowledged by the new primary")
-    settle = max(settings.settle_s, NETWORK_SETTLE_S) if settings.network else settings.settle_s
-    ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and
-               sum(1 for a in w.acks if a.server != old) >= 5, settle)
-    w.stop()
-    report.end(step, ok, f"{len(w.acks)} acknowledged, {len(w.errors)} errors")
     new = next((a.server for a in reversed(w.acks) if a.server != old), "")
     try:
         report.figures = figures(w.acks, old, new, witness.survivors(dsn, netns))
@@ -383,3 +372,48 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
     report.close(None, "; ".join(
         f"RTO {f.rto_s} s, target < {t.rto_s} s" if k == "rto" else f"RPO {f.rpo_commits} commits, target "
         f"{t.rpo_commits}" for k in missed) if t else "")
+
+
+def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
+           progress: Progress | None, report: DrillReport, address: _Address, w: witness.Writer,
+           warmup: Step) -> bool:
+    """The witness's warm-up, the playbooks with the address's phases, the wait for the new primary's
+    acknowledgements (the caller stops the witness). False: the report is closed (aborted or failed)."""
+    old_site, new_site = move_sites(kind, acc.pair)
+    ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
+    report.end(warmup, ok, f"{len(w.acks)} acknowledged")
+    if not ok:
+        report.close("aborted", f"the witness could not write: {w.errors[-1:] or 'no acknowledgement'}")
+        return False
+    old = w.acks[0].server
+    steps = _Steps(report, progress)
+    try:
+        for i, (name, extra) in enumerate(PLAYBOOKS[kind]):
+            if i == PROMOTES[kind] and not address.withdraw():
+                back = (f"it is announced at {old_site} again" if not address.withdrawn
+                        else address.outage(old_site, False))
+                report.close("failed", f"withdrawing the service address failed (see the failed step); nothing "
+                                       f"was switched; {back}")
+                return False
+            if not run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, steps):
+                tail = address.after_stop(acc)
+                report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
+                                       f"primary was promoted, otherwise nothing was switched{tail}")
+                return False
+            if i == PROMOTES[kind]:
+                address.record(new_site)  # first: a deploy planned from here on puts the address there
+                if not address.announce(new_site):
+                    report.close("failed", f"the database was promoted but announcing its service address at "
+                                           f"{new_site} failed (see the failed step): `--resume` deploys it again")
+                    return False
+    except BaseException:
+        if address.withdrawn:  # stopped between the phases: clients must not be left without a database
+            address.after_stop(acc)
+        raise
+    step = report.begin("witness: writes acknowledged by the new primary")
+    settle = max(settings.settle_s, NETWORK_SETTLE_S) if settings.network else settings.settle_s
+    ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and
+                    sum(1 for a in w.acks if a.server != old) >= 5, settle)
+    w.stop()  # before the count: the figures are taken from a stopped witness
+    report.end(step, ok, f"{len(w.acks)} acknowledged, {len(w.errors)} errors")
+    return True

@@ -118,9 +118,11 @@ class FakeWriter(threading.Thread):
     """Acknowledges on the old primary until the promotion, then on the new one."""
 
     server = "15/main"
+    made: list[FakeWriter] = []  # every witness a drill started, to see that it was stopped
 
     def __init__(self, dsn: str, netns: str | None = None, **_: Any) -> None:
         super().__init__(daemon=True)
+        FakeWriter.made.append(self)
         self.acks: list[Ack] = []
         self.errors: list[Any] = []
         self._halt = threading.Event()
@@ -150,13 +152,16 @@ def slice_plan() -> Any:
 
 
 def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str, ok: dict[str, bool] | None = None,
-           after: PairStatus | None = None, fail: set[str] | None = None) -> tuple[Any, FakeNetwork, list[str]]:
+           after: PairStatus | None = None, fail: set[str] | None = None,
+           explode: str | None = None) -> tuple[Any, FakeNetwork, list[str]]:
     ok = ok or {}
     ran: list[str] = []
     before = status("replica" if kind == "failback" else "primary")
 
     def fake_playbook(name: str, extra: dict[str, Any], settings: Any, steps: Any) -> bool:
         ran.append(name)
+        if name == explode:
+            raise KeyboardInterrupt  # the operator's ^C in the middle of the playbook
         step = steps.report.begin(f"playbook {name}")
         good = ok.get(name, True)
         steps.report.end(step, good)
@@ -165,6 +170,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         return good
 
     FakeWriter.server = "15/main"
+    FakeWriter.made.clear()
     states = iter([before, after or before])
     monkeypatch.setattr(drill_mod, "run_playbook", fake_playbook)
     monkeypatch.setattr(drill_mod, "current_status", lambda *a: next(states))
@@ -334,3 +340,49 @@ def test_a_failed_announcement_after_the_promotion_says_how_to_finish(monkeypatc
     assert names[-1] == "service address: announce at 100000-DR" and report.steps[-1].ok is False
     assert report.outcome == "failed" and "--resume" in report.reason
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the database did move
+
+
+def _stopped() -> bool:
+    """The drill's witness was stopped (its thread ended), not left writing into the database."""
+    assert len(FakeWriter.made) == 1
+    return not FakeWriter.made[0].is_alive()
+
+
+@pytest.mark.parametrize(("ok", "fail", "after"), [
+    ({}, {NOWHERE}, None),  # the withdrawal failed
+    ({"switchover.yml": False}, set(), status("primary")),  # the promoting playbook failed
+    ({}, {"100000-DR"}, None),  # the announcement after the promotion failed
+])
+def test_the_witness_is_stopped_on_every_failed_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    slice_plan: Any, ok: dict[str, bool], fail: set[str],
+                                                    after: PairStatus | None) -> None:
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok=ok, fail=fail, after=after)
+    assert report.outcome == "failed"
+    assert _stopped()
+
+
+def test_the_witness_is_stopped_when_the_run_is_interrupted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           slice_plan: Any) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _drill(monkeypatch, tmp_path, slice_plan, "switchover", explode="switchover.yml", after=status("primary"))
+    assert _stopped()
+
+
+def test_a_failed_withdrawal_whose_announcement_fails_too_is_reported_as_an_outage(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    report, net, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={NOWHERE, SITE_A})
+    assert [p[0] for p in net.pushes] == ["nowhere", SITE_A]
+    assert "is announced at" not in report.reason
+    assert "outage" in report.reason and f"`jinbao deploy --scope {SITE_A}`" in report.reason, report.reason
+    assert "FAILED" in report.service_address
+
+
+def test_a_stopped_run_whose_announcement_fails_names_the_recovery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                  slice_plan: Any) -> None:
+    """Nothing promoted: a deploy of the old site's devices (the record still says it); promoted: --resume."""
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok={"switchover.yml": False},
+                          after=status("primary"), fail={SITE_A})
+    assert "outage" in report.reason and f"`jinbao deploy --scope {SITE_A}`" in report.reason, report.reason
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "failover", ok={"failover.yml": False},
+                          after=status("replica", "two-primaries"), fail={SITE_B})
+    assert "outage" in report.reason and "--mode failover --resume" in report.reason, report.reason
