@@ -102,6 +102,7 @@ def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> S
     vault or the environment), planned from the drill's inventory directory and its state record. The
     witness writes from the control node, which must reach the service address (e.g. a host in the site's
     exchange zone)."""
+    from ipplan.config import REGISTRY_FILE
     from ipplan.inventory_export import mgmt_address
     from network.fleet import real_fleet
     from network.secrets import secret_source
@@ -111,8 +112,17 @@ def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> S
     plan = ws.network
     service_of(plan, primary_site)
     fleet = real_fleet(ws, primary_site, secret_source(False))
-    hosts = {d.hostname: mgmt_address(plan.addr.reg, d.site, d.hostname) or ""
-             for s in (primary_site, replica_site) for d in plan.devices(s) if d.role in ("WR", "FW")}
+    hosts: dict[str, str] = {}
+    for s in (primary_site, replica_site):
+        for d in plan.devices(s):
+            if d.role not in ("WR", "FW"):
+                continue
+            ip = mgmt_address(plan.addr.reg, d.site, d.hostname)
+            if not ip:  # refused before the drill starts: found at its phase, the address is already withdrawn
+                raise JinbaoError(f"{d.hostname} has no management address (management/4/{d.site}/oob/"
+                                  f"{d.hostname}): the drill could not reach it to move the service address",
+                                  file=str(inventory_dir / REGISTRY_FILE), entry=d.hostname)
+            hosts[d.hostname] = ip
     return ServiceNetwork(plan, None, dataclasses.replace(fleet, hosts=hosts))
 
 

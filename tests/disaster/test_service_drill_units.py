@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -118,7 +118,7 @@ class FakeWriter(threading.Thread):
     """Acknowledges on the old primary until the promotion, then on the new one."""
 
     server = "15/main"
-    made: list[FakeWriter] = []  # every witness a drill started, to see that it was stopped
+    made: ClassVar[list[FakeWriter]] = []  # every witness a drill started, to see that it was stopped
 
     def __init__(self, dsn: str, netns: str | None = None, **_: Any) -> None:
         super().__init__(daemon=True)
@@ -386,3 +386,20 @@ def test_a_stopped_run_whose_announcement_fails_names_the_recovery(monkeypatch: 
     report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "failover", ok={"failover.yml": False},
                           after=status("replica", "two-primaries"), fail={SITE_B})
     assert "outage" in report.reason and "--mode failover --resume" in report.reason, report.reason
+
+
+def test_a_router_without_a_management_address_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found at a phase, the address would already be withdrawn: refused while nothing has moved."""
+    import ipplan.inventory_export as export
+    from core.errors import JinbaoError
+    from dr.network import real_network
+
+    real = export.mgmt_address
+    monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
+    monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
+    monkeypatch.setattr(export, "mgmt_address", lambda reg, site, host, af=4: None if host == "JB-100000-DR-FW01"
+                        else real(reg, site, host, af))
+    with pytest.raises(JinbaoError) as e:
+        real_network(ROOT / "inventory", SITE_A, SITE_B)
+    assert "JB-100000-DR-FW01 has no management address" in str(e.value) and "ip-registry.tsv" in str(e.value)
+    assert "\n" not in str(e.value)
