@@ -22,13 +22,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
 from inventory.model import Device
 from inventory.scope import sites_in_scope
 from network.plan import PlanInput, management_servers
+
+if TYPE_CHECKING:
+    from network.policy.model import Policy
 
 # role -> (address pool, zone). Management servers live on the out-of-band management network.
 ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
@@ -89,31 +92,31 @@ class ViewContext:
         self.devs_of = self.devs_of or self.plan.inv.devices_of()
 
 
-def db_client_zones(directory: Path) -> dict[str, tuple[str, ...]]:
-    """Zone -> the zones whose clients reach its database: itself, and the sources of the zone policy's
-    same-site PostgreSQL flows into it (production -> exchange). No policy file: the zone itself only."""
-    out = {z: (z,) for z in DATABASE_ZONES}
+def _zone_policy(directory: Path) -> Policy | None:
+    """The inventory directory's zone policy (policy.yaml), loaded once per view; None without the file."""
     if not (Path(directory) / "policy.yaml").exists():
-        return out
+        return None
     from network.policy.model import load_policy
 
-    for f in load_policy(Path(directory)).allowed():
+    return load_policy(Path(directory))
+
+
+def db_client_zones(pol: Policy | None) -> dict[str, tuple[str, ...]]:
+    """Zone -> the zones whose clients reach its database: itself, and the sources of the zone policy's
+    same-site PostgreSQL flows into it (production -> exchange). No policy: the zone itself only."""
+    out = {z: (z,) for z in DATABASE_ZONES}
+    for f in pol.allowed() if pol else ():
         if f.dst in out and f.to_site == "same" and "postgresql" in f.services and f.src not in out[f.dst]:
             out[f.dst] = (*out[f.dst], f.src)
     return out
 
 
-def db_service_zones(directory: Path) -> dict[str, dict[str, tuple[str, ...]]]:
+def db_service_zones(pol: Policy | None) -> dict[str, dict[str, tuple[str, ...]]]:
     """Zone -> {"same" | "replica": source zones}: the zone policy's PostgreSQL flows into a zone of service
     addresses that sits behind that zone's port (`database-service` behind `production`, docs/dr.md): its own
-    site's clients, and the clients of the sites whose replica a DR centre holds. No policy file: none."""
+    site's clients, and the clients of the sites whose replica a DR centre holds. No policy: none."""
     out: dict[str, dict[str, tuple[str, ...]]] = {}
-    if not (Path(directory) / "policy.yaml").exists():
-        return out
-    from network.policy.model import load_policy
-
-    pol = load_policy(Path(directory))
-    for f in pol.allowed():
+    for f in pol.allowed() if pol else ():
         port = pol.zones[f.dst].port
         if port in DATABASE_ZONES and "postgresql" in f.services and f.to_site in ("same", "replica"):
             got = out.setdefault(port, {}).setdefault(f.to_site, ())
@@ -274,9 +277,10 @@ def _groups_of(v: dict[str, Any]) -> list[str]:
 
 def context(plan: PlanInput, directory: Path | str, known: set[str] | None = None) -> ViewContext:
     """The view's inputs: the plan, and the DR and zone policies of the inventory directory."""
-    return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(Path(directory)),
+    pol = _zone_policy(Path(directory))
+    return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(pol),
                        known if known is not None else {d.hostname for d in plan.inv.devices},
-                       svc_sources=db_service_zones(Path(directory)))
+                       svc_sources=db_service_zones(pol))
 
 
 def build_view(plan: PlanInput, scope: str | None = None, where: str = "",

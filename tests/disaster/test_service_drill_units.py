@@ -403,3 +403,17 @@ def test_a_router_without_a_management_address_is_refused_before_the_drill(monke
         real_network(ROOT / "inventory", SITE_A, SITE_B)
     assert "JB-100000-DR-FW01 has no management address" in str(e.value) and "ip-registry.tsv" in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_the_view_loads_the_zone_policy_once(monkeypatch: pytest.MonkeyPatch, slice_plan: Any) -> None:
+    """Both the zone database's clients and the service address's come from one load of policy.yaml."""
+    import network.policy.model as model
+    from plugins.hostvars import context
+
+    loads: list[Path] = []
+    real = model.load_policy
+    monkeypatch.setattr(model, "load_policy", lambda d: loads.append(d) or real(d))
+    ctx = context(slice_plan, ROOT / "inventory")
+    assert len(loads) == 1
+    assert ctx.db_sources["production"][0] == "production"
+    assert "exchange" in ctx.svc_sources["production"]["same"] and ctx.svc_sources["production"]["replica"]
