@@ -27,12 +27,26 @@ PAIR = Pair("JB-140000-DC-DB01", "JB-100000-DR-DB01", "sync", "140000-DC", "1000
 OTHER = Pair("JB-140100-DC-DB01", "JB-140000-DR-DB01", "async", "140100-DC", "140000-DR", "jb_140100_dc_db01",
              "100.112.3.90/32", "fd4a:7000::10:c00/128")
 HOSTS = (PAIR.primary, PAIR.replica, OTHER.primary)
+MGMT = ["100.64.0.0/10"]
+SHANXI_EX = ["10.14.2.0/24", "fd4a:14::2:0/64"]  # Shanxi's exchange zone: the pair's clients by its address
+# the inventory plugin's variables (plugins/hostvars.py) the roles read, as it gives them to these servers
+INVENTORY_VARS: dict[str, dict[str, object]] = {
+    PAIR.primary: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.14.1.0/24", *SHANXI_EX],
+                   "jinbao_db_pair_client_nets": {}},
+    PAIR.replica: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.10.9.0/24"],
+                   "jinbao_db_pair_client_nets": {PAIR.primary_site: SHANXI_EX,
+                                                  "110000-DC": ["10.11.2.0/24"]}},  # a pair not in the plan
+    OTHER.primary: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.141.1.0/24"],
+                    "jinbao_db_pair_client_nets": {}},
+}
 
 PLAYBOOK = """---
 - name: Render pg_replica's service-address files
   hosts: dbs
   gather_facts: false
   vars_files:
+    - {root}/roles/baseline/defaults/main.yml
+    - {root}/inventory/group_vars/all/main.yml
     - {root}/roles/pg_replica/defaults/main.yml
     - {root}/roles/pg_replica/vars/main.yml
     - {root}/inventory/group_vars/databases.yml
@@ -51,6 +65,11 @@ PLAYBOOK = """---
         dest: "{out}/{{{{ inventory_hostname }}}}.if"
         mode: "0644"
       when: pg_replica_service_entries | length > 0
+    - name: The host firewall (the baseline's, with the databases' group_vars)
+      ansible.builtin.template:
+        src: {root}/roles/baseline/templates/nftables.conf.j2
+        dest: "{out}/{{{{ inventory_hostname }}}}.host.nft"
+        mode: "0644"
     - name: The variables
       ansible.builtin.copy:
         content: "{{{{ {{'entries': pg_replica_service_entries, 'addresses': pg_replica_service_addresses,
@@ -68,8 +87,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     variables = dr_vars([PAIR, OTHER], {h: f"10.0.0.{i}" for i, h in enumerate(
         (PAIR.primary, PAIR.replica, OTHER.primary, OTHER.replica), start=1)})
     (work / "vars.json").write_text(json.dumps(variables))
-    inv = {"dbs": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-                             for h in HOSTS}}}
+    inv = {"dbs": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                 **INVENTORY_VARS[h]} for h in HOSTS}}}
     (work / "hosts.yml").write_text(yaml.safe_dump(inv))
     (work / "play.yml").write_text(PLAYBOOK.format(root=ROOT, out=out))
     r = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(work / "hosts.yml"), str(work / "play.yml"),
@@ -115,3 +134,15 @@ def test_every_setting_is_declared_in_the_argument_specs() -> None:
     options = spec["argument_specs"]["main"]["options"]
     assert {k for k in defaults if k.startswith("pg_replica_service_")} <= set(options)
     assert all(k.startswith("pg_replica_") for k in defaults)
+
+
+def test_the_host_firewall_loads_only_jinbaos_own_nftables_files(rendered: Path) -> None:
+    """A stray file in /etc/nftables.d is not loaded with the host firewall; pg_replica's file is named so it is."""
+    import fnmatch
+
+    nft = (rendered / f"{PAIR.replica}.host.nft").read_text()
+    includes = [ln.split('"')[1] for ln in nft.splitlines() if ln.startswith("include ")]
+    assert includes == ["/etc/nftables.d/jinbao-*.nft"]
+    defaults = yaml.safe_load((ROOT / "roles/pg_replica/defaults/main.yml").read_text())
+    assert fnmatch.fnmatch(defaults["pg_replica_service_nft_file"], includes[0])
+    assert not fnmatch.fnmatch("/etc/nftables.d/local-test.nft", includes[0])
