@@ -138,18 +138,24 @@ def _zone_nets(plan: PlanInput, site: str, zones: tuple[str, ...], pool: str) ->
 
 
 def _service_client_nets(ctx: ViewContext, d: Device, zone: str, pool: str) -> list[str]:
-    """The clients of a replicated database by its service address (docs/dr.md): on the site's first DB server
-    its own site's, on a DR centre's the sites' whose replica it holds (the address moves there with them)."""
+    """The clients of a site's own replicated database by its service address (docs/dr.md), on the site's first
+    DB server: its own site's."""
     svc = ctx.svc_sources.get(zone, {})
-    inv = ctx.plan.inv
     if not svc or d.role != DB_ROLE or first_db(ctx.devs_of.get(d.site, [])) != d:
         return []
-    nets = _zone_nets(ctx.plan, d.site, svc.get("same", ()), pool) if inv.site(d.site).kind == "dc" else []
-    if svc.get("replica"):
-        for s in inv.sites:
-            if s.kind == "dc" and first_db(ctx.devs_of.get(s.id, [])) and replica_site(inv, ctx.dr, s) == d.site:
-                nets += _zone_nets(ctx.plan, s.id, svc["replica"], pool)
-    return nets
+    return _zone_nets(ctx.plan, d.site, svc.get("same", ()), pool) if ctx.plan.inv.site(d.site).kind == "dc" else []
+
+
+def _pair_client_nets(ctx: ViewContext, d: Device, zone: str, pool: str) -> dict[str, list[str]]:
+    """On a DR centre's first DB server: primary site -> the clients of that site's database by its service
+    address (the address moves here with the database). Per pair: they may reach that pair's standby alone,
+    never this server's other clusters (the roles keep them out of the shared client lists)."""
+    svc = ctx.svc_sources.get(zone, {}).get("replica", ())
+    inv = ctx.plan.inv
+    if not svc or d.role != DB_ROLE or first_db(ctx.devs_of.get(d.site, [])) != d:
+        return {}
+    return {s.id: _zone_nets(ctx.plan, s.id, svc, pool) for s in inv.sites
+            if s.kind == "dc" and first_db(ctx.devs_of.get(s.id, [])) and replica_site(inv, ctx.dr, s) == d.site}
 
 
 def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
@@ -259,6 +265,7 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
         nets = _zone_nets(plan, d.site, ctx.db_sources.get(zone, (zone,)), pool)
         nets += [n for n in _service_client_nets(ctx, d, zone, pool) if n not in nets]
         out["jinbao_db_client_nets"] = nets
+        out["jinbao_db_pair_client_nets"] = _pair_client_nets(ctx, d, zone, pool)
     return out
 
 

@@ -46,9 +46,11 @@ PLAYBOOK = """---
   gather_facts: false
   vars_files:
     - {root}/roles/baseline/defaults/main.yml
-    - {root}/inventory/group_vars/all/main.yml
+    - {root}/roles/postgresql/defaults/main.yml
     - {root}/roles/pg_replica/defaults/main.yml
     - {root}/roles/pg_replica/vars/main.yml
+    - {root}/inventory/group_vars/all/main.yml
+    - {root}/inventory/group_vars/zone_production.yml
     - {root}/inventory/group_vars/databases.yml
   vars:
     ansible_managed: rendered by a test
@@ -70,6 +72,22 @@ PLAYBOOK = """---
         src: {root}/roles/baseline/templates/nftables.conf.j2
         dest: "{out}/{{{{ inventory_hostname }}}}.host.nft"
         mode: "0644"
+    - name: The production cluster's client rules (the postgresql role's)
+      ansible.builtin.template:
+        src: {root}/roles/postgresql/templates/pg_hba.conf.j2
+        dest: "{out}/{{{{ inventory_hostname }}}}.hba"
+        mode: "0644"
+    - name: As the role reads them
+      ansible.builtin.set_fact:
+        pg_replica_main_hba: {{content: "{{{{ lookup('file', '{out}/' ~ inventory_hostname ~ '.hba') | b64encode }}}}"}}
+    - name: Each standby cluster's client rules
+      ansible.builtin.template:
+        src: {root}/roles/pg_replica/templates/standby-pg_hba.conf.j2
+        dest: "{out}/{{{{ inventory_hostname }}}}.{{{{ pair.slot }}}}.hba"
+        mode: "0644"
+      loop: "{{{{ pg_replica_pairs | selectattr('replica', 'equalto', inventory_hostname) | list }}}}"
+      loop_control:
+        loop_var: pair
     - name: The variables
       ansible.builtin.copy:
         content: "{{{{ {{'entries': pg_replica_service_entries, 'addresses': pg_replica_service_addresses,
@@ -146,3 +164,40 @@ def test_the_host_firewall_loads_only_jinbaos_own_nftables_files(rendered: Path)
     defaults = yaml.safe_load((ROOT / "roles/pg_replica/defaults/main.yml").read_text())
     assert fnmatch.fnmatch(defaults["pg_replica_service_nft_file"], includes[0])
     assert not fnmatch.fnmatch("/etc/nftables.d/local-test.nft", includes[0])
+
+
+def _hba(path: Path) -> list[list[str]]:
+    return [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def test_a_pairs_clients_reach_that_pairs_standby_alone(rendered: Path) -> None:
+    """The DR server's shared client rules (its production cluster's pg_hba, the zone's firewall rule) leave the
+    pairs' clients out; the pair's standby cluster admits its own clients before the final rejects, and the
+    firewall lets them reach its port by the pair's service address only."""
+    port = standby_port(PAIR.slot)
+    shared = _hba(rendered / f"{PAIR.replica}.hba")
+    assert not [f for f in shared if set(f) & {*SHANXI_EX, "10.11.2.0/24"}]
+    standby = _hba(rendered / f"{PAIR.replica}.{PAIR.slot}.hba")
+    first_reject = next(i for i, f in enumerate(standby) if f[-1] == "reject")
+    mine = [i for i, f in enumerate(standby) if f[3] in SHANXI_EX]
+    assert [standby[i][:3] + standby[i][4:] for i in mine] == [["hostssl", "jb_business", "all", "scram-sha-256"]] * 2
+    assert max(mine) < first_reject
+    assert standby[:first_reject - 2] + standby[first_reject:] == shared  # the production rules, unchanged
+    assert "10.11.2.0/24" not in {f[3] for f in standby if len(f) > 3}  # another site's clients: not here
+    host = (rendered / f"{PAIR.replica}.host.nft").read_text()
+    zone = next(ln for ln in host.splitlines() if "the zone's clients" in ln and "ip saddr" in ln)
+    assert not set(SHANXI_EX) & set(zone.replace(",", " ").split())
+    assert (f"ip saddr {{ 10.14.2.0/24 }} ct original ip daddr {{ 100.112.3.86 }} tcp dport {{ {port} }} accept "
+            f'comment "postgresql from the clients of {PAIR.slot} by its service address"') in host
+    assert (f"ip6 saddr {{ fd4a:14::2:0/64 }} ct original ip6 daddr {{ fd4a:7000::10:b00 }} tcp dport {{ {port} }}"
+            in host)
+    assert "10.11.2.0/24" not in host  # a site with no pair here opens nothing
+    # the primary's server has no pair clients of its own: its site's clients are its zone's
+    assert "ct original" not in (rendered / f"{PAIR.primary}.host.nft").read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="nft -c needs root and nftables")
+def test_the_host_firewall_with_the_pair_rules_is_one_nft_accepts(rendered: Path) -> None:
+    r = subprocess.run(["nft", "-c", "-f", str(rendered / f"{PAIR.replica}.host.nft")], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr

@@ -300,9 +300,15 @@ def test_database_clients_by_the_service_address_follow_the_zone_policy() -> Non
     national = load_view(ROOT / "inventory", scope="100000").hosts
     ex_net = str(ipaddress.ip_interface(shanxi["JB-140000-DC-EX01"].vars["jinbao_zone_ipv4"]).network)
     assert ex_net in shanxi["JB-140000-DC-DB01"].vars["jinbao_db_client_nets"]
-    assert ex_net in national["JB-100000-DR-DB01"].vars["jinbao_db_client_nets"]
+    dr = national["JB-100000-DR-DB01"].vars
+    # at the DR centre, per pair: Shanxi's pair's standby alone, never the server's shared client list
+    assert ex_net not in dr["jinbao_db_client_nets"]
+    assert ex_net in dr["jinbao_db_pair_client_nets"]["140000-DC"]
+    assert [s for s, nets in dr["jinbao_db_pair_client_nets"].items() if ex_net in nets] == ["140000-DC"]
+    assert len(dr["jinbao_db_pair_client_nets"]) > 1  # every province it backs, each with its own clients
     # a neighbour's database is not reached by this site's clients (its own service address only)
     assert ex_net not in national["JB-100000-DC-DB01"].vars["jinbao_db_client_nets"]
+    assert shanxi["JB-140000-DC-DB01"].vars["jinbao_db_pair_client_nets"] == {}
 
 
 SITE_A, SITE_B = "140000-DC", "100000-DR"
