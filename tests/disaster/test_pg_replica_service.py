@@ -5,6 +5,7 @@ port), holds both addresses on its own interface, and its certificate names them
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -32,12 +33,15 @@ SHANXI_EX = ["10.14.2.0/24", "fd4a:14::2:0/64"]  # Shanxi's exchange zone: the p
 # the inventory plugin's variables (plugins/hostvars.py) the roles read, as it gives them to these servers
 INVENTORY_VARS: dict[str, dict[str, object]] = {
     PAIR.primary: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.14.1.0/24", *SHANXI_EX],
-                   "jinbao_db_pair_client_nets": {}},
+                   "jinbao_db_pair_client_nets": {}, "jinbao_listen_addresses": ["100.65.0.1", "10.14.1.2"],
+                   "jinbao_zone_ipv6": "fd4a:14::1:2/64"},
     PAIR.replica: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.10.9.0/24"],
                    "jinbao_db_pair_client_nets": {PAIR.primary_site: SHANXI_EX,
-                                                  "110000-DC": ["10.11.2.0/24"]}},  # a pair not in the plan
+                                                  "110000-DC": ["10.11.2.0/24"]},  # a pair not in the plan
+                   "jinbao_listen_addresses": ["100.65.0.2", "10.10.9.2"], "jinbao_zone_ipv6": "fd4a:10::9:2/64"},
     OTHER.primary: {"jinbao_mgmt_nets": MGMT, "jinbao_db_client_nets": ["10.141.1.0/24"],
-                    "jinbao_db_pair_client_nets": {}},
+                    "jinbao_db_pair_client_nets": {}, "jinbao_listen_addresses": ["100.65.0.3", "10.141.1.2"],
+                    "jinbao_zone_ipv6": "fd4a:141::1:2/64"},
 }
 
 PLAYBOOK = """---
@@ -91,7 +95,7 @@ PLAYBOOK = """---
     - name: The variables
       ansible.builtin.copy:
         content: "{{{{ {{'entries': pg_replica_service_entries, 'addresses': pg_replica_service_addresses,
-                      'sans': postgresql_cert_sans}} | to_json }}}}"
+                      'sans': postgresql_cert_sans, 'listen': postgresql_listen_addresses}} | to_json }}}}"
         dest: "{out}/{{{{ inventory_hostname }}}}.json"
         mode: "0644"
 """
@@ -124,6 +128,9 @@ def test_each_end_redirects_to_the_cluster_it_runs_for_the_pair(rendered: Path) 
     assert f"ip daddr 100.112.3.86 tcp dport 5432 redirect to :{standby_port(PAIR.slot)}" in nft
     assert "100.112.3.90" not in nft  # another pair's address stays with its own servers
     assert "ip daddr 100.112.3.86 tcp dport 5432 redirect to :5432" in (rendered / f"{PAIR.primary}.nft").read_text()
+    # IPv6 too, in the same (inet) table: the v6 address the servers hold and the routers announce is answered
+    assert f"ip6 daddr fd4a:7000::10:b00 tcp dport 5432 redirect to :{standby_port(PAIR.slot)}" in nft
+    assert "table inet jinbao_service {" in nft and "table ip " not in nft
 
 
 def test_both_addresses_on_the_interface_and_in_the_certificate(rendered: Path) -> None:
@@ -132,8 +139,13 @@ def test_both_addresses_on_the_interface_and_in_the_certificate(rendered: Path) 
         assert v["addresses"] == ["100.112.3.86/32", "fd4a:7000::10:b00/128"]
         assert v["sans"] == ["IP:100.112.3.86", "IP:fd4a:7000::10:b00"]
         stanza = (rendered / f"{host}.if").read_text()
-        assert "type dummy" in stanza and "addr add 100.112.3.86/32 dev jbsvc0" in stanza
-        assert "-6 addr add fd4a:7000::10:b00/128 dev jbsvc0 nodad" in stanza
+        # `replace`: ifup does not fail on an address the role already put there; ifdown removes the link
+        assert "type dummy" in stanza and "up ip addr replace 100.112.3.86/32 dev jbsvc0" in stanza
+        assert "up ip -6 addr replace fd4a:7000::10:b00/128 dev jbsvc0 nodad" in stanza
+        assert " add 100.112.3.86" not in stanza and "post-down ip link del dev jbsvc0" in stanza
+        # the redirect answers on IPv6 too: PostgreSQL listens on the zone's IPv6 address it hands it to
+        assert v["listen"] == ["localhost", *INVENTORY_VARS[host]["jinbao_listen_addresses"],  # type: ignore[misc]
+                               str(INVENTORY_VARS[host]["jinbao_zone_ipv6"]).split("/")[0]]
     other = json.loads((rendered / f"{OTHER.primary}.json").read_text())
     assert other["addresses"] == ["100.112.3.90/32", "fd4a:7000::10:c00/128"]
 
@@ -143,7 +155,7 @@ def test_the_redirect_file_is_one_nft_accepts_and_replaces_its_table(rendered: P
     path = rendered / f"{PAIR.replica}.nft"
     r = subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    assert path.read_text().count("delete table ip jinbao_service") == 1
+    assert path.read_text().count("delete table inet jinbao_service") == 1
 
 
 def test_every_setting_is_declared_in_the_argument_specs() -> None:
@@ -201,3 +213,84 @@ def test_the_host_firewall_with_the_pair_rules_is_one_nft_accepts(rendered: Path
     r = subprocess.run(["nft", "-c", "-f", str(rendered / f"{PAIR.replica}.host.nft")], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+LIFECYCLE = """---
+- name: pg_replica's service-address tasks, as main.yml includes them
+  hosts: dbs
+  gather_facts: false
+  vars_files:
+    - {root}/roles/pg_replica/defaults/main.yml
+    - {root}/roles/pg_replica/vars/main.yml
+  vars:
+    ansible_managed: rendered by a test
+  tasks:
+    - name: Present
+      ansible.builtin.include_role: {{name: {root}/roles/pg_replica, tasks_from: service}}
+      when: pg_replica_service_entries | length > 0
+    - name: Absent
+      ansible.builtin.include_role: {{name: {root}/roles/pg_replica, tasks_from: service_absent}}
+      when: pg_replica_service_entries | length == 0
+"""
+
+# one private network namespace (its own links and nftables, nothing of the host's): each run of the tasks, then
+# what the kernel holds after it
+LIFECYCLE_SH = """
+set -u
+ip link set lo up
+for run in with with moved moved none none; do
+  echo "=== $run"
+  {playbook} -i {work}/hosts.yml {work}/play.yml -e @{work}/$run.json > {work}/$run.log 2>&1
+  grep -E '^{host} +:' {work}/$run.log || echo FAILED
+  echo "--- link"; ip link show dev jbsvc0 >/dev/null 2>&1 && echo present || echo absent
+  echo "--- addr"; ip -o addr show dev jbsvc0 scope global 2>/dev/null | awk '{{print $4}}'
+  echo "--- nft"; nft list table inet jinbao_service 2>&1 | grep -E 'redirect|No such' || true
+  echo "--- files"; ls {work}/etc/network/interfaces.d {work}/etc/nftables.d 2>/dev/null | grep jinbao || true
+done
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
+                    reason="a private network namespace needs root, nftables and unshare")
+def test_the_service_address_comes_moves_and_goes_idempotently(tmp_path: Path) -> None:
+    """In a network namespace of its own: the tasks put the addresses and redirect there, change nothing when
+    run again, drop an address no pair has any more, and when the server has no pair remove the file, the table
+    and the link (the stale state a server left out of the plan kept before), again idempotently."""
+    addr = {PAIR.primary: "10.0.0.1", PAIR.replica: "10.0.0.2"}
+    moved = dataclasses.replace(PAIR, service_v4="100.112.3.87/32", service_v6="")
+    for name, pairs in (("with", [PAIR]), ("moved", [moved]), ("none", [])):
+        v = dr_vars(pairs, addr) if pairs else {"jb_dr_pairs": []}
+        (tmp_path / f"{name}.json").write_text(json.dumps({  # extra vars: above the role's defaults
+            "pg_replica_pairs": v["jb_dr_pairs"], "pg_replica_service_link_kind": "bridge",  # any kernel has it
+            "pg_replica_service_ifupdown_file": f"{tmp_path}/etc/network/interfaces.d/jinbao-service",
+            "pg_replica_service_nft_file": f"{tmp_path}/etc/nftables.d/jinbao-service.nft"}))
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"dbs": {"hosts": {PAIR.replica: {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    (tmp_path / "play.yml").write_text(LIFECYCLE.format(root=ROOT, work=tmp_path))
+    script = LIFECYCLE_SH.format(playbook=BIN / "ansible-playbook", work=tmp_path, host=PAIR.replica)
+    r = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, env=ENV,
+                       timeout=600)
+    logs = "".join((tmp_path / f"{n}.log").read_text()[-1500:] for n in ("with", "moved", "none")
+                   if (tmp_path / f"{n}.log").exists())
+    assert r.returncode == 0 and "FAILED" not in r.stdout, r.stdout[-3000:] + r.stderr[-2000:] + logs
+    runs = [chunk.splitlines() for chunk in r.stdout.split("=== ")[1:]]
+    recap = [next(ln for ln in run if ln.startswith(PAIR.replica)) for run in runs]
+    assert [("changed=0" in x, "failed=0" in x) for x in recap] == [
+        (False, True), (True, True), (False, True), (True, True), (False, True), (True, True)], recap
+    port = standby_port(PAIR.slot)
+
+    def part(run: list[str], name: str) -> list[str]:
+        import itertools
+
+        rest = run[run.index(f"--- {name}") + 1:]
+        return [ln.strip() for ln in itertools.takewhile(lambda ln: not ln.startswith("--- "), rest)]
+
+    with_, moved_, none_ = runs[1], runs[3], runs[5]
+    assert part(with_, "addr")[:2] == ["100.112.3.86/32", "fd4a:7000::10:b00/128"]
+    assert any(f"ip6 daddr fd4a:7000::10:b00 tcp dport 5432 redirect to :{port}" in ln for ln in with_)
+    assert "100.112.3.87/32" in part(moved_, "addr") and "100.112.3.86/32" not in "".join(moved_)
+    assert "fd4a:7000::10:b00" not in "".join(moved_)  # the address no pair has any more: gone
+    assert not any("redirect" in ln for ln in none_)  # the table
+    assert part(with_, "link")[0] == part(moved_, "link")[0] == "present"
+    assert part(none_, "link")[0] == "absent"
+    assert not [ln for ln in part(none_, "files") if ln.startswith("jinbao")]  # the stanza and the nft file
