@@ -137,13 +137,14 @@ def _restore(lp: LabPlan, pair: Any, work: Path) -> None:
         # centre's also the pair's standby)
         sh(host, "sh", "-c", "pg_lsclusters -h | while read v c rest; do pg_ctlcluster \"$v\" \"$c\" stop -m fast;"
                              " done; true", check=False, timeout=180)
-        sh(host, "sh", "-c", "nft delete table ip jinbao_service 2>/dev/null; ip link del jbsvc0 2>/dev/null; "
+        sh(host, "sh", "-c", "nft delete table inet jinbao_service 2>/dev/null; ip link del jbsvc0 2>/dev/null; "
                              "rm -f /etc/nftables.d/jinbao-service.nft /etc/network/interfaces.d/jinbao-service")
     for host in (pair.primary, pair.replica):
         # the node's own /proc (a PID namespace of its own): no process named postgres left
         left = sh(host, "sh", "-c", "cat /proc/[0-9]*/comm 2>/dev/null | grep -x postgres || true").stdout.strip()
         assert not left, f"{host}: PostgreSQL still running: {left}"
         assert sh(host, "ip", "link", "show", "jbsvc0", check=False).returncode != 0
+        assert sh(host, "nft", "list", "table", "inet", "jinbao_service", check=False).returncode != 0
     assert ok, detail
     assert not (INVENTORY / "dr-active.yaml").exists()  # the repo's inventory was never written
 
