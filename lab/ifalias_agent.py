@@ -10,14 +10,18 @@ snmpd waits for every pass_persist answer, so answers come from a table read on 
 it older than REFRESH_S wakes a background re-read (a changed description shows within about a second while
 someone polls); one finding it older than STALE_S (nobody asked for a while: a deploy may have changed
 everything) waits for that re-read, at most SYNC_WAIT_S (snmpd answers nothing else meanwhile, and a loaded
-host can make vtysh slow: past that it answers from the last table). Nothing runs while nobody asks: polling
+host can make a read slow: past that it answers from the last table). Nothing runs while nobody asks: polling
 vtysh every second in each of a lab's routers cost ~6 % of a core per node, forever, once polled.
+A read asks zebra itself over its vty socket (what vtysh does, ~2 ms), not through a vtysh process: starting
+vtysh, which connects to every daemon, took longer than SYNC_WAIT_S on a loaded CI host, and the first audit
+after the lab came up saw blank aliases. The first read starts when snmpd starts the shim, before any request.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -38,13 +42,45 @@ _done = threading.Condition()
 _last_frr: dict[str, str] = {}  # the last descriptions FRR gave: a slow or failed vtysh call keeps them
 
 
-def _frr_descriptions() -> dict[str, str] | None:
-    """FRR's interface descriptions; None when vtysh did not answer this time (busy, restarting, no FRR)."""
+ZEBRA_VTY = "/run/frr/zebra.vty"  # the node's own /run/frr (lab/node_init.py)
+
+
+def zebra_command(command: str, path: str | None = None, timeout: float = 10) -> str | None:
+    """One command on zebra's vty socket, FRR's vtysh protocol: the command NUL-terminated; the output ends
+    with three NUL bytes and the command's status byte (0: success). None when zebra did not answer."""
     try:
-        out = subprocess.run(["vtysh", "-c", "show interface json"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout
-        data = json.loads(out) if out.strip() else None
-    except (OSError, ValueError, subprocess.SubprocessError):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path or ZEBRA_VTY)
+            s.sendall(command.encode() + b"\0")
+            buf = bytearray()
+            while len(buf) < 4 or buf[-4:-1] != b"\0\0\0":
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+    except OSError:
+        return None
+    return buf[:-4].decode(errors="replace") if buf[-1] == 0 else None
+
+
+def _show_interface_json() -> str | None:
+    out = zebra_command("show interface json")
+    if out is None and not os.path.exists(ZEBRA_VTY):  # FRR elsewhere (another path): vtysh knows where
+        try:
+            out = subprocess.run(["vtysh", "-c", "show interface json"], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+    return out
+
+
+def _frr_descriptions() -> dict[str, str] | None:
+    """FRR's interface descriptions; None when zebra did not answer this time (busy, restarting, no FRR)."""
+    out = _show_interface_json()
+    try:
+        data = json.loads(out) if out and out.strip() else None
+    except ValueError:
         return None
     if not isinstance(data, dict):
         return None
@@ -128,6 +164,7 @@ def answer(op: str, oid: tuple[int, ...]) -> str:
 
 def main() -> None:
     threading.Thread(target=_refresh_on_request, daemon=True).start()
+    _wake.set()  # the first read now: the first request (often right after the lab came up) finds a table
     for line in sys.stdin:
         cmd = line.strip().lower()
         if cmd == "ping":

@@ -50,6 +50,7 @@ def test_a_failed_vtysh_read_keeps_the_last_descriptions(monkeypatch) -> None:  
         return subprocess.CompletedProcess(a, 0, stdout=x, stderr="")
 
     monkeypatch.setattr(m.subprocess, "run", run)
+    monkeypatch.setattr(m, "ZEBRA_VTY", "/nonexistent/zebra.vty")  # no zebra socket here: vtysh is asked
     first = m.read_table()
     assert "router ID" in first.values()
     assert m.read_table() == first  # timed out: last good read
@@ -122,3 +123,62 @@ def test_before_the_first_read_the_kernel_aliases_answer(monkeypatch) -> None:  
     m.aliases()
     time.sleep(0.3)
     assert len(calls) == 2  # the refresher lived on after the bad read and took this request's wake-up
+
+
+def _fake_zebra(tmp_path, replies: list[bytes]):  # type: ignore[no-untyped-def]
+    """A unix socket that answers each NUL-terminated command with the next reply, as zebra's vty does."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "zebra.vty")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        for reply in replies:
+            conn, _ = srv.accept()
+            with conn:
+                buf = b""
+                while not buf.endswith(b"\0"):
+                    buf += conn.recv(4096)
+                got.append(buf)
+                for i in range(0, len(reply), 7):  # in small pieces: the reader must reassemble
+                    conn.sendall(reply[i:i + 7])
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path, got
+
+
+def test_descriptions_come_from_zebras_vty_socket(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The read asks zebra over its vty socket (vtysh's protocol): the command NUL-terminated, the output ended
+    by three NULs and a status byte. A non-zero status or a closed socket is no answer, never an empty table."""
+    import json
+
+    m = _shim()
+    out = json.dumps({"lo": {"description": "router ID"}, "eth1": {}}).encode()
+    path, got = _fake_zebra(tmp_path, [out + b"\0\0\0\0", b"% Unknown command\0\0\0\1", b"{"])
+    monkeypatch.setattr(m, "ZEBRA_VTY", path)
+    monkeypatch.setattr(m.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("vtysh run")))
+    assert m._frr_descriptions() == {"lo": "router ID", "eth1": ""}
+    assert got == [b"show interface json\0"]
+    assert m.zebra_command("show interface json", path) is None  # status 1
+    assert m.zebra_command("show interface json", path, timeout=2) is None  # closed before the end marker
+
+
+def test_the_first_read_starts_with_the_shim(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """snmpd starts the shim; the read starts then, so the first request finds a table, not blanks."""
+    import io
+    import time
+
+    m = _shim()
+    reads: list[float] = []
+    monkeypatch.setattr(m, "read_table", lambda: reads.append(time.monotonic()) or {1: "router ID"})
+    monkeypatch.setattr(m.sys, "stdin", io.StringIO(""))  # snmpd closes at once
+    m.main()
+    deadline = time.monotonic() + 5
+    while not reads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reads, "no read at start"
