@@ -14,7 +14,8 @@ host can make a read slow: past that it answers from the last table). Nothing ru
 vtysh every second in each of a lab's routers cost ~6 % of a core per node, forever, once polled.
 A read asks zebra itself over its vty socket (what vtysh does, ~2 ms), not through a vtysh process: starting
 vtysh, which connects to every daemon, took longer than SYNC_WAIT_S on a loaded CI host, and the first audit
-after the lab came up saw blank aliases. The first read starts when snmpd starts the shim, before any request.
+after the lab came up saw blank aliases. The first read starts as the shim starts (snmpd starts it on the first
+ifAlias request, which then finds the read under way).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def answer(op: str, oid: tuple[int, ...]) -> str:
 
 def main() -> None:
     threading.Thread(target=_refresh_on_request, daemon=True).start()
-    _wake.set()  # the first read now: the first request (often right after the lab came up) finds a table
+    _wake.set()  # the first read now, while snmpd is still sending its PING and the first request
     for line in sys.stdin:
         cmd = line.strip().lower()
         if cmd == "ping":
