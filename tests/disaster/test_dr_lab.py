@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -176,33 +177,35 @@ def test_failback_after_a_switchover_returns_production(lab: dict[str, Path]) ->
 
 
 def test_lost_dr_line_during_a_switchover_aborts_cleanly(lab: dict[str, Path]) -> None:
-    """The DR line drops the moment the switchover stops writes (the pre-checks, which open new connections to
-    the primary, have passed): the old primary cannot hand its last WAL to the standby, so the switchover must
-    roll back: production writable again, the standby never promoted. The cut is made when the drill reports
-    the `Stop writes` task (cutting earlier, the standby's WAL receiver times out and reconnects before then
-    on a loaded machine, and the switchover rightly goes through), and it drops everything the primary's
-    PostgreSQL sends to the DR centre, the stream and any new connection."""
+    """The DR line is lost during a switchover: the old primary cannot hand its last WAL to the standby, so the
+    switchover must roll back: production writable again, the standby never promoted. Two cuts, each of which
+    alone would be a race on a loaded machine: before the drill, the stream's own connection (the standby stops
+    receiving while new connections, the pre-checks' `pg_isready`, still work; but after wal_receiver_timeout
+    the standby reconnects on a new one); and when the drill reports the `Stop writes` task, everything the
+    primary's PostgreSQL sends to the DR centre (a task is reported as it starts: the shutdown could win)."""
     addr = sh(REPLICA, f"grep -o 'host=[0-9.]*' /etc/postgresql/15/{SLOT}/conf.d/60-jinbao-standby.conf"
                        " | head -1 | cut -d= -f2")
-    assert addr.count(".") == 3, addr
-    cut = (f"nft add table inet jbdrtest && nft add chain inet jbdrtest in "
-           f"'{{ type filter hook input priority -10; }}' && "
-           f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 drop")
+    lport = sh(REPLICA, f"ss -Htn state established dst {addr} dport = :5432 | awk '{{print $3}}' | "
+                        "awk -F: '{print $NF}' | head -1")
+    assert addr.count(".") == 3 and lport.isdigit(), (addr, lport)
+    sh(REPLICA, "nft add table inet jbdrtest && nft add chain inet jbdrtest in "
+                "'{ type filter hook input priority -10; }' && "
+                f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 tcp dport {lport} drop")
+    cut_all = f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 drop"
     cmd = [sys.executable, "-m", "jinbao.cli", "dr", "drill", "--lab", drlab.LAB, "--plan", str(lab["async"]),
            "--site", SITE, "--mode", "switchover", "--out", str(lab["work"])]  # no --json: progress on stderr
     seen: list[str] = []
     (lab["work"] / f"drill-{SITE}-switchover.json").unlink(missing_ok=True)  # an earlier drill's report
+    p = subprocess.Popen(cmd, cwd=drlab.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # its own group: the drill and its ansible-playbook
     try:
-        with subprocess.Popen(cmd, cwd=drlab.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) as p:
-            assert p.stderr is not None and p.stdout is not None
-            for line in p.stderr:
-                seen.append(line)
-                if line.startswith("task: Stop writes") and not any(x.startswith("task: Stop writes")
-                                                                     for x in seen[:-1]):
-                    sh(REPLICA, cut)
-            rc = p.wait(timeout=900)
-            out = p.stdout.read()
+        assert p.stderr is not None and p.stdout is not None
+        for line in p.stderr:  # ends when the drill exits; the test's own timeout bounds a hang
+            seen.append(line)
+            if line.startswith("task: Stop writes") and sum(x.startswith("task: Stop writes") for x in seen) == 1:
+                sh(REPLICA, cut_all)
+        rc = p.wait(timeout=60)
+        out = p.stdout.read()
         assert any(x.startswith("task: Stop writes") for x in seen), "".join(seen)[-3000:]
         rep = json.loads((lab["work"] / f"drill-{SITE}-switchover.json").read_text())
         assert rc == 1 and rep["outcome"] == "failed", (out, rep["reason"], failed_steps(rep))
@@ -210,6 +213,12 @@ def test_lost_dr_line_during_a_switchover_aborts_cleanly(lab: dict[str, Path]) -
         assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"  # rolled back: production takes writes
         assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"  # never promoted
     finally:
+        if p.poll() is None:  # an assertion or a cut that failed mid-drill: the drill does not outlive the test
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(30)
+        for f in (p.stdout, p.stderr):
+            if f:
+                f.close()
         sh(REPLICA, "nft delete table inet jbdrtest", check=False)
     wait_streaming(lab["async"], timeout=120)
 
