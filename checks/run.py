@@ -40,10 +40,10 @@ def confirmed_network_results(cat: Catalogue, exps: Sequence[Expectation],
                               sleep: Callable[[float], None] = time.sleep) -> list[Result]:
     """Poll every agent and judge; a node with an SNMP control not passing is polled once more after a pause and
     judged on that second answer, so a fail is a fail seen twice. Why: an agent can answer from state changing
-    under it (a router mid-commit; in the lab, ifAlias read from FRR while a reload re-applied it). CI saw it
-    twice in one run of eight: one or two ministry routers' blank loopback alias (the rest of their aliases
-    right) in the first audit after a deploy; the cause in the lab's agent is not pinned down. A deviation
-    that stays, fails both times."""
+    under it (a router mid-commit; in the lab, ifAlias read from FRR while a reload re-applied it). Two full
+    runs of the suite saw it, once in each of the two lab audits: the ministry routers' blank loopback alias (the
+    rest of their aliases right) in the first audit after a deploy; the cause in the lab's agent is not pinned
+    down. A deviation that stays, fails both times."""
     answers = dict(poll(list(exps)))
     results = network_results(cat, list(exps), answers)
     suspect = {r.node for r in results if r.status != "pass"}
