@@ -24,6 +24,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     UdpTransportTarget,
     UsmUserData,
     bulk_cmd,
+    get_cmd,
     usmAesCfb128Protocol,
     usmAesCfb256Protocol,
     usmHMAC192SHA256AuthProtocol,
@@ -99,65 +100,97 @@ class Poller:
                 done.add(col)
         return {c: o for c, o in nxt.items() if c not in done and o != cursor.get(c)}
 
-    async def _fetch(self, target: UdpTransportTarget, scalars: tuple[str, ...], columns: tuple[str, ...],
-                     rows: int) -> tuple[str, dict[str, object], list[dict[str, object]]]:
-        """Scalars and whole table columns in one GETBULK (scalars as non-repeaters: the GETNEXT of their
-        parent OID), `rows` repetitions sized from the plan; a longer table costs more round trips, never a
-        wrong answer. Returns (error, scalars, columns). A generic walk would fetch 50 varbinds past the end
-        of every column: most of the CPU went there."""
-        out: list[dict[str, object]] = [{} for _ in columns]
-        req = [ObjectType(ObjectIdentity(x.rsplit(".", 1)[0])) for x in scalars]
-        req += [ObjectType(ObjectIdentity(c)) for c in columns]
-        err_ind, err_st, _i, binds = await bulk_cmd(self.engine, self.usm, target, ContextData(), len(scalars),
-                                                    rows, *req, lookupMib=False)
-        if err_ind or int(err_st or 0):
-            return str(err_ind or err_st), {}, out
-        values = {x: v for x, (name, v) in zip(scalars, binds[:len(scalars)], strict=False) if str(name) == x}
-        cursor = self._consume(list(binds[len(scalars):]), list(range(len(columns))), columns, out,
-                               dict(enumerate(columns)))
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            # the agent's own row count (ifNumber): the rest of the table in one more request
-            rows = max(rows, int(values[IF_NUMBER]) - len(out[0]) + 1)  # type: ignore[call-overload]
+    async def _walk(self, target: UdpTransportTarget, columns: tuple[str, ...], rows: int,
+                    out: list[dict[str, object]], cursor: dict[int, str]) -> str:
+        """Walk on from `cursor` (column -> last OID read) to the end of each column, `rows` per GETBULK."""
         while cursor:
             idx = list(cursor)
             err_ind, err_st, _i, binds = await bulk_cmd(
                 self.engine, self.usm, target, ContextData(), 0, rows,
                 *(ObjectType(ObjectIdentity(cursor[i])) for i in idx), lookupMib=False)
-            if err_ind or int(err_st or 0) or not binds:
+            if err_ind or int(err_st or 0):
+                return str(err_ind or err_st)
+            if not binds:
                 break
             cursor = self._consume(list(binds), idx, columns, out, cursor)
-        return "", values, out
+        return ""
+
+    async def _fetch(self, target: UdpTransportTarget, exp: Expectation,
+                     want_bgp: bool) -> tuple[str, dict[str, object], dict[str, Interface], dict[str, int]]:
+        """(error, scalars, planned interfaces found, planned IPv4 BGP peers found).
+
+        The checks only judge what the plan names, and decoding varbinds is most of the CPU (pyasn1), so:
+        1. one GETBULK: sysName, sysLocation, ifNumber as non-repeaters (the GETNEXT of their parent OID)
+           and the ifName column, sized from the plan; the rest of a longer column in one more GETBULK sized
+           by ifNumber. ifDescr is walked only when a planned name is not an ifName (on FRR/Linux both are
+           the kernel name; other platforms may differ).
+        2. one GET: ifOperStatus + ifAlias of the planned interfaces, bgpPeerState of the planned peers.
+        Walking all four interface columns instead cost 4 varbinds per row of the agent's table (the host's
+        ~80 rows on a lab machine: 4-5 GETBULK responses of ~100 varbinds per agent)."""
+        scalars = (SYS_NAME, SYS_LOCATION, IF_NUMBER)
+        req = [ObjectType(ObjectIdentity(x.rsplit(".", 1)[0])) for x in scalars] + [ObjectType(ObjectIdentity(IF_NAME))]
+        rows = max(len(exp.interfaces) + 3, 4)  # the planned ones + lo + the management port + the end
+        err_ind, err_st, _i, binds = await bulk_cmd(self.engine, self.usm, target, ContextData(), len(scalars),
+                                                    rows, *req, lookupMib=False)
+        if err_ind or int(err_st or 0):
+            return str(err_ind or err_st), {}, {}, {}
+        values = {x: v for x, (name, v) in zip(scalars, binds[:len(scalars)], strict=False) if str(name) == x}
+        if SYS_NAME not in values:
+            return "no sysName", values, {}, {}
+        ifs: dict[str, Interface] = {}
+        bgp: dict[str, int] = {}
+        peers = exp.bgp_peers_v4 if want_bgp else ()
+        if not exp.interfaces and not peers:
+            return "", values, ifs, bgp
+        names: list[dict[str, object]] = [{}, {}]
+        cols = (IF_NAME, IF_DESCR)
+        cursor = self._consume(list(binds[len(scalars):]), [0], cols, names, {0: IF_NAME})
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            # the agent's own row count: the rest of the column in one more request
+            rows = max(rows, int(values[IF_NUMBER]) - len(names[0]) + 1)  # type: ignore[call-overload]
+        err = await self._walk(target, cols, rows, names, cursor)
+        index = {_text(v): i for i, v in names[0].items()}
+        if not err and any(n not in index for n in exp.interfaces):
+            err = await self._walk(target, cols, max(rows, len(names[0]) + 1), names, {1: IF_DESCR})
+            index = {_text(v): i for i, v in names[1].items()} | index
+        if err:
+            return err, values, ifs, bgp
+        planned = [(n, index[n]) for n in exp.interfaces if n in index]
+        oids = [f"{c}.{i}" for _n, i in planned for c in (IF_OPER, IF_ALIAS)] + [f"{BGP_PEER_STATE}.{p}" for p in peers]
+        if not oids:
+            return "", values, ifs, bgp
+        err_ind, err_st, _i, binds = await get_cmd(self.engine, self.usm, target, ContextData(),
+                                                   *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False)
+        if err_ind or int(err_st or 0):
+            return str(err_ind or err_st), values, ifs, bgp
+        got = {str(name): v for name, v in binds if v.tagSet not in _END}
+        for n, i in planned:
+            oper = got.get(f"{IF_OPER}.{i}")
+            ifs[n] = Interface(oper is not None and int(oper) == 1,  # type: ignore[call-overload]
+                               _text(got.get(f"{IF_ALIAS}.{i}", b"")))
+        for p in peers:
+            if f"{BGP_PEER_STATE}.{p}" in got:
+                bgp[p] = int(got[f"{BGP_PEER_STATE}.{p}"])  # type: ignore[call-overload]
+        return "", values, ifs, bgp
 
     async def poll(self, exp: Expectation, want_bgp: bool = True) -> Answers:
         start = time.perf_counter()
-        # One transport target per agent: pysnmp configures each new target in its LCD (slow).
-        # The must-get-nothing probes as raw datagrams (checks/snmp_probe.py): through pysnmp they cost ~40%
-        # of the CPU (a target in the LCD, pyasn1 coding, a discovery) for messages answered by nothing.
+        # The must-get-nothing probes as raw datagrams (checks/snmp_probe.py), sent first so that their wait
+        # runs beside the authPriv exchanges: through pysnmp they cost ~40% of the CPU (a target in the LCD,
+        # pyasn1 coding, a discovery) for messages answered by nothing.
         neg = asyncio.gather(v2c_public_answers(exp.address, exp.port, self.negative_timeout),
                              v3_noauth_answers(exp.address, exp.port, self.creds.user, self.negative_timeout))
+        # One transport target per agent: pysnmp configures each new target in its LCD (slow).
         target = await self._target(exp, self.timeout, self.retries)
-        columns = (IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS)
-        if want_bgp and exp.bgp_peers_v4:
-            columns += (BGP_PEER_STATE,)
-        # Interfaces the plan names + lo + the management port + one to see the end of the table.
-        rows = max(len(exp.interfaces) + 3, len(exp.bgp_peers_v4) + 1, 4)
         async with self.gate or contextlib.nullcontext():
-            error, scalars, tables = await self._fetch(target, (SYS_NAME, SYS_LOCATION, IF_NUMBER), columns, rows)
-        if error or SYS_NAME not in scalars:
-            v2c, noauth = await neg
-            return Answers(False, v3_error=error or "no sysName", v2c_public=v2c, v3_noauth=noauth,
-                           seconds=time.perf_counter() - start)
-        sys_name, sys_location = _text(scalars[SYS_NAME]), _text(scalars.get(SYS_LOCATION, b""))
-        descr, names, oper, alias = tables[:4]
-        bgp = {k: int(v) for k, v in tables[4].items()} if len(tables) > 4 else {}  # type: ignore[call-overload]
-        ifs: dict[str, Interface] = {}
-        for idx in descr:
-            iface = Interface(int(oper.get(idx, 2)) == 1, _text(alias.get(idx, b"")))  # type: ignore[call-overload]
-            for label in {_text(descr[idx]), _text(names.get(idx, descr[idx]))}:
-                ifs[label] = iface
+            error, scalars, ifs, bgp = await self._fetch(target, exp, want_bgp)
         v2c, noauth = await neg
-        return Answers(True, sys_name=sys_name, sys_location=sys_location, interfaces=ifs, bgp_state=bgp,
-                       v2c_public=v2c, v3_noauth=noauth, seconds=time.perf_counter() - start)
+        if error:
+            return Answers(False, v3_error=error, v2c_public=v2c, v3_noauth=noauth,
+                           seconds=time.perf_counter() - start)
+        return Answers(True, sys_name=_text(scalars[SYS_NAME]), sys_location=_text(scalars.get(SYS_LOCATION, b"")),
+                       interfaces=ifs, bgp_state=bgp, v2c_public=v2c, v3_noauth=noauth,
+                       seconds=time.perf_counter() - start)
 
 
 async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Callable[[str], None] | None = None,
