@@ -194,7 +194,8 @@ def main() -> None:
             answers = poll(sub, creds, workers=a.workers, negative_timeout=1.0)
             dt, dcpu = time.perf_counter() - t, _cpu() - cpu
             ok = sum(x.v3_ok and x.sys_name == e.hostname and set(x.interfaces) == set(e.interfaces)
-                     and not x.v2c_public and not x.v3_noauth for e, x in zip(sub, (answers[e.hostname] for e in sub), strict=True))
+                     and not x.v2c_public and not x.v3_noauth
+                     for e, x in zip(sub, (answers[e.hostname] for e in sub), strict=True))
             row = {"agents": n, "pysnmp_concurrent": {"seconds": round(dt, 2), "agents_per_s": round(n / dt, 1),
                                                       "cpu_s": round(dcpu, 2),
                                                       "cpu_ms_per_agent": round(1000 * dcpu / n, 1),

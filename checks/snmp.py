@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from pysnmp.entity import config
 from pysnmp.hlapi.v3arch.asyncio import (
     ContextData,
     ObjectIdentity,
@@ -29,6 +32,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmAesCfb256Protocol,
     usmHMAC192SHA256AuthProtocol,
     usmHMACSHAAuthProtocol,
+    usmKeyTypeMaster,
 )
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
@@ -58,8 +62,21 @@ class Credentials:
     priv_proto: str = "AES"
 
     def usm(self) -> UsmUserData:
-        return UsmUserData(self.user, authKey=self.auth_key, privKey=self.priv_key,
-                           authProtocol=AUTH[self.auth_proto], privProtocol=PRIV[self.priv_proto])
+        auth_master, priv_master = _master_keys(self)
+        return UsmUserData(self.user, authKey=auth_master, privKey=priv_master,
+                           authProtocol=AUTH[self.auth_proto], privProtocol=PRIV[self.priv_proto],
+                           authKeyType=usmKeyTypeMaster, privKeyType=usmKeyTypeMaster)
+
+
+@functools.cache
+def _master_keys(creds: Credentials) -> tuple[bytes, bytes]:
+    """The RFC 3414 master keys (passphrase stretched over 1 MB of hashing, a Python loop in pysnmp: ~12 ms
+    each), once per credential set and process, by pysnmp's own functions. Given as usmKeyTypeMaster, pysnmp
+    only localizes them (one hash) per agent engine ID; given as passphrases, every SnmpEngine (one per
+    poll run and shard) hashed both again. Forked shards inherit the cache."""
+    auth, priv = AUTH[creds.auth_proto], PRIV[creds.priv_proto]
+    return (bytes(config.AUTH_SERVICES[auth].hash_passphrase(creds.auth_key)),
+            bytes(config.PRIV_SERVICES[priv].hash_passphrase(auth, creds.priv_key)))
 
 
 def _text(value: object) -> str:
@@ -71,10 +88,10 @@ class Poller:
     """One poll run. `timeout`/`retries` per request; `negative_timeout` bounds the must-not-answer probes."""
 
     def __init__(self, creds: Credentials, timeout: float = 3.0, retries: int = 2,
-                 negative_timeout: float = 1.0) -> None:
+                 negative_timeout: float = 1.0, engine: SnmpEngine | None = None) -> None:
         self.creds = creds
         self.timeout, self.retries, self.negative_timeout = timeout, retries, negative_timeout
-        self.engine = SnmpEngine()
+        self.engine = engine or SnmpEngine()
         self.usm = creds.usm()
         self.gate: asyncio.Semaphore | None = None  # bounds the authPriv exchanges in flight (poll_all sets it)
 
@@ -194,11 +211,11 @@ class Poller:
 
 
 async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Callable[[str], None] | None = None,
-                   concurrency: int = 64, **kw: float) -> dict[str, Answers]:
+                   concurrency: int = 64, engine: SnmpEngine | None = None, **kw: float) -> dict[str, Answers]:
     """Every agent concurrently: one slow or dead agent costs its own timeout, never the others'. At most
     `concurrency` SNMPv3 exchanges in flight, so a CPU-bound event loop is not flooded with more replies than
     it can decode within the timeouts; the must-not-answer probes only wait, so they are not gated."""
-    poller = Poller(creds, **kw)
+    poller = Poller(creds, engine=engine, **kw)
     exps = list(exps)
     poller.gate = asyncio.Semaphore(max(1, concurrency))
     try:
@@ -215,9 +232,18 @@ async def poll_all(exps: Iterable[Expectation], creds: Credentials, progress: Ca
         poller.close()
 
 
+_ENGINE: SnmpEngine | None = None  # built by poll() before it forks: a forked shard inherits it
+
+
 def _poll_shard(args: tuple[list[Expectation], Credentials, dict[str, float]]) -> dict[str, Answers]:
     exps, creds, kw = args
-    return asyncio.run(poll_all(exps, creds, **kw))  # type: ignore[arg-type]
+    engine, forked = _ENGINE, _ENGINE is not None
+    if forked:
+        # pysnmp draws the AES salt counter once per import: a forked shard would reuse the parent's sequence
+        for svc in config.PRIV_SERVICES.values():
+            if hasattr(svc, "local_int"):
+                svc.local_int = random.randrange(0, 0xFFFFFFFFFFFFFFFF)
+    return asyncio.run(poll_all(exps, creds, engine=engine, **kw))  # type: ignore[arg-type]
 
 
 SHARD_MIN = 24  # below this many agents a second process costs more (start, imports) than it saves
@@ -225,21 +251,37 @@ SHARD_MIN = 24  # below this many agents a second process costs more (start, imp
 
 def poll(exps: Iterable[Expectation], creds: Credentials, workers: int | None = None,
          progress: Callable[[str], None] | None = None, **kw: float) -> dict[str, Answers]:
-    """Poll every agent. The poller is CPU-bound in pysnmp/pyasn1 (BER coding, ~20-40 ms of CPU per agent),
-    so with many agents the work is sharded over `workers` processes (default: the CPUs this process may
-    use), each with its own event loop and SnmpEngines; with few agents, or one CPU, one process."""
+    """Poll every agent. The poller is CPU-bound in pysnmp/pyasn1 (BER decoding of the replies, a few ms
+    of CPU per agent), so with many agents the work is sharded over `workers` processes (default: the CPUs
+    this process may use): this process polls the first shard, worker processes the others, each with its
+    own event loop and SnmpEngine; with few agents, or one CPU, this process alone."""
+    global _ENGINE
     exps = list(exps)
     n = workers if workers is not None else len(os.sched_getaffinity(0))
     n = max(1, min(n, len(exps) // SHARD_MIN))
+    _master_keys(creds)
+    # SnmpEngine() loads (compiles) pysnmp's MIB modules: ~150 ms of CPU. Built once here, before any fork,
+    # so forked shards inherit it loaded (it opens no socket and binds no event loop until its first request).
+    engine = SnmpEngine()
     if n == 1:
-        return asyncio.run(poll_all(exps, creds, progress=progress, **kw))  # type: ignore[arg-type]
+        return asyncio.run(poll_all(exps, creds, progress=progress, engine=engine, **kw))  # type: ignore[arg-type]
     shards = [exps[i::n] for i in range(n)]  # interleaved: lab agents and loopback agents spread evenly
     out: dict[str, Answers] = {}
-    # fork where safe: the children inherit the imported pysnmp (a fresh process re-imports it, ~1 s each)
-    with ProcessPoolExecutor(n, mp_context=procpool.context()) as ex:
-        for part in ex.map(_poll_shard, [(sh, creds, kw) for sh in shards]):
-            out.update(part)
-            for h in part:
-                if progress:
-                    progress(h)
+    ctx = procpool.context()
+    _ENGINE = engine if ctx.get_start_method() == "fork" else None
+    try:
+        # fork where safe: the children inherit the imported pysnmp and the engine (a fresh process re-imports
+        # pysnmp, ~1 s each); the submit forks them before this process's own shard opens a socket
+        with ProcessPoolExecutor(n - 1, mp_context=ctx) as ex:
+            futures = [ex.submit(_poll_shard, (sh, creds, kw)) for sh in shards[1:]]
+            out.update(asyncio.run(poll_all(shards[0], creds, progress=progress, engine=engine,
+                                            **kw)))  # type: ignore[arg-type]
+            for f in futures:
+                part = f.result()
+                out.update(part)
+                for h in part:
+                    if progress:
+                        progress(h)
+    finally:
+        _ENGINE = None
     return {e.hostname: out[e.hostname] for e in exps}
