@@ -1,10 +1,10 @@
 """The SNMP poller: every agent at once (pysnmp 7, asyncio), one `Answers` per node.
 
-Per agent, concurrently: sysName + sysLocation (SNMPv3 authPriv), the interface table (ifDescr, ifName,
-ifOperStatus, ifAlias) and BGP4-MIB bgpPeerState (GETBULK walks), and the two probes that must get
-nothing: v2c community `public` and v3 noAuthNoPriv, sent as raw datagrams (checks/snmp_probe.py), so the
-real user's keys are never mixed with a keyless entry. Credentials come from a SecretSource.
-"""
+Per agent, concurrently: sysName + sysLocation (SNMPv3 authPriv), the planned interfaces' ifOperStatus and
+ifAlias (found by name in an ifName walk) and the planned IPv4 peers' BGP4-MIB bgpPeerState, and the two
+probes that must get nothing: v2c community `public` and v3 noAuthNoPriv, sent as raw datagrams
+(checks/snmp_probe.py), so the real user's keys are never mixed with a keyless entry. Credentials come from
+a SecretSource."""
 
 from __future__ import annotations
 
@@ -192,9 +192,12 @@ class Poller:
 
     async def poll(self, exp: Expectation, want_bgp: bool = True) -> Answers:
         start = time.perf_counter()
-        # The must-get-nothing probes as raw datagrams (checks/snmp_probe.py), sent first so that their wait
-        # runs beside the authPriv exchanges: through pysnmp they cost ~40% of the CPU (a target in the LCD,
-        # pyasn1 coding, a discovery) for messages answered by nothing.
+        # The must-get-nothing probes as raw datagrams (checks/snmp_probe.py): through pysnmp they cost ~40%
+        # of the CPU (a target in the LCD, pyasn1 coding, a discovery) for messages answered by nothing.
+        # Sent first, so that their wait (negative_timeout, 1 s: net-snmp's own default, what the sequential
+        # tools wait too) runs beside the authPriv exchanges: with ~100 agents or more per process the CPU of
+        # those takes longer than the wait, which then costs no wall time. A shorter wait would gain only on
+        # small polls and would count an agent that answers `public` slowly (a loaded device) as compliant.
         neg = asyncio.gather(v2c_public_answers(exp.address, exp.port, self.negative_timeout),
                              v3_noauth_answers(exp.address, exp.port, self.creds.user, self.negative_timeout))
         # One transport target per agent: pysnmp configures each new target in its LCD (slow).
