@@ -5,9 +5,10 @@ sequentially, in the same run, on the same agents.
 Agents: every agent of a running lab (`--lab NAME`, e.g. the tests' `jbck` or your `jinbao` lab) plus extra
 snmpd agents on host loopback (127.0.0.x, one port each; started and stopped by PID) up to `--agents`
 (default 200). One audit of an agent = what `jinbao check network` asks: sysName, sysLocation and ifNumber
-(SNMPv3 authPriv), the interface table (ifDescr, ifName, ifOperStatus, ifAlias, one GETBULK), BGP4-MIB
-peer states when the plan has peers, and the two probes that must get nothing (v2c `public`, v3
-noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100, 200 show how time grows.
+(SNMPv3 authPriv), the planned interfaces' ifOperStatus and ifAlias (found by an ifName walk; each loopback
+agent plans 6 of the host's interfaces), BGP4-MIB peer states when the plan has peers, and the two probes
+that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100,
+200 show how time grows.
 
 The sequential tools are measured on at most `--sequential-max` agents per size (each costs ~1 s: the v2c
 probe must time out) and their time for N agents is extrapolated from their measured rate (said so).
