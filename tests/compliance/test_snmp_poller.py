@@ -1,13 +1,13 @@
 """The pysnmp poller (checks/snmp.py): USM master keys computed once and right, and against real snmpd agents
-on loopback it reads what the checks judge (planned interfaces, planned BGP peers), the same answers whether
-one process polls or the agents are sharded over forked workers."""
+on loopback (requests through pysnmp's message dispatcher) it reads what the checks judge (planned
+interfaces, planned BGP peers), tells a wrong user and a dead agent as errors, and gives the same answers
+whether one process polls or the agents are sharded over forked workers."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from pysnmp.hlapi.v3arch.asyncio import usmKeyTypeMaster
 
 from checks import snmp
 from checks.agent_pool import SnmpdPool
@@ -17,14 +17,11 @@ from lab.spec import SnmpUser
 from network.secrets import LabTestSecrets
 
 
-def test_master_keys_are_rfc3414_and_handed_to_pysnmp_as_master_keys() -> None:
+def test_master_keys_are_rfc3414() -> None:
     creds = Credentials("u", "maplesyrup", "maplesyrup")
     auth, priv = snmp._master_keys(creds)
     # RFC 3414 A.3.2: the SHA master key of "maplesyrup"; AES-128's privacy key is stretched with the auth hash
     assert auth.hex() == "9fb5cc0381497b3793528939ff788d5d79145211" and priv == auth
-    usm = creds.usm()
-    assert (usm.authKeyType, usm.privKeyType) == (usmKeyTypeMaster, usmKeyTypeMaster)
-    assert bytes(usm.authentication_key) == auth
     sha256 = snmp._master_keys(Credentials("u", "maplesyrup", "maplesyrup", "SHA-256", "AES-256"))
     assert [len(k) for k in sha256] == [32, 32] and sha256[0] != auth
 
@@ -50,6 +47,11 @@ def test_poller_reads_planned_interfaces_and_peers_sharded_or_not(monkeypatch: p
             assert a.interfaces == {"lo": Interface(True, "")}  # the absent one is absent, not made up
             assert a.bgp_state == {}  # no BGP4-MIB peer on a host snmpd: the planned peer is absent
             assert (a.v2c_public, a.v3_noauth) == (e.hostname == v2c.name, False)
+        wrong = poll(exps[:1], Credentials("jb-no-such-user", USER.auth_key, USER.priv_key), workers=1)
+        assert not wrong[exps[0].hostname].v3_ok and "unknown" in wrong[exps[0].hostname].v3_error.lower()
+        dead = Expectation("JB-POLL-DEAD", "127.0.0.1", "DB", "x", plan, port=9)  # nothing listens on discard
+        gone = poll([dead], CREDS, workers=1, timeout=0.5, retries=1)["JB-POLL-DEAD"]
+        assert not gone.v3_ok and "timeout" in gone.v3_error
         monkeypatch.setattr(snmp, "SHARD_MIN", 2)
         sharded = poll(exps, CREDS, workers=2)
         assert {h: a.__class__(**{**a.__dict__, "seconds": 0}) for h, a in sharded.items()} == \
