@@ -240,7 +240,7 @@ class Poller:
         with contextlib.suppress(KeyError, TypeError, ValueError):
             # the agent's own row count: the rest of the column in one more request
             rows = max(rows, int(values[IF_NUMBER]) - len(names[0]) + 1)  # type: ignore[call-overload]
-        err = await self._walk(peer, cols, rows, names, cursor)
+        err = await self._walk(peer, cols, rows, names, cursor if exp.interfaces else {})
         index = {_text(v): i for i, v in names[0].items()}
         if not err and any(n not in index for n in exp.interfaces):
             err = await self._walk(peer, cols, max(rows, len(names[0]) + 1), names, {1: IF_DESCR})
