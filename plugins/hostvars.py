@@ -28,6 +28,7 @@ from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
 from inventory.model import Device
 from inventory.scope import sites_in_scope
+from ipplan import keys
 from network.plan import PlanInput, management_servers
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _zone_nets(plan: PlanInput, site: str, zones: tuple[str, ...], pool: str) ->
     for src in zones:
         src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
         for af in (4, 6):
-            rec = plan.addr.reg.get(f"{src_pool}/{af}/{site}/{src}")
+            rec = plan.addr.reg.get(keys.subnet(src_pool, af, site, src))
             if rec is not None and rec.status == "active":
                 nets.append(rec.prefix)
     return nets
@@ -176,15 +177,16 @@ def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
 
 
 def _lan(plan: PlanInput, site: str, pool: str, zone: str, af: int, who: str, member: str) -> str | None:
-    rec = plan.addr.reg.get(f"{pool}/{af}/{site}/{zone}/{member}")
-    sub = plan.addr.reg.get(f"{pool}/{af}/{site}/{zone}")
+    sub_key = keys.subnet(pool, af, site, zone)
+    rec = plan.addr.reg.get(keys.member(sub_key, member))
+    sub = plan.addr.reg.get(sub_key)
     if rec is None or sub is None or rec.status != "active":
         return None
     return f"{rec.prefix.split('/')[0]}/{sub.prefix.split('/')[1]}"
 
 
 def _mgmt(plan: PlanInput, site: str, host: str, af: int) -> str | None:
-    rec = plan.addr.reg.get(f"management/{af}/{site}/oob/{host}")
+    rec = plan.addr.reg.get(keys.mgmt_host(af, site, host))
     return None if rec is None else rec.prefix.split("/")[0]
 
 
@@ -270,10 +272,10 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
 
 
 def _groups_of(v: dict[str, Any]) -> list[str]:
-    keys = {"tier": v["jinbao_tier"], "province": v["jinbao_province"], "site": v["jinbao_site"],
+    value = {"tier": v["jinbao_tier"], "province": v["jinbao_province"], "site": v["jinbao_site"],
             "city": v["jinbao_city"], "role": v["jinbao_role"].lower(), "zone": v["jinbao_zone"],
             "kind": v["jinbao_kind"], "platform": v["jinbao_platform"]}
-    out = [group_name(k, keys[k]) for k in GROUP_KEYS]
+    out = [group_name(k, value[k]) for k in GROUP_KEYS]
     out.append("servers" if v["jinbao_kind"] == "server" else "network")
     if v["jinbao_kind"] == "server" and v["jinbao_zone"] in DATABASE_ZONES:
         out.append("databases")
