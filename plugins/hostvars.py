@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
 from inventory.model import Device
+from inventory.platforms import PLATFORMS
 from inventory.scope import sites_in_scope
 from ipplan import keys
 from network.plan import PlanInput, management_servers
@@ -42,13 +43,6 @@ ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
 }
 KIND_OF_ROLE = {"WR": "router", "AR": "router", "FW": "firewall", "DB": "server", "EX": "server", "DS": "server",
                 "NM": "server"}
-# inventory platform -> Ansible network_os (network devices only; Linux hosts take plain SSH)
-NETWORK_OS = {"huawei_vrp": "community.network.ce", "huawei_usg": "community.network.ce",
-              "cisco_ios": "cisco.ios.ios", "h3c_comware": "community.network.comware", "frr": "frr.frr.frr",
-              "linux_nftables": None, "linux": None}
-# Nornir platform names (napalm / netmiko drivers)
-NORNIR_PLATFORM = {"huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_ios": "ios",
-                   "h3c_comware": "hp_comware", "frr": "frr", "linux_nftables": "linux", "linux": "linux"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
 DATABASE_ZONES = ("production", "exchange", "decision")  # each has a zone database server (group `databases`)
 # the roles of those servers: who the postgresql role builds and its testinfra suite checks (DB, EX, DS)
@@ -190,6 +184,18 @@ def _mgmt(plan: PlanInput, site: str, host: str, af: int) -> str | None:
     return None if rec is None else rec.prefix.split("/")[0]
 
 
+def network_os(platform: str) -> str | None:
+    """Ansible's network_os of a device platform (inventory/platforms.py); None: a Linux host (plain SSH)."""
+    p = PLATFORMS.get(platform)
+    return p.network_os if p else None
+
+
+def nornir_platform(platform: str) -> str:
+    """The Nornir host platform of a device platform (inventory/platforms.py); an unknown name as it is."""
+    p = PLATFORMS.get(platform)
+    return p.nornir_platform if p else platform
+
+
 def _addr(cidr: str | None) -> str | None:
     return cidr.split("/")[0] if cidr else None
 
@@ -235,7 +241,7 @@ def host_vars(ctx: ViewContext, d: Device, platform: str | None = None) -> dict[
         v["jinbao_asn"] = inv.asn(site)
     if kind == "server" or platform in LINUX_NETWORK_PLATFORMS:
         v.update(_baseline_inputs(ctx, d, v, zone, pool))
-    nos = NETWORK_OS.get(platform)
+    nos = network_os(platform)
     if kind != "server" and nos:
         v["ansible_network_os"] = nos
         v["ansible_connection"] = "ansible.netcommon.network_cli"
