@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from network.policy.compile import instances
 from network.policy.zones import World
@@ -197,10 +198,11 @@ def report(probes: list[Probe]) -> dict:
             "probes": [{k: v for k, v in asdict(p).items()} for p in probes]}
 
 
-def lab_zone_hosts(lab_name: str, scope: str | None) -> tuple[World, list[ZoneHost]]:
-    """The zone hosts of a running lab (its recorded slice), and the policy world of its inventory."""
-    from pathlib import Path
-
+def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None = None
+                   ) -> tuple[World, list[ZoneHost]]:
+    """The zone hosts of a running lab (its recorded slice), and the policy world of its inventory.
+    `inventory_dir`: where to resolve `scope` when the lab is not up (an unknown scope is bad input, reported
+    before the missing lab); a running lab resolves it against its own recorded inventory."""
     from core.errors import JinbaoError
     from inventory.scope import sites_in_scope
     from lab import names
@@ -210,6 +212,10 @@ def lab_zone_hosts(lab_name: str, scope: str | None) -> tuple[World, list[ZoneHo
 
     meta = names.lab_dir(lab_name) / LAB_META
     if not meta.exists():
+        if scope and inventory_dir is not None:
+            from inventory.load import load
+
+            sites_in_scope(load(inventory_dir).inventory, scope)
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first", entry="--lab")
     info = read_lab_meta(meta)
     lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,3 +66,13 @@ def parse_model(model: type[M], data: Any, path: Path) -> M:
         entry = ".".join(str(p) for p in err["loc"])
         more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise JinbaoError(f"{err['msg']}{more}", file=str(path), entry=entry or None) from None
+
+
+def require_exactly(keys: Iterable[str], expected: Sequence[str], what: str) -> None:
+    """A mapping whose keys must be exactly `expected` (a pydantic validator calls this): a ValueError
+    "`what` A, B (missing [...], unknown [...])" otherwise."""
+    keys = list(keys)
+    missing = [k for k in expected if k not in keys]
+    unknown = [k for k in keys if k not in expected]
+    if missing or unknown:
+        raise ValueError(f"{what} {', '.join(expected)} (missing {missing or 'none'}, unknown {unknown or 'none'})")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.errors import JinbaoError
 from dr.announce import NOWHERE, Move, plan_move, service_of, site_intents, with_active
+from ipplan import keys
 from network.fleet import Fleet
 from network.plan import PlanInput
 
@@ -119,8 +120,8 @@ def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> S
                 continue
             ip = mgmt_address(plan.addr.reg, d.site, d.hostname)
             if not ip:  # refused before the drill starts: found at its phase, the address is already withdrawn
-                raise JinbaoError(f"{d.hostname} has no management address (management/4/{d.site}/oob/"
-                                  f"{d.hostname}): the drill could not reach it to move the service address",
+                raise JinbaoError(f"{d.hostname} has no management address ({keys.mgmt_host(4, d.site, d.hostname)})"
+                                  ": the drill could not reach it to move the service address",
                                   file=str(inventory_dir / REGISTRY_FILE), entry=d.hostname)
             hosts[d.hostname] = ip
     return ServiceNetwork(plan, None, dataclasses.replace(fleet, hosts=hosts))

@@ -14,7 +14,7 @@ Servers (`linux`) are configured by Ansible, not rendered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["router", "firewall", "server", "artifact"]  # artifact: a second thing deployed to a device
@@ -79,6 +79,16 @@ class Platform:
     deploy: DeploySpec | None = None  # None: jinbao cannot deploy it
     validator: str | None = None  # "frr" (vtysh --dryrun) or "ios_like" (structural rules, dialect = name)
     mgmt_vrf: str | None = None  # a management VRF the hardware fixes (None: the network's own name)
+    # The Aerleon target compiling the zone firewall of a device of this platform (network/policy/compile.py):
+    # the zone interfaces are named this platform's way. One platform per target; None: no zone firewall.
+    zone_firewall_target: str | None = None
+    # Stated by every entry (keyword-only, no default: an entry without them does not construct).
+    # Ansible's network_os for the device (plugins/hostvars.py); None: a Linux host, reached over plain SSH.
+    network_os: str | None = field(kw_only=True)
+    # The Nornir host platform of the inventory plugins (plugins/nornir_inventory.py): the name NAPALM's
+    # get_network_driver knows where there is a driver (nornir-netmiko maps `ios` itself), else Netmiko's
+    # device_type. The deploy engine sets its own per connection from `deploy.driver`.
+    nornir_platform: str = field(kw_only=True)
 
     @property
     def can_render(self) -> bool:
@@ -98,7 +108,7 @@ _NAPALM_FRR = DeploySpec("napalm", "napalm", "frr", "replace", True, "frr-reload
 _FRR = Platform(
     "frr", "router", IfNaming("lo", "eth{n}", "mgmt0"), "!",
     render=_render("frr", "none", "plain", "none", 30065, "", "!"),
-    deploy=_NAPALM_FRR, validator="frr",
+    deploy=_NAPALM_FRR, validator="frr", network_os="frr.frr.frr", nornir_platform="frr",
 )
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (
@@ -109,14 +119,17 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         # (napalm-huawei-vrp has no trial commit and its load_replace_candidate is an empty stub)
         deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False, "text (candidate lines not in running)",
                           "seconds", 65535),
-        validator="ios_like",
+        validator="ios_like", network_os="community.network.ce",
+        # NAPALM's community driver name; Netmiko maps it to its VRP V5 class (fine for show commands)
+        nornir_platform="huawei_vrp",
     ),
     Platform(
         "h3c_comware", "router", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "M-GigabitEthernet0/0/0"), "#",
         render=_render("h3c_comware", "vendor_hash", "vendor_cipher", "localized", 25506, "", "#"),
         deploy=DeploySpec("comware", "netmiko", "hp_comware", "merge", False,
                           "text (candidate lines not in running)", "minutes", 65535 * 60),
-        validator="ios_like",
+        validator="ios_like", zone_firewall_target="h3c",
+        network_os="community.network.comware", nornir_platform="hp_comware",
     ),
     Platform(
         "cisco_ios", "router", IfNaming("Loopback0", "GigabitEthernet0/0/{n}", "GigabitEthernet0"), "!",
@@ -125,22 +138,25 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
                           "minutes", 120 * 60),
         validator="ios_like",
         mgmt_vrf="Mgmt-intf",  # ASR1000/ISR4000/C8000 fix GigabitEthernet0 in this VRF
+        network_os="cisco.ios.ios", nornir_platform="ios",
     ),
     _FRR,
     # A Linux firewall: addressing and static routing by FRR (zebra/staticd), so it renders and deploys
     # like an FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
     replace(_FRR, name="linux_nftables", kind="firewall",
-            render=replace(_FRR.render, name="linux_nftables")),  # type: ignore[arg-type]
+            render=replace(_FRR.render, name="linux_nftables"),  # type: ignore[arg-type]
+            zone_firewall_target="nftables", network_os=None, nornir_platform="linux"),
     # Known by name so the inventory can say why it is refused: no templates, no deploy adapter yet.
-    Platform("huawei_usg", "firewall", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "GigabitEthernet0/0/0"), "#"),
-    Platform("linux", "server", IfNaming("lo", "eth{n}", "mgmt0"), "#"),
+    Platform("huawei_usg", "firewall", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "GigabitEthernet0/0/0"), "#",
+             zone_firewall_target="huawei", network_os="community.network.ce", nornir_platform="huawei"),
+    Platform("linux", "server", IfNaming("lo", "eth{n}", "mgmt0"), "#", network_os=None, nornir_platform="linux"),
     # A linux_nftables firewall's zone ruleset (network/policy): deployed beside its FRR config over the same
     # SSH login, `nft -c` before an atomic swap of jinbao's tables, an on-device revert timer. No device is on it.
     Platform("nftables", "artifact", IfNaming("lo", "eth{n}", "mgmt0"), "#",
              deploy=DeploySpec("nftables", "napalm", "frr", "replace", False, "nft canonical form (private netns)",
                                "seconds"),
              # checked where it will run: `nft -c` on the firewall before the atomic swap (NftRulesetAdapter)
-             validator="on-device"),
+             validator="on-device", network_os=None, nornir_platform="linux"),
 )}
 
 ROUTER_PLATFORMS = frozenset(n for n, p in PLATFORMS.items() if p.kind == "router")
@@ -152,6 +168,11 @@ def platform(name: str) -> Platform:
         return PLATFORMS[name]
     except KeyError:
         raise KeyError(f"unknown platform {name!r} (known: {', '.join(sorted(PLATFORMS))})") from None
+
+
+def zone_firewall_platforms() -> dict[str, str]:
+    """Aerleon target -> the platform whose zone firewall it compiles."""
+    return {p.zone_firewall_target: n for n, p in PLATFORMS.items() if p.zone_firewall_target}
 
 
 def renderable() -> dict[str, RenderSpec]:

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from core.errors import JinbaoError
 from core.text import StrictDoc as _Doc  # unknown keys refused; every string one line, no control characters
-from core.yamlio import parse_model, read_yaml
+from core.yamlio import parse_model, read_yaml, require_exactly
 from inventory.naming import ROLES
 
 PLAN_FILE = "ipplan.yaml"
@@ -114,11 +114,7 @@ class PlanDoc(_Doc):
     @field_validator("pools")
     @classmethod
     def _pools(cls, v: dict[str, PoolDoc]) -> dict[str, PoolDoc]:
-        missing = [p for p in POOLS if p not in v]
-        unknown = [p for p in v if p not in POOLS]
-        if missing or unknown:
-            raise ValueError(f"pools must be exactly {', '.join(POOLS)}"
-                             f" (missing {missing or 'none'}, unknown {unknown or 'none'})")
+        require_exactly(v, POOLS, "pools must be exactly")
         return v
 
     @field_validator("headroom")

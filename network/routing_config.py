@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from core.text import StrictDoc as _Doc  # unknown keys refused; every string one line, no control characters
-from core.yamlio import parse_model, read_yaml
+from core.yamlio import parse_model, read_yaml, require_exactly
 from ipplan.config import POOLS
 
 ROUTING_FILE = "routing.yaml"
@@ -50,11 +50,7 @@ class BgpDoc(_Doc):
     @field_validator("communities")
     @classmethod
     def _communities(cls, v: dict[str, str]) -> dict[str, str]:
-        missing = [t for t in TIERS if t not in v]
-        unknown = [t for t in v if t not in TIERS]
-        if missing or unknown:
-            raise ValueError(f"communities must name exactly the tiers {', '.join(TIERS)}"
-                             f" (missing {missing or 'none'}, unknown {unknown or 'none'})")
+        require_exactly(v, TIERS, "communities must name exactly the tiers")
         for tier, c in v.items():
             m = _COMMUNITY_RE.fullmatch(c) if isinstance(c, str) else None
             if not m or int(m[1]) > 65535 or int(m[2]) > 65535:

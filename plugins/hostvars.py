@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
 from inventory.model import Device
+from inventory.platforms import PLATFORMS
 from inventory.scope import sites_in_scope
+from ipplan import keys
 from network.plan import PlanInput, management_servers
 
 if TYPE_CHECKING:
@@ -41,13 +43,6 @@ ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
 }
 KIND_OF_ROLE = {"WR": "router", "AR": "router", "FW": "firewall", "DB": "server", "EX": "server", "DS": "server",
                 "NM": "server"}
-# inventory platform -> Ansible network_os (network devices only; Linux hosts take plain SSH)
-NETWORK_OS = {"huawei_vrp": "community.network.ce", "huawei_usg": "community.network.ce",
-              "cisco_ios": "cisco.ios.ios", "h3c_comware": "community.network.comware", "frr": "frr.frr.frr",
-              "linux_nftables": None, "linux": None}
-# Nornir platform names (napalm / netmiko drivers)
-NORNIR_PLATFORM = {"huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_ios": "ios",
-                   "h3c_comware": "hp_comware", "frr": "frr", "linux_nftables": "linux", "linux": "linux"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
 DATABASE_ZONES = ("production", "exchange", "decision")  # each has a zone database server (group `databases`)
 # the roles of those servers: who the postgresql role builds and its testinfra suite checks (DB, EX, DS)
@@ -131,7 +126,7 @@ def _zone_nets(plan: PlanInput, site: str, zones: tuple[str, ...], pool: str) ->
     for src in zones:
         src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
         for af in (4, 6):
-            rec = plan.addr.reg.get(f"{src_pool}/{af}/{site}/{src}")
+            rec = plan.addr.reg.get(keys.subnet(src_pool, af, site, src))
             if rec is not None and rec.status == "active":
                 nets.append(rec.prefix)
     return nets
@@ -176,16 +171,29 @@ def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
 
 
 def _lan(plan: PlanInput, site: str, pool: str, zone: str, af: int, who: str, member: str) -> str | None:
-    rec = plan.addr.reg.get(f"{pool}/{af}/{site}/{zone}/{member}")
-    sub = plan.addr.reg.get(f"{pool}/{af}/{site}/{zone}")
+    sub_key = keys.subnet(pool, af, site, zone)
+    rec = plan.addr.reg.get(keys.member(sub_key, member))
+    sub = plan.addr.reg.get(sub_key)
     if rec is None or sub is None or rec.status != "active":
         return None
     return f"{rec.prefix.split('/')[0]}/{sub.prefix.split('/')[1]}"
 
 
 def _mgmt(plan: PlanInput, site: str, host: str, af: int) -> str | None:
-    rec = plan.addr.reg.get(f"management/{af}/{site}/oob/{host}")
+    rec = plan.addr.reg.get(keys.mgmt_host(af, site, host))
     return None if rec is None else rec.prefix.split("/")[0]
+
+
+def network_os(platform: str) -> str | None:
+    """Ansible's network_os of a device platform (inventory/platforms.py); None: a Linux host (plain SSH)."""
+    p = PLATFORMS.get(platform)
+    return p.network_os if p else None
+
+
+def nornir_platform(platform: str) -> str:
+    """The Nornir host platform of a device platform (inventory/platforms.py); an unknown name as it is."""
+    p = PLATFORMS.get(platform)
+    return p.nornir_platform if p else platform
 
 
 def _addr(cidr: str | None) -> str | None:
@@ -233,7 +241,7 @@ def host_vars(ctx: ViewContext, d: Device, platform: str | None = None) -> dict[
         v["jinbao_asn"] = inv.asn(site)
     if kind == "server" or platform in LINUX_NETWORK_PLATFORMS:
         v.update(_baseline_inputs(ctx, d, v, zone, pool))
-    nos = NETWORK_OS.get(platform)
+    nos = network_os(platform)
     if kind != "server" and nos:
         v["ansible_network_os"] = nos
         v["ansible_connection"] = "ansible.netcommon.network_cli"
@@ -270,10 +278,10 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
 
 
 def _groups_of(v: dict[str, Any]) -> list[str]:
-    keys = {"tier": v["jinbao_tier"], "province": v["jinbao_province"], "site": v["jinbao_site"],
+    value = {"tier": v["jinbao_tier"], "province": v["jinbao_province"], "site": v["jinbao_site"],
             "city": v["jinbao_city"], "role": v["jinbao_role"].lower(), "zone": v["jinbao_zone"],
             "kind": v["jinbao_kind"], "platform": v["jinbao_platform"]}
-    out = [group_name(k, keys[k]) for k in GROUP_KEYS]
+    out = [group_name(k, value[k]) for k in GROUP_KEYS]
     out.append("servers" if v["jinbao_kind"] == "server" else "network")
     if v["jinbao_kind"] == "server" and v["jinbao_zone"] in DATABASE_ZONES:
         out.append("databases")

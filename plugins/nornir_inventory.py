@@ -33,7 +33,7 @@ from nornir.core.inventory import (
     ParentGroups,
 )
 
-from plugins.hostvars import NORNIR_PLATFORM, HostView, load_view
+from plugins.hostvars import HostView, load_view, nornir_platform
 
 
 class JinbaoInventory:
@@ -67,17 +67,18 @@ class JinbaoInventory:
         extras: dict[str, Any] = {"use_keys": key is not None, "key_file": key} if key else {}
         return Host(name=hv.name, hostname=v.get("ansible_host"), port=22,
                     username=v.get("ansible_user") or self.username, password=self.password,
-                    platform=NORNIR_PLATFORM.get(v["jinbao_platform"], v["jinbao_platform"]),
+                    platform=nornir_platform(v["jinbao_platform"]),
                     groups=ParentGroups([groups[g] for g in hv.groups]), data=_data(v),
                     connection_options={"netmiko": ConnectionOptions(extras=extras)} if extras else {})
 
     def _target_host(self, t: Any, hv: HostView | None, groups: Groups) -> Host:
-        from network.deploy.platforms import connection_options, nornir_platform
+        from network.deploy.platforms import connection_options
+        from network.deploy.platforms import nornir_platform as deploy_platform
 
         data = _data(hv.vars) if hv is not None else {}
         data["jinbao_platform"] = t.platform  # the platform this run speaks (a lab's FRR, say)
         return Host(name=t.hostname, hostname=t.host, port=t.port, username=t.username, password=t.password or "",
-                    platform=nornir_platform(t.platform),
+                    platform=deploy_platform(t.platform),
                     groups=ParentGroups([groups[g] for g in hv.groups]) if hv is not None else ParentGroups(),
                     data=data, connection_options=connection_options(t, self.connect_timeout))
 

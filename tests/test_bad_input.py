@@ -121,3 +121,25 @@ def test_corrupt_registry(inv_dir: Path) -> None:
     r = jinbao("--inventory", str(inv_dir), "ipplan", "allocate")
     assert r.returncode != 0 and "bad prefix '10.0.0.1/8'" in r.stderr and str(path) in r.stderr
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("file", "change", "entry", "message"), [
+    ("ipplan.yaml", lambda d: d["pools"].update(extra=d["pools"].pop("dmz")), "pools",
+     "pools must be exactly business, office, management, loopback, p2p, dmz, service (missing ['dmz'], "
+     "unknown ['extra'])"),
+    ("routing.yaml", lambda d: d["bgp"]["communities"].pop("dr"), "bgp.communities",
+     "communities must name exactly the tiers ministry, province, municipality, city, dr, access (missing ['dr'], "
+     "unknown none)"),
+])
+def test_exactly_these_keys(inv_dir: Path, file: str, change: Callable[[dict], None], entry: str,
+                            message: str) -> None:
+    """The plan's pools and the routing policy's communities: one rule (core.yamlio.require_exactly), one line
+    naming file, entry and what is missing or unknown."""
+    from core.errors import JinbaoError
+    from ipplan.config import load_plan
+    from network.routing_config import load_routing
+
+    _yaml(inv_dir / file, change)
+    with pytest.raises(JinbaoError) as e:
+        (load_plan if file == "ipplan.yaml" else load_routing)(inv_dir)
+    assert str(e.value) == f"{inv_dir / file}: {entry}: Value error, {message}"

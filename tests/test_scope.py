@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +74,48 @@ def test_unknown_scope_same_error_in_every_command(cmd: str, tmp_path: Path) -> 
     assert (r.returncode, r.stdout) == (2, ""), (cmd, r.stdout[:500], r.stderr)
     assert r.stderr.strip() == "error: --scope '99': no site id or region code like that in the inventory"
     assert not (tmp_path / "configs").exists() and not (tmp_path / "d.dot").exists()
+
+
+# the other commands with --scope, run in-process (the CLI's entry point, exit code and stderr as a process sees
+# them; a subprocess each would cost seconds): they take nothing else needed to reach the scope
+IN_PROCESS = ("policy verify", "check network", "check config", "check servers", "check dr", "check all",
+              "check isolation", "report coverage", "servers build", "vm provision", "vm list", "dr plan")
+
+
+def _scope_commands() -> set[str]:
+    """Every command of the CLI with a --scope option, from its command tree."""
+    import typer.main
+
+    from jinbao.cli import app
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> Iterator[str]:
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+        if not hasattr(cmd, "commands") and any("--scope" in p.opts for p in cmd.params):
+            yield " ".join(path)
+
+    return set(walk(typer.main.get_command(app), ()))
+
+
+def test_every_scope_command_is_tested() -> None:
+    """A new command with --scope joins these tests (or this fails)."""
+    assert _scope_commands() == set(COMMANDS) | set(IN_PROCESS)
+
+
+@pytest.mark.parametrize("cmd", IN_PROCESS)
+def test_unknown_scope_first_in_every_other_command(cmd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad input before anything else: before the vault, the Ansible inventory, a lab that is not up."""
+    from jinbao.cli import main
+
+    for k in [k for k in os.environ if k.startswith("JINBAO_")]:
+        monkeypatch.delenv(k)  # no device credentials
+    monkeypatch.setattr(sys, "argv", ["jinbao", "--inventory", str(INVENTORY), *cmd.split(), "--scope", "99"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    got = capsys.readouterr()
+    assert (e.value.code, got.out) == (2, ""), (cmd, got.out[:500], got.err)
+    assert got.err.strip() == "error: --scope '99': no site id or region code like that in the inventory"
 
 
 def _result(cmd: str, tmp: Path, scope: str) -> tuple[int, str]:

@@ -134,7 +134,20 @@ def _check_out(*paths: Path | None) -> None:
             raise JinbaoError("cannot write a report here (a directory, or its directory is missing)", file=str(p))
 
 
-def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> list[Result]:
+def _scoped(ctx: typer.Context, scope: str | None) -> tuple[set[str], set[str]] | None:
+    """(sites, hostnames) in --scope by the CLI's inventory; None without a scope. The servers and dr kinds
+    resolve it before anything else (Ansible inventory, vault, SSH): an unknown scope is bad input."""
+    if not scope:
+        return None
+    from inventory.load import load
+    from inventory.scope import hosts_in_scope, sites_in_scope
+    from jinbao.commands.base import inventory_dir
+
+    inv = load(inventory_dir(ctx)).inventory
+    return sites_in_scope(inv, scope), hosts_in_scope(inv, scope)
+
+
+def _servers(keep: set[str] | None, lab: str | None, opts: Extra) -> list[Result]:
     """The testinfra suites against every server in scope, in parallel (one pytest per host)."""
     import tempfile
 
@@ -157,12 +170,7 @@ def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra
                                   " is missing); give --ansible-inventory or --lab", file=str(inventory))
             vault = opts.vault
         hosts = inventory_servers(inventory, vault, opts.group)
-        if scope:
-            from inventory.load import load
-            from inventory.scope import hosts_in_scope
-            from jinbao.commands.base import inventory_dir
-
-            keep = hosts_in_scope(load(inventory_dir(ctx)).inventory, scope)
+        if keep is not None:  # the hosts in --scope
             hosts = [h for h in hosts if h in keep]
         if not hosts:
             raise JinbaoError(f"no host of group {opts.group!r} in scope in the Ansible inventory {inventory}",
@@ -175,7 +183,7 @@ def _servers(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra
     return [r for h in hosts for r in results_from_junit(cat, h, parse_hostname(h)[1], xml.get(h, ""))]
 
 
-def _dr(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> list[Result]:
+def _dr(ctx: typer.Context, inside: set[str] | None, lab: str | None, opts: Extra) -> list[Result]:
     """Every replication pair in scope: state, lag against the RPO, TLS, WAL archive (dr/status.py)."""
     import tempfile
 
@@ -191,11 +199,7 @@ def _dr(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> 
         inventory = opts.ansible_inventory if opts.ansible_inventory and not lab else ansible_inventory(lab, Path(tmp))
         addr = addresses(inventory, vault)
     pairs = load_pairs(opts.plan, inventory_dir(ctx))
-    if scope:
-        from inventory.load import load
-        from inventory.scope import sites_in_scope
-
-        inside = sites_in_scope(load(inventory_dir(ctx)).inventory, scope)
+    if inside is not None:
         pairs = [p for p in pairs if p.primary_site in inside]
     rows = []
     for a in access_for(pairs, addr, drill_password(vault), lab):
@@ -207,9 +211,12 @@ def _dr(ctx: typer.Context, scope: str | None, lab: str | None, opts: Extra) -> 
 
 def run_groups(ctx: typer.Context, groups: tuple[str, ...], scope: str | None, lab: str | None, as_json: bool,
                junit: Path | None, html: Path | None, running: Path | None, lab_secrets: bool,
-               opts: Extra | None = None) -> None:
+               opts: Extra | None = None, note: str | None = None) -> None:
     opts = opts or Extra()
+    scoped = _scoped(ctx, scope) if {"servers", "dr"} & set(groups) else None  # network/config: in _network
     _check_out(junit, html)
+    if note:
+        err.print(note)
     results: list[Result] = []
     where = f"lab {lab}" if lab else "the network"
     if "network" in groups or "config" in groups:
@@ -220,9 +227,9 @@ def run_groups(ctx: typer.Context, groups: tuple[str, ...], scope: str | None, l
         if "config" in groups:
             results += _configs(net, running, lab_secrets)
     if "servers" in groups:
-        results += _servers(ctx, scope, lab, opts)
+        results += _servers(scoped[1] if scoped else None, lab, opts)
     if "dr" in groups:
-        results += _dr(ctx, scope, lab, opts)
+        results += _dr(ctx, scoped[0] if scoped else None, lab, opts)
     title = f"jinbao compliance report — {'/'.join(groups)} — {where}" + (f" — scope {scope}" if scope else "")
     _report(results, as_json, junit, html, title)
 
@@ -266,9 +273,10 @@ def check_all(ctx: typer.Context, scope: ScopeOpt = None, lab: LabOpt = None, as
               lab_secrets: LabSecretsOpt = False, plan: PlanOpt = None, max_lag_s: MaxLagOpt = ASYNC_RPO_S,
               ansible_inventory: AnsibleInvOpt = None, vault_password_file: VaultOpt = None) -> None:
     """Every check kind: network, config, servers and dr (isolation has its own command: it sends traffic)."""
-    err.print("[yellow]not checked[/]: isolation: its own command, `jinbao check isolation --lab NAME` (traffic)")
     run_groups(ctx, ("network", "config", "servers", "dr"), scope, lab, as_json, junit, html, running, lab_secrets,
-               Extra(ansible_inventory, vault_password_file, plan, max_lag_s))
+               Extra(ansible_inventory, vault_password_file, plan, max_lag_s),
+               note="[yellow]not checked[/]: isolation: its own command, `jinbao check isolation --lab NAME` "
+                    "(traffic)")
 
 
 @app.command("controls")
@@ -294,6 +302,7 @@ def check_controls(as_json: JsonOpt = False) -> None:
 
 @app.command("isolation")
 def isolation_cmd(
+    ctx: typer.Context,
     lab: Annotated[str, typer.Option("--lab", help="Lab name (its recorded slice is probed).")] = "jinbao",
     scope: Annotated[str | None, typer.Option("--scope", help="Site id or region code: probe from and to its "
                                               "zone hosts only.")] = None,
@@ -305,12 +314,13 @@ def isolation_cmd(
     allowed must connect, denied must fail; business <-> office also by ICMP and UDP. Exit 1 on mismatch."""
     from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
     from core.errors import JinbaoError
+    from jinbao.commands.base import inventory_dir
 
     try:
         ports = tuple(int(p) for p in canaries.split(",") if p.strip())
     except ValueError:
         raise JinbaoError(f"not a list of port numbers: {canaries!r}", entry="--canary-ports") from None
-    world, hosts = lab_zone_hosts(lab, scope)
+    world, hosts = lab_zone_hosts(lab, scope, inventory_dir(ctx))
     probes = plan_probes(world, hosts, ports)
     with err.status(f"probing ({len(probes)} probes)…") as status:
         run_probes(hosts, probes, lab_exec(lab), progress=lambda m: status.update(f"probing: {m}"))

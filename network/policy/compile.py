@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inventory.platforms import zone_firewall_platforms
 from network.ifnames import naming
 from network.plan import ZONES_BEHIND_FIREWALL
 from network.policy.model import Flow
@@ -86,7 +87,7 @@ def dst_owner(world: World, f: Flow, src_site: str, dst_site: str) -> str:
 
 UNTRUST = "untrust"  # the firewall zone of its transit port (towards the WAN routers)
 # Aerleon target -> the device platform whose interface names a firewall of that target has
-TARGET_DEVICE = {"nftables": "linux_nftables", "huawei": "huawei_usg", "h3c": "h3c_comware"}
+TARGET_DEVICE = zone_firewall_platforms()
 
 
 def _interfaces(device_platform: str = "linux_nftables") -> dict[str, str]:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from core.errors import JinbaoError
-from inventory.platforms import PLATFORMS, ROUTER_PLATFORMS, network_platform_problem
+from inventory.platforms import (
+    PLATFORMS,
+    ROUTER_PLATFORMS,
+    IfNaming,
+    Platform,
+    network_platform_problem,
+    zone_firewall_platforms,
+)
 from network.ifnames import naming
 from network.render.engine import TEMPLATE_DIR
 from network.render.platforms import PLATFORMS as RENDER
@@ -53,3 +61,39 @@ def test_inventory_load_refuses_a_firewall_jinbao_cannot_render(tmp_path: Path) 
     with pytest.raises(JinbaoError, match=r"FW01: platform 'huawei_usg' cannot be rendered and deployed") as e:
         load(tmp_path)
     assert "\n" not in str(e.value) and "jinbao.yaml" in str(e.value)
+
+
+def test_every_platform_states_every_fact() -> None:
+    """Adding a platform is one entry: the facts the inventory plugins and the policy compiler read are fields
+    of the entry (an entry without network_os/nornir_platform does not even construct)."""
+    with pytest.raises(TypeError, match="network_os"):
+        Platform("x", "router", IfNaming("lo", "eth{n}", "mgmt0"), "!", nornir_platform="x")  # type: ignore[call-arg]
+    for name, p in PLATFORMS.items():
+        assert p.nornir_platform, name
+        # None only for a Linux host (plain SSH): the network devices Ansible drives over network_cli have one
+        assert (p.network_os is None) == (p.nornir_platform == "linux"), name
+        if p.kind == "firewall":
+            assert p.zone_firewall_target, f"{name}: a firewall without an Aerleon target"
+    targets = [p.zone_firewall_target for p in PLATFORMS.values() if p.zone_firewall_target]
+    assert len(targets) == len(set(targets)), "one platform per Aerleon target"
+
+
+def test_the_old_call_sites_read_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from network.policy import compile as policy_compile
+    from plugins import hostvars
+
+    # the values the call sites held before they moved here (behaviour unchanged)
+    assert {n: hostvars.network_os(n) for n in PLATFORMS} == {
+        "huawei_vrp": "community.network.ce", "huawei_usg": "community.network.ce", "cisco_ios": "cisco.ios.ios",
+        "h3c_comware": "community.network.comware", "frr": "frr.frr.frr", "linux_nftables": None, "linux": None,
+        "nftables": None}
+    assert {n: hostvars.nornir_platform(n) for n in PLATFORMS} == {
+        "huawei_vrp": "huawei_vrp", "huawei_usg": "huawei", "cisco_ios": "ios", "h3c_comware": "hp_comware",
+        "frr": "frr", "linux_nftables": "linux", "linux": "linux", "nftables": "linux"}
+    assert policy_compile.TARGET_DEVICE == {"nftables": "linux_nftables", "huawei": "huawei_usg",
+                                            "h3c": "h3c_comware"} == zone_firewall_platforms()
+    # and they follow an entry that changes
+    monkeypatch.setitem(PLATFORMS, "huawei_vrp", replace(PLATFORMS["huawei_vrp"], network_os="v.nos",
+                                                         nornir_platform="v.nornir"))
+    assert hostvars.network_os("huawei_vrp") == "v.nos" and hostvars.nornir_platform("huawei_vrp") == "v.nornir"
+    assert hostvars.nornir_platform("junos") == "junos" and hostvars.network_os("junos") is None
