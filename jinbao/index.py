@@ -73,6 +73,8 @@ def _dr(d: dict[str, Any] | None, failed: str | None) -> tuple[str, str | None, 
     """The switchover's RTO and RPO against their targets, the load it ran under, and the failback."""
     if failed == "dr-drill":
         return (DR_LABEL, "failed", "the drill failed: the verdict above names the step; its report is below", "bad")
+    if failed == "dr-build":
+        return (DR_LABEL, "failed", "the replication build failed: the verdict above says why", "bad")
     if not d:
         return (DR_LABEL, None, "the run stopped before the drill", "")
     rto = "met" if d["rto_met"] else "TARGET MISSED"
@@ -92,7 +94,9 @@ def headline(figures: dict[str, dict[str, Any]], failed: str | None = None,
         ("BGP sessions up", r and r["sessions"], "planned sessions Established"),
         ("Reachability", r and r["reachable"], "ministry to every loopback and business host"),
         ("Isolation probes", i and f"{i['pass']} pass / {i['fail']} fail", "zone to zone, by traffic"),
-        ("Compliance score", c and f"{c['score_pct']} %", (c and f"{c['pass']} of {c['results']} checks pass") or ""),
+        ("Compliance score", c and f"{c['score_pct']} %", (c and f"{c['pass']} of {c['results']} checks pass"
+                                                            + (f"; {c['servers']} servers by testinfra" if "servers"
+                                                               in c else "")) or ""),
         ("Ferry throughput", f and f"{f['throughput_mbit_s']} Mbit/s",
          (f and f"{f['bytes']} bytes in {f['transfer_s']} s, sender start to verified delivery") or ""),
         ("Decision DB rows loaded", str(f["rows_loaded"]) if f and "rows_loaded" in f else None,

@@ -171,8 +171,23 @@ def _wait_streaming(acc: Any, active: str, what: str) -> None:
                           f"{STREAM_TIMEOUT:g} s ({got})")
 
 
+def dr_build(setup: DrSetup, lab_name: str, out_dir: Path, say: Say) -> dict[str, Any]:
+    """`jinbao dr build` for the pair, until its standby streams (the audit then checks it as `check dr`)."""
+    from lab.servers import running_spec, write_inventory
+
+    out = out_dir / DR_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    p = setup.pair
+    with tempfile.TemporaryDirectory(prefix="jinbao-run-dr-") as tmp:
+        inventory = write_inventory(running_spec(lab_name), Path(tmp) / "inventory")
+        say(f"dr build: {p.primary} -> {p.replica} ({p.mode})")
+        _build(setup, inventory, out, say)
+        _wait_streaming(_access(setup, lab_name), "primary", "dr build")
+    return {"pair": f"{p.primary} -> {p.replica}", "mode": p.mode, "state": "streaming"}
+
+
 def dr_drill(setup: DrSetup, lab_name: str, out_dir: Path, say: Say) -> dict[str, Any]:
-    """Build replication for the pair, switch over to the DR centre and fail back; the reports in out/dr/."""
+    """On the pair dr_build built: switch over to the DR centre and fail back; the reports in out/dr/."""
     from lab.servers import running_spec, write_inventory
 
     out = out_dir / DR_DIR
@@ -181,10 +196,8 @@ def dr_drill(setup: DrSetup, lab_name: str, out_dir: Path, say: Say) -> dict[str
     figures: dict[str, Any] = {"pair": f"{p.primary} -> {p.replica}", "mode": p.mode}
     with tempfile.TemporaryDirectory(prefix="jinbao-run-dr-") as tmp:
         inventory = write_inventory(running_spec(lab_name), Path(tmp) / "inventory")
-        say(f"dr build: {p.primary} -> {p.replica} ({p.mode})")
-        _build(setup, inventory, out, say)
         acc = _access(setup, lab_name)
-        _wait_streaming(acc, "primary", "dr build")
+        _wait_streaming(acc, "primary", "dr drill")
         reports: dict[str, DrillReport] = {}
         loads: dict[str, float] = {}
         pages: dict[str, Path] = {}

@@ -50,12 +50,9 @@ def server_lab(inventory_dir: Path, slice_name: str, lab_name: str, mgmt_net: st
             and (sites is None or parse_hostname(n.hostname)[0] in sites)}
     if not keep:
         raise JinbaoError(f"lab slice {slice_name}: no servers at sites {', '.join(sites or ())}")
-    net = ipaddress.ip_network(mgmt_net)
     # bare hosts (sshd and Python): the baseline role configures snmpd, rsyslog, nftables… as on a real server
     nodes = [dataclasses.replace(n, services=("sshd",)) for n in lp.spec.nodes if n.name in keep]
-    used = {ipaddress.ip_interface(n.mgmt_ip).ip for n in lp.spec.nodes}
-    free = next(ip for ip in net.hosts() if ip not in used and str(ip) != lp.spec.mgmt_host_ip)
-    nodes.append(NodeSpec(MGMT_NODE, MGMT_HOSTNAME, "NM", "server", f"{free}/{net.prefixlen}", ("sshd",)))
+    nodes.append(mgmt_standin(lp.spec))
     segments = tuple(
         type(s)(s.name, tuple(m for m in s.members if m.node in keep))
         for s in lp.spec.segments if any(m.node in keep for m in s.members)
@@ -64,6 +61,15 @@ def server_lab(inventory_dir: Path, slice_name: str, lab_name: str, mgmt_net: st
     return LabSpec(name=lab_name, mgmt_net=mgmt_net, mgmt_host_ip=lp.spec.mgmt_host_ip, nodes=tuple(nodes),
                    segments=segments, routes=routes, snmp_user=lp.spec.snmp_user,
                    frr_defaults=lp.spec.frr_defaults).validate()
+
+
+def mgmt_standin(spec: LabSpec) -> NodeSpec:
+    """The management zone's stand-in node (NTP and syslog servers the built servers use), on the first free
+    address of the lab's management network."""
+    net = ipaddress.ip_network(spec.mgmt_net)
+    used = {ipaddress.ip_interface(n.mgmt_ip).ip for n in spec.nodes}
+    free = next(ip for ip in net.hosts() if ip not in used and str(ip) != spec.mgmt_host_ip)
+    return NodeSpec(MGMT_NODE, MGMT_HOSTNAME, "NM", "server", f"{free}/{net.prefixlen}", ("sshd",))
 
 
 def start_mgmt_services(lab_name: str) -> str:

@@ -151,11 +151,9 @@ def _servers(keep: set[str] | None, lab: str | None, opts: Extra) -> list[Result
     """The testinfra suites against every server in scope, in parallel (one pytest per host)."""
     import tempfile
 
-    from checks.catalogue import default_catalogue
-    from checks.servers import inventory_servers, results_from_junit, run_suites
+    from checks.collect import server_results
     from core import playbooks
     from core.errors import JinbaoError
-    from inventory.naming import parse_hostname
 
     with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
         if lab:
@@ -169,44 +167,29 @@ def _servers(keep: set[str] | None, lab: str | None, opts: Extra) -> list[Result
                 raise JinbaoError("no Ansible inventory of the servers (the source-of-truth plugin's configuration"
                                   " is missing); give --ansible-inventory or --lab", file=str(inventory))
             vault = opts.vault
-        hosts = inventory_servers(inventory, vault, opts.group)
-        if keep is not None:  # the hosts in --scope
-            hosts = [h for h in hosts if h in keep]
-        if not hosts:
-            raise JinbaoError(f"no host of group {opts.group!r} in scope in the Ansible inventory {inventory}",
-                              entry="--group")
         t0 = time.perf_counter()
-        with err.status(f"testinfra: {len(hosts)} servers…") as status:
-            xml = run_suites(inventory, hosts, vault, progress=lambda m: status.update(f"testinfra: {m}"))
-        err.print(f"testinfra: {len(hosts)} servers in {time.perf_counter() - t0:.1f} s")
-    cat = default_catalogue()
-    return [r for h in hosts for r in results_from_junit(cat, h, parse_hostname(h)[1], xml.get(h, ""))]
+        with err.status("testinfra: servers…") as status:
+            results = server_results(inventory, vault, opts.group, keep,
+                                     progress=lambda m: status.update(f"testinfra: {m}"))
+        err.print(f"testinfra: {len({r.node for r in results})} servers in {time.perf_counter() - t0:.1f} s")
+    return results
 
 
 def _dr(ctx: typer.Context, inside: set[str] | None, lab: str | None, opts: Extra) -> list[Result]:
     """Every replication pair in scope: state, lag against the RPO, TLS, WAL archive (dr/status.py)."""
     import tempfile
 
-    from checks.catalogue import default_catalogue
-    from checks.dr_rules import dr_results
-    from dr.access import access_for, addresses, drill_password
+    from checks.collect import dr_pair_results
     from dr.sources import ansible_inventory, load_pairs, vault_file
-    from dr.status import current_status, pair_facts
     from jinbao.commands.base import inventory_dir
 
     vault = vault_file(lab, opts.vault)
-    with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
-        inventory = opts.ansible_inventory if opts.ansible_inventory and not lab else ansible_inventory(lab, Path(tmp))
-        addr = addresses(inventory, vault)
     pairs = load_pairs(opts.plan, inventory_dir(ctx))
     if inside is not None:
         pairs = [p for p in pairs if p.primary_site in inside]
-    rows = []
-    for a in access_for(pairs, addr, drill_password(vault), lab):
-        st = current_status(a.pair, a.primary_dsn(), a.replica_dsn())
-        facts = pair_facts(a.pair, a.replica_dsn() if st.active == "replica" else a.primary_dsn())
-        rows.append((st.as_dict(), facts.as_dict()))
-    return dr_results(default_catalogue(), rows, opts.max_lag_s)
+    with tempfile.TemporaryDirectory(prefix="jinbao-check-") as tmp:
+        inventory = opts.ansible_inventory if opts.ansible_inventory and not lab else ansible_inventory(lab, Path(tmp))
+        return dr_pair_results(pairs, inventory, vault, lab, opts.max_lag_s)
 
 
 def run_groups(ctx: typer.Context, groups: tuple[str, ...], scope: str | None, lab: str | None, as_json: bool,

@@ -1,5 +1,5 @@
 """make run's DR step without a lab: which pair it drills, what fails the run and what is only a missed target,
-and the step's order of work (build, streaming, switchover, failback) with the lab's I/O faked."""
+and the steps' order of work (build, streaming; then switchover, failback) with the lab's I/O faked."""
 
 from __future__ import annotations
 
@@ -116,6 +116,9 @@ SETUP = labdr.DrSetup(MIN, {MIN.primary: "100.126.200.5", MIN.replica: "100.126.
 def test_build_switchover_failback_and_the_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = FakeLab({"switchover": _report("switchover", rto=1.25), "failback": _report("failback", rto=0.5)})
     lab.install(monkeypatch)
+    b = labdr.dr_build(SETUP, "jbrun", tmp_path, lambda m: None)
+    assert b == {"pair": "JB-100000-DC-DB01 -> JB-100000-DR-DB01", "mode": "async", "state": "streaming"}
+    assert lab.calls == ["build"]  # the audit runs between the build and the drill (pipeline.py)
     f = labdr.dr_drill(SETUP, "jbrun", tmp_path, lambda m: None)
     assert lab.calls == ["build", "switchover", "failback"]
     assert f["rto_s"] == 1.25 and f["rpo_commits"] == 0 and f["rto_target_s"] == 5.0 and f["rpo_target_commits"] == 0
@@ -143,7 +146,7 @@ def test_lost_commits_fail_the_run_and_no_failback_runs(tmp_path: Path, monkeypa
     with pytest.raises(JinbaoError, match=r"^switchover 100000-DC: 2 acknowledged commits lost .*"
                                           r"\(out/dr/drill-100000-DC-switchover.html\)$"):
         labdr.dr_drill(SETUP, "jbrun", tmp_path, lambda m: None)
-    assert lab.calls == ["build", "switchover"]
+    assert lab.calls == ["switchover"]
     assert (tmp_path / "dr" / "drill-100000-DC-switchover.html").is_file()  # the evidence is kept
 
 
@@ -159,7 +162,10 @@ def test_a_pair_that_does_not_stream_after_the_build_stops_the_step(tmp_path: Pa
     lab = FakeLab({}, streams=False)
     lab.install(monkeypatch)
     with pytest.raises(JinbaoError, match=r"dr build: JB-100000-DC-DB01 -> JB-100000-DR-DB01 not streaming .*\(down"):
-        labdr.dr_drill(SETUP, "jbrun", tmp_path, lambda m: None)
+        labdr.dr_build(SETUP, "jbrun", tmp_path, lambda m: None)
+    assert lab.calls == ["build"]
+    with pytest.raises(JinbaoError, match=r"dr drill: JB-100000-DC-DB01 -> JB-100000-DR-DB01 not streaming .*\(down"):
+        labdr.dr_drill(SETUP, "jbrun", tmp_path, lambda m: None)  # nor is a pair that stopped streaming drilled
     assert lab.calls == ["build"]
 
 

@@ -1,7 +1,8 @@
 """`make run` end to end: `jinbao run` as `make run` calls it (the whole job, the `minimal` slice: every role),
-in lab `jbrun` on management net 100.126.212.0/24: its DR step builds replication for the ministry's production
-database, switches over to the national DR centre with the witness writing and fails back. Then nothing of it is
-left on the host, and the index it wrote opens in headless Chromium with every link resolving.
+in lab `jbrun` on management net 100.126.212.0/24: it builds the servers and replication for the ministry's
+production database, audits everything built (network, configs, every server's testinfra suites, the pair's
+replication), then switches over to the national DR centre with the witness writing and fails back. Then
+nothing of it is left on the host, and the index it wrote opens in headless Chromium with every link resolving.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from checks.catalogue import default_catalogue
+from inventory.naming import parse_hostname
 from lab import names, runtime
 from lab.ferry_link import OneWayLink
 from tests.conftest import ROOT
@@ -25,8 +28,8 @@ from tests.run.chromium import check_index
 
 LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
 LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
-             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "compliance", "servers", "dr-drill",
-             "ferry"]
+             "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "servers", "dr-build", "compliance",
+             "dr-drill", "ferry"]
 REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
            "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
            "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
@@ -90,6 +93,22 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     assert reached == expected > 0
     assert f["isolation"]["fail"] == 0 and f["isolation"]["pass"] > 100
     assert f["compliance"]["score_pct"] == 100.0 and f["compliance"]["results"] > 100
+    # the audit after the builds covers the servers (every applicable testinfra control on every server the
+    # servers step built, their own snmpd by SNMP) and the drilled pair's replication
+    built = set(json.loads((out / "servers.json").read_text())["recap"])
+    report = json.loads((out / "compliance.json").read_text())["results"]
+    cat = default_catalogue()
+    want = {(h, c.id) for h in built for c in cat.of_kind("testinfra") if c.applies_to.matches(parse_hostname(h)[1])}
+    kind = {c.id: c.kind for c in cat.controls}
+    got = {(r["node"], r["control"]) for r in report if kind[r["control"]] == "testinfra"}
+    assert len(built) == f["servers"]["servers"] == f["compliance"]["servers"] and want and got == want
+    assert {r["node"] for r in report if kind[r["control"]] == "snmp"} >= built
+    assert {(r["node"], r["control"]) for r in report if kind[r["control"]] == "dr"} == {
+        ("JB-100000-DC-DB01", c.id) for c in cat.of_kind("dr")}
+    assert all(r["status"] == "pass" for r in report)
+    junit = (out / "compliance.junit.xml").read_text()
+    assert 'name="JB-SRV-SSH-KEYS-ONLY"' in junit and 'name="JB-DR-REPLICA-STREAMING"' in junit
+    assert f["dr-build"]["pair"] == "JB-100000-DC-DB01 -> JB-100000-DR-DB01" and f["dr-build"]["state"] == "streaming"
     assert f["deploy"]["rulesets"] >= 2 and f["vm-provision"]["created"] == f["vm-provision"]["vms"] > 0
     assert f["ferry"]["throughput_mbit_s"] > 1 and f["servers"]["servers"] >= 6
     # the upload in the decision database of the lab's decision server: every row, every region once
