@@ -322,11 +322,12 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say, pairs: Sequence[Pair
     (`pairs`), `check dr`; every result mapped to its MLPS 2.0 level-3 control, in one report. A failing
     control fails the step, named with its node."""
     from checks.catalogue import default_catalogue
-    from checks.collect import dr_pair_results, server_results
+    from checks.collect import server_results
     from checks.report import to_json, to_junit, write_html
     from checks.run import config_results, confirmed_network_results
     from checks.snmp import poll
     from checks.targets import lab_network
+    from jinbao.dr_audit import dr_pair_results
     from lab.servers import running_spec, write_inventory
     from network.render import render_device
     from network.secrets import LabTestSecrets

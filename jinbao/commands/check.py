@@ -179,9 +179,9 @@ def _dr(ctx: typer.Context, inside: set[str] | None, lab: str | None, opts: Extr
     """Every replication pair in scope: state, lag against the RPO, TLS, WAL archive (dr/status.py)."""
     import tempfile
 
-    from checks.collect import dr_pair_results
     from dr.sources import ansible_inventory, load_pairs, vault_file
     from jinbao.commands.base import inventory_dir
+    from jinbao.dr_audit import dr_pair_results
 
     vault = vault_file(lab, opts.vault)
     pairs = load_pairs(opts.plan, inventory_dir(ctx))
