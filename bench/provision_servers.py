@@ -70,6 +70,8 @@ def build(inv: Path, forks: int, pipelining: bool, say: Callable[[str], None], l
           artifacts: Path | None = None) -> BuildResult:
     LOADS.append((label, round(os.getloadavg()[0], 1)))
     say(f"{label}: forks {forks}, pipelining {pipelining}, load {LOADS[-1][1]}")
+    if artifacts is not None:
+        artifacts.mkdir(parents=True, exist_ok=True)  # ansible-runner refuses a private_data_dir that is not there
     r = run_playbook("site", inv, forks=forks, pipelining=pipelining, vault_password_file=LAB_VAULT_PASSWORD,
                      artifacts=artifacts)
     if not r.ok:
