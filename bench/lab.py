@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--slice", default="default")
     args = ap.parse_args()
-    lp = build_lab(ROOT / "inventory", args.slice, LAB, MGMT)
+    lp = build_lab(ROOT / "inventory", args.slice, LAB, MGMT, production_bfd=True)  # the loss window is measured
     res: dict = {"slice": args.slice, "nodes": len(lp.spec.nodes)}
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +33,7 @@ from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from checks.snmp_probe import v2c_public_answers, v3_noauth_answers
 from checks.snmp_rules import Answers, Expectation, Interface
+from core import procpool
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
@@ -202,8 +202,8 @@ def poll(exps: Iterable[Expectation], creds: Credentials, workers: int | None = 
         return asyncio.run(poll_all(exps, creds, progress=progress, **kw))  # type: ignore[arg-type]
     shards = [exps[i::n] for i in range(n)]  # interleaved: lab agents and loopback agents spread evenly
     out: dict[str, Answers] = {}
-    # fork: the children inherit the imported pysnmp (spawn would re-import it, ~1 s each)
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
+    # fork where safe: the children inherit the imported pysnmp (a fresh process re-imports it, ~1 s each)
+    with ProcessPoolExecutor(n, mp_context=procpool.context()) as ex:
         for part in ex.map(_poll_shard, [(sh, creds, kw) for sh in shards]):
             out.update(part)
             for h in part:

@@ -85,6 +85,9 @@ class PairAccess:
     replica_address: str
     password: str
     ca: str
+    # the service address is routed (the drill moves it on a network: a lab with routers, the real one):
+    # clients then use it alone; otherwise the multi-host string stands in for it
+    routed: bool = False
 
     @property
     def replica_port(self) -> int:
@@ -101,17 +104,21 @@ class PairAccess:
         return self._dsn(self.replica_address, str(self.replica_port))
 
     def service_dsn(self) -> str:
-        """Until the service address exists (issue 13 item 5): a libpq multi-host string that picks the
-        end accepting writes, as an application would be configured."""
+        """What an application is given: the service address on port 5432 where it is routed (whichever
+        site announces it leads to the end accepting writes; a redirect on the DR server reaches its standby
+        cluster's own port); otherwise a libpq multi-host string that picks the end accepting writes."""
+        if self.routed and self.pair.service_v4:
+            return self._dsn(self.pair.service_v4.split("/")[0], str(PRIMARY_PORT))
         return self._dsn(f"{self.primary_address},{self.replica_address}", f"{PRIMARY_PORT},{self.replica_port}",
                          "target_session_attrs=read-write")
 
 
-def access_for(pairs: list[Pair], addr: dict[str, str], password: str, lab: str | None = None) -> list[PairAccess]:
+def access_for(pairs: list[Pair], addr: dict[str, str], password: str, lab: str | None = None,
+               routed: bool = False) -> list[PairAccess]:
     out = []
     for p in pairs:
         for h in (p.primary, p.replica):
             if h not in addr:
                 raise JinbaoError(f"{h} is not in the Ansible inventory", entry=p.slot)
-        out.append(PairAccess(p, addr[p.primary], addr[p.replica], password, ca_file(lab)))
+        out.append(PairAccess(p, addr[p.primary], addr[p.replica], password, ca_file(lab), routed))
     return out

@@ -59,7 +59,7 @@ def with_active(p: PlanInput, primary_site: str, active: str) -> PlanInput:
                                                  for x in p.services))
 
 
-def _intents(p: PlanInput, site: str, platform: str | None) -> dict[str, DeviceIntent]:
+def site_intents(p: PlanInput, site: str, platform: str | None) -> dict[str, DeviceIntent]:
     """The site's WAN routers and firewall; `platform`: plan them as the lab runs them (FRR, Linux firewalls)."""
     routers = {d.hostname for d in p.devices(site) if d.role == "WR"}
     out = dict(build_intents(p, routers, platform=platform))
@@ -70,7 +70,7 @@ def _intents(p: PlanInput, site: str, platform: str | None) -> dict[str, DeviceI
 
 
 def _diff(before: PlanInput, after: PlanInput, site: str, platform: str | None) -> tuple[RouteChange, ...]:
-    a, b = _intents(before, site, platform), _intents(after, site, platform)
+    a, b = site_intents(before, site, platform), site_intents(after, site, platform)
     out: list[RouteChange] = []
     for host in sorted(a):
         old, new = set(a[host].static_routes), set(b[host].static_routes)

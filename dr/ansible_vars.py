@@ -5,7 +5,9 @@ plugin (branch vsphere) can later return the same ``jb_dr`` structure as host va
 - ``hba_entries``: a ``hostssl replication`` line for each peer of a pair this host is in (both directions:
   after a switchover the old primary streams from the DR centre);
 - ``synchronous_standby_names``: ``FIRST 1 (<slot>)`` on primaries whose pair is synchronous, else '';
-- ``standby_ports``: the ports of the standby clusters this host (a DR centre) holds, one per primary.
+- ``standby_ports``: the ports of the standby clusters this host (a DR centre) holds, one per primary;
+- ``service_addresses``: the service addresses (docs/dr.md) of the pairs this host is in, either end: its
+  TLS certificate names them, since clients verify the server against the address they dialled.
 A standby cluster's port is derived from its slot name alone, so it never moves when pairs are added.
 """
 
@@ -35,7 +37,8 @@ def dr_vars(pairs: list[Pair], address: dict[str, str], source: str = "plan") ->
     hosts: dict[str, dict[str, Any]] = {}
 
     def host(h: str) -> dict[str, Any]:
-        return hosts.setdefault(h, {"hba_entries": [], "synchronous_standby_names": "", "standby_ports": []})
+        return hosts.setdefault(h, {"hba_entries": [], "synchronous_standby_names": "", "standby_ports": [],
+                                    "service_addresses": []})
 
     seen_ports: dict[tuple[str, int], str] = {}
     out_pairs = []
@@ -54,6 +57,8 @@ def dr_vars(pairs: list[Pair], address: dict[str, str], source: str = "plan") ->
         if p.mode == "sync":
             host(p.primary)["synchronous_standby_names"] = f"FIRST 1 ({p.slot})"
         host(p.replica)["standby_ports"].append(port)
+        for me in (p.primary, p.replica):
+            host(me)["service_addresses"] += [a for a in (p.service_v4, p.service_v6) if a]
         out_pairs.append({**p.as_dict(), "port": port, "primary_address": address[p.primary],
                           "replica_address": address[p.replica]})
     return {"jb_dr_pairs": out_pairs, "jb_dr_hosts": hosts}

@@ -1,8 +1,14 @@
 """A drill on one pair: refuse when replication is not healthy, start the witness, run the drill's playbooks
 through ansible-runner (each task becomes a report step), then compute RTO/RPO and close the report.
 
-The witness writes through the pair's client path (``PairAccess.service_dsn``: a libpq multi-host string
-with ``target_session_attrs=read-write`` until the service address of issue 13 item 5 exists).
+The witness writes through the pair's client path (``PairAccess.service_dsn``): the service address when the
+drill is given a network to move it on (``DrillSettings.network``: a lab with routers, or the real WAN
+routers and firewalls), the libpq multi-host string otherwise. With a network, the address moves with the
+database (dr/announce.py's phases through the deploy path, dr/network.py): withdrawn at the old site just
+before the playbook that promotes, announced at the new site after it; a run that stops before the
+promotion announces it at the old site again. Each phase is a step of the report, so the RTO includes BGP
+convergence. After a promotion the drill records where the database runs (``inventory/dr-active.yaml`` of
+``DrillSettings.record_dir``), so a later render or deploy plans the address there.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -20,8 +26,13 @@ from core.poll import wait_until
 from dr import writer as witness
 from dr.access import PairAccess
 from dr.measure import MeasureError, figures
+from dr.plan import Pair
 from dr.report import DrillReport, Step, default_targets
 from dr.status import PairStatus, current_status
+
+if TYPE_CHECKING:
+    from dr.network import ServiceNetwork
+    from network.plan import PlanInput
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK_DIR = ROOT / "playbooks" / "dr"
@@ -35,6 +46,11 @@ PLAYBOOKS: dict[str, list[tuple[str, dict[str, str]]]] = {
 # What --resume runs when a drill stopped after its promotion (state: the new end accepts writes).
 RESUME = {"switchover": ("repoint.yml", {}), "failover": ("fence.yml", {}),
           "failback": ("repoint.yml", {"dr_from": "replica"})}
+# The playbook of each drill that promotes (index into PLAYBOOKS): the service address is withdrawn right
+# before it (after the pre-checks; a failback's rebuild first, so clients wait for the switchover only) and
+# announced after it.
+PROMOTES = {"switchover": 0, "failover": 0, "failback": 1}
+NETWORK_SETTLE_S = 90.0  # the witness's wait for the new primary when the address moves (BGP convergence)
 Progress = Callable[[str], None]
 
 
@@ -45,6 +61,39 @@ class DrillSettings:
     max_lag_bytes: int = 16 * 1024 * 1024
     warmup_acks: int = 20
     settle_s: float = 20.0
+    network: ServiceNetwork | None = None  # move the service address there; None: it is not moved
+    no_network: str = "the drill was given no network"  # why not, for the report
+    record_dir: Path | None = None  # write dr-active.yaml there after a promotion; None: not recorded
+    no_record: str = "no inventory directory to record it in"  # why not, for the report
+
+
+def move_sites(kind: str, pair: Pair) -> tuple[str, str]:
+    """(from, to): the site running the database before the drill's promotion and after it (pure)."""
+    if kind == "failback":
+        return pair.replica_site, pair.primary_site
+    return pair.primary_site, pair.replica_site
+
+
+def promoted(kind: str, st: PairStatus) -> bool | None:
+    """Did the drill's promotion happen, judged from the pair's state after the run stopped (pure)? None:
+    the state cannot tell (no end answers). Two writable ends: the new one was promoted, the old one not
+    yet fenced (a failover that could not reach it); the address follows the promoted one."""
+    if st.state == "two-primaries":
+        return True
+    if st.active is None:
+        return None
+    return st.active == ("primary" if kind == "failback" else "replica")
+
+
+def announce_after_stop(kind: str, pair: Pair, st: PairStatus) -> str | None:
+    """Where the service address goes when a run stops after its withdrawal (pure): the new site when the
+    promotion happened, the old one when it did not, nowhere (None) when the state cannot tell: announcing
+    it at a site whose database may not accept writes, or at both, is worse than clients waiting."""
+    done = promoted(kind, st)
+    if done is None:
+        return None
+    old, new = move_sites(kind, pair)
+    return new if done else old
 
 
 def refusal(kind: str, st: PairStatus, max_lag_bytes: int) -> str | None:
@@ -125,61 +174,246 @@ def run_playbook(name: str, extra: dict[str, Any], settings: DrillSettings, step
     return r.rc == 0
 
 
+class _Address:
+    """The service address and the state record during one run: what moved, as report steps."""
+
+    def __init__(self, report: DrillReport, pair: Pair, kind: str, settings: DrillSettings,
+                 progress: Progress | None) -> None:
+        self.report, self.pair, self.kind, self.settings, self.progress = report, pair, kind, settings, progress
+        self.net = settings.network
+        self.state: PlanInput | None = self.net.plan if self.net else None
+        self.withdrawn = False
+        self.notes: list[str] = []
+        if self.net is None:
+            self.notes.append(f"not moved ({settings.no_network}); the witness used the multi-host string")
+
+    def record(self, site: str) -> None:
+        """The state record: the database now runs at `site` (its primary's: the entry goes)."""
+        d = self.settings.record_dir
+        if d is None:
+            self.notes.append(f"dr-active.yaml not written ({self.settings.no_record})")
+            return
+        from inventory.drpolicy import record_active
+
+        step = self.report.begin(f"record: {self.pair.primary_site}'s database runs at {site} (dr-active.yaml)")
+        try:
+            path = record_active(d, self.pair.primary_site, site)
+        except OSError as e:
+            self.report.end(step, False, str(e))
+            return
+        self.report.end(step, True, str(path))
+        self.notes.append(f"recorded in {path}" if site != self.pair.primary_site else f"entry removed from {path}")
+
+    def _phase(self, name: str, target: PlanInput, sites: tuple[str, ...], hosts: set[str] | None) -> bool:
+        assert self.net is not None
+        step = self.report.begin(name)
+        try:
+            ok, detail = self.net.push(target, sites, hosts, f"jinbao dr drill {self.kind} {self.pair.primary_site}:"
+                                       f" {name}", self.progress)
+        except Exception as e:  # a phase that cannot run is a failed step, never a crash between phases
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        self.report.end(step, ok, detail)
+        if self.progress:
+            self.progress(f"{name}: {'ok' if ok else 'FAILED'}")
+        return ok
+
+    def withdraw(self) -> bool:
+        """Phase 1 at the old site; on failure it is announced there again (clients keep their database)."""
+        if self.net is None or self.state is None:
+            return True
+        from dr.announce import NOWHERE, with_active
+        from dr.network import active_site
+
+        old, new = move_sites(self.kind, self.pair)
+        if active_site(self.state, self.pair.primary_site) != old:
+            # the record disagrees with the databases (the pre-checks found it running at `old`): they win
+            self.notes.append(f"dr-active.yaml did not say {old}; planned from the databases' state")
+            self.state = with_active(self.state, self.pair.primary_site, old)
+        move = self.net.move(self.state, self.pair.primary_site, new)
+        self.state, self.withdrawn = with_active(self.state, self.pair.primary_site, NOWHERE), True
+        if self._phase(f"service address: withdraw at {old}", self.state, (old,), {c.host for c in move.withdraw}):
+            self.notes.append(f"withdrawn at {old}")
+            return True
+        # whichever of its devices did withdraw; if this fails too, clients may have no route at all
+        self.announce(old, "again")
+        return False
+
+    def recovery(self, site: str, done: bool) -> str:
+        """How an operator announces the address at `site` after the drill could not (what to run)."""
+        if done:  # the record says `site`: a resume finishes the playbooks and deploys both sites as planned
+            return (f"`jinbao dr drill --site {self.pair.primary_site} --mode {self.kind} --resume` (the same "
+                    f"--lab or --real-network) deploys it")
+        # nothing was promoted and the record still says `site`: a deploy of its devices plans the address there
+        return (f"`jinbao deploy --scope {site}` (with `--lab` in a lab) deploys its WAN routers and firewalls "
+                f"with the address announced")
+
+    def outage(self, site: str, done: bool) -> str:
+        """The report's words when announcing at `site` failed after the withdrawal."""
+        return (f"announcing it at {site} failed too: the address may be withdrawn everywhere, its clients "
+                f"without a database (an outage): {self.recovery(site, done)}")
+
+    def announce(self, site: str, why: str = "") -> bool:
+        """Phase 2: the address announced at `site` (after the promotion, or at the old site again)."""
+        if self.net is None or self.state is None or not self.withdrawn:
+            return True
+        from dr.announce import with_active
+
+        after = with_active(self.state, self.pair.primary_site, site)
+        move = self.net.move(self.state, self.pair.primary_site, site)
+        ok = self._phase(f"service address: announce at {site}{' ' + why if why else ''}", after, (site,),
+                         {c.host for c in move.announce})
+        if ok:
+            self.state, self.withdrawn = after, False
+            self.notes.append(f"announced at {site}{' ' + why if why else ''}")
+        else:
+            self.notes.append(f"announcing at {site}{' ' + why if why else ''} FAILED: possibly withdrawn everywhere")
+        return ok
+
+    def settle(self, site: str) -> bool:
+        """After a resume: both sites' devices as planned with the database at `site` (whatever a stopped run
+        left: an address withdrawn everywhere, or still at the old site), unchanged devices untouched."""
+        if self.net is None or self.state is None:
+            return True
+        from dr.announce import with_active
+
+        after = with_active(self.state, self.pair.primary_site, site)
+        ok = self._phase(f"service address: announced at {site} alone (both sites as planned)", after,
+                         (self.pair.primary_site, self.pair.replica_site), None)
+        if ok:
+            self.state = after
+            self.notes.append(f"announced at {site} alone")
+        return ok
+
+    def after_stop(self, acc: PairAccess) -> str:
+        """A playbook failed: record and announce where the database is now; the reason's tail."""
+        st = current_status(self.pair, acc.primary_dsn(), acc.replica_dsn())
+        _, new = move_sites(self.kind, self.pair)
+        done = promoted(self.kind, st)
+        if done:
+            self.record(new)
+        if not self.withdrawn:
+            return ""
+        at = announce_after_stop(self.kind, self.pair, st)
+        if at is None:
+            self.notes.append(f"left withdrawn: neither end answers ({st.state})")
+            return "; the service address is withdrawn everywhere (neither end answers): announce it by hand"
+        if self.announce(at, "" if at == new else "again (nothing was promoted)"):
+            return ""
+        return f"; {self.outage(at, at == new)}"
+
+    def close(self) -> None:
+        where = f" ({self.net.where}; witness from {self.net.client})" if self.net else ""
+        self.report.service_address = "; ".join(self.notes) + where
+
+
 def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
               progress: Progress | None = None, resume: bool = False) -> DrillReport:
     p = acc.pair
     report = DrillReport(p.primary_site, kind, p.mode, p.primary, p.replica, targets=default_targets(kind, p.mode))
+    address = _Address(report, p, kind, settings, progress)
+    try:
+        _run(kind, acc, pair_vars, settings, progress, resume, report, address)
+    finally:
+        address.close()
+    return report
+
+
+def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings, progress: Progress | None,
+         resume: bool, report: DrillReport, address: _Address) -> None:
+    p = acc.pair
     step = report.begin("pre-checks: replication state")
     st = current_status(p, acc.primary_dsn(), acc.replica_dsn())
     detail = json.dumps(st.as_dict())
+    _, new_site = move_sites(kind, p)
     if resume:
         why = resume_refusal(kind, st)
         report.end(step, why is None, detail)
         if why:
             report.close("refused", why)
-            return report
+            return
         name, extra = RESUME[kind]
         ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Steps(report, progress))
+        if ok:
+            address.record(new_site)
+            ok = address.settle(new_site)
         report.close(None if ok else "failed", "resumed" if ok else f"{name} failed")
-        return report
+        return
     why = refusal(kind, st, settings.max_lag_bytes)
     report.end(step, why is None, detail)
     if why:
         report.close("refused", why)
-        return report
+        return
     step = report.begin("witness: first acknowledged writes through the client path")
     dsn = acc.service_dsn()
-    witness.prepare(dsn)
-    w = witness.Writer(dsn)
+    netns = settings.network.witness_netns if settings.network else None
+    try:
+        witness.prepare(dsn, netns)
+    except (psycopg.Error, OSError) as e:
+        report.end(step, False, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        report.close("aborted", f"the witness could not reach the database through the client path: {e}")
+        return
+    w = witness.Writer(dsn, netns=netns)
     w.start()
-    ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
-    report.end(step, ok, f"{len(w.acks)} acknowledged")
-    if not ok:
+    try:  # the witness stops on every way out: an abort, a failed phase or playbook, an exception
+        ok = _drive(kind, acc, pair_vars, settings, progress, report, address, w, step)
+    finally:
         w.stop()
-        report.close("aborted", f"the witness could not write: {w.errors[-1:] or 'no acknowledgement'}")
-        return report
+    if not ok:
+        return
     old = w.acks[0].server
-    steps = _Steps(report, progress)
-    for name, extra in PLAYBOOKS[kind]:
-        if not run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, steps):
-            w.stop()
-            report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
-                                   "primary was promoted, otherwise nothing was switched")
-            return report
-    step = report.begin("witness: writes acknowledged by the new primary")
-    ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and
-               sum(1 for a in w.acks if a.server != old) >= 5, settings.settle_s)
-    w.stop()
-    report.end(step, ok, f"{len(w.acks)} acknowledged, {len(w.errors)} errors")
     new = next((a.server for a in reversed(w.acks) if a.server != old), "")
     try:
-        report.figures = figures(w.acks, old, new, witness.survivors(dsn))
+        report.figures = figures(w.acks, old, new, witness.survivors(dsn, netns))
     except (MeasureError, psycopg.Error) as e:  # the figures are the drill's result: say why there are none
         report.close("failed", f"no figures: {e}")
-        return report
+        return
     missed = [k for k, ok in report.verdicts().items() if not ok]
     t, f = report.targets, report.figures
     report.close(None, "; ".join(
         f"RTO {f.rto_s} s, target < {t.rto_s} s" if k == "rto" else f"RPO {f.rpo_commits} commits, target "
         f"{t.rpo_commits}" for k in missed) if t else "")
-    return report
+
+
+def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
+           progress: Progress | None, report: DrillReport, address: _Address, w: witness.Writer,
+           warmup: Step) -> bool:
+    """The witness's warm-up, the playbooks with the address's phases, the wait for the new primary's
+    acknowledgements (the caller stops the witness). False: the report is closed (aborted or failed)."""
+    old_site, new_site = move_sites(kind, acc.pair)
+    ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
+    report.end(warmup, ok, f"{len(w.acks)} acknowledged")
+    if not ok:
+        report.close("aborted", f"the witness could not write: {w.errors[-1:] or 'no acknowledgement'}")
+        return False
+    old = w.acks[0].server
+    steps = _Steps(report, progress)
+    try:
+        for i, (name, extra) in enumerate(PLAYBOOKS[kind]):
+            if i == PROMOTES[kind] and not address.withdraw():
+                back = (f"it is announced at {old_site} again" if not address.withdrawn
+                        else address.outage(old_site, False))
+                report.close("failed", f"withdrawing the service address failed (see the failed step); nothing "
+                                       f"was switched; {back}")
+                return False
+            if not run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, steps):
+                tail = address.after_stop(acc)
+                report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
+                                       f"primary was promoted, otherwise nothing was switched{tail}")
+                return False
+            if i == PROMOTES[kind]:
+                address.record(new_site)  # first: a deploy planned from here on puts the address there
+                if not address.announce(new_site):
+                    report.close("failed", f"the database was promoted but announcing its service address at "
+                                           f"{new_site} failed (see the failed step): `--resume` deploys it again")
+                    return False
+    except BaseException:
+        if address.withdrawn:  # stopped between the phases: clients must not be left without a database
+            address.after_stop(acc)
+        raise
+    step = report.begin("witness: writes acknowledged by the new primary")
+    settle = max(settings.settle_s, NETWORK_SETTLE_S) if settings.network else settings.settle_s
+    ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and
+                    sum(1 for a in w.acks if a.server != old) >= 5, settle)
+    w.stop()  # before the count: the figures are taken from a stopped witness
+    report.end(step, ok, f"{len(w.acks)} acknowledged, {len(w.errors)} errors")
+    return True

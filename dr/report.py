@@ -50,6 +50,8 @@ class DrillReport:
     targets: Targets | None = None
     outcome: str = "running"  # running | passed | failed | aborted
     reason: str = ""
+    # what the drill did with the pair's service address and the state record (docs/dr.md), in words
+    service_address: str = ""
 
     def begin(self, name: str) -> Step:
         step = Step(name, time.time())

@@ -56,6 +56,35 @@ def load_active(directory: Path) -> tuple[dict[str, str], Path]:
     return dict(parse_model(ActiveDoc, read_yaml(path), path).active), path
 
 
+ACTIVE_HEADER = ("# Where each replicated production database runs now (docs/dr.md), written by `jinbao dr drill`\n"
+                 "# after a promotion; absent entry: at its primary. Read by render, deploy and verify.\n")
+
+
+def active_entries(current: dict[str, str], primary_site: str, now_at: str) -> dict[str, str]:
+    """The record after a drill (pure): the database of `primary_site` now runs at `now_at`; back at its
+    primary site, its entry goes (an absent entry means the primary)."""
+    out = {k: v for k, v in current.items() if k != primary_site}
+    if now_at != primary_site:
+        out[primary_site] = now_at
+    return dict(sorted(out.items()))
+
+
+def record_active(directory: Path, primary_site: str, now_at: str) -> Path:
+    """Write the state record of an inventory directory (atomic: temp file, then rename); with no entry
+    left the file is removed, which means every database at its primary. Returns its path."""
+    import yaml
+
+    from core.fsutil import atomic_write_text
+
+    current, path = load_active(directory)
+    entries = active_entries(current, primary_site, now_at)
+    if not entries:
+        path.unlink(missing_ok=True)
+        return path
+    atomic_write_text(path, ACTIVE_HEADER + yaml.safe_dump({"version": 1, "active": entries}, sort_keys=False))
+    return path
+
+
 def load_dr_config(directory: Path) -> tuple[DrDoc, Path]:
     """The replication policy of an inventory directory; a missing file means the defaults."""
     path = Path(directory) / DR_FILE

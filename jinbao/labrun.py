@@ -309,7 +309,7 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
     configuration rules, mapped to MLPS 2.0 level-3 controls."""
     from checks.catalogue import default_catalogue
     from checks.report import to_json, to_junit, write_html
-    from checks.run import config_results, network_results
+    from checks.run import config_results, confirmed_network_results
     from checks.snmp import poll
     from checks.targets import lab_network
     from network.render import render_device
@@ -318,8 +318,7 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
     net = lab_network(run.name, None)
     cat = default_catalogue()
     say(f"compliance: polling {len(net.expectations)} SNMP agents")
-    answers = poll(net.expectations, net.credentials)
-    results = network_results(cat, net.expectations, answers)
+    results = confirmed_network_results(cat, net.expectations, lambda exps: poll(exps, net.credentials))
     secrets = LabTestSecrets()
     configs = {h: (i.role, i.platform, render_device(i, secrets)) for h, i in sorted(net.intents.items())}
     results += config_results(cat, configs)

@@ -18,9 +18,21 @@ from network.targets import Access
 LAB_META = "jinbao-slice.json"
 
 
-def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str) -> None:
+def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str,
+               production_bfd: bool = False) -> None:
     atomic_write_text(names.lab_dir(lab_name) / LAB_META, json.dumps(
-        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net}) + "\n")
+        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net,
+         "bfd": "production" if production_bfd else "lab"}) + "\n")
+
+
+def recorded_production_bfd(lab_name: str) -> bool:
+    """Whether a lab that is up was brought up with the production BFD timers: `lab up` again without saying
+    keeps them (its routers were deployed with them)."""
+    meta = names.lab_dir(lab_name) / LAB_META
+    try:
+        return meta.exists() and read_lab_meta(meta).get("bfd") == "production"
+    except JinbaoError:
+        return False  # unreadable: `lab up` rewrites it
 
 
 def read_lab_meta(meta: Path) -> dict[str, str]:
@@ -32,7 +44,7 @@ def read_lab_meta(meta: Path) -> dict[str, str]:
         raise JinbaoError(f"unreadable lab metadata ({e}); {again}", file=str(meta)) from None
     if not isinstance(info, dict):
         raise JinbaoError(f"lab metadata must be a JSON object; {again}", file=str(meta))
-    for key in ("slice", "inventory", "mgmt_net"):
+    for key in ("slice", "inventory", "mgmt_net", "bfd"):
         if key in info and not isinstance(info[key], str):
             raise JinbaoError(f"must be a string, not {info[key]!r}; {again}", file=str(meta), entry=key)
     for key in ("slice", "inventory"):
@@ -41,6 +53,9 @@ def read_lab_meta(meta: Path) -> dict[str, str]:
     if info["slice"] not in SLICES:
         raise JinbaoError(f"unknown slice {info['slice']!r} (one of {', '.join(SLICES)}); {again}", file=str(meta),
                           entry="slice")
+    if info.get("bfd", "lab") not in ("lab", "production"):
+        raise JinbaoError(f"unknown BFD timers {info['bfd']!r} (lab or production); {again}", file=str(meta),
+                          entry="bfd")
     if "mgmt_net" in info:
         try:
             parse_mgmt_net(info["mgmt_net"])
@@ -55,11 +70,17 @@ def lab_plan(lab_name: str) -> tuple[LabPlan, dict[str, str]]:
     if not meta.exists():
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up --name {lab_name}` first")
     info = read_lab_meta(meta)
-    return build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET)), info
+    return build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET),
+                     info.get("bfd") == "production"), info
 
 
 def lab_fleet(lab_name: str, scope: str | None) -> Fleet:
-    lp, info = lab_plan(lab_name)
+    return fleet_of(*lab_plan(lab_name), scope)
+
+
+def fleet_of(lp: LabPlan, info: dict[str, str], scope: str | None) -> Fleet:
+    """The fleet of a lab plan already built (`lab_plan`): for a caller that needs the plan too."""
+    lab_name = lp.name
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),

@@ -80,9 +80,11 @@ def parse_mgmt_net(mgmt_net: str, nodes: int = 0) -> ipaddress.IPv4Network:
 
 
 def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME,
-              mgmt_net: str = MGMT_NET) -> LabPlan:
+              mgmt_net: str = MGMT_NET, production_bfd: bool = False) -> LabPlan:
     """The lab plan of a slice. Bad input (unknown slice, a management network that is not one or is too
-    small, an inventory without the slice's sites) is a one-line JinbaoError, raised before any lab work."""
+    small, an inventory without the slice's sites) is a one-line JinbaoError, raised before any lab work.
+    The routers run BFD at the routing plan's `bfd.lab_interval_ms` when it is set (CPU on the control
+    host), unless `production_bfd` (the benchmarks that measure failure detection)."""
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: unknown slice (one of {', '.join(SLICES)})")
     try:
@@ -97,7 +99,11 @@ def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = 
                           file=full.inv.source or str(Path(inventory_dir)), entry=f"slice {slice_name}")
     # service addresses of the pairs with both ends in the slice (docs/dr.md): the others have nowhere to go
     services = tuple(sv for sv in full.services if {sv.primary_site, sv.replica_site} <= sites)
-    plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=full.routing, mgmt_pools=full.mgmt_pools,
+    routing, lab_ms = full.routing, full.routing.bfd.lab_interval_ms
+    if lab_ms is not None and not production_bfd:
+        routing = routing.model_copy(update={"bfd": routing.bfd.model_copy(
+            update={"min_rx_ms": lab_ms, "min_tx_ms": lab_ms})})
+    plan = PlanInput(inv=full.inv.restrict(sites), addr=full.addr, routing=routing, mgmt_pools=full.mgmt_pools,
                      ports=full.ports, services=services)
     inv = plan.inv
     intents = build_intents(plan, platform="frr")

@@ -77,6 +77,9 @@ class BfdDoc(_Doc):
     min_rx_ms: int = Field(ge=10, le=60000)
     min_tx_ms: int = Field(ge=10, le=60000)
     multiplier: int = Field(ge=2, le=255)
+    # the lab's routers only (lab/slice.py): FRR's bfdd costs CPU per packet, and a lab of 34 FRR routers at
+    # 100 ms used a whole core of the control host; None: the lab runs the production timers
+    lab_interval_ms: int | None = Field(None, ge=10, le=60000)
 
 
 class MgmtDoc(_Doc):

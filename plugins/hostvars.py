@@ -22,13 +22,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
 from inventory.model import Device
 from inventory.scope import sites_in_scope
 from network.plan import PlanInput, management_servers
+
+if TYPE_CHECKING:
+    from network.policy.model import Policy
 
 # role -> (address pool, zone). Management servers live on the out-of-band management network.
 ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
@@ -82,23 +85,77 @@ class ViewContext:
     db_sources: dict[str, tuple[str, ...]]  # zone -> zones whose LANs may reach its database (itself first)
     known: set[str]  # hostnames a partner may be (the inventory's, or the lab's)
     devs_of: dict[str, list[Device]] = field(default_factory=dict)
+    # zone -> {to_site: zones}: clients reaching the database of that zone by its DR service address
+    svc_sources: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.devs_of = self.devs_of or self.plan.inv.devices_of()
 
 
-def db_client_zones(directory: Path) -> dict[str, tuple[str, ...]]:
-    """Zone -> the zones whose clients reach its database: itself, and the sources of the zone policy's
-    same-site PostgreSQL flows into it (production -> exchange). No policy file: the zone itself only."""
-    out = {z: (z,) for z in DATABASE_ZONES}
+def _zone_policy(directory: Path) -> Policy | None:
+    """The inventory directory's zone policy (policy.yaml), loaded once per view; None without the file."""
     if not (Path(directory) / "policy.yaml").exists():
-        return out
+        return None
     from network.policy.model import load_policy
 
-    for f in load_policy(Path(directory)).allowed():
+    return load_policy(Path(directory))
+
+
+def db_client_zones(pol: Policy | None) -> dict[str, tuple[str, ...]]:
+    """Zone -> the zones whose clients reach its database: itself, and the sources of the zone policy's
+    same-site PostgreSQL flows into it (production -> exchange). No policy: the zone itself only."""
+    out = {z: (z,) for z in DATABASE_ZONES}
+    for f in pol.allowed() if pol else ():
         if f.dst in out and f.to_site == "same" and "postgresql" in f.services and f.src not in out[f.dst]:
             out[f.dst] = (*out[f.dst], f.src)
     return out
+
+
+def db_service_zones(pol: Policy | None) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Zone -> {"same" | "replica": source zones}: the zone policy's PostgreSQL flows into a zone of service
+    addresses that sits behind that zone's port (`database-service` behind `production`, docs/dr.md): its own
+    site's clients, and the clients of the sites whose replica a DR centre holds. No policy: none."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for f in pol.allowed() if pol else ():
+        port = pol.zones[f.dst].port
+        if port in DATABASE_ZONES and "postgresql" in f.services and f.to_site in ("same", "replica"):
+            got = out.setdefault(port, {}).setdefault(f.to_site, ())
+            if f.src not in got:
+                out[port][f.to_site] = (*got, f.src)
+    return out
+
+
+def _zone_nets(plan: PlanInput, site: str, zones: tuple[str, ...], pool: str) -> list[str]:
+    """The active IPv4 and IPv6 blocks of these zones at a site, from the IP record."""
+    nets: list[str] = []
+    for src in zones:
+        src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
+        for af in (4, 6):
+            rec = plan.addr.reg.get(f"{src_pool}/{af}/{site}/{src}")
+            if rec is not None and rec.status == "active":
+                nets.append(rec.prefix)
+    return nets
+
+
+def _service_client_nets(ctx: ViewContext, d: Device, zone: str, pool: str) -> list[str]:
+    """The clients of a site's own replicated database by its service address (docs/dr.md), on the site's first
+    DB server: its own site's."""
+    svc = ctx.svc_sources.get(zone, {})
+    if not svc or d.role != DB_ROLE or first_db(ctx.devs_of.get(d.site, [])) != d:
+        return []
+    return _zone_nets(ctx.plan, d.site, svc.get("same", ()), pool) if ctx.plan.inv.site(d.site).kind == "dc" else []
+
+
+def _pair_client_nets(ctx: ViewContext, d: Device, zone: str, pool: str) -> dict[str, list[str]]:
+    """On a DR centre's first DB server: primary site -> the clients of that site's database by its service
+    address (the address moves here with the database). Per pair: they may reach that pair's standby alone,
+    never this server's other clusters (the roles keep them out of the shared client lists)."""
+    svc = ctx.svc_sources.get(zone, {}).get("replica", ())
+    inv = ctx.plan.inv
+    if not svc or d.role != DB_ROLE or first_db(ctx.devs_of.get(d.site, [])) != d:
+        return {}
+    return {s.id: _zone_nets(ctx.plan, s.id, svc, pool) for s in inv.sites
+            if s.kind == "dc" and first_db(ctx.devs_of.get(s.id, [])) and replica_site(inv, ctx.dr, s) == d.site}
 
 
 def dr_partner(ctx: ViewContext, d: Device) -> tuple[str | None, str | None]:
@@ -205,14 +262,10 @@ def _baseline_inputs(ctx: ViewContext, d: Device, v: dict[str, Any], zone: str, 
         "jinbao_snmp_user": plan.routing.management.snmp_user,
     }
     if zone in DATABASE_ZONES:
-        nets: list[str] = []
-        for src in ctx.db_sources.get(zone, (zone,)):
-            src_pool = next((p for p, z in ZONE_OF_ROLE.values() if z == src), pool)
-            for af in (4, 6):
-                rec = plan.addr.reg.get(f"{src_pool}/{af}/{d.site}/{src}")
-                if rec is not None and rec.status == "active":
-                    nets.append(rec.prefix)
+        nets = _zone_nets(plan, d.site, ctx.db_sources.get(zone, (zone,)), pool)
+        nets += [n for n in _service_client_nets(ctx, d, zone, pool) if n not in nets]
         out["jinbao_db_client_nets"] = nets
+        out["jinbao_db_pair_client_nets"] = _pair_client_nets(ctx, d, zone, pool)
     return out
 
 
@@ -231,8 +284,10 @@ def _groups_of(v: dict[str, Any]) -> list[str]:
 
 def context(plan: PlanInput, directory: Path | str, known: set[str] | None = None) -> ViewContext:
     """The view's inputs: the plan, and the DR and zone policies of the inventory directory."""
-    return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(Path(directory)),
-                       known if known is not None else {d.hostname for d in plan.inv.devices})
+    pol = _zone_policy(Path(directory))
+    return ViewContext(plan, load_dr_config(Path(directory))[0], db_client_zones(pol),
+                       known if known is not None else {d.hostname for d in plan.inv.devices},
+                       svc_sources=db_service_zones(pol))
 
 
 def build_view(plan: PlanInput, scope: str | None = None, where: str = "",

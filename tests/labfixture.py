@@ -14,12 +14,14 @@ from tests.lablock import lab_lock
 
 
 @contextmanager
-def deployed_lab(lab: str, mgmt_net: str, slice_name: str, *deploy_args: str) -> Iterator[LabPlan]:
+def deployed_lab(lab: str, mgmt_net: str, slice_name: str, *deploy_args: str,
+                 production_bfd: bool = False) -> Iterator[LabPlan]:
     with lab_lock():
         runtime.down(lab)  # whatever an aborted run left
         before = snapshot()
-        lp = build_lab(INVENTORY, slice_name, lab, mgmt_net)
-        r = jinbao("lab", "up", "--name", lab, "--mgmt-net", mgmt_net, "--slice", slice_name, "--json")
+        lp = build_lab(INVENTORY, slice_name, lab, mgmt_net, production_bfd)
+        r = jinbao("lab", "up", "--name", lab, "--mgmt-net", mgmt_net, "--slice", slice_name, "--json",
+                   *(["--production-bfd"] if production_bfd else []))
         assert r.returncode == 0, r.stderr
         try:
             r = jinbao("deploy", "--lab", lab, "--confirm", "90", *deploy_args, "--json")

@@ -242,7 +242,8 @@ def test_lab_slice_site_missing_from_inventory(net_inv_dir: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"slice": "default"}', '{"slice": 3, "inventory": "x"}',
                                      '{"slice": "huge", "inventory": "x"}',
-                                     '{"slice": "default", "inventory": "x", "mgmt_net": "bogus"}', b"\xff\xfe"])
+                                     '{"slice": "default", "inventory": "x", "mgmt_net": "bogus"}',
+                                     '{"slice": "default", "inventory": "x", "bfd": "fast"}', b"\xff\xfe"])
 def test_corrupt_lab_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | bytes) -> None:
     from lab import names
     from lab.fleet import LAB_META, lab_fleet
@@ -322,3 +323,19 @@ def test_asn_base_upper_bound_fits_private_range() -> None:
         NetworkDoc.model_validate({**base, "asn_base": top + 1})
     with pytest.raises(ValidationError, match="asn_base"):
         NetworkDoc.model_validate({**base, "asn_base": 4294967295 - 999999})
+
+
+def test_lab_up_again_keeps_the_recorded_bfd_timers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lab up` without --production-bfd/--lab-bfd on a lab that is up keeps what it was deployed with."""
+    from lab import names
+    from lab.fleet import LAB_META, record_lab, recorded_production_bfd
+
+    monkeypatch.setattr(names, "lab_dir", lambda lab: tmp_path / lab)
+    assert recorded_production_bfd("jbtest") is False  # never brought up: the lab's timers
+    (tmp_path / "jbtest").mkdir()
+    record_lab("jbtest", "minimal", INVENTORY, "100.126.250.0/24", production_bfd=True)
+    assert recorded_production_bfd("jbtest") is True
+    record_lab("jbtest", "minimal", INVENTORY, "100.126.250.0/24")
+    assert recorded_production_bfd("jbtest") is False
+    (tmp_path / "jbtest" / LAB_META).write_text("{not json")
+    assert recorded_production_bfd("jbtest") is False

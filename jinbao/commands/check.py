@@ -62,17 +62,20 @@ def _network(ctx: typer.Context, scope: str | None, lab: str | None, lab_secrets
 
 def _poll(net: Network) -> list[Result]:
     from checks.catalogue import default_catalogue
-    from checks.run import network_results
-    from checks.snmp import poll
+    from checks.run import confirmed_network_results
+    from checks.snmp import Answers, poll
 
-    done: list[str] = []
-    t0 = time.perf_counter()
-    with err.status(f"SNMP: polling {len(net.expectations)} agents in {net.where}…") as status:
-        answers = poll(net.expectations, net.credentials,
-                       progress=lambda h: (done.append(h), status.update(f"SNMP: {len(done)}/{len(net.expectations)}"
-                                                                        f" agents answered or timed out")))
-    err.print(f"SNMP: {len(answers)} agents in {time.perf_counter() - t0:.2f} s")
-    return network_results(default_catalogue(), net.expectations, answers)
+    def poll_some(exps: list) -> dict[str, Answers]:  # a second pass re-polls the nodes that did not pass
+        done: list[str] = []
+        t0 = time.perf_counter()
+        with err.status(f"SNMP: polling {len(exps)} agents in {net.where}…") as status:
+            answers = poll(exps, net.credentials,
+                           progress=lambda h: (done.append(h), status.update(f"SNMP: {len(done)}/{len(exps)}"
+                                                                            f" agents answered or timed out")))
+        err.print(f"SNMP: {len(answers)} agents in {time.perf_counter() - t0:.2f} s")
+        return answers
+
+    return confirmed_network_results(default_catalogue(), net.expectations, poll_some)
 
 
 def _configs(net: Network, running: Path | None, lab_secrets: bool) -> list[Result]:

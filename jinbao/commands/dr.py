@@ -6,13 +6,17 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from core.errors import JinbaoError
+
+if TYPE_CHECKING:  # imported lazily below: `jinbao --help` stays fast
+    from dr.network import ServiceNetwork
+    from dr.plan import Pair
 
 app = typer.Typer(no_args_is_help=True, help="Disaster recovery: replication plan, build, status, drills.")
 out = Console()
@@ -147,11 +151,19 @@ def drill_cmd(
     max_lag_bytes: Annotated[int, typer.Option("--max-lag-bytes", min=0,
                                                help="Refuse to start beyond this lag.")] = 16 * 1024 * 1024,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a drill that stopped after its promotion.")] = False,
+    real_network: Annotated[bool, typer.Option(
+        "--real-network", help="Move the service address on the real WAN routers and firewalls of the pair's two "
+                               "sites (JINBAO_SSH_USER and a key or password; secrets from the vault).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a drill through ansible-runner with the witness writing; write the report. Exit 1 unless passed.
 
-    Examples: `jinbao dr drill --site 140100-DC --mode switchover`, `… --mode failover --json --out /srv/drills`.
+    With a network (`--lab` of a lab with routers, or `--real-network`) the service address moves with the
+    database and the witness writes through it; after a promotion `dr-active.yaml` of the inventory directory
+    records where the database runs (a lab drill only into one given with `jinbao --inventory DIR`).
+
+    Examples: `jinbao dr drill --site 140100-DC --mode switchover --real-network`,
+    `… --mode failover --json --out /srv/drills`.
     """
     from dr import report as rep
     from dr.access import access_for, drill_password
@@ -160,13 +172,23 @@ def drill_cmd(
 
     if mode not in KINDS:
         raise JinbaoError(f"--mode {mode!r}: one of {', '.join(KINDS)}")
+    if real_network and lab:
+        raise JinbaoError("--real-network and --lab: a drill acts on one network (the lab's routers, with --lab)")
+    given = ctx.find_root().params.get("inventory")
+    directory = _inventory_dir(ctx)
     with tempfile.TemporaryDirectory(prefix="jinbao-dr-") as tmp:
         pairs, inventory, addr, variables = _context(ctx, lab, plan, vault_password_file, Path(tmp))
         pair = pair_of_site(pairs, site)
+        network, no_network = _network(lab, real_network, directory, pair)
         vault = vault_file(lab, vault_password_file)
-        acc = access_for([pair], addr, drill_password(vault), lab)[0]
+        acc = access_for([pair], addr, drill_password(vault), lab, routed=network is not None)[0]
         pair_vars = next(v for v in variables["jb_dr_pairs"] if v["slot"] == pair.slot)
-        settings = DrillSettings(inventory, vault, max_lag_bytes=max_lag_bytes)
+        # a lab drill must not change the real network's record unless told where to write
+        record = directory if not lab or given else None
+        settings = DrillSettings(inventory, vault, max_lag_bytes=max_lag_bytes, network=network,
+                                 no_network=no_network, record_dir=record,
+                                 no_record="a lab drill writes it only into an inventory given with "
+                                           "`jinbao --inventory DIR`")
         report = run_drill(mode, acc, pair_vars, settings, progress=_say(as_json), resume=resume)
     j, h = rep.write(report, out_dir)
     if as_json:
@@ -178,3 +200,17 @@ def drill_cmd(
               f"{figs}\n{j}\n{h}")
     if report.outcome != "passed":
         raise typer.Exit(1)
+
+
+def _network(lab: str | None, real: bool, directory: Path, pair: Pair) -> tuple[ServiceNetwork | None, str]:
+    """Where the drill moves the service address (None, and why not, when nowhere)."""
+    if real:
+        from dr.network import real_network
+
+        return real_network(directory, pair.primary_site, pair.replica_site), ""
+    if lab:
+        from dr.network import lab_network
+
+        net = lab_network(lab, directory, pair.primary_site)
+        return net, "" if net else f"lab {lab} has no routers"
+    return None, "no network given (--lab of a lab with routers, or --real-network)"

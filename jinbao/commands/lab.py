@@ -21,19 +21,25 @@ def lab_up(
     slice_name: Annotated[str, typer.Option("--slice", help="default | minimal")] = "default",
     name: LabNameOpt = "jinbao",
     mgmt_net: Annotated[str, typer.Option("--mgmt-net", help="The lab's out-of-band network.")] = "100.127.0.0/24",
+    production_bfd: Annotated[bool | None, typer.Option(
+        "--production-bfd/--lab-bfd",
+        help="BFD at the routing plan's timers or at bfd.lab_interval_ms (docs/lab.md); default: as recorded for "
+             "a lab that is up, else the lab's.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the lab slice from the inventory: containers, links, LANs, management network. Idempotent."""
     from lab import runtime
-    from lab.fleet import record_lab
+    from lab.fleet import record_lab, recorded_production_bfd
     from lab.slice import SLICES, build_lab
 
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: one of {', '.join(SLICES)}")
-    lp = build_lab(inventory_dir(ctx), slice_name, name, mgmt_net)
+    if production_bfd is None:  # an idempotent `up` again must not change what the routers were deployed with
+        production_bfd = recorded_production_bfd(name)
+    lp = build_lab(inventory_dir(ctx), slice_name, name, mgmt_net, production_bfd)
     with err.status(f"lab {name}: starting {len(lp.spec.nodes)} nodes…") as status:
         info = runtime.up(lp.spec, progress=lambda m: status.update(m))
-    record_lab(name, slice_name, inventory_dir(ctx), mgmt_net)
+    record_lab(name, slice_name, inventory_dir(ctx), mgmt_net, production_bfd)
     result = {"lab": name, "slice": slice_name, "nodes": len(lp.spec.nodes), "changed": info["changed"],
               "seconds": round(info["seconds"], 2)}
     if as_json:

@@ -4,7 +4,6 @@ nothing); verify sites (render, parse back, analyse), the nation in parallel on 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -13,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import procpool
 from core.errors import JinbaoError
 from core.findings import Finding
 from network.policy.analyze import JSON, allowed_boxes, analyze, finding_at
@@ -129,8 +129,13 @@ def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str
     return SiteReport(site, lines, findings)
 
 
-_W: World | None = None  # the world and naming definitions, inherited by forked workers
+_W: World | None = None  # the world and naming definitions of this worker (set by _init_worker)
 _D = None
+
+
+def _init_worker(world: World, defs: object) -> None:
+    global _W, _D
+    _W, _D = world, defs
 
 
 def _verify_one(args: tuple[str, tuple[str, ...]]) -> tuple[SiteReport, float, float]:
@@ -169,11 +174,10 @@ class NationReport:
 
 def verify_sites(world: World, sites: list[str], targets: tuple[str, ...] = PLATFORMS,
                  progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> NationReport:
-    """Compile and analyse every site; sites are independent, so they spread over the cores (fork)."""
-    global _W, _D
+    """Compile and analyse every site; sites are independent, so they spread over the cores (core/procpool)."""
     from network.policy.generate import definitions, generators
 
-    _W, _D = world, definitions(world)
+    defs = definitions(world)
     generators()  # plugin discovery once, before forking
     workers = workers or min(os.cpu_count() or 1, 8)
     jobs = [(s, targets) for s in sites]
@@ -190,9 +194,10 @@ def verify_sites(world: World, sites: list[str], targets: tuple[str, ...] = PLAT
                 progress(i, len(jobs))
 
     if workers > 1 and len(jobs) > 8:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with procpool.context().Pool(workers, _init_worker, (world, defs)) as pool:
             collect(pool.imap(_verify_one, jobs, chunksize=4))
     else:
         workers = 1
+        _init_worker(world, defs)
         collect(map(_verify_one, jobs))
     return NationReport(reports, comp, anal, time.perf_counter() - t0, workers)

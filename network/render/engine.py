@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from core import procpool
 from network.intent_model import DeviceIntent
 from network.render.credentials import CiscoHashType
 from network.render.errors import RenderError
@@ -102,10 +102,16 @@ def render_device(
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-# Set in the parent just before forking workers, read by them: forked children share it copy-on-write,
-# so thousands of intents are never pickled. Only (start, stop) ranges and the results cross processes.
+# The batch a worker renders from, set by _set_batch: forked children share it copy-on-write, so thousands of
+# intents are never pickled (core/procpool: fork whenever it is safe). Only (start, stop) ranges and the
+# results cross processes.
 _BATCH: tuple[list[DeviceIntent], SecretSource, CiscoHashType, bool] | None = None
 PARALLEL_MIN = 256  # below this, forking costs more than it saves
+
+
+def _set_batch(batch: tuple[list[DeviceIntent], SecretSource, CiscoHashType, bool] | None) -> None:
+    global _BATCH
+    _BATCH = batch
 
 
 def _render_range(bounds: tuple[int, int]) -> list[str | RenderError]:
@@ -129,27 +135,24 @@ def _render_range(bounds: tuple[int, int]) -> list[str | RenderError]:
 
 def _render_all(intents: list[DeviceIntent], secrets: SecretSource, cisco_hash: CiscoHashType,
                 workers: int | None, check: bool) -> list[str | RenderError]:
-    global _BATCH
     n = len(intents)
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if n >= PARALLEL_MIN else 1
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        _BATCH = (intents, secrets, cisco_hash, check)
+    batch = (intents, secrets, cisco_hash, check)
+    if workers <= 1:
+        _set_batch(batch)
         try:
             return _render_range((0, n))
         finally:
-            _BATCH = None
-    # Compile every template once in the parent so each child inherits them instead of compiling again.
+            _set_batch(None)
+    # Compile every template once in the parent so each forked child inherits them instead of compiling again.
     for spec in {_spec(i).name: _spec(i) for i in intents if getattr(i, "platform", None) in PLATFORMS}.values():
         _template(str(TEMPLATE_DIR), spec.template)
     step = max(1, -(-n // (workers * 4)))  # a few chunks per worker evens out big and small devices
     ranges = [(a, min(a + step, n)) for a in range(0, n, step)]
-    _BATCH = (intents, secrets, cisco_hash, check)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [r for chunk in pool.map(_render_range, ranges) for r in chunk]
-    finally:
-        _BATCH = None
+    with ProcessPoolExecutor(workers, mp_context=procpool.context(), initializer=_set_batch,
+                             initargs=(batch,)) as pool:
+        return [r for chunk in pool.map(_render_range, ranges) for r in chunk]
 
 
 @dataclass(frozen=True, slots=True)

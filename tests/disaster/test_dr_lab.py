@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -176,25 +177,48 @@ def test_failback_after_a_switchover_returns_production(lab: dict[str, Path]) ->
 
 
 def test_lost_dr_line_during_a_switchover_aborts_cleanly(lab: dict[str, Path]) -> None:
-    """The standby stops receiving (its stream is cut at the DR centre); new connections still work, so the
-    pre-checks pass and the switchover reaches `stop writes`, then must roll back: production writable again."""
-    primary_ip = json.loads(lab["async"].read_text())["pairs"][0]  # names only; the address comes from status
-    assert primary_ip["primary"] == "JB-100000-DC-DB01"
+    """The DR line is lost during a switchover: the old primary cannot hand its last WAL to the standby, so the
+    switchover must roll back: production writable again, the standby never promoted. Two cuts, each of which
+    alone would be a race on a loaded machine: before the drill, the stream's own connection (the standby stops
+    receiving while new connections, the pre-checks' `pg_isready`, still work; but after wal_receiver_timeout
+    the standby reconnects on a new one); and when the drill reports the `Stop writes` task, everything the
+    primary's PostgreSQL sends to the DR centre (a task is reported as it starts: the shutdown could win)."""
     addr = sh(REPLICA, f"grep -o 'host=[0-9.]*' /etc/postgresql/15/{SLOT}/conf.d/60-jinbao-standby.conf"
                        " | head -1 | cut -d= -f2")
     lport = sh(REPLICA, f"ss -Htn state established dst {addr} dport = :5432 | awk '{{print $3}}' | "
                         "awk -F: '{print $NF}' | head -1")
-    assert lport.isdigit(), lport
+    assert addr.count(".") == 3 and lport.isdigit(), (addr, lport)
     sh(REPLICA, "nft add table inet jbdrtest && nft add chain inet jbdrtest in "
                 "'{ type filter hook input priority -10; }' && "
                 f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 tcp dport {lport} drop")
+    cut_all = f"nft add rule inet jbdrtest in ip saddr {addr} tcp sport 5432 drop"
+    cmd = [sys.executable, "-m", "jinbao.cli", "dr", "drill", "--lab", drlab.LAB, "--plan", str(lab["async"]),
+           "--site", SITE, "--mode", "switchover", "--out", str(lab["work"])]  # no --json: progress on stderr
+    seen: list[str] = []
+    (lab["work"] / f"drill-{SITE}-switchover.json").unlink(missing_ok=True)  # an earlier drill's report
+    p = subprocess.Popen(cmd, cwd=drlab.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # its own group: the drill and its ansible-playbook
     try:
-        rc, rep = drill(lab["async"], "switchover", lab["work"])
-        assert rc == 1 and rep["outcome"] == "failed", rep
+        assert p.stderr is not None and p.stdout is not None
+        for line in p.stderr:  # ends when the drill exits; the test's own timeout bounds a hang
+            seen.append(line)
+            if line.startswith("task: Stop writes") and sum(x.startswith("task: Stop writes") for x in seen) == 1:
+                sh(REPLICA, cut_all)
+        rc = p.wait(timeout=60)
+        out = p.stdout.read()
+        assert any(x.startswith("task: Stop writes") for x in seen), "".join(seen)[-3000:]
+        rep = json.loads((lab["work"] / f"drill-{SITE}-switchover.json").read_text())
+        assert rc == 1 and rep["outcome"] == "failed", (out, rep["reason"], failed_steps(rep))
         assert any("Stop writes" in s or "Abort" in s for s in failed_steps(rep)), failed_steps(rep)
         assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "f"  # rolled back: production takes writes
         assert psql(REPLICA, DR_PORT, "SELECT pg_is_in_recovery()") == "t"  # never promoted
     finally:
+        if p.poll() is None:  # an assertion or a cut that failed mid-drill: the drill does not outlive the test
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(30)
+        for f in (p.stdout, p.stderr):
+            if f:
+                f.close()
         sh(REPLICA, "nft delete table inet jbdrtest", check=False)
     wait_streaming(lab["async"], timeout=120)
 

@@ -10,6 +10,7 @@ import pytest
 
 from lab import base, names, nodefiles
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, SpecError
+from tests.conftest import ROOT
 from tests.lab.conftest import SNMP, three_node_spec, two_node_spec
 
 
@@ -145,3 +146,17 @@ def test_node_files() -> None:
 def test_node_defaults() -> None:
     node = NodeSpec("n", "N", "role", "server", "100.126.250.5/24")
     assert node.services == ("sshd",)
+
+
+def test_lab_routers_run_bfd_at_the_lab_interval_unless_asked_for_the_production_timers() -> None:
+    """inventory/routing.yaml `bfd.lab_interval_ms`: the lab's routers (CPU on the control host), not the plan's."""
+    from lab.slice import build_lab
+    from network.routing_config import load_routing
+
+    bfd = load_routing(ROOT / "inventory").bfd
+    assert bfd.lab_interval_ms is not None and bfd.lab_interval_ms != bfd.min_tx_ms
+    lab = build_lab(ROOT / "inventory", "minimal", "jbtest", "100.126.250.0/24")
+    bench = build_lab(ROOT / "inventory", "minimal", "jbtest", "100.126.250.0/24", production_bfd=True)
+    for lp, ms in ((lab, bfd.lab_interval_ms), (bench, bfd.min_tx_ms)):
+        profiles = {i.bfd_profile for i in lp.intents.values() if i.bfd_profile is not None}
+        assert profiles and {(p.min_rx_ms, p.min_tx_ms, p.multiplier) for p in profiles} == {(ms, ms, bfd.multiplier)}

@@ -58,5 +58,7 @@ def established(host: str) -> dict[str, str]:
 
 @pytest.fixture(scope="package")
 def lab() -> Iterator[LabPlan]:
-    with deployed_lab(LAB, MGMT_NET, "default") as lp:
+    # the production BFD timers: the fault tests time failure detection, and with the lab's 1 s timers the
+    # national-DR test lost its IPv6 path after the earlier faults (not understood yet: docs/lab.md)
+    with deployed_lab(LAB, MGMT_NET, "default", production_bfd=True) as lp:
         yield lp

@@ -1,0 +1,425 @@
+"""The drill moving the service address (docs/dr.md), without a lab: which phase runs where in each drill kind,
+what a stopped run does with the address, the state record written and removed, the client path, and the
+variables the servers get (certificate names, database clients by the service address).
+
+The drill runs here with its I/O edges replaced (the playbooks, the pair's state, the witness, the deploys):
+what is checked is the order of the steps and what is asked of the network and the record."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from dr import drill as drill_mod
+from dr.access import PairAccess
+from dr.announce import NOWHERE, with_active
+from dr.ansible_vars import dr_vars
+from dr.drill import PLAYBOOKS, PROMOTES, DrillSettings, announce_after_stop, move_sites, promoted, run_drill
+from dr.measure import Ack
+from dr.network import ServiceNetwork, active_in, active_site
+from dr.plan import Pair
+from dr.status import PairStatus
+from inventory.drpolicy import ACTIVE_FILE, active_entries, load_active, record_active
+
+ROOT = Path(__file__).resolve().parents[2]
+PAIR = Pair("JB-140000-DC-DB01", "JB-100000-DR-DB01", "sync", "140000-DC", "100000-DR", "jb_140000_dc_db01",
+            "100.112.3.86/32", "fd4a:7000::10:b00/128")
+ACC = PairAccess(PAIR, "10.0.0.1", "10.0.0.2", "pw", "/ca.crt")
+
+
+def status(active: str | None, state: str = "streaming") -> PairStatus:
+    return PairStatus(PAIR.primary, PAIR.replica, PAIR.mode, state, None, 0, 0.0, None, active)
+
+
+# -- pure: phases per drill kind, what a stopped run announces -----------------------------------------------
+
+def test_the_withdrawal_precedes_the_playbook_that_promotes() -> None:
+    promoting = {k: PLAYBOOKS[k][PROMOTES[k]][0] for k in PLAYBOOKS}
+    assert promoting == {"switchover": "switchover.yml", "failover": "failover.yml", "failback": "switchover.yml"}
+    assert PLAYBOOKS["failback"][0][0] == "rebuild.yml"  # clients do not wait for the rebuild
+    assert move_sites("switchover", PAIR) == move_sites("failover", PAIR) == ("140000-DC", "100000-DR")
+    assert move_sites("failback", PAIR) == ("100000-DR", "140000-DC")
+
+
+@pytest.mark.parametrize(("kind", "st", "done", "where"), [
+    ("switchover", status("primary"), False, "140000-DC"),  # stopped before the promotion: the old site again
+    ("switchover", status("replica", "down"), True, "100000-DR"),  # promoted, the old primary not following yet
+    ("failover", status("replica", "two-primaries"), True, "100000-DR"),  # promoted, the old one not fenced
+    ("failback", status("primary", "down"), True, "140000-DC"),
+    ("failback", status("replica"), False, "100000-DR"),
+    ("switchover", status(None, "unreachable"), None, None),  # neither end answers: announced nowhere
+])
+def test_a_stopped_run_announces_where_the_database_accepts_writes(kind: str, st: PairStatus, done: bool | None,
+                                                                   where: str | None) -> None:
+    assert promoted(kind, st) is done
+    assert announce_after_stop(kind, PAIR, st) == where
+
+
+# -- the state record --------------------------------------------------------------------------------------------
+
+def test_the_record_is_written_atomically_and_removed_on_the_way_back(tmp_path: Path) -> None:
+    assert active_entries({"110000-DC": "100000-DR"}, "140000-DC", "100000-DR") == {
+        "110000-DC": "100000-DR", "140000-DC": "100000-DR"}
+    path = record_active(tmp_path, "140000-DC", "100000-DR")
+    assert path == tmp_path / ACTIVE_FILE
+    doc = yaml.safe_load(path.read_text())
+    assert doc == {"version": 1, "active": {"140000-DC": "100000-DR"}}
+    assert path.read_text().startswith("#")  # says what it is
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the workspace's reader accepts it
+    record_active(tmp_path, "110000-DC", "100000-DR")
+    record_active(tmp_path, "140000-DC", "140000-DC")  # a failback: its entry goes, the other stays
+    assert load_active(tmp_path)[0] == {"110000-DC": "100000-DR"}
+    record_active(tmp_path, "110000-DC", "110000-DC")
+    assert not path.exists()  # nothing moved: no record at all (every database at its primary)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+# -- the client path ---------------------------------------------------------------------------------------------
+
+def test_the_client_path_is_the_service_address_where_it_is_routed() -> None:
+    multi = ACC.service_dsn()
+    assert "host=10.0.0.1,10.0.0.2 port=5432," in multi and "target_session_attrs=read-write" in multi
+    routed = dataclasses.replace(ACC, routed=True).service_dsn()
+    assert "host=100.112.3.86 port=5432 " in routed and "," not in routed.split("password")[0]
+    assert "sslmode=verify-full" in routed  # the certificate names the service address (below)
+    unrouted = dataclasses.replace(ACC, routed=True, pair=dataclasses.replace(PAIR, service_v4="")).service_dsn()
+    assert unrouted == dataclasses.replace(ACC, pair=dataclasses.replace(PAIR, service_v4="")).service_dsn()
+
+
+# -- the drill with its edges replaced ----------------------------------------------------------------------------
+
+class FakeNetwork:
+    """Stands in for dr.network.ServiceNetwork: remembers each push (the plan's state, the sites, the hosts)."""
+
+    def __init__(self, plan: Any, fail: set[str] | None = None) -> None:
+        self.plan, self.pushes, self.fail = plan, [], fail or set()
+        self.witness_netns, self.where, self.client = None, "lab test", "the control node"
+
+    def move(self, state: Any, primary_site: str, to: str) -> Any:
+        from dr.announce import plan_move
+
+        return plan_move(state, primary_site, to, "frr")
+
+    def push(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None, message: str,
+             progress: Any = None) -> tuple[bool, str]:
+        at = active_site(state, PAIR.primary_site)
+        self.pushes.append((at or "nowhere", sites, sorted(hosts or [])))
+        return (at not in self.fail), "fake"
+
+
+class FakeWriter(threading.Thread):
+    """Acknowledges on the old primary until the promotion, then on the new one."""
+
+    server = "15/main"
+    made: ClassVar[list[FakeWriter]] = []  # every witness a drill started, to see that it was stopped
+
+    def __init__(self, dsn: str, netns: str | None = None, **_: Any) -> None:
+        super().__init__(daemon=True)
+        FakeWriter.made.append(self)
+        self.acks: list[Ack] = []
+        self.errors: list[Any] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self._halt.is_set():
+            n += 1
+            self.acks.append(Ack(n, FakeWriter.server, time.time()))
+            time.sleep(0.002)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def _plan() -> Any:
+    """A small PlanInput with the pair's service address: the minimal lab slice's plan."""
+    from lab.slice import build_lab
+
+    return build_lab(ROOT / "inventory", "minimal", "jbunit", "100.126.223.0/24").plan
+
+
+@pytest.fixture(scope="module")
+def slice_plan() -> Any:
+    return _plan()
+
+
+def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str, ok: dict[str, bool] | None = None,
+           after: PairStatus | None = None, fail: set[str] | None = None,
+           explode: str | None = None) -> tuple[Any, FakeNetwork, list[str]]:
+    ok = ok or {}
+    ran: list[str] = []
+    before = status("replica" if kind == "failback" else "primary")
+
+    def fake_playbook(name: str, extra: dict[str, Any], settings: Any, steps: Any) -> bool:
+        ran.append(name)
+        if name == explode:
+            raise KeyboardInterrupt  # the operator's ^C in the middle of the playbook
+        step = steps.report.begin(f"playbook {name}")
+        good = ok.get(name, True)
+        steps.report.end(step, good)
+        if good and PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
+            FakeWriter.server = "15/jb_140000_dc_db01"  # the promotion: writes go to the other end
+        return good
+
+    FakeWriter.server = "15/main"
+    FakeWriter.made.clear()
+    states = iter([before, after or before])
+    monkeypatch.setattr(drill_mod, "run_playbook", fake_playbook)
+    monkeypatch.setattr(drill_mod, "current_status", lambda *a: next(states))
+    monkeypatch.setattr(drill_mod.witness, "prepare", lambda dsn, netns=None: None)
+    monkeypatch.setattr(drill_mod.witness, "Writer", FakeWriter)
+    monkeypatch.setattr(drill_mod.witness, "survivors", lambda dsn, netns=None: set(range(1, 100000)))
+    net = FakeNetwork(plan, fail)
+    settings = DrillSettings(tmp_path, None, warmup_acks=3, settle_s=5, network=net,  # type: ignore[arg-type]
+                             record_dir=tmp_path)
+    report = run_drill(kind, dataclasses.replace(ACC, routed=True), {}, settings)
+    names = [s.name for s in report.steps]
+    return report, net, names
+
+
+def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path, slice_plan: Any) -> None:
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert names[:2] == ["pre-checks: replication state", "witness: first acknowledged writes through the client path"]
+    assert names[2:6] == ["service address: withdraw at 140000-DC", "playbook switchover.yml",
+                          "record: 140000-DC's database runs at 100000-DR (dr-active.yaml)",
+                          "service address: announce at 100000-DR"], names
+    # the withdrawal reaches Shanxi's WAN routers and firewall only, the announcement the DR centre's only
+    (w_at, w_sites, w_hosts), (a_at, a_sites, a_hosts) = net.pushes
+    assert (w_at, w_sites, a_at, a_sites) == ("nowhere", ("140000-DC",), "100000-DR", ("100000-DR",))
+    assert w_hosts and all(h.startswith("JB-140000-DC-") and h[-4:-2] in ("WR", "FW") for h in w_hosts)
+    assert a_hosts and all(h.startswith("JB-100000-DR-") and h[-4:-2] in ("WR", "FW") for h in a_hosts)
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
+    assert report.outcome in ("passed", "failed") and not [s for s in report.steps if s.ok is False]
+    assert report.figures is not None and report.figures.rpo_commits == 0
+    assert "withdrawn at 140000-DC" in report.service_address and "announced at 100000-DR" in report.service_address
+    assert json.loads(json.dumps(report.as_dict()))["service_address"] == report.service_address
+
+
+def test_failback_withdraws_after_the_rebuild_and_removes_the_record(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path, slice_plan: Any) -> None:
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    record_active(tmp_path, "140000-DC", "100000-DR")  # where the switchover left it
+    at_dr = active_in(slice_plan, load_active(tmp_path)[0])
+    assert active_site(at_dr, "140000-DC") == "100000-DR"
+    _, net, names = _drill(monkeypatch, tmp_path, at_dr, "failback")
+    assert names[2:7] == ["playbook rebuild.yml", "service address: withdraw at 100000-DR", "playbook switchover.yml",
+                          "record: 140000-DC's database runs at 140000-DC (dr-active.yaml)",
+                          "service address: announce at 140000-DC"], names
+    assert [p[:2] for p in net.pushes] == [("nowhere", ("100000-DR",)), ("140000-DC", ("140000-DC",))]
+    assert not (tmp_path / ACTIVE_FILE).exists()
+
+
+def test_a_run_stopped_before_the_promotion_announces_at_the_old_site_again(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path, slice_plan: Any) -> None:
+    report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok={"switchover.yml": False},
+                                after=status("primary"))
+    assert names[-2:] == ["playbook switchover.yml", "service address: announce at 140000-DC again (nothing was "
+                                                     "promoted)"], names
+    assert [p[:2] for p in net.pushes] == [("nowhere", ("140000-DC",)), ("140000-DC", ("140000-DC",))]
+    assert report.outcome == "failed" and not (tmp_path / ACTIVE_FILE).exists()
+
+
+def test_a_run_stopped_after_the_promotion_records_and_announces_at_the_new_site(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    report, _, names = _drill(monkeypatch, tmp_path, slice_plan, "failover", ok={"failover.yml": False},
+                                after=status("replica", "two-primaries"))
+    assert names[-2:] == ["record: 140000-DC's database runs at 100000-DR (dr-active.yaml)",
+                          "service address: announce at 100000-DR"], names
+    assert report.outcome == "failed" and "--resume" in report.reason
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
+
+
+def test_a_failed_withdrawal_switches_nothing_and_announces_at_the_old_site(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path, slice_plan: Any) -> None:
+    report, _, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={NOWHERE})
+    assert "playbook switchover.yml" not in names
+    assert names[-1] == "service address: announce at 140000-DC again", names
+    assert report.outcome == "failed" and "withdrawing" in report.reason
+
+
+def test_without_a_network_the_drill_runs_as_before_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path, slice_plan: Any) -> None:
+    monkeypatch.setattr(drill_mod, "run_playbook", lambda *a: True)
+    monkeypatch.setattr(drill_mod, "current_status", lambda *a: status("primary"))
+    monkeypatch.setattr(drill_mod.witness, "prepare", lambda dsn, netns=None: None)
+    seen: list[str] = []
+
+    class Writer(FakeWriter):
+        def __init__(self, dsn: str, netns: str | None = None, **kw: Any) -> None:
+            seen.append(dsn)
+            super().__init__(dsn)
+
+    monkeypatch.setattr(drill_mod.witness, "Writer", Writer)
+    monkeypatch.setattr(drill_mod.witness, "survivors", lambda dsn, netns=None: set())
+    settings = DrillSettings(tmp_path, None, warmup_acks=3, settle_s=0.2, no_network="lab jbdr has no routers")
+    report = run_drill("switchover", ACC, {}, settings)
+    assert [s.name for s in report.steps][2:] == ["witness: writes acknowledged by the new primary"]
+    assert "host=10.0.0.1,10.0.0.2" in seen[0]
+    assert report.service_address.startswith("not moved (lab jbdr has no routers)")
+    assert "dr-active.yaml not written" in report.service_address
+    assert not (tmp_path / ACTIVE_FILE).exists()
+
+
+def test_the_lab_plan_follows_the_record(slice_plan: Any) -> None:
+    assert active_site(slice_plan, "140000-DC") == "140000-DC"
+    moved = active_in(slice_plan, {"140000-DC": "100000-DR"})
+    assert active_site(moved, "140000-DC") == "100000-DR"
+    assert active_site(with_active(moved, "140000-DC", NOWHERE), "140000-DC") == NOWHERE
+    assert isinstance(ServiceNetwork, type)
+
+
+# -- the servers' variables -----------------------------------------------------------------------------------------
+
+def test_both_ends_get_the_service_addresses_for_their_certificates() -> None:
+    hosts = dr_vars([PAIR], {PAIR.primary: "10.0.0.1", PAIR.replica: "10.0.0.2"})["jb_dr_hosts"]
+    for h in (PAIR.primary, PAIR.replica):
+        assert hosts[h]["service_addresses"] == ["100.112.3.86/32", "fd4a:7000::10:b00/128"]
+    bare = dataclasses.replace(PAIR, service_v4="", service_v6="")
+    none = dr_vars([bare], {PAIR.primary: "1", PAIR.replica: "2"})["jb_dr_hosts"]
+    assert none[PAIR.primary]["service_addresses"] == []
+
+
+def test_database_clients_by_the_service_address_follow_the_zone_policy() -> None:
+    """Shanxi's exchange zone reaches its production database by the service address (exchange-to-database),
+    and the national DR centre's server after a move (exchange-to-database-dr): both admit its blocks."""
+    import ipaddress
+
+    from plugins.hostvars import load_view
+
+    shanxi = load_view(ROOT / "inventory", scope="140000").hosts
+    national = load_view(ROOT / "inventory", scope="100000").hosts
+    ex_net = str(ipaddress.ip_interface(shanxi["JB-140000-DC-EX01"].vars["jinbao_zone_ipv4"]).network)
+    assert ex_net in shanxi["JB-140000-DC-DB01"].vars["jinbao_db_client_nets"]
+    dr = national["JB-100000-DR-DB01"].vars
+    # at the DR centre, per pair: Shanxi's pair's standby alone, never the server's shared client list
+    assert ex_net not in dr["jinbao_db_client_nets"]
+    assert ex_net in dr["jinbao_db_pair_client_nets"]["140000-DC"]
+    assert [s for s, nets in dr["jinbao_db_pair_client_nets"].items() if ex_net in nets] == ["140000-DC"]
+    assert len(dr["jinbao_db_pair_client_nets"]) > 1  # every province it backs, each with its own clients
+    # a neighbour's database is not reached by this site's clients (its own service address only)
+    assert ex_net not in national["JB-100000-DC-DB01"].vars["jinbao_db_client_nets"]
+    assert shanxi["JB-140000-DC-DB01"].vars["jinbao_db_pair_client_nets"] == {}
+
+
+SITE_A, SITE_B = "140000-DC", "100000-DR"
+
+
+def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dr.announce import site_intents
+    from dr.network import real_network
+
+    monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
+    monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
+    net = real_network(ROOT / "inventory", SITE_A, SITE_B)
+    assert net.platform is None and net.witness_netns is None and net.where == str(ROOT / "inventory")
+    roles = {h[-4:-2] for h in net.fleet.hosts}
+    assert roles == {"WR", "FW"} and {h.split("-")[1] + "-" + h.split("-")[2] for h in net.fleet.hosts} == {
+        SITE_A, SITE_B}
+    assert all(net.fleet.hosts.values())  # every one has a management address in the record
+    # what a phase deploys there: each router on its own platform (a vendor's template), no lab platform
+    planned = site_intents(net.plan, SITE_A, None)
+    assert planned and set(planned) <= set(net.fleet.hosts)
+    assert {i.platform for h, i in planned.items() if "-WR" in h} != {"frr"}
+
+
+
+def test_a_drill_acts_on_one_network() -> None:
+    from tests.conftest import jinbao
+
+    r = jinbao("dr", "drill", "--site", SITE_A, "--mode", "switchover", "--lab", "jbnone", "--real-network")
+    assert r.returncode != 0 and "--real-network and --lab" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_announcement_after_the_promotion_says_how_to_finish(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path, slice_plan: Any) -> None:
+    report, _, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={"100000-DR"})
+    assert names[-1] == "service address: announce at 100000-DR" and report.steps[-1].ok is False
+    assert report.outcome == "failed" and "--resume" in report.reason
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the database did move
+
+
+def _stopped() -> bool:
+    """The drill's witness was stopped (its thread ended), not left writing into the database."""
+    assert len(FakeWriter.made) == 1
+    return not FakeWriter.made[0].is_alive()
+
+
+@pytest.mark.parametrize(("ok", "fail", "after"), [
+    ({}, {NOWHERE}, None),  # the withdrawal failed
+    ({"switchover.yml": False}, set(), status("primary")),  # the promoting playbook failed
+    ({}, {"100000-DR"}, None),  # the announcement after the promotion failed
+])
+def test_the_witness_is_stopped_on_every_failed_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    slice_plan: Any, ok: dict[str, bool], fail: set[str],
+                                                    after: PairStatus | None) -> None:
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok=ok, fail=fail, after=after)
+    assert report.outcome == "failed"
+    assert _stopped()
+
+
+def test_the_witness_is_stopped_when_the_run_is_interrupted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           slice_plan: Any) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _drill(monkeypatch, tmp_path, slice_plan, "switchover", explode="switchover.yml", after=status("primary"))
+    assert _stopped()
+
+
+def test_a_failed_withdrawal_whose_announcement_fails_too_is_reported_as_an_outage(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    report, net, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={NOWHERE, SITE_A})
+    assert [p[0] for p in net.pushes] == ["nowhere", SITE_A]
+    assert "is announced at" not in report.reason
+    assert "outage" in report.reason and f"`jinbao deploy --scope {SITE_A}`" in report.reason, report.reason
+    assert "FAILED" in report.service_address
+
+
+def test_a_stopped_run_whose_announcement_fails_names_the_recovery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                  slice_plan: Any) -> None:
+    """Nothing promoted: a deploy of the old site's devices (the record still says it); promoted: --resume."""
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok={"switchover.yml": False},
+                          after=status("primary"), fail={SITE_A})
+    assert "outage" in report.reason and f"`jinbao deploy --scope {SITE_A}`" in report.reason, report.reason
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "failover", ok={"failover.yml": False},
+                          after=status("replica", "two-primaries"), fail={SITE_B})
+    assert "outage" in report.reason and "--mode failover --resume" in report.reason, report.reason
+
+
+def test_a_router_without_a_management_address_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found at a phase, the address would already be withdrawn: refused while nothing has moved."""
+    import ipplan.inventory_export as export
+    from core.errors import JinbaoError
+    from dr.network import real_network
+
+    real = export.mgmt_address
+    monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
+    monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
+    monkeypatch.setattr(export, "mgmt_address", lambda reg, site, host, af=4: None if host == "JB-100000-DR-FW01"
+                        else real(reg, site, host, af))
+    with pytest.raises(JinbaoError) as e:
+        real_network(ROOT / "inventory", SITE_A, SITE_B)
+    assert "JB-100000-DR-FW01 has no management address" in str(e.value) and "ip-registry.tsv" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_the_view_loads_the_zone_policy_once(monkeypatch: pytest.MonkeyPatch, slice_plan: Any) -> None:
+    """Both the zone database's clients and the service address's come from one load of policy.yaml."""
+    import network.policy.model as model
+    from plugins.hostvars import context
+
+    loads: list[Path] = []
+    real = model.load_policy
+    monkeypatch.setattr(model, "load_policy", lambda d: loads.append(d) or real(d))
+    ctx = context(slice_plan, ROOT / "inventory")
+    assert len(loads) == 1
+    assert ctx.db_sources["production"][0] == "production"
+    assert "exchange" in ctx.svc_sources["production"]["same"] and ctx.svc_sources["production"]["replica"]
