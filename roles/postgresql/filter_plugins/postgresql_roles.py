@@ -4,7 +4,7 @@ checked in one round trip instead of one module run per role.
 
 It answers True only when it is sure: the role exists, every flag holds, and the password matches (the same
 SCRAM-SHA-256 check the module makes). Anything it cannot judge (an unknown flag, a non-ASCII password that
-SASLprep might change, an MD5 or missing verifier) is False, and the module runs and decides as before.
+SASLprep might change, an MD5, missing or malformed verifier) is False, and the module runs and decides as before.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import re
 from typing import Any
 
 SCRAM = re.compile(r"^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$")
+# far above PostgreSQL's scram_iterations default (4096): a larger count is left to the module, not computed here
+MAX_ITERATIONS = 1_000_000
 # postgresql_user's role_attr_flags -> pg_authid columns
 FLAGS = {"LOGIN": "rolcanlogin", "SUPERUSER": "rolsuper", "CREATEDB": "rolcreatedb", "CREATEROLE": "rolcreaterole",
          "REPLICATION": "rolreplication", "INHERIT": "rolinherit", "BYPASSRLS": "rolbypassrls"}
@@ -30,14 +32,25 @@ def scram_matches(verifier: str | None, password: str) -> bool:
         return password == verifier
     if not password.isascii() or not password.isprintable():  # SASLprep leaves printable ASCII unchanged
         return False
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(m.group(2)), int(m.group(1)))
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    return hmac.compare_digest(server_key, base64.b64decode(m.group(4)))
+    iterations = int(m.group(1))
+    if not 0 < iterations <= MAX_ITERATIONS:
+        return False
+    try:  # a malformed verifier (bad base64): not judged here, the module decides
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(m.group(2), validate=True),
+                                     iterations)
+        server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+        return hmac.compare_digest(server_key, base64.b64decode(m.group(4), validate=True))
+    except ValueError:  # binascii.Error is one
+        return False
 
 
 def postgresql_role_in_place(rows: list[dict[str, Any]], name: str, flags: str = "",
-                             password: str | None = None) -> bool:
-    """``rows``: pg_authid rows (rolname, the flag columns, rolpassword); ``flags``: role_attr_flags."""
+                             password: Any = None) -> bool:
+    """``rows``: pg_authid rows (rolname, the flag columns, rolpassword); ``flags``: role_attr_flags.
+
+    ``password`` as the module gets it: None (not managed), a string, or what YAML and the vault give - a number
+    (``password: 1234``), an inline-vaulted value (a str subclass on 2.19, an object on 2.17/2.18) - compared as
+    its text, as the module's argument spec turns it into text."""
     row = next((r for r in rows or [] if r.get("rolname") == name), None)
     if row is None:
         return False
@@ -48,6 +61,7 @@ def postgresql_role_in_place(rows: list[dict[str, Any]], name: str, flags: str =
             return False
     if password is None:
         return True
+    password = str(password)
     if password == "":
         return row.get("rolpassword") is None
     return scram_matches(row.get("rolpassword"), password)
