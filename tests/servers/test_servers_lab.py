@@ -81,6 +81,7 @@ def test_first_build_configures_every_server(first_build: dict[str, Any], lab: P
     hosts = {n.hostname for n in servers_of(running_spec(LAB))}
     assert set(first_build["recap"]) == hosts
     assert all(c["changed"] > 10 and c["failed"] == 0 for c in first_build["recap"].values())
+    print(f"first build: {first_build['seconds']} s over {len(hosts)} servers")
 
 
 def test_second_run_changes_nothing(first_build: dict[str, Any]) -> None:
@@ -145,3 +146,59 @@ def test_testinfra_catches_planted_deviation_and_build_repairs_it(first_build: d
     r2, result = build("--playbook", "servers")
     assert r2.returncode == 0 and result["recap"][host]["changed"] >= 1, r2.stderr[-2000:]
     assert run_testinfra(lab, "-k", "sshd").returncode == 0
+
+
+def changed_tasks(artifacts: Path, host: str) -> set[str]:
+    """Names of the tasks and handlers that reported a change on `host`, from ansible-runner's events."""
+    names = set()
+    for f in artifacts.rglob("job_events/*.json"):
+        ev = json.loads(f.read_text())
+        data = ev.get("event_data", {})
+        if ev.get("event") == "runner_on_ok" and data.get("host") == host and (data.get("res") or {}).get("changed"):
+            names.add(data.get("task", "").split(" : ", 1)[-1])  # without a "role : " prefix, if any
+    return names
+
+
+def test_build_repairs_drift_its_skips_could_miss(first_build: dict[str, Any], lab: Path, tmp_path: Path) -> None:
+    """A skip judged wrong would still report changed=0: plant drift each pre-check must see (mode only, group
+    only, one login.defs key, pg_hba.conf, a database's owner), then each task must run, change and repair it."""
+    from jinbao.provision import run_playbook
+
+    db = next(n for n in servers_of(running_spec(LAB)) if n.role == "DB")
+    host, name = db.hostname, node(db.hostname)
+
+    def sh(cmd: str) -> str:
+        return runtime.exec(LAB, name, ["sh", "-c", cmd], check=True).stdout.strip()
+
+    def sql(query: str) -> str:
+        return sh(f"runuser -u postgres -- psql -XAtc \"{query}\"")
+
+    hba = sql("SHOW hba_file")
+    hba_before = sh(f"cat {hba}")
+    owner = sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'jb_business'")
+    assert owner == "jb_business_owner"
+    sh("chmod 0644 /etc/ssh/sshd_config")
+    sh("chgrp root /etc/snmp/snmpd.conf")
+    sh("sed -i 's/^PASS_MAX_DAYS\t90$/PASS_MAX_DAYS\t99999/' /etc/login.defs")
+    assert sh("grep -c '^PASS_MAX_DAYS\t99999$' /etc/login.defs") == "1"
+    sh(f"echo 'host all all 192.0.2.0/24 scram-sha-256' >> {hba}")
+    sql("ALTER DATABASE jb_business OWNER TO postgres")
+    loaded = sql("SELECT pg_conf_load_time()")
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    result = run_playbook("site", lab, limit=host, vault_password_file=VAULT, artifacts=artifacts)
+    assert result.ok, result.recap
+    changed = changed_tasks(artifacts, host)
+    # the snmpd.conf task is no_log: its event hides "changed", its handler (notified on a change only) shows it
+    for task in ("Write sshd_config", "Reload sshd", "Restart snmpd", "Password ageing for new accounts",
+                 "Client authentication (pg_hba.conf", "Reload postgresql", "Databases"):
+        assert any(t.startswith(task) for t in changed), (task, sorted(changed))
+    assert result.recap[host]["changed"] >= 8, result.recap  # the seven above and the snmpd.conf task
+    assert sh("stat -c '%a %U %G' /etc/ssh/sshd_config") == "600 root root"
+    assert sh("stat -c '%a %U %G' /etc/snmp/snmpd.conf") == "640 root Debian-snmp"
+    assert sh("grep -c '^PASS_MAX_DAYS\t90$' /etc/login.defs") == "1"
+    assert sh(f"cat {hba}") == hba_before
+    assert sql("SELECT count(*) FROM pg_hba_file_rules WHERE address = '192.0.2.0'") == "0"
+    assert sql(f"SELECT pg_conf_load_time() > '{loaded}'") == "t"  # the reload handler ran
+    assert sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'jb_business'") == owner
