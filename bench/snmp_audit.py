@@ -5,9 +5,10 @@ sequentially, in the same run, on the same agents.
 Agents: every agent of a running lab (`--lab NAME`, e.g. the tests' `jbck` or your `jinbao` lab) plus extra
 snmpd agents on host loopback (127.0.0.x, one port each; started and stopped by PID) up to `--agents`
 (default 200). One audit of an agent = what `jinbao check network` asks: sysName, sysLocation and ifNumber
-(SNMPv3 authPriv), the interface table (ifDescr, ifName, ifOperStatus, ifAlias, one GETBULK), BGP4-MIB
-peer states when the plan has peers, and the two probes that must get nothing (v2c `public`, v3
-noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100, 200 show how time grows.
+(SNMPv3 authPriv), the planned interfaces' ifOperStatus and ifAlias (found by an ifName walk; each loopback
+agent plans 6 of the host's interfaces), BGP4-MIB peer states when the plan has peers, and the two probes
+that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100,
+200 show how time grows.
 
 The sequential tools are measured on at most `--sequential-max` agents per size (each costs ~1 s: the v2c
 probe must time out) and their time for N agents is extrapolated from their measured rate (said so).
@@ -57,6 +58,21 @@ def lab_agents(lab: str | None) -> tuple[list[Expectation], Credentials | None]:
     return net.expectations, net.credentials
 
 
+def host_interfaces(n: int = 6) -> dict[str, str]:
+    """A plan for the loopback agents: `n` of the host's interfaces (lo first) with their current ifAlias, as a
+    router's plan names its ports. Each loopback agent serves the host's whole ifTable, so its ifName walk
+    grows with the host (~12 rows on a quiet host, ~80 while a lab runs); the bench says how many."""
+    net = Path("/sys/class/net")
+    ifs = sorted(net.iterdir(), key=lambda p: int((p / "ifindex").read_text()))
+    out = {}
+    for p in ifs[:n]:
+        try:
+            out[p.name] = (p / "ifalias").read_text().strip()
+        except OSError:
+            out[p.name] = ""
+    return out
+
+
 def default_credentials() -> Credentials:
     from network.secrets import LabTestSecrets
 
@@ -73,7 +89,8 @@ def _v3(c: Credentials) -> list[str]:
 def snmpget_audit(e: Expectation, c: Credentials) -> bool:
     env = {"MIBS": "", "PATH": "/usr/bin:/bin"}
     peer = f"udp:{e.address}:{e.port}"
-    # The same single GETBULK the checker sends: sysName/sysLocation as non-repeaters, then the columns.
+    # One GETBULK for what the checker reads: sysName/sysLocation as non-repeaters, then the columns sized
+    # from the plan (the checker walks ifName and GETs the planned rows: about the same work for snmpbulkget).
     cols = [IF_DESCR, IF_NAME, IF_OPER, IF_ALIAS] + ([BGP_PEER_STATE] if e.bgp_peers_v4 else [])
     rows = max(len(e.interfaces) + 3, len(e.bgp_peers_v4) + 1, 4)
     r = subprocess.run(["snmpbulkget", *_v3(c), "-Cn2", f"-Cr{rows}", peer, SYS_NAME[:-2], SYS_LOCATION[:-2],
@@ -161,9 +178,12 @@ def main() -> None:
         t = time.perf_counter()
         agents = pool.start([(f"JB-BENCH-AG{i:03d}", "bench agent on loopback") for i in range(extra)])
         started = time.perf_counter() - t
-        exps = lab_exps + [Expectation(x.name, x.host, "DB", x.location, port=x.port) for x in agents]
+        plan = host_interfaces()
+        exps = lab_exps + [Expectation(x.name, x.host, "DB", x.location, plan, port=x.port) for x in agents]
+        host_rows = len(list(Path("/sys/class/net").iterdir()))
         print(f"{len(lab_exps)} lab agents ({a.lab or 'no lab'}) + {len(agents)} loopback snmpd agents "
-              f"(started in {started:.1f} s)", file=sys.stderr)
+              f"(started in {started:.1f} s; each serves the host's {host_rows} interfaces, {len(plan)} planned)",
+              file=sys.stderr)
         have_ez = shutil.which("snmpget") is not None
         try:
             import ezsnmp  # noqa: F401
@@ -174,7 +194,8 @@ def main() -> None:
             t, cpu = time.perf_counter(), _cpu()
             answers = poll(sub, creds, workers=a.workers, negative_timeout=1.0)
             dt, dcpu = time.perf_counter() - t, _cpu() - cpu
-            ok = sum(x.v3_ok and x.sys_name == e.hostname and not x.v2c_public and not x.v3_noauth
+            ok = sum(x.v3_ok and x.sys_name == e.hostname and set(x.interfaces) == set(e.interfaces)
+                     and not x.v2c_public and not x.v3_noauth
                      for e, x in zip(sub, (answers[e.hostname] for e in sub), strict=True))
             row = {"agents": n, "pysnmp_concurrent": {"seconds": round(dt, 2), "agents_per_s": round(n / dt, 1),
                                                       "cpu_s": round(dcpu, 2),
@@ -190,7 +211,8 @@ def main() -> None:
                     row[f"ratio_vs_{k.split('_')[0]}"] = round(row[k]["seconds_for_n"] / dt, 1)
             rows.append(row)
     result = {"load_avg_1m": round(os.getloadavg()[0], 1), "cores": os.cpu_count(), "lab": a.lab,
-              "lab_agents": len(lab_exps), "loopback_agents": extra, "sizes": rows,
+              "lab_agents": len(lab_exps), "loopback_agents": extra,
+              "host_interfaces": host_rows, "planned_interfaces": len(plan), "sizes": rows,
               "ezsnmp": "installed" if have_ez else "not installed", "targets": verdicts(rows)}
     if a.json:
         print(json.dumps(result, indent=1))
