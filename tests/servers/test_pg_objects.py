@@ -2,8 +2,9 @@
 
 A throwaway cluster (unix socket in a temporary directory, no TCP) and the role's own tasks
 (`tasks_from: databases`, the exchange zone's objects from inventory/group_vars/zone_exchange.yml): the first
-run creates everything, the second changes nothing and skips every per-item module run (the one read-only
-query per database says all is in place), and a grant taken away is put back.
+run creates everything, the second changes nothing and skips every per-item module run (one read of the roles
+and databases, one read-only query per database say all is in place), and a grant taken away, a password and
+a role attribute changed by hand are put back.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def run(sock: Path, tmp: Path) -> dict[str, int]:
     ran = sum(1 for play in out["plays"] for task in play["tasks"]
               for res in [task["hosts"].get("localhost", {})]
               for item in (res.get("results") or [res]) if not item.get("skipped"))
-    return {"changed": stats["changed"], "ok": stats["ok"], "module_runs": ran}
+    return {"changed": stats["changed"], "ok": stats["ok"], "skipped": stats["skipped"], "module_runs": ran}
 
 
 def psql(sock: Path, db: str, sql: str) -> str:
@@ -87,12 +88,22 @@ def test_objects_created_then_nothing_to_do_then_repaired(cluster: Path, tmp_pat
                 "('si_transfer', 'fund_supervision')") == "2"
     second = run(cluster, tmp_path)
     assert second["changed"] == 0
-    # users (passwords are compared by the module) and the query: no per-schema or per-grant module runs
     assert second["module_runs"] <= first["module_runs"] - 20, (first, second)
+    # ok: the include, two reads (roles and databases; the database's schemas and grants) and the set_fact; every
+    # other task is skipped - no module run per role (passwords included), database, schema or grant. (Counted
+    # by task: the role tasks' items are no_log, which hides whether an item was skipped.)
+    assert (second["ok"], second["skipped"]) == (4, 8), (first, second)
     psql(cluster, "jb_exchange", "REVOKE USAGE ON SCHEMA si_transfer FROM ex_si_transfer")
     psql(cluster, "jb_exchange", "ALTER DEFAULT PRIVILEGES FOR ROLE jb_exchange_owner IN SCHEMA fund_supervision "
          "REVOKE SELECT ON TABLES FROM ex_fund_supervision")
+    # a password and attributes changed by hand are put back too (the read sees them, the module runs)
+    psql(cluster, "postgres", "ALTER ROLE ex_job_matching PASSWORD 'changed-by-hand'")
+    psql(cluster, "postgres", "ALTER ROLE jb_exchange_owner CREATEDB")
+    verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = 'ex_job_matching'"
+    changed_by_hand = psql(cluster, "postgres", verifier)
     third = run(cluster, tmp_path)
-    assert third["changed"] == 2
+    assert third["changed"] == 4
     assert psql(cluster, "jb_exchange", "SELECT has_schema_privilege('ex_si_transfer', 'si_transfer', 'USAGE')") == "t"
+    assert psql(cluster, "postgres", "SELECT rolcreatedb FROM pg_roles WHERE rolname = 'jb_exchange_owner'") == "f"
+    assert psql(cluster, "postgres", verifier) not in ("", changed_by_hand)
     assert run(cluster, tmp_path)["changed"] == 0
