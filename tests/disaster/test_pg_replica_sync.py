@@ -40,12 +40,21 @@ PLAYBOOK = f"""---
         dest: "{{{{ playbook_dir }}}}/{{{{ inventory_hostname }}}}.out"
         mode: "0600"
       delegate_to: localhost
+    - name: The settings file pg_replica writes (its own task, written here instead)
+      ansible.builtin.include_tasks: write.yml
 """
 
 
 def test_the_list_names_each_primarys_sync_slots_and_nothing_elsewhere(tmp_path: Path) -> None:
     hosts = ["p_sync", "p_async", "p_two", "p_mixed", "dr", "dr2"]
     (tmp_path / "play.yml").write_text(PLAYBOOK)
+    sync = yaml.safe_load((ROOT / "roles" / "pg_replica" / "tasks" / "sync.yml").read_text())
+    [block] = [t["block"] for t in sync if "block" in t]
+    [write] = [t for t in block if "ansible.builtin.copy" in t]
+    copy = {k: v for k, v in write["ansible.builtin.copy"].items() if k not in ("owner", "group")}
+    copy["dest"] = "{{ playbook_dir }}/{{ inventory_hostname }}.conf"
+    (tmp_path / "write.yml").write_text(yaml.safe_dump([{"name": write["name"], "ansible.builtin.copy": copy,
+                                                        "delegate_to": "localhost"}]))
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": dict.fromkeys(hosts)}}))
     r = subprocess.run([str(BIN / "ansible-playbook"), "-i", "hosts.yml", "-c", "local", "play.yml",
                         "-e", json.dumps({"pg_replica_pairs": PAIRS})],
@@ -54,6 +63,9 @@ def test_the_list_names_each_primarys_sync_slots_and_nothing_elsewhere(tmp_path:
     got = {h: (tmp_path / f"{h}.out").read_text() for h in hosts}
     assert got == {"p_sync": "FIRST 1 (s1)", "p_async": "", "p_two": "FIRST 1 (s3a, s3b)",
                    "p_mixed": "FIRST 1 (s4b)", "dr": "", "dr2": ""}
+    conf = {h: (tmp_path / f"{h}.conf").read_text().splitlines()[-1] for h in hosts}
+    assert conf["p_two"] == "synchronous_standby_names = 'FIRST 1 (s3a, s3b)'"
+    assert conf["p_async"] == "synchronous_standby_names = ''"
 
 
 def names(tasks: list[dict[str, Any]]) -> list[str]:
