@@ -311,8 +311,11 @@ def test_sync_pair_first_build_then_rerun_then_standby_down(lab: dict[str, Path]
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
     print(f"sync pair re-run: {json.loads(r.stdout)['recap']}")
     assert psql(PRIMARY, 5432, "SELECT pg_conf_load_time()") == loaded
-    # the standby down: a run stops with one error naming the list, within the role's wait, instead of hanging
-    sh(REPLICA, f"pg_ctlcluster 15 {SLOT} stop -m fast")
+    # the standby down and not startable by the run (a DR server that is down; with start.conf `auto` the
+    # postgresql role's "keep PostgreSQL running" on the DR host started it again before the guard looked, and
+    # that run passed): the run stops with one error naming the list, within the role's wait, not hanging
+    start_conf = f"/etc/postgresql/15/{SLOT}/start.conf"
+    sh(REPLICA, f"pg_ctlcluster 15 {SLOT} stop -m fast && echo manual > {start_conf}")
     try:
         t0 = time.monotonic()
         r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(lab["sync"]), timeout=600)
@@ -322,7 +325,8 @@ def test_sync_pair_first_build_then_rerun_then_standby_down(lab: dict[str, Path]
         assert took < 300, took
         print(f"sync pair, standby down: refused in {took:.0f} s")
     finally:  # the run's pg_replica (the DR host goes on) may have started it again already
-        sh(REPLICA, f"pg_ctlcluster 15 {SLOT} status >/dev/null || pg_ctlcluster 15 {SLOT} start")
+        sh(REPLICA, f"echo auto > {start_conf}; "
+                    f"pg_ctlcluster 15 {SLOT} status >/dev/null || pg_ctlcluster 15 {SLOT} start")
     assert wait_streaming(lab["sync"])["sync_state"] == "sync"
 
 
