@@ -87,8 +87,7 @@ def pair_lab(minimal_lab: LabPlan, tmp_path_factory: pytest.TempPathFactory) -> 
     inventory_copy = copy_inventory(work / "inventory")  # the drill's record goes here, never into the repo
     [pair] = [p for p in plan_pairs(INVENTORY) if p.primary_site == SITE]
     assert pair.replica_site == DR_SITE and pair.service_v4, pair
-    # built asynchronous, as the DR lab builds its pair: a first build of a sync pair sets FIRST 1 (<slot>) on
-    # the primary before its standby exists, and the role's next commit waits for that standby forever
+    # built asynchronous, as the DR lab builds its pair (the DR lab builds the synchronous one, test_dr_lab.py)
     pair = dataclasses.replace(pair, mode="async")
     plan = work / "plan.json"
     plan.write_text(json.dumps({"pairs": [pair.as_dict()]}))
