@@ -210,8 +210,8 @@ class _Address:
         self.withdrawn = False
         self.notes: list[str] = []
         # both phases rendered before the witness starts (prepare): only their deploys fall in the outage window
-        self._withdrawal: tuple[PlanInput, Any] | None = None
-        self._announcement: Any = None
+        self._withdrawal: tuple[PlanInput, tuple[Any] | None] | None = None
+        self._announcement: tuple[Any] | None = None
         if self.net is None:
             self.notes.append(f"not moved ({settings.no_network}); the witness used the multi-host string")
 
@@ -233,15 +233,15 @@ class _Address:
         self.notes.append(f"recorded in {path}" if site != self.pair.primary_site else f"entry removed from {path}")
 
     def _phase(self, name: str, target: PlanInput, sites: tuple[str, ...], hosts: set[str] | None,
-               prepared: Any = None, step: Step | None = None) -> bool:
+               staged: tuple[Any] | None = None, step: Step | None = None) -> bool:
+        """One phase through the deploy path: `staged` (connected and diffed by prepare) commits alone."""
         assert self.net is not None
         step = step or self.report.begin(name)
-        message = f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
         try:
-            if prepared is not None:
-                ok, detail = self.net.push_targets(prepared, message, self.progress)
+            if staged is not None:
+                ok, detail = self.net.push_staged(staged[0])
             else:
-                ok, detail = self.net.push(target, sites, hosts, message, self.progress)
+                ok, detail = self.net.push(target, sites, hosts, self._message(name), self.progress)
         except Exception as e:  # a phase that cannot run is a failed step, never a crash between phases
             ok, detail = False, f"{type(e).__name__}: {e}"
         self.report.end(step, ok, detail)
@@ -249,9 +249,13 @@ class _Address:
             self.progress(f"{name}: {'ok' if ok else 'FAILED'}")
         return ok
 
+    def _message(self, name: str) -> str:
+        return f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
+
     def prepare(self) -> None:
-        """Render and validate both phases (the old site's devices without the address, the new site's with it)
-        while writes still flow: the outage window holds their deploys alone."""
+        """Both phases rendered and validated (the old site's devices without the address, the new site's with
+        it), their devices connected and diffed, while writes still flow: the outage window holds their commits
+        (and post-checks) alone. `close` lets go of what was not used."""
         if self.net is None or self.state is None:
             return
         # imported now, not by the first phase: nornir, and napalm for the drivers, take seconds to import
@@ -267,9 +271,20 @@ class _Address:
             self.state = with_active(self.state, self.pair.primary_site, old)
         move = self.net.move(self.state, self.pair.primary_site, new)
         middle = with_active(self.state, self.pair.primary_site, NOWHERE)
-        self._withdrawal = (middle, self.net.prepare(middle, (old,), {c.host for c in move.withdraw}))
-        self._announcement = self.net.prepare(with_active(self.state, self.pair.primary_site, new), (new,),
-                                              {c.host for c in move.announce})
+        withdraw = self.net.prepare(middle, (old,), {c.host for c in move.withdraw})
+        announce = self.net.prepare(with_active(self.state, self.pair.primary_site, new), (new,),
+                                    {c.host for c in move.announce})
+        self._withdrawal = (middle, (self.net.stage(withdraw, self._message(f"service address: withdraw at {old}"),
+                                                    self.progress),))
+        self._announcement = (self.net.stage(announce, self._message(f"service address: announce at {new}"),
+                                             self.progress),)
+
+    def release(self) -> None:
+        """Close the connections of a staged phase that was not used (nothing is changed)."""
+        for staged in (self._withdrawal[1] if self._withdrawal else None, self._announcement):
+            if staged is not None and hasattr(staged[0], "close"):
+                staged[0].close()
+        self._announcement = None
 
     def begin_withdraw(self) -> Step | None:
         """The withdrawal's step, begun now (the timeline shows when it was asked for); None: nothing moves."""
@@ -287,7 +302,8 @@ class _Address:
         assert self._withdrawal is not None
         old, _ = move_sites(self.kind, self.pair)
         self.state, self.withdrawn = self._withdrawal[0], True
-        if self._phase(f"service address: withdraw at {old}", self.state, (old,), None, self._withdrawal[1], step):
+        staged, self._withdrawal = self._withdrawal[1], (self._withdrawal[0], None)  # committed once at most
+        if self._phase(f"service address: withdraw at {old}", self.state, (old,), None, staged, step):
             self.notes.append(f"withdrawn at {old}")
             return True
         # whichever of its devices did withdraw; if this fails too, clients may have no route at all
@@ -317,8 +333,11 @@ class _Address:
         after = with_active(self.state, self.pair.primary_site, site)
         move = self.net.move(self.state, self.pair.primary_site, site)
         _, new = move_sites(self.kind, self.pair)
+        staged = None
+        if site == new:  # staged by prepare for this very change; committed once at most
+            staged, self._announcement = self._announcement, None
         ok = self._phase(f"service address: announce at {site}{' ' + why if why else ''}", after, (site,),
-                         {c.host for c in move.announce}, self._announcement if site == new else None)
+                         {c.host for c in move.announce}, staged)
         if ok:
             self.state, self.withdrawn = after, False
             self.notes.append(f"announced at {site}{' ' + why if why else ''}")
@@ -359,6 +378,7 @@ class _Address:
         return f"; {self.outage(at, at == new)}"
 
     def close(self) -> None:
+        self.release()
         where = f" ({self.net.where}; witness from {self.net.client})" if self.net else ""
         self.report.service_address = "; ".join(self.notes) + where
 
@@ -469,7 +489,7 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
         report.close("refused", why)
         return
     if settings.network is not None:
-        step = report.begin("service address: both phases rendered and validated")
+        step = report.begin("service address: both phases rendered, validated, connected and diffed")
         try:
             address.prepare()
         except Exception as e:  # nothing has moved yet: a phase that cannot be rendered stops the drill here

@@ -22,7 +22,8 @@ from network.fleet import Fleet
 from network.plan import PlanInput
 
 if TYPE_CHECKING:
-    from network.deploy.model import DeployTarget
+    from network.deploy import Staged
+    from network.deploy.model import DeployTarget, DeviceResult
 
 Progress = Callable[[str], None]
 OK_STATUSES = ("committed", "unchanged")
@@ -79,9 +80,37 @@ class ServiceNetwork:
         results = deploy(targets, dry_run=False, confirm_seconds=None, message=message,
                          progress=(lambda h, m: progress(f"{h}: {m}")) if progress else None,
                          inventory_dir=self.fleet.inventory)
-        detail = "; ".join(f"{r.hostname}: {r.status}{' (' + r.error + ')' if r.error else ''} "
-                           f"{_timings(r.timings)}" for r in results)
-        return all(r.status in OK_STATUSES for r in results), detail
+        return all(r.status in OK_STATUSES for r in results), _detail(results)
+
+    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None) -> Staged | None:
+        """Connect to the targets' devices and diff now (in parallel); `push_staged` commits later on the same
+        connections: a drill stages both phases while writes still flow. None: no device to change."""
+        from network.deploy import Staged
+
+        if not targets:
+            return None
+        staged = Staged(targets, confirm_seconds=None, message=message, inventory_dir=self.fleet.inventory,
+                        progress=(lambda h, m: progress(f"{h}: {m}")) if progress else None)
+        try:
+            staged.stage()
+            if failed := staged.failed():  # found now, while nothing has moved, not half-way through the move
+                raise JinbaoError("cannot reach the devices that move the service address: " + _detail(failed))
+        except BaseException:
+            staged.close()
+            raise
+        return staged
+
+    def push_staged(self, staged: Staged | None) -> tuple[bool, str]:
+        """Commit a staged phase (post-checks, rollback of a device whose checks fail), every device at once."""
+        if staged is None:
+            return True, "no device to change"
+        results = staged.commit()
+        return all(r.status in OK_STATUSES for r in results), _detail(results)
+
+
+def _detail(results: list[DeviceResult]) -> str:
+    return "; ".join(f"{r.hostname}: {r.status}{' (' + r.error + ')' if r.error else ''} {_timings(r.timings)}"
+                     for r in results)
 
 
 def _timings(t: dict[str, float]) -> str:

@@ -113,6 +113,7 @@ class FakeNetwork:
         self.plan, self.pushes, self.fail = plan, [], fail or set()
         self.delay: dict[str, float] = {}  # seconds a push to that state takes
         self.times: list[tuple[str, float, float]] = []  # (state, started, ended) per push
+        self.staged: list[Any] = []  # what the drill connected to and diffed before the witness started
         self.witness_netns, self.where, self.client = None, "lab test", "the control node"
 
     def move(self, state: Any, primary_site: str, to: str) -> Any:
@@ -129,6 +130,13 @@ class FakeNetwork:
         self.pushes.append(prepared)
         self.times.append((prepared[0], start, time.monotonic()))
         return (prepared[0] if prepared[0] != "nowhere" else NOWHERE) not in self.fail, "fake"
+
+    def stage(self, prepared: Any, message: str, progress: Any = None) -> Any:
+        self.staged.append(prepared)
+        return prepared
+
+    def push_staged(self, staged: Any) -> tuple[bool, str]:
+        return self.push_targets(staged, "staged")
 
     def push(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None, message: str,
              progress: Any = None) -> tuple[bool, str]:
@@ -221,7 +229,8 @@ def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypat
                                                                        tmp_path: Path, slice_plan: Any) -> None:
     monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
     report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
-    assert names[:3] == ["pre-checks: replication state", "service address: both phases rendered and validated",
+    assert names[:3] == ["pre-checks: replication state",
+                         "service address: both phases rendered, validated, connected and diffed",
                          "witness: first acknowledged writes through the client path"]
     # inside the promoting playbook: withdrawn once its pre-checks passed, announced once the new primary took writes
     assert names[3:7] == ["playbook switchover.yml", "service address: withdraw at 140000-DC",
@@ -230,6 +239,7 @@ def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypat
     # the withdrawal reaches Shanxi's WAN routers and firewall only, the announcement the DR centre's only
     (w_at, w_sites, w_hosts), (a_at, a_sites, a_hosts) = net.pushes
     assert (w_at, w_sites, a_at, a_sites) == ("nowhere", ("140000-DC",), "100000-DR", ("100000-DR",))
+    assert net.staged == net.pushes  # both phases were connected and diffed before the witness started
     assert w_hosts and all(h.startswith("JB-140000-DC-") and h[-4:-2] in ("WR", "FW") for h in w_hosts)
     assert a_hosts and all(h.startswith("JB-100000-DR-") and h[-4:-2] in ("WR", "FW") for h in a_hosts)
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
@@ -532,5 +542,6 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
     tasks = fo[START_PLAYS["failover"]]
     assert tasks.index(gate) < tasks.index("Kill the primary hard (postmaster and its backends, SIGKILL)")
     promote = [t["name"] for t in yaml.safe_load((d / "tasks" / "promote.yml").read_text())]
-    assert [n for n in promote if n.startswith(PROMOTED_TASK)] == ["It accepts writes (polled every 0.1 s for 15 s)"]
+    assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
+        "It accepts writes (promoted, polled every 0.1 s for 15 s) - {{ dr_new.cluster }}"]
     assert START_PLAYS["failback"] == START_PLAYS["switchover"] and PLAYBOOKS["failback"][1][0] == "switchover.yml"
