@@ -477,7 +477,7 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
             report.close("refused", why)
             return
         name, extra = RESUME[kind]
-        ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Steps(report, progress))
+        ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Events(_Steps(report, progress)))
         if ok:
             address.record(new_site)
             ok = address.settle(new_site)
