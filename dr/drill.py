@@ -14,6 +14,8 @@ convergence. After a promotion the drill records where the database runs (``inve
 from __future__ import annotations
 
 import json
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,13 @@ RESUME = {"switchover": ("repoint.yml", {}), "failover": ("fence.yml", {}),
 # before it (after the pre-checks; a failback's rebuild first, so clients wait for the switchover only) and
 # announced after it.
 PROMOTES = {"switchover": 0, "failover": 0, "failback": 1}
+# Inside the promoting playbook (docs/dr.md "RTO"): the withdrawal starts when this play starts (its pre-checks
+# passed) and runs beside it; the playbook's gate task (`dr_gate`) holds the promotion (a failover: the kill)
+# until the withdrawal is committed. The announcement starts once this task of tasks/promote.yml is ok on the
+# new primary (it accepts writes), beside the rest of the playbook (re-pointing or fencing the old primary).
+START_PLAYS = {"switchover": "Switchover", "failover": "Disaster", "failback": "Switchover"}
+PROMOTED_TASK = "It accepts writes"
+GATE_TIMEOUT_S = 120  # the playbook's wait at its gate; the withdrawal's deploy ends well before
 NETWORK_SETTLE_S = 90.0  # the witness's wait for the new primary when the address moves (BGP convergence)
 Progress = Callable[[str], None]
 
@@ -167,7 +176,23 @@ class _Steps:
         return True
 
 
-def run_playbook(name: str, extra: dict[str, Any], settings: DrillSettings, steps: _Steps) -> bool:
+class _Events:
+    """One playbook's events to the report's steps and, for the promoting playbook, to the address's phases."""
+
+    def __init__(self, steps: _Steps, switch: _Switch | None = None) -> None:
+        self.steps, self.switch, self.report = steps, switch, steps.report
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        self.steps(event)
+        if self.switch is not None:
+            self.switch(event)
+        return True
+
+    def close(self) -> None:
+        self.steps.close()
+
+
+def run_playbook(name: str, extra: dict[str, Any], settings: DrillSettings, steps: _Events) -> bool:
     r = playbooks.run(PLAYBOOK_DIR / name, settings.inventory, event_handler=steps, extravars=extra,
                       vault_password_file=settings.vault_password_file)
     steps.close()
@@ -184,6 +209,9 @@ class _Address:
         self.state: PlanInput | None = self.net.plan if self.net else None
         self.withdrawn = False
         self.notes: list[str] = []
+        # both phases rendered before the witness starts (prepare): only their deploys fall in the outage window
+        self._withdrawal: tuple[PlanInput, tuple[Any] | None] | None = None
+        self._announcement: tuple[Any] | None = None
         if self.net is None:
             self.notes.append(f"not moved ({settings.no_network}); the witness used the multi-host string")
 
@@ -204,12 +232,16 @@ class _Address:
         self.report.end(step, True, str(path))
         self.notes.append(f"recorded in {path}" if site != self.pair.primary_site else f"entry removed from {path}")
 
-    def _phase(self, name: str, target: PlanInput, sites: tuple[str, ...], hosts: set[str] | None) -> bool:
+    def _phase(self, name: str, target: PlanInput, sites: tuple[str, ...], hosts: set[str] | None,
+               staged: tuple[Any] | None = None, step: Step | None = None) -> bool:
+        """One phase through the deploy path: `staged` (connected and diffed by prepare) commits alone."""
         assert self.net is not None
-        step = self.report.begin(name)
+        step = step or self.report.begin(name)
         try:
-            ok, detail = self.net.push(target, sites, hosts, f"jinbao dr drill {self.kind} {self.pair.primary_site}:"
-                                       f" {name}", self.progress)
+            if staged is not None:
+                ok, detail = self.net.push_staged(staged[0])
+            else:
+                ok, detail = self.net.push(target, sites, hosts, self._message(name), self.progress)
         except Exception as e:  # a phase that cannot run is a failed step, never a crash between phases
             ok, detail = False, f"{type(e).__name__}: {e}"
         self.report.end(step, ok, detail)
@@ -217,10 +249,18 @@ class _Address:
             self.progress(f"{name}: {'ok' if ok else 'FAILED'}")
         return ok
 
-    def withdraw(self) -> bool:
-        """Phase 1 at the old site; on failure it is announced there again (clients keep their database)."""
+    def _message(self, name: str) -> str:
+        return f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
+
+    def prepare(self) -> None:
+        """Both phases rendered and validated (the old site's devices without the address, the new site's with
+        it), their devices connected and diffed, while writes still flow: the outage window holds their commits
+        (and post-checks) alone. `close` lets go of what was not used."""
         if self.net is None or self.state is None:
-            return True
+            return
+        # imported now, not by the first phase: nornir, and napalm for the drivers, take seconds to import
+        import network.deploy
+        import network.drivers.frr  # noqa: F401
         from dr.announce import NOWHERE, with_active
         from dr.network import active_site
 
@@ -230,8 +270,40 @@ class _Address:
             self.notes.append(f"dr-active.yaml did not say {old}; planned from the databases' state")
             self.state = with_active(self.state, self.pair.primary_site, old)
         move = self.net.move(self.state, self.pair.primary_site, new)
-        self.state, self.withdrawn = with_active(self.state, self.pair.primary_site, NOWHERE), True
-        if self._phase(f"service address: withdraw at {old}", self.state, (old,), {c.host for c in move.withdraw}):
+        middle = with_active(self.state, self.pair.primary_site, NOWHERE)
+        withdraw = self.net.prepare(middle, (old,), {c.host for c in move.withdraw})
+        announce = self.net.prepare(with_active(self.state, self.pair.primary_site, new), (new,),
+                                    {c.host for c in move.announce})
+        self._withdrawal = (middle, (self.net.stage(withdraw, self._message(f"service address: withdraw at {old}"),
+                                                    self.progress),))
+        self._announcement = (self.net.stage(announce, self._message(f"service address: announce at {new}"),
+                                             self.progress),)
+
+    def release(self) -> None:
+        """Close the connections of a staged phase that was not used (nothing is changed)."""
+        for staged in (self._withdrawal[1] if self._withdrawal else None, self._announcement):
+            if staged is not None and hasattr(staged[0], "close"):
+                staged[0].close()
+        self._announcement = None
+
+    def begin_withdraw(self) -> Step | None:
+        """The withdrawal's step, begun now (the timeline shows when it was asked for); None: nothing moves."""
+        if self.net is None or self.state is None:
+            return None
+        old, _ = move_sites(self.kind, self.pair)
+        return self.report.begin(f"service address: withdraw at {old}")
+
+    def withdraw(self, step: Step | None = None) -> bool:
+        """Phase 1 at the old site; on failure it is announced there again (clients keep their database)."""
+        if self.net is None or self.state is None:
+            return True
+        if self._withdrawal is None:
+            self.prepare()
+        assert self._withdrawal is not None
+        old, _ = move_sites(self.kind, self.pair)
+        self.state, self.withdrawn = self._withdrawal[0], True
+        staged, self._withdrawal = self._withdrawal[1], (self._withdrawal[0], None)  # committed once at most
+        if self._phase(f"service address: withdraw at {old}", self.state, (old,), None, staged, step):
             self.notes.append(f"withdrawn at {old}")
             return True
         # whichever of its devices did withdraw; if this fails too, clients may have no route at all
@@ -260,8 +332,12 @@ class _Address:
 
         after = with_active(self.state, self.pair.primary_site, site)
         move = self.net.move(self.state, self.pair.primary_site, site)
+        _, new = move_sites(self.kind, self.pair)
+        staged = None
+        if site == new:  # staged by prepare for this very change; committed once at most
+            staged, self._announcement = self._announcement, None
         ok = self._phase(f"service address: announce at {site}{' ' + why if why else ''}", after, (site,),
-                         {c.host for c in move.announce})
+                         {c.host for c in move.announce}, staged)
         if ok:
             self.state, self.withdrawn = after, False
             self.notes.append(f"announced at {site}{' ' + why if why else ''}")
@@ -302,8 +378,77 @@ class _Address:
         return f"; {self.outage(at, at == new)}"
 
     def close(self) -> None:
+        self.release()
         where = f" ({self.net.where}; witness from {self.net.client})" if self.net else ""
         self.report.service_address = "; ".join(self.notes) + where
+
+
+class _Switch:
+    """The address's phases inside the promoting playbook, driven by its events (docs/dr.md, "RTO").
+
+    When the play that changes things starts (its pre-checks passed), the withdrawal at the old site starts in a
+    thread beside it; the playbook's gate task waits for `gate` (``withdrawn`` or ``failed``) before it promotes
+    (a switchover: after stopping writes and the catch-up; a failover: before the kill), so the new primary never
+    takes writes while the old site still announces the address. Once the new primary accepts writes
+    (`PROMOTED_TASK` ok), the record and the announcement at the new site start in a thread beside the rest of the
+    playbook, and only after the withdrawal's deploy has come back committed: whatever the events say, the
+    address is never announced by two sites at once."""
+
+    def __init__(self, address: _Address, kind: str, gate: Path) -> None:
+        self.address, self.kind, self.gate = address, kind, gate
+        self.withdrawing: threading.Thread | None = None
+        self.announcing: threading.Thread | None = None
+        self.withdrawn_ok: bool | None = None  # None: not tried (yet)
+        self.announced_ok: bool | None = None
+        self.failed = False  # a task failed before the withdrawal was asked for (the pre-checks)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind, data = event.get("event", ""), event.get("event_data", {})
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.failed = True
+        if kind == "playbook_on_play_start" and data.get("play") == START_PLAYS[self.kind] and \
+                self.withdrawing is None and self.withdrawn_ok is None:
+            if self.failed:  # the pre-checks failed: nothing moves, and the gate stays shut
+                self.withdrawn_ok = False
+                self._open_gate(False)
+                return
+            step = self.address.begin_withdraw()  # begun here: the timeline shows it before the play's tasks
+            self.withdrawing = threading.Thread(target=self._withdraw, args=(step,), name="dr-withdraw", daemon=True)
+            self.withdrawing.start()
+        elif kind == "runner_on_ok" and str(data.get("task", "")).startswith(PROMOTED_TASK) and \
+                self.announcing is None:
+            self.announcing = threading.Thread(target=self._announce, name="dr-announce", daemon=True)
+            self.announcing.start()
+
+    def _withdraw(self, step: Step | None) -> None:
+        ok = False
+        try:
+            ok = self.address.withdraw(step)
+        finally:  # the playbook waits at its gate: it must always learn the outcome
+            self.withdrawn_ok = ok
+            self._open_gate(ok)
+
+    def _open_gate(self, ok: bool) -> None:
+        tmp = self.gate.with_name(self.gate.name + ".tmp")
+        tmp.write_text("withdrawn\n" if ok else "failed\n")
+        tmp.replace(self.gate)
+
+    def _announce(self) -> None:
+        if self.withdrawing is not None:
+            self.withdrawing.join()
+        if not self.withdrawn_ok:
+            # the gate held the promotion, so this is not reached; if it were, announcing would put the address
+            # at two sites: leave it to the stopped run's handling (after_stop), which asks the databases
+            self.address.notes.append("promoted before the withdrawal was committed: not announced from the events")
+            return
+        _, new = move_sites(self.kind, self.address.pair)
+        self.address.record(new)  # first: a deploy planned from here on puts the address there
+        self.announced_ok = self.address.announce(new)
+
+    def join(self) -> None:
+        for t in (self.withdrawing, self.announcing):
+            if t is not None:
+                t.join()
 
 
 def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
@@ -332,7 +477,7 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
             report.close("refused", why)
             return
         name, extra = RESUME[kind]
-        ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Steps(report, progress))
+        ok = run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, _Events(_Steps(report, progress)))
         if ok:
             address.record(new_site)
             ok = address.settle(new_site)
@@ -343,6 +488,15 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
     if why:
         report.close("refused", why)
         return
+    if settings.network is not None:
+        step = report.begin("service address: both phases rendered, validated, connected and diffed")
+        try:
+            address.prepare()
+        except Exception as e:  # nothing has moved yet: a phase that cannot be rendered stops the drill here
+            report.end(step, False, f"{type(e).__name__}: {e}")
+            report.close("aborted", f"the service address's move could not be prepared: {e}")
+            return
+        report.end(step, True, "")
     step = report.begin("witness: first acknowledged writes through the client path")
     dsn = acc.service_dsn()
     netns = settings.network.witness_netns if settings.network else None
@@ -374,12 +528,52 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
         f"{t.rpo_commits}" for k in missed) if t else "")
 
 
+def _playbooks(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
+               report: DrillReport, address: _Address, steps: _Steps, switch: _Switch | None) -> bool:
+    """The drill's playbooks; the promoting one moves the address through `switch` (None: nothing moves).
+    False: the report is closed (failed)."""
+    old_site, new_site = move_sites(kind, acc.pair)
+    for i, (name, extra) in enumerate(PLAYBOOKS[kind]):
+        sw = switch if i == PROMOTES[kind] else None
+        args: dict[str, Any] = {"dr_pair": pair_vars, **extra}
+        if sw is not None:
+            args |= {"dr_gate": str(sw.gate), "dr_gate_timeout": GATE_TIMEOUT_S}
+        ran = run_playbook(name, args, settings, _Events(steps, sw))
+        if sw is not None:
+            sw.join()
+        if not ran:
+            if sw is not None and sw.withdrawn_ok is False and sw.withdrawing is not None:
+                back = (f"it is announced at {old_site} again" if not address.withdrawn
+                        else address.outage(old_site, False))
+                report.close("failed", f"withdrawing the service address failed (see the failed step); the "
+                                       f"promotion never ran and the old primary takes writes again; {back}")
+                return False
+            tail = address.after_stop(acc)
+            report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
+                                   f"primary was promoted, otherwise nothing was switched{tail}")
+            return False
+        if i != PROMOTES[kind]:
+            continue
+        if sw is None or sw.announcing is None:
+            # no network, or the playbook gave no promotion event (renamed task?): after the playbook, as before
+            if sw is not None:
+                address.notes.append(f"no '{PROMOTED_TASK}' event: announced after the playbook")
+            address.record(new_site)
+            sw_ok = address.announce(new_site)
+        else:
+            sw_ok = bool(sw.announced_ok)
+        if not sw_ok:
+            report.close("failed", f"the database was promoted but announcing its service address at "
+                                   f"{new_site} failed (see the failed step): `--resume` deploys it again")
+            return False
+    return True
+
+
 def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillSettings,
            progress: Progress | None, report: DrillReport, address: _Address, w: witness.Writer,
            warmup: Step) -> bool:
     """The witness's warm-up, the playbooks with the address's phases, the wait for the new primary's
     acknowledgements (the caller stops the witness). False: the report is closed (aborted or failed)."""
-    old_site, new_site = move_sites(kind, acc.pair)
     ok = wait_until(lambda: len(w.acks) >= settings.warmup_acks, 15)
     report.end(warmup, ok, f"{len(w.acks)} acknowledged")
     if not ok:
@@ -387,29 +581,17 @@ def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: Dril
         return False
     old = w.acks[0].server
     steps = _Steps(report, progress)
-    try:
-        for i, (name, extra) in enumerate(PLAYBOOKS[kind]):
-            if i == PROMOTES[kind] and not address.withdraw():
-                back = (f"it is announced at {old_site} again" if not address.withdrawn
-                        else address.outage(old_site, False))
-                report.close("failed", f"withdrawing the service address failed (see the failed step); nothing "
-                                       f"was switched; {back}")
+    with tempfile.TemporaryDirectory(prefix="jinbao-dr-gate-") as tmp:
+        switch = _Switch(address, kind, Path(tmp) / "gate") if settings.network is not None else None
+        try:
+            if not _playbooks(kind, acc, pair_vars, settings, report, address, steps, switch):
                 return False
-            if not run_playbook(name, {"dr_pair": pair_vars, **extra}, settings, steps):
-                tail = address.after_stop(acc)
-                report.close("failed", f"{name} failed (see the failed step); `--resume` finishes it if the new "
-                                       f"primary was promoted, otherwise nothing was switched{tail}")
-                return False
-            if i == PROMOTES[kind]:
-                address.record(new_site)  # first: a deploy planned from here on puts the address there
-                if not address.announce(new_site):
-                    report.close("failed", f"the database was promoted but announcing its service address at "
-                                           f"{new_site} failed (see the failed step): `--resume` deploys it again")
-                    return False
-    except BaseException:
-        if address.withdrawn:  # stopped between the phases: clients must not be left without a database
-            address.after_stop(acc)
-        raise
+        except BaseException:
+            if switch is not None:
+                switch.join()  # a phase still running finishes before the address is put right
+            if address.withdrawn:  # stopped between the phases: clients must not be left without a database
+                address.after_stop(acc)
+            raise
     step = report.begin("witness: writes acknowledged by the new primary")
     settle = max(settings.settle_s, NETWORK_SETTLE_S) if settings.network else settings.settle_s
     ok = wait_until(lambda: any(a.server != old for a in w.acks[-5:]) and

@@ -14,12 +14,17 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import JinbaoError
 from dr.announce import NOWHERE, Move, plan_move, service_of, site_intents, with_active
 from ipplan import keys
 from network.fleet import Fleet
 from network.plan import PlanInput
+
+if TYPE_CHECKING:
+    from network.deploy import Staged
+    from network.deploy.model import DeployTarget, DeviceResult
 
 Progress = Callable[[str], None]
 OK_STATUSES = ("committed", "unchanged")
@@ -42,11 +47,10 @@ class ServiceNetwork:
     def move(self, state: PlanInput, primary_site: str, to: str) -> Move:
         return plan_move(state, primary_site, to, self.platform)
 
-    def push(self, state: PlanInput, sites: tuple[str, ...], hosts: set[str] | None, message: str,
-             progress: Progress | None = None) -> tuple[bool, str]:
-        """Deploy `state`'s intents to the WAN routers and firewalls of `sites` (only `hosts` of them when
-        given). (ok, one line per device)."""
-        from network.deploy import deploy
+    def prepare(self, state: PlanInput, sites: tuple[str, ...], hosts: set[str] | None) -> list[DeployTarget]:
+        """The deploy targets (rendered, validated) of `state` on the WAN routers and firewalls of `sites`
+        (only `hosts` of them when given). Pure but slow (rendering, validators): a drill prepares both phases
+        before it stops writes, so only the deploys themselves fall in the outage window."""
         from network.fleet import fleet_targets
 
         intents = {}
@@ -55,15 +59,63 @@ class ServiceNetwork:
         if hosts is not None:
             intents = {h: i for h, i in intents.items() if h in hosts}
         if not intents:
+            return []
+        return fleet_targets(dataclasses.replace(self.fleet, intents=intents))
+
+    def push(self, state: PlanInput, sites: tuple[str, ...], hosts: set[str] | None, message: str,
+             progress: Progress | None = None) -> tuple[bool, str]:
+        """Deploy `state`'s intents to the WAN routers and firewalls of `sites` (only `hosts` of them when
+        given). (ok, one line per device)."""
+        return self.push_targets(self.prepare(state, sites, hosts), message, progress)
+
+    def push_targets(self, targets: list[DeployTarget], message: str,
+                     progress: Progress | None = None) -> tuple[bool, str]:
+        """Deploy prepared targets, every device at once (the engine's threads). (ok, one line per device with
+        its seconds per phase: where the outage window's time goes)."""
+        from network.deploy import deploy
+
+        if not targets:
             return True, "no device to change"
-        fleet = dataclasses.replace(self.fleet, intents=intents)
         # no commit-confirm timer: the phase is two static routes per device and the drill's RTO counts its
         # time; the post-checks still run and a failed one still rolls the device back at once
-        results = deploy(fleet_targets(fleet), dry_run=False, confirm_seconds=None, message=message,
+        results = deploy(targets, dry_run=False, confirm_seconds=None, message=message,
                          progress=(lambda h, m: progress(f"{h}: {m}")) if progress else None,
-                         inventory_dir=fleet.inventory)
-        detail = "; ".join(f"{r.hostname}: {r.status}{' (' + r.error + ')' if r.error else ''}" for r in results)
-        return all(r.status in OK_STATUSES for r in results), detail
+                         inventory_dir=self.fleet.inventory)
+        return all(r.status in OK_STATUSES for r in results), _detail(results)
+
+    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None) -> Staged | None:
+        """Connect to the targets' devices and diff now (in parallel); `push_staged` commits later on the same
+        connections: a drill stages both phases while writes still flow. None: no device to change."""
+        from network.deploy import Staged
+
+        if not targets:
+            return None
+        staged = Staged(targets, confirm_seconds=None, message=message, inventory_dir=self.fleet.inventory,
+                        progress=(lambda h, m: progress(f"{h}: {m}")) if progress else None)
+        try:
+            staged.stage()
+            if failed := staged.failed():  # found now, while nothing has moved, not half-way through the move
+                raise JinbaoError("cannot reach the devices that move the service address: " + _detail(failed))
+        except BaseException:
+            staged.close()
+            raise
+        return staged
+
+    def push_staged(self, staged: Staged | None) -> tuple[bool, str]:
+        """Commit a staged phase (post-checks, rollback of a device whose checks fail), every device at once."""
+        if staged is None:
+            return True, "no device to change"
+        results = staged.commit()
+        return all(r.status in OK_STATUSES for r in results), _detail(results)
+
+
+def _detail(results: list[DeviceResult]) -> str:
+    return "; ".join(f"{r.hostname}: {r.status}{' (' + r.error + ')' if r.error else ''} {_timings(r.timings)}"
+                     for r in results)
+
+
+def _timings(t: dict[str, float]) -> str:
+    return "[" + " ".join(f"{k} {v:.2f}s" for k, v in t.items()) + "]"
 
 
 def active_in(plan: PlanInput, active: dict[str, str]) -> PlanInput:

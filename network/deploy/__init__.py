@@ -6,7 +6,7 @@ or by hand) and get ``DeviceResult``/``DriftResult``/``BackupResult`` back. See 
 
 from network.deploy.backup import backup
 from network.deploy.drift import drift
-from network.deploy.engine import deploy
+from network.deploy.engine import Staged, deploy
 from network.deploy.model import (
     PLATFORMS,
     BackupResult,
@@ -27,6 +27,7 @@ __all__ = [
     "DriftResult",
     "PostCheck",
     "Progress",
+    "Staged",
     "backup",
     "deploy",
     "drift",

@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from nornir.core.task import Task
+from nornir.core.task import Result, Task
 
 from inventory.platforms import platform as platform_facts
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
-from network.deploy.runner import check_unique, run_per_host, serialised
+from network.deploy.runner import build_nornir, check_unique, run_per_host, serialised
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
 
@@ -129,8 +129,19 @@ def _deploy_one(
     say: Progress,
 ) -> DeviceResult:
     t0 = time.monotonic()
-    res = DeviceResult(target.hostname, "failed")
-    mark = t0
+    res, adapter = _open_one(task, target, dry_run, say)
+    try:
+        if adapter is None:
+            return res
+        return _apply_one(adapter, res, target, confirm_seconds, check_timeout, check_interval, message, say)
+    finally:
+        res.seconds = round(time.monotonic() - t0, 3)
+        say(target.hostname, f"{res.status} in {res.seconds:.1f}s" + (f": {res.error}" if res.error else ""))
+
+
+def _laps(res: DeviceResult) -> Callable[[str], None]:
+    """res.timings[name] = seconds since the previous lap (or since this call)."""
+    mark = time.monotonic()
 
     def lap(name: str) -> None:
         nonlocal mark
@@ -138,27 +149,53 @@ def _deploy_one(
         res.timings[name] = round(now - mark, 3)
         mark = now
 
-    committed = False
-    adapter: Adapter | None = None
+    return lap
+
+
+def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress) -> tuple[DeviceResult, Adapter | None]:
+    """Connect, diff. The adapter when there is something to commit; None: `res` is final (unchanged, dry-run,
+    refused or failed; nothing was changed)."""
+    res = DeviceResult(target.hostname, "failed")
+    lap = _laps(res)
     on_device = platform_facts(target.platform).validator == "on-device"  # nft -c there, before any change
     if not on_device and target.validated_sha256 != hashlib.sha256(target.config_text.encode()).hexdigest():
         # Stamped by network.validate.validated() (build_targets does it): an unchecked or edited config
         # never reaches a device, not even for a diff.
         res.error = "config not validated by its platform's validator (network.validate): refusing to push it"
         say(target.hostname, res.error)
-        return res
+        return res, None
     try:
         say(target.hostname, "connecting")
         adapter = open_adapter(task, target)
         lap("connect")
         res.diff = adapter.diff(target.config_text)
         lap("diff")
-        if not res.diff:
-            res.status = "unchanged"
-            return res
-        if dry_run:
-            res.status = "dry-run"
-            return res
+    except Exception as exc:
+        res.error = f"{type(exc).__name__}: {exc}"
+        return res, None
+    if not res.diff:
+        res.status = "unchanged"
+        return res, None
+    if dry_run:
+        res.status = "dry-run"
+        return res, None
+    return res, adapter
+
+
+def _apply_one(
+    adapter: Adapter,
+    res: DeviceResult,
+    target: DeployTarget,
+    confirm_seconds: int | None,
+    check_timeout: float | None,
+    check_interval: float,
+    message: str,
+    say: Progress,
+) -> DeviceResult:
+    """Commit what _open_one diffed, post-check, confirm or roll back."""
+    lap = _laps(res)
+    committed = False
+    try:
         if adapter.pending():
             # Someone else's commit awaits confirmation: committing (or rolling back) would take
             # over their change. Leave the device alone.
@@ -193,14 +230,98 @@ def _deploy_one(
 
         if isinstance(exc, PendingCommitError):
             committed = False  # refused before touching anything: the pending commit is not ours
-        if committed and adapter is not None:
+        if committed:
             res.status, res.error = _recover(adapter, res, target.hostname, say)
         else:
             res.status = "failed"
         return res
-    finally:
-        res.seconds = round(time.monotonic() - t0, 3)
-        say(target.hostname, f"{res.status} in {res.seconds:.1f}s" + (f": {res.error}" if res.error else ""))
+
+
+class Staged:
+    """deploy() in two halves on the same connections, for a change whose timing matters (a DR drill's outage
+    window holds only the commit): `stage` connects to every device and diffs now (in parallel), `commit` later
+    commits, post-checks and confirms or rolls back each device as deploy() does (in parallel), then closes the
+    connections. `close` without `commit` changes nothing. Each target's ``timings`` keeps both halves."""
+
+    def __init__(self, targets: Sequence[DeployTarget], *, confirm_seconds: int | None = None,
+                 check_timeout: float | None = None, check_interval: float = 1.0, message: str = "",
+                 workers: int = 20, connect_timeout: float = 10.0,
+                 inventory_dir: str | os.PathLike[str] | None = None, progress: Progress | None = None) -> None:
+        if confirm_seconds is not None and confirm_seconds < 5:
+            raise ValueError("confirm_seconds below 5 s leaves no time for post-checks")
+        check_unique(targets)
+        self.targets, self.groups = list(targets), device_groups(targets)
+        self._by_host = {arts[0].hostname: arts for arts in self.groups.values()}  # Nornir host -> its targets
+        self.confirm_seconds, self.check_timeout, self.check_interval = confirm_seconds, check_timeout, check_interval
+        self.message, self.say = message, serialised(progress)
+        self._opened: dict[str, tuple[DeviceResult, Adapter | None]] = {}
+        self._nr = build_nornir([arts[0] for arts in self.groups.values()], workers, connect_timeout, inventory_dir)
+        self._closed = False
+
+    def stage(self) -> None:
+        def work(task: Task) -> Result:
+            for target in self._by_host[task.host.name]:
+                self._opened[target.hostname] = _open_one(task, target, False, self.say)
+            return Result(host=task.host)
+
+        self._nr.run(task=work, name="jinbao-stage", raise_on_error=False)
+
+    def diffs(self) -> dict[str, str]:
+        return {h: r.diff for h, (r, _) in self._opened.items()}
+
+    def failed(self) -> list[DeviceResult]:
+        """The targets the stage could not connect to or diff (they would fail at commit)."""
+        return [r for r, adapter in self._opened.values() if adapter is None and r.status == "failed"] + [
+            DeviceResult(t.hostname, "failed", error="not staged (no connection)")
+            for t in self.targets if t.hostname not in self._opened]
+
+    def commit(self) -> list[DeviceResult]:
+        """One DeviceResult per target, in target order (a target whose stage failed or found nothing to change
+        keeps that result; after a failed or rolled-back one, the device's next targets are ``skipped``)."""
+        if self._closed:
+            raise RuntimeError("this staged deploy was closed")
+
+        def work(task: Task) -> Result:
+            results: list[DeviceResult] = []
+            blocker: DeviceResult | None = None
+            for target in self._by_host[task.host.name]:
+                if blocker is not None:
+                    results.append(DeviceResult(target.hostname, "skipped", error=(
+                        f"not attempted: {blocker.hostname} (applied first on the same device) {blocker.status}")))
+                    continue
+                res, adapter = self._opened.get(target.hostname) or (
+                    DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
+                if adapter is not None:
+                    t0 = time.monotonic()
+                    res = _apply_one(adapter, res, target, self.confirm_seconds, self.check_timeout,
+                                     self.check_interval, self.message, self.say)
+                    res.seconds = round(time.monotonic() - t0, 3)
+                self.say(target.hostname, f"{res.status}" + (f": {res.error}" if res.error else ""))
+                results.append(res)
+                if res.status in ("failed", "rolled-back"):
+                    blocker = res
+            return Result(host=task.host, result=results)
+
+        try:
+            agg = self._nr.run(task=work, name="jinbao-commit", raise_on_error=False)
+        finally:
+            self.close()
+        by_name: dict[str, DeviceResult] = {}
+        for name, arts in self._by_host.items():
+            multi = agg.get(name)
+            if multi is None or multi.failed or not multi:
+                exc = multi[0].exception if multi else None
+                for t in arts:
+                    by_name[t.hostname] = DeviceResult(t.hostname, "failed", error=(
+                        f"{type(exc).__name__}: {exc}" if exc else "task did not run"))
+            else:
+                by_name |= {r.hostname: r for r in multi[0].result}
+        return [by_name[t.hostname] for t in self.targets]
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._nr.close_connections(on_good=True, on_failed=True)
 
 
 def _recover(adapter: Adapter, res: DeviceResult, hostname: str, say: Progress) -> tuple[str, str]:

@@ -149,3 +149,63 @@ def test_adapters_follow_the_registry() -> None:
             assert p.deploy.adapter in ADAPTERS, name
     assert nornir_platform("cisco_ios") == "ios" and nornir_platform("linux_nftables") == "frr"
     assert nornir_platform("huawei_vrp") == "huawei_vrpv8"  # Netmiko's VRP V8 (two-stage commit)
+
+
+class _FakeAdapter:
+    """A device that records what the engine asked of it (no network)."""
+
+    method = "fake"
+
+    def __init__(self, running: str, calls: list[tuple[str, str]], name: str) -> None:
+        self.running, self.calls, self.name = running, calls, name
+
+    def diff(self, intended: str) -> str:
+        self.calls.append((self.name, "diff"))
+        return "" if intended == self.running else f"-{self.running}+{intended}"
+
+    def pending(self) -> bool:
+        return False
+
+    def commit(self, intended: str, confirm_seconds: int | None, message: str) -> None:
+        self.calls.append((self.name, "commit"))
+        self.running = intended
+
+    def confirm(self) -> None:
+        self.calls.append((self.name, "confirm"))
+
+    def rollback(self) -> None:
+        self.calls.append((self.name, "rollback"))
+
+
+def test_a_staged_deploy_connects_and_diffs_first_and_commits_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a DR drill's outage window holds: the commit (and post-checks) alone; nothing changes at stage."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    opened: list[str] = []
+    running = {"A": "hostname x\n", "B": "hostname old\n"}
+
+    def fake_open(task: object, target: DeployTarget) -> _FakeAdapter:
+        opened.append(target.hostname)
+        return _FakeAdapter(running[target.hostname], calls, target.hostname)
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    targets = [tgt(hostname=h, host="127.0.0.1", validated_sha256=stamp("hostname x\n")) for h in ("A", "B")]
+    staged = Staged(targets, message="t")
+    staged.stage()
+    assert sorted(calls) == [("A", "diff"), ("B", "diff")] and staged.failed() == []
+    assert staged.diffs()["A"] == "" and staged.diffs()["B"]
+    calls.clear()
+    results = staged.commit()
+    assert [(r.hostname, r.status) for r in results] == [("A", "unchanged"), ("B", "committed")]
+    assert calls == [("B", "commit"), ("B", "confirm")] and sorted(opened) == ["A", "B"]  # one connection each
+    assert "commit" in results[1].timings and "connect" in results[1].timings
+    with pytest.raises(RuntimeError, match="closed"):
+        staged.commit()  # committed once at most
+
+    calls.clear()
+    unused = Staged(targets, message="t")
+    unused.stage()
+    unused.close()  # a drill that stopped before its phase: nothing was changed
+    assert all(c[1] == "diff" for c in calls)

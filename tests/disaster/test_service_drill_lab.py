@@ -148,6 +148,15 @@ def _restore(lp: LabPlan, pair: Any, work: Path) -> None:
     assert not (INVENTORY / "dr-active.yaml").exists()  # the repo's inventory was never written
 
 
+def timeline(rep: dict[str, Any]) -> str:
+    """The report's steps in seconds from the old primary's last acknowledged write (where the RTO goes)."""
+    t0 = (rep.get("figures") or {}).get("last_ack_old") or rep["steps"][0]["started"]
+    return "\n".join(f"{s['started'] - t0:7.2f} {(s['ended'] or s['started']) - s['started']:6.2f} "
+                     f"{'ok' if s['ok'] else 'FAILED'} {s['name'][:80]}"
+                     + (f" | {s['detail'][:300]}" if s["name"].startswith("service address") else "")
+                     for s in rep["steps"])
+
+
 def drill(lab: dict[str, Any], mode: str) -> tuple[int, dict[str, Any]]:
     r = jinbao("--inventory", str(lab["inventory"]), "dr", "drill", "--lab", LAB, "--plan", str(lab["plan"]),
                "--site", SITE, "--mode", mode, "--json", "--out", str(lab["work"] / "reports"))
@@ -180,6 +189,9 @@ def test_switchover_moves_the_service_address_with_the_database_and_the_failback
     announce = step_index(rep, f"service address: announce at {DR_SITE}")
     promote = step_index(rep, "Promote")
     assert withdraw < promote < step_index(rep, "record: ") < announce, [s["name"] for s in rep["steps"]]
+    # never announced by two sites: the withdrawal's deploy came back committed before the announcement began
+    assert rep["steps"][withdraw]["ended"] <= rep["steps"][announce]["started"], timeline(rep)
+    print(timeline(rep))
     assert yaml.safe_load(record.read_text()) == {"version": 1, "active": {SITE: DR_SITE}}
     # the DR centre announces it, alone; Shanxi's routers have no route to originate it from
     for pfx in (pair.service_v4, pair.service_v6):
@@ -195,8 +207,10 @@ def test_switchover_moves_the_service_address_with_the_database_and_the_failback
     assert rc == (0 if rep["outcome"] == "passed" else 1) and (rep["outcome"] == "passed" or
                                                                rep["reason"].startswith("RTO")), rep["reason"]
     assert rep["figures"]["rpo_commits"] == 0, rep["figures"]
-    assert step_index(rep, f"service address: withdraw at {DR_SITE}") < step_index(
-        rep, f"service address: announce at {SITE}")
+    withdraw, announce = (step_index(rep, f"service address: withdraw at {DR_SITE}"),
+                          step_index(rep, f"service address: announce at {SITE}"))
+    assert withdraw < announce and rep["steps"][withdraw]["ended"] <= rep["steps"][announce]["started"], timeline(rep)
+    print(timeline(rep))
     assert not record.exists()  # back at its primary: no record at all
     for pfx in (pair.service_v4, pair.service_v6):
         assert wait_for(lambda p=pfx: origins(p) == {asn[SITE]}, 60, what=f"{pfx} from {SITE} alone again")

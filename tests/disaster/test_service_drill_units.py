@@ -17,11 +17,22 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from core.poll import wait_until
 from dr import drill as drill_mod
 from dr.access import PairAccess
 from dr.announce import NOWHERE, with_active
 from dr.ansible_vars import dr_vars
-from dr.drill import PLAYBOOKS, PROMOTES, DrillSettings, announce_after_stop, move_sites, promoted, run_drill
+from dr.drill import (
+    PLAYBOOKS,
+    PROMOTED_TASK,
+    PROMOTES,
+    START_PLAYS,
+    DrillSettings,
+    announce_after_stop,
+    move_sites,
+    promoted,
+    run_drill,
+)
 from dr.measure import Ack
 from dr.network import ServiceNetwork, active_in, active_site
 from dr.plan import Pair
@@ -100,6 +111,9 @@ class FakeNetwork:
 
     def __init__(self, plan: Any, fail: set[str] | None = None) -> None:
         self.plan, self.pushes, self.fail = plan, [], fail or set()
+        self.delay: dict[str, float] = {}  # seconds a push to that state takes
+        self.times: list[tuple[str, float, float]] = []  # (state, started, ended) per push
+        self.staged: list[Any] = []  # what the drill connected to and diffed before the witness started
         self.witness_netns, self.where, self.client = None, "lab test", "the control node"
 
     def move(self, state: Any, primary_site: str, to: str) -> Any:
@@ -107,11 +121,26 @@ class FakeNetwork:
 
         return plan_move(state, primary_site, to, "frr")
 
+    def prepare(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None) -> Any:
+        return (active_site(state, PAIR.primary_site) or "nowhere", sites, sorted(hosts or []))
+
+    def push_targets(self, prepared: Any, message: str, progress: Any = None) -> tuple[bool, str]:
+        start = time.monotonic()
+        time.sleep(self.delay.get(prepared[0], 0.0))
+        self.pushes.append(prepared)
+        self.times.append((prepared[0], start, time.monotonic()))
+        return (prepared[0] if prepared[0] != "nowhere" else NOWHERE) not in self.fail, "fake"
+
+    def stage(self, prepared: Any, message: str, progress: Any = None) -> Any:
+        self.staged.append(prepared)
+        return prepared
+
+    def push_staged(self, staged: Any) -> tuple[bool, str]:
+        return self.push_targets(staged, "staged")
+
     def push(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None, message: str,
              progress: Any = None) -> tuple[bool, str]:
-        at = active_site(state, PAIR.primary_site)
-        self.pushes.append((at or "nowhere", sites, sorted(hosts or [])))
-        return (at not in self.fail), "fake"
+        return self.push_targets(self.prepare(state, sites, hosts), message, progress)
 
 
 class FakeWriter(threading.Thread):
@@ -153,7 +182,8 @@ def slice_plan() -> Any:
 
 def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str, ok: dict[str, bool] | None = None,
            after: PairStatus | None = None, fail: set[str] | None = None,
-           explode: str | None = None) -> tuple[Any, FakeNetwork, list[str]]:
+           explode: str | None = None, delay: dict[str, float] | None = None,
+           early_promotion: bool = False, tail: Any = None) -> tuple[Any, FakeNetwork, list[str]]:
     ok = ok or {}
     ran: list[str] = []
     before = status("replica" if kind == "failback" else "primary")
@@ -164,9 +194,18 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
             raise KeyboardInterrupt  # the operator's ^C in the middle of the playbook
         step = steps.report.begin(f"playbook {name}")
         good = ok.get(name, True)
+        if PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
+            steps({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS[kind]}})
+            if "dr_gate" in extra and not early_promotion:  # the playbook's gate task, as tasks/gate.yml
+                gate = Path(extra["dr_gate"])
+                assert wait_until(lambda: gate.exists(), 10)
+                good = good and gate.read_text().strip() == "withdrawn"
+            if good:
+                FakeWriter.server = "15/jb_140000_dc_db01"  # the promotion: writes go to the other end
+                steps({"event": "runner_on_ok", "event_data": {"task": f"{PROMOTED_TASK} (polled)", "host": "x"}})
+                if tail is not None:
+                    tail(net)  # the rest of the playbook (re-pointing the old primary)
         steps.report.end(step, good)
-        if good and PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
-            FakeWriter.server = "15/jb_140000_dc_db01"  # the promotion: writes go to the other end
         return good
 
     FakeWriter.server = "15/main"
@@ -178,6 +217,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
     monkeypatch.setattr(drill_mod.witness, "Writer", FakeWriter)
     monkeypatch.setattr(drill_mod.witness, "survivors", lambda dsn, netns=None: set(range(1, 100000)))
     net = FakeNetwork(plan, fail)
+    net.delay = delay or {}
     settings = DrillSettings(tmp_path, None, warmup_acks=3, settle_s=5, network=net,  # type: ignore[arg-type]
                              record_dir=tmp_path)
     report = run_drill(kind, dataclasses.replace(ACC, routed=True), {}, settings)
@@ -189,13 +229,17 @@ def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypat
                                                                        tmp_path: Path, slice_plan: Any) -> None:
     monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
     report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
-    assert names[:2] == ["pre-checks: replication state", "witness: first acknowledged writes through the client path"]
-    assert names[2:6] == ["service address: withdraw at 140000-DC", "playbook switchover.yml",
+    assert names[:3] == ["pre-checks: replication state",
+                         "service address: both phases rendered, validated, connected and diffed",
+                         "witness: first acknowledged writes through the client path"]
+    # inside the promoting playbook: withdrawn once its pre-checks passed, announced once the new primary took writes
+    assert names[3:7] == ["playbook switchover.yml", "service address: withdraw at 140000-DC",
                           "record: 140000-DC's database runs at 100000-DR (dr-active.yaml)",
                           "service address: announce at 100000-DR"], names
     # the withdrawal reaches Shanxi's WAN routers and firewall only, the announcement the DR centre's only
     (w_at, w_sites, w_hosts), (a_at, a_sites, a_hosts) = net.pushes
     assert (w_at, w_sites, a_at, a_sites) == ("nowhere", ("140000-DC",), "100000-DR", ("100000-DR",))
+    assert net.staged == net.pushes  # both phases were connected and diffed before the witness started
     assert w_hosts and all(h.startswith("JB-140000-DC-") and h[-4:-2] in ("WR", "FW") for h in w_hosts)
     assert a_hosts and all(h.startswith("JB-100000-DR-") and h[-4:-2] in ("WR", "FW") for h in a_hosts)
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
@@ -212,7 +256,7 @@ def test_failback_withdraws_after_the_rebuild_and_removes_the_record(monkeypatch
     at_dr = active_in(slice_plan, load_active(tmp_path)[0])
     assert active_site(at_dr, "140000-DC") == "100000-DR"
     _, net, names = _drill(monkeypatch, tmp_path, at_dr, "failback")
-    assert names[2:7] == ["playbook rebuild.yml", "service address: withdraw at 100000-DR", "playbook switchover.yml",
+    assert names[3:8] == ["playbook rebuild.yml", "playbook switchover.yml", "service address: withdraw at 100000-DR",
                           "record: 140000-DC's database runs at 140000-DC (dr-active.yaml)",
                           "service address: announce at 140000-DC"], names
     assert [p[:2] for p in net.pushes] == [("nowhere", ("100000-DR",)), ("140000-DC", ("140000-DC",))]
@@ -223,8 +267,8 @@ def test_a_run_stopped_before_the_promotion_announces_at_the_old_site_again(monk
                                                                             tmp_path: Path, slice_plan: Any) -> None:
     report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", ok={"switchover.yml": False},
                                 after=status("primary"))
-    assert names[-2:] == ["playbook switchover.yml", "service address: announce at 140000-DC again (nothing was "
-                                                     "promoted)"], names
+    assert names[-2:] == ["service address: withdraw at 140000-DC", "service address: announce at 140000-DC again "
+                                                                    "(nothing was promoted)"], names
     assert [p[:2] for p in net.pushes] == [("nowhere", ("140000-DC",)), ("140000-DC", ("140000-DC",))]
     assert report.outcome == "failed" and not (tmp_path / ACTIVE_FILE).exists()
 
@@ -242,7 +286,7 @@ def test_a_run_stopped_after_the_promotion_records_and_announces_at_the_new_site
 def test_a_failed_withdrawal_switches_nothing_and_announces_at_the_old_site(monkeypatch: pytest.MonkeyPatch,
                                                                             tmp_path: Path, slice_plan: Any) -> None:
     report, _, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", fail={NOWHERE})
-    assert "playbook switchover.yml" not in names
+    assert FakeWriter.server == "15/main" and not (tmp_path / ACTIVE_FILE).exists()  # the gate held the promotion
     assert names[-1] == "service address: announce at 140000-DC again", names
     assert report.outcome == "failed" and "withdrawing" in report.reason
 
@@ -423,3 +467,81 @@ def test_the_view_loads_the_zone_policy_once(monkeypatch: pytest.MonkeyPatch, sl
     assert len(loads) == 1
     assert ctx.db_sources["production"][0] == "production"
     assert "exchange" in ctx.svc_sources["production"]["same"] and ctx.svc_sources["production"]["replica"]
+
+
+# -- the phases inside the promoting playbook (dr/drill.py _Switch, playbooks/dr/tasks/gate.yml) -----------------
+
+def test_the_announcement_is_committed_only_after_the_withdrawal_even_when_the_promotion_comes_early(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    """Never announced by two sites: the playbook reports the promotion while the withdrawal's deploy is still
+    running (it ignored the gate); the announcement's deploy still starts only once the withdrawal's has ended."""
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover", delay={"nowhere": 0.5},
+                                early_promotion=True)
+    (w, w_start, w_end), (a, a_start, _) = net.times
+    assert (w, a) == ("nowhere", "100000-DR")
+    assert w_end - w_start >= 0.5 and a_start >= w_end, net.times
+    steps = {s.name: s for s in report.steps}
+    assert steps["service address: withdraw at 140000-DC"].ended <= steps[  # type: ignore[operator]
+        "service address: announce at 100000-DR"].started
+    assert not [s for s in report.steps if s.ok is False], names
+
+
+def test_the_announcement_starts_with_the_promotion_not_after_the_playbook(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path, slice_plan: Any) -> None:
+    """The rest of the playbook (re-pointing the old primary) runs beside the announcement, not before it."""
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    seen: list[list[str]] = []
+
+    def repoint(net: FakeNetwork) -> None:  # still inside the playbook: the announcement must not wait for it
+        wait_until(lambda: len(net.pushes) == 2, 5)
+        seen.append([p[0] for p in net.pushes])
+
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", tail=repoint)
+    assert seen == [["nowhere", "100000-DR"]]
+    assert report.figures is not None and not [s for s in report.steps if s.ok is False]
+
+
+def test_failed_pre_checks_shut_the_gate_and_withdraw_nothing(tmp_path: Path, slice_plan: Any) -> None:
+    net = FakeNetwork(slice_plan)
+    report = drill_mod.DrillReport(PAIR.primary_site, "switchover", "async", PAIR.primary, PAIR.replica)
+    settings = DrillSettings(tmp_path, None, network=net)  # type: ignore[arg-type]
+    address = drill_mod._Address(report, PAIR, "switchover", settings, None)
+    switch = drill_mod._Switch(address, "switchover", tmp_path / "gate")
+    switch({"event": "runner_on_failed", "event_data": {"task": "The current primary accepts writes"}})
+    switch({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS["switchover"]}})
+    switch.join()
+    assert (tmp_path / "gate").read_text().strip() == "failed" and net.pushes == [] and not address.withdrawn
+
+
+def _play_tasks(path: Path) -> dict[str, list[str]]:
+    """Task names per play (blocks flattened, imported task files inlined) of a drill playbook."""
+    def flat(tasks: list[dict[str, Any]]) -> list[str]:
+        out: list[str] = []
+        for t in tasks:
+            if "ansible.builtin.import_tasks" in t:
+                out += flat(yaml.safe_load((path.parent / t["ansible.builtin.import_tasks"]).read_text()))
+            out.append(t.get("name", ""))
+            out += flat(t.get("block", []))
+        return out
+
+    return {play["name"]: flat(play.get("tasks", [])) for play in yaml.safe_load(path.read_text()) if "tasks" in play}
+
+
+def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events() -> None:
+    """The events the drill acts on exist, and nothing makes a second writable end before the gate: a switchover
+    gates the promotion (after stopping writes and the catch-up), a failover the kill."""
+    gate = "The service address is withdrawn at the old site (the drill's gate)"
+    d = ROOT / "playbooks" / "dr"
+    sw = _play_tasks(d / "switchover.yml")
+    tasks = sw[START_PLAYS["switchover"]]
+    assert tasks.index("Wait until the standby has replayed the old primary's last checkpoint (polled every 0.1 s)") \
+        < tasks.index(gate) < tasks.index("Promote")
+    assert gate not in sw["Switchover pre-checks"]
+    fo = _play_tasks(d / "failover.yml")
+    tasks = fo[START_PLAYS["failover"]]
+    assert tasks.index(gate) < tasks.index("Kill the primary hard (postmaster and its backends, SIGKILL)")
+    promote = [t["name"] for t in yaml.safe_load((d / "tasks" / "promote.yml").read_text())]
+    assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
+        "It accepts writes (promoted, polled every 0.1 s for 15 s) - {{ dr_new.cluster }}"]
+    assert START_PLAYS["failback"] == START_PLAYS["switchover"] and PLAYBOOKS["failback"][1][0] == "switchover.yml"
