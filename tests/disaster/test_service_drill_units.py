@@ -358,14 +358,45 @@ def test_database_clients_by_the_service_address_follow_the_zone_policy() -> Non
 SITE_A, SITE_B = "140000-DC", "100000-DR"
 
 
-def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def replace_inv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The national inventory with the two sites' routers on Cisco IOS, a platform deployed by replace (the
+    default, Huawei VRP, is deployed by merge, which cannot withdraw a route)."""
+    from tests.conftest import copy_inventory
+
+    inv = copy_inventory(tmp_path_factory.mktemp("replace") / "inventory")
+    conf = inv / "jinbao.yaml"
+    text = conf.read_text()
+    old = "  sites: {}                     # e.g."
+    assert old in text
+    conf.write_text(text.replace(old, f'  sites: {{"{SITE_A}": cisco_ios, "{SITE_B}": cisco_ios}}  # e.g.'))
+    return inv
+
+
+def test_a_merge_platform_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Huawei VRP (the default router platform) is deployed by merge: the withdrawal would diff as nothing and
+    the old site would go on announcing the address beside the new one. Refused while nothing has moved."""
+    from core.errors import JinbaoError
+    from dr.network import real_network
+
+    monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
+    monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
+    with pytest.raises(JinbaoError) as e:
+        real_network(ROOT / "inventory", SITE_A, SITE_B)
+    msg = str(e.value)
+    assert msg.startswith(str(ROOT / "inventory" / "jinbao.yaml") + ": JB-140000-DC-WR01: ") and "\n" not in msg
+    assert "huawei_vrp" in msg and "by merge" in msg and "keep announcing" in msg
+
+
+def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch,
+                                                                     replace_inv: Path) -> None:
     from dr.announce import site_intents
     from dr.network import real_network
 
     monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
     monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
-    net = real_network(ROOT / "inventory", SITE_A, SITE_B)
-    assert net.platform is None and net.witness_netns is None and net.where == str(ROOT / "inventory")
+    net = real_network(replace_inv, SITE_A, SITE_B)
+    assert net.platform is None and net.witness_netns is None and net.where == str(replace_inv)
     roles = {h[-4:-2] for h in net.fleet.hosts}
     assert roles == {"WR", "FW"} and {h.split("-")[1] + "-" + h.split("-")[2] for h in net.fleet.hosts} == {
         SITE_A, SITE_B}
@@ -438,7 +469,8 @@ def test_a_stopped_run_whose_announcement_fails_names_the_recovery(monkeypatch: 
     assert "outage" in report.reason and "--mode failover --resume" in report.reason, report.reason
 
 
-def test_a_router_without_a_management_address_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_router_without_a_management_address_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch,
+                                                                           replace_inv: Path) -> None:
     """Found at a phase, the address would already be withdrawn: refused while nothing has moved."""
     import ipplan.inventory_export as export
     from core.errors import JinbaoError
@@ -450,7 +482,7 @@ def test_a_router_without_a_management_address_is_refused_before_the_drill(monke
     monkeypatch.setattr(export, "mgmt_address", lambda reg, site, host, af=4: None if host == "JB-100000-DR-FW01"
                         else real(reg, site, host, af))
     with pytest.raises(JinbaoError) as e:
-        real_network(ROOT / "inventory", SITE_A, SITE_B)
+        real_network(replace_inv, SITE_A, SITE_B)
     assert "JB-100000-DR-FW01 has no management address" in str(e.value) and "ip-registry.tsv" in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -530,7 +562,7 @@ def _play_tasks(path: Path) -> dict[str, list[str]]:
 
 def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events() -> None:
     """The events the drill acts on exist, and nothing makes a second writable end before the gate: a switchover
-    gates the promotion (after stopping writes and the catch-up), a failover the kill."""
+    gates the promotion (after stopping writes and the catch-up), a failover too (after the kill)."""
     gate = "The service address is withdrawn at the old site (the drill's gate)"
     d = ROOT / "playbooks" / "dr"
     sw = _play_tasks(d / "switchover.yml")
@@ -539,8 +571,8 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
         < tasks.index(gate) < tasks.index("Promote")
     assert gate not in sw["Switchover pre-checks"]
     fo = _play_tasks(d / "failover.yml")
-    tasks = fo[START_PLAYS["failover"]]
-    assert tasks.index(gate) < tasks.index("Kill the primary hard (postmaster and its backends, SIGKILL)")
+    assert gate not in fo[START_PLAYS["failover"]]  # the kill is not held: withdrawing first would hide the loss
+    assert fo["Promote the standby"].index(gate) < fo["Promote the standby"].index("Promote")
     promote = [t["name"] for t in yaml.safe_load((d / "tasks" / "promote.yml").read_text())]
     assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
         "It accepts writes (promoted, polled every 0.1 s for 15 s) - {{ dr_new.cluster }}"]
