@@ -72,19 +72,8 @@ def deploy(
     say = serialised(progress)
 
     def work(task: Task, first: DeployTarget) -> list[DeviceResult]:
-        results: list[DeviceResult] = []
-        blocker: DeviceResult | None = None
-        for target in groups[first.device_name]:
-            if blocker is not None:
-                results.append(DeviceResult(target.hostname, "skipped", error=(
-                    f"not attempted: {blocker.hostname} (applied first on the same device) {blocker.status}")))
-                say(target.hostname, f"skipped: {blocker.hostname} {blocker.status}")
-                continue
-            res = _deploy_one(task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say)
-            results.append(res)
-            if res.status in ("failed", "rolled-back"):
-                blocker = res
-        return results
+        return _one_device(groups[first.device_name], lambda target: _deploy_one(
+            task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say), say)
 
     def crashed(first: DeployTarget, error: str) -> list[DeviceResult]:
         return [DeviceResult(t.hostname, "failed", error=error) for t in groups[first.device_name]]
@@ -116,6 +105,25 @@ def device_groups(targets: Sequence[DeployTarget]) -> dict[str, list[DeployTarge
                 raise ValueError(f"{name}: artifacts {first.hostname} and {t.hostname} must share one login and"
                                  f" connection to be applied on one device")
     return groups
+
+
+def _one_device(targets: list[DeployTarget], apply: Callable[[DeployTarget], DeviceResult],
+                say: Progress) -> list[DeviceResult]:
+    """The targets of one device in order (a deploy's and a staged commit's): after a failed or rolled-back one,
+    the rest are ``skipped``, never applied on top of a device left in an unknown state."""
+    results: list[DeviceResult] = []
+    blocker: DeviceResult | None = None
+    for target in targets:
+        if blocker is not None:
+            results.append(DeviceResult(target.hostname, "skipped", error=(
+                f"not attempted: {blocker.hostname} (applied first on the same device) {blocker.status}")))
+            say(target.hostname, f"skipped: {blocker.hostname} {blocker.status}")
+            continue
+        res = apply(target)
+        results.append(res)
+        if res.status in ("failed", "rolled-back"):
+            blocker = res
+    return results
 
 
 def _deploy_one(
@@ -281,26 +289,19 @@ class Staged:
         if self._closed:
             raise RuntimeError("this staged deploy was closed")
 
+        def commit_one(target: DeployTarget) -> DeviceResult:
+            res, adapter = self._opened.get(target.hostname) or (
+                DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
+            if adapter is not None:
+                t0 = time.monotonic()
+                res = _apply_one(adapter, res, target, self.confirm_seconds, self.check_timeout,
+                                 self.check_interval, self.message, self.say)
+                res.seconds = round(time.monotonic() - t0, 3)
+            self.say(target.hostname, f"{res.status}" + (f": {res.error}" if res.error else ""))
+            return res
+
         def work(task: Task) -> Result:
-            results: list[DeviceResult] = []
-            blocker: DeviceResult | None = None
-            for target in self._by_host[task.host.name]:
-                if blocker is not None:
-                    results.append(DeviceResult(target.hostname, "skipped", error=(
-                        f"not attempted: {blocker.hostname} (applied first on the same device) {blocker.status}")))
-                    continue
-                res, adapter = self._opened.get(target.hostname) or (
-                    DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
-                if adapter is not None:
-                    t0 = time.monotonic()
-                    res = _apply_one(adapter, res, target, self.confirm_seconds, self.check_timeout,
-                                     self.check_interval, self.message, self.say)
-                    res.seconds = round(time.monotonic() - t0, 3)
-                self.say(target.hostname, f"{res.status}" + (f": {res.error}" if res.error else ""))
-                results.append(res)
-                if res.status in ("failed", "rolled-back"):
-                    blocker = res
-            return Result(host=task.host, result=results)
+            return Result(host=task.host, result=_one_device(self._by_host[task.host.name], commit_one, self.say))
 
         try:
             agg = self._nr.run(task=work, name="jinbao-commit", raise_on_error=False)
