@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from inventory.model import ZONE_HOST_ROLES, ZONE_OF_ROLE
 from network.policy.compile import instances
 from network.policy.zones import World
 
-ZONE_OF_ROLE = {"DB": "production", "EX": "exchange", "DS": "decision"}
 CANARY_PORTS = (8080, 3389, 23)
 
 LISTENER = r"""
@@ -223,10 +223,10 @@ def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None 
     keep = sites_in_scope(lp.plan.inv, scope)
     hosts = []
     for d in lp.plan.inv.devices:
-        if d.role in ZONE_OF_ROLE and d.site in keep:
-            pool = "office" if d.role == "DS" else "business"
-            ip = lp.plan.addr.lan_host(d.site, pool, ZONE_OF_ROLE[d.role], 4, d.hostname, d.hostname).split("/")[0]
-            hosts.append(ZoneHost(d.hostname, d.site, ZONE_OF_ROLE[d.role], ip))
+        if d.role in ZONE_HOST_ROLES and d.site in keep:
+            pool, zone = ZONE_OF_ROLE[d.role]
+            ip = lp.plan.addr.lan_host(d.site, pool, zone, 4, d.hostname, d.hostname).split("/")[0]
+            hosts.append(ZoneHost(d.hostname, d.site, zone, ip))
     return world, hosts
 
 

@@ -229,8 +229,8 @@ def verify_routing(run: LabRun, out_dir: Path, say: Say, settle: float = 90) -> 
     a route into it. (Host to host reachability is the zone policy's: the isolation step proves it.)"""
     import ipaddress
 
+    from inventory.model import ZONE_OF_ROLE
     from lab.fleet import lab_plan
-    from lab.slice import ZONE_OF_ROLE
 
     lp, _ = lab_plan(run.name)
     routers = [h for h, i in lp.intents.items() if i.bgp is not None]

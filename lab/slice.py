@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import JinbaoError
-from inventory.model import Device, Site
+from inventory.model import ZONE_HOST_ROLES, ZONE_OF_ROLE, Device, Site
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
 from network.intent_model import DeviceIntent
 from network.plan import PlanInput, build_intents, firewall_intent, site_location
@@ -31,7 +31,6 @@ SLICES: dict[str, tuple[str, ...]] = {
     "minimal": ("100000-DC", "100000-DR", "140000-DC", "140100-DC"),
 }
 NODE_ROLES = ("WR", "FW", "DB", "EX", "DS")  # management servers are the host itself in the lab
-ZONE_OF_ROLE = {"DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision")}
 SERVICES = {"router": ("sshd", "frr", "snmpd"), "firewall": ("sshd", "frr", "snmpd", "nftables"),
             "server": ("sshd", "snmpd")}
 
@@ -161,7 +160,7 @@ def _site_lans(plan: PlanInput, site: Site, devices: list[Device], intents: dict
         _addrs_of(intents[d.hostname], "transit") for d in devices if d.role in ("WR", "FW")))]
     routes: list[RouteSpec] = []
     for d in devices:
-        if d.role not in ZONE_OF_ROLE:
+        if d.role not in ZONE_HOST_ROLES:
             continue
         pool, zone = ZONE_OF_ROLE[d.role]
         addrs = tuple(plan.addr.lan_host(site.id, pool, zone, af, d.hostname, d.hostname) for af in (4, 6))

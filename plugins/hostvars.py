@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
-from inventory.model import Device
+from inventory.model import ZONE_OF_ROLE, Device
 from inventory.platforms import PLATFORMS
 from inventory.scope import sites_in_scope
 from ipplan import keys
@@ -35,12 +35,6 @@ from network.plan import PlanInput, management_servers
 if TYPE_CHECKING:
     from network.policy.model import Policy
 
-# role -> (address pool, zone). Management servers live on the out-of-band management network.
-ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
-    "DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision"),
-    "NM": ("management", "management"), "WR": ("management", "wan"), "AR": ("management", "wan"),
-    "FW": ("business", "transit"),
-}
 KIND_OF_ROLE = {"WR": "router", "AR": "router", "FW": "firewall", "DB": "server", "EX": "server", "DS": "server",
                 "NM": "server"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
