@@ -46,8 +46,8 @@ class Target:
     datastore: Any | None
 
 
-class VcenterError(Exception):
-    pass
+class VcenterError(JinbaoError):
+    """vCenter refused or did not finish a task; a VM's result carries it as its error."""
 
 
 def wait_task(task: Any, what: str, timeout: float = 600.0) -> Any:
@@ -243,7 +243,7 @@ def _create(si: Any, t: Target, cfg: VsphereConfig, folders: _Folders, wait: flo
         res.action = "created"
         res.detail = [f"{s.datacenter}/{s.cluster}/{s.folder}", s.port_group, s.ip]
         return res
-    except (VcenterError, vmodl.MethodFault, JinbaoError) as e:
+    except (JinbaoError, vmodl.MethodFault) as e:  # VcenterError included
         res.error = str(e) if not isinstance(e, vmodl.MethodFault) else fault_text(e)
         if vm is not None:
             res.error += "; " + _remove(vm)
