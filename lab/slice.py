@@ -79,18 +79,19 @@ def parse_mgmt_net(mgmt_net: str, nodes: int = 0) -> ipaddress.IPv4Network:
 
 
 def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME,
-              mgmt_net: str = MGMT_NET, production_bfd: bool = False) -> LabPlan:
+              mgmt_net: str = MGMT_NET, production_bfd: bool = False, plan: PlanInput | None = None) -> LabPlan:
     """The lab plan of a slice. Bad input (unknown slice, a management network that is not one or is too
     small, an inventory without the slice's sites) is a one-line JinbaoError, raised before any lab work.
     The routers run BFD at the routing plan's `bfd.lab_interval_ms` when it is set (CPU on the control
-    host), unless `production_bfd` (the benchmarks that measure failure detection)."""
+    host), unless `production_bfd` (the benchmarks that measure failure detection). `plan`: the directory's
+    network plan when the caller holds it already (`jinbao run`'s workspace), else it is read here."""
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: unknown slice (one of {', '.join(SLICES)})")
     try:
         parse_mgmt_net(mgmt_net)
     except ValueError as e:
         raise JinbaoError(f"--mgmt-net {mgmt_net!r}: {e}") from None
-    full = open_network(inventory_dir)
+    full = plan if plan is not None else open_network(inventory_dir)
     sites = set(SLICES[slice_name])
     missing = sorted(s for s in sites if not full.inv.has_site(s))
     if missing:

@@ -390,17 +390,30 @@ def load_view(inventory_dir: Path | str | None = None, lab: str | None = None,
 _PLANS: dict[tuple[str, tuple[float, ...]], PlanInput] = {}
 
 
+def _plan_key(directory: Path) -> tuple[str, tuple[float, ...]]:
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    return str(directory.resolve()), tuple(p.stat().st_mtime for p in files)
+
+
 def _open_network(directory: Path) -> PlanInput:
     """open_network, remembered per process while the directory's files stay unchanged (the deploy engine
     builds its Nornir through this view once per run; loading the nation takes about a second)."""
     from network.service import open_network
 
-    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
-    key = (str(directory.resolve()), tuple(p.stat().st_mtime for p in files))
+    key = _plan_key(directory)
     if key not in _PLANS:
         _PLANS.clear()
         _PLANS[key] = open_network(directory)
     return _PLANS[key]
+
+
+def share_network(directory: Path | str, plan: PlanInput) -> None:
+    """Hand this process's plugins the directory's plan that the caller holds already (`jinbao run`'s
+    workspace, read once): the views built on the directory (the deploy engine's Nornir inventory) use it
+    while the directory's files stay unchanged, instead of reading them again."""
+    directory = Path(directory)
+    _PLANS.clear()
+    _PLANS[_plan_key(directory)] = plan
 
 
 def view_json(view: InventoryView) -> str:
