@@ -3,8 +3,9 @@ and the network plan built from them, each read from the inventory directory on 
 
 `jinbao run` goes inventory -> allocate -> check -> plan -> render -> verify on one `Workspace`: the 9 MB
 IP record is read once, and the plan is built on the records the allocation step just produced (the same
-records it wrote to disk); its lab half (jinbao/pipeline.py `lab_steps`) plans on the same workspace. Commands make one per invocation; nothing is cached across workspaces, so a test
-that edits an inventory and opens a new workspace sees its edit.
+records it wrote to disk); its lab half (jinbao/pipeline.py `lab_steps`) plans on the same workspace.
+Commands make one per invocation; nothing is cached across workspaces, so a test that edits an inventory and
+opens a new workspace sees its edit.
 """
 
 from __future__ import annotations

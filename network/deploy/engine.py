@@ -26,10 +26,11 @@ from dataclasses import dataclass
 
 from nornir.core.task import Result, Task
 
+from core.threads import serialised
 from inventory.platforms import platform as platform_facts
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
-from network.deploy.runner import build_nornir, check_unique, run_per_host, serialised
+from network.deploy.runner import build_nornir, check_unique, run_per_host
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
 
