@@ -19,11 +19,15 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from inventory.model import ZONE_HOST_ROLES, ZONE_OF_ROLE
 from network.policy.compile import instances
 from network.policy.zones import World
 
-ZONE_OF_ROLE = {"DB": "production", "EX": "exchange", "DS": "decision"}
+if TYPE_CHECKING:
+    from lab.slice import LabPlan
+
 CANARY_PORTS = (8080, 3389, 23)
 
 LISTENER = r"""
@@ -219,15 +223,21 @@ def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None 
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first", entry="--lab")
     info = read_lab_meta(meta)
     lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
-    world = open_world(Path(info["inventory"]))
+    return open_world(Path(info["inventory"])), zone_hosts(lp, scope)
+
+
+def zone_hosts(lp: LabPlan, scope: str | None) -> list[ZoneHost]:
+    """The zone servers of a lab plan in `scope`, each with its zone LAN address."""
+    from inventory.scope import sites_in_scope
+
     keep = sites_in_scope(lp.plan.inv, scope)
     hosts = []
     for d in lp.plan.inv.devices:
-        if d.role in ZONE_OF_ROLE and d.site in keep:
-            pool = "office" if d.role == "DS" else "business"
-            ip = lp.plan.addr.lan_host(d.site, pool, ZONE_OF_ROLE[d.role], 4, d.hostname, d.hostname).split("/")[0]
-            hosts.append(ZoneHost(d.hostname, d.site, ZONE_OF_ROLE[d.role], ip))
-    return world, hosts
+        if d.role in ZONE_HOST_ROLES and d.site in keep:
+            pool, zone = ZONE_OF_ROLE[d.role]
+            ip = lp.plan.addr.lan_host(d.site, pool, zone, 4, d.hostname, d.hostname).split("/")[0]
+            hosts.append(ZoneHost(d.hostname, d.site, zone, ip))
+    return hosts
 
 
 def lab_exec(lab_name: str) -> Exec:

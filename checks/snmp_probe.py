@@ -17,6 +17,8 @@ import asyncio
 import itertools
 from dataclasses import dataclass
 
+from core.errors import JinbaoError
+
 SYS_NAME_OID = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 _ids = itertools.count(0x4A420000)  # request and message ids: distinct per probe in a run
 
@@ -75,7 +77,7 @@ def v3_noauth_get(msg_id: int, engine_id: bytes, boots: int, time_: int, user: b
     return _seq(_int(3), header, _oct(usm), scoped)
 
 
-class BerError(ValueError):
+class BerError(JinbaoError, ValueError):
     pass
 
 

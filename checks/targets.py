@@ -8,12 +8,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checks.snmp import Credentials
 from checks.snmp_rules import Expectation
 from core.errors import JinbaoError
 from network.intent_model import DeviceIntent
 from network.secrets import LabTestSecrets, SecretSource, require_secret
+
+if TYPE_CHECKING:
+    from lab.slice import LabPlan
 
 SNMP_ROLES = ("WR", "AR", "FW", "DB", "EX", "DS", "NM")
 HOST_MANAGED = ("frr", "linux_nftables")  # Linux routers: the management port is the host's, not FRR's
@@ -48,10 +52,16 @@ def credentials(user: str, auth_proto: str, priv_proto: str, secrets: SecretSour
 
 
 def lab_network(lab_name: str, scope: str | None) -> Network:
-    from inventory.scope import hosts_in_scope
     from lab.fleet import lab_plan
 
-    lp, info = lab_plan(lab_name)
+    return lab_network_of(*lab_plan(lab_name), scope)
+
+
+def lab_network_of(lp: LabPlan, info: dict[str, str], scope: str | None) -> Network:
+    """The check targets of a lab plan already built (`lab.fleet.lab_plan`, or `jinbao run`'s own)."""
+    from inventory.scope import hosts_in_scope
+
+    lab_name = lp.name
     keep = hosts_in_scope(lp.plan.inv, scope)
     exps = [expectation(n.hostname, str(ipaddress.ip_interface(n.mgmt_ip).ip), n.role, n.location,
                         lp.intents.get(n.hostname))

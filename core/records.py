@@ -99,6 +99,17 @@ def save_text(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+class TsvRecord:
+    """A committed record kept as one TSV file: the record renders its rows (`render`, through `render_rows`);
+    `save` writes them atomically. The IP and port records are ones; the records that come next will be too."""
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        save_text(path, self.render())
+
+
 @dataclass
 class Report:
     """What an allocation run changed in a record, in the words every record uses."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from core.errors import JinbaoError
+
 
 @dataclass(frozen=True, slots=True)
 class Ack:
@@ -39,7 +41,7 @@ class Figures:
         return d
 
 
-class MeasureError(ValueError):
+class MeasureError(JinbaoError, ValueError):
     """The acknowledgement log cannot give figures (no write at one side: the drill did not happen)."""
 
 

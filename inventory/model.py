@@ -10,6 +10,14 @@ Kind = Literal["dc", "dr", "access"]
 
 ROUTER_ROLES = frozenset({"WR", "AR"})
 SERVER_ROLES = frozenset({"DB", "EX", "DS", "NM"})
+# role -> (address pool, zone): where a device of the role has its LAN address (the host view's jinbao_zone, the
+# lab's segments, the isolation checks' zone hosts). Management servers live on the out-of-band management network.
+ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
+    "DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision"),
+    "NM": ("management", "management"), "WR": ("management", "wan"), "AR": ("management", "wan"),
+    "FW": ("business", "transit"),
+}
+ZONE_HOST_ROLES = ("DB", "EX", "DS")  # the servers that stand in a business or office zone, one zone LAN each
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,10 @@ class Platform:
     # The Aerleon target compiling the zone firewall of a device of this platform (network/policy/compile.py):
     # the zone interfaces are named this platform's way. One platform per target; None: no zone firewall.
     zone_firewall_target: str | None = None
+    # The Aerleon target that writes a zone ruleset (ACL) for a device of this platform: `jinbao policy render|
+    # verify --platform <name>` (network/policy/generate.py; the target's own name is accepted too). Several
+    # platforms may share a target (huawei_vrp's ACL is huawei's). None: not a `--platform` of the policy.
+    policy_target: str | None = None
     # Stated by every entry (keyword-only, no default: an entry without them does not construct).
     # Ansible's network_os for the device (plugins/hostvars.py); None: a Linux host, reached over plain SSH.
     network_os: str | None = field(kw_only=True)
@@ -119,7 +123,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         # (napalm-huawei-vrp has no trial commit and its load_replace_candidate is an empty stub)
         deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False, "text (candidate lines not in running)",
                           "seconds", 65535),
-        validator="ios_like", network_os="community.network.ce",
+        validator="ios_like", policy_target="huawei", network_os="community.network.ce",
         # NAPALM's community driver name; Netmiko maps it to its VRP V5 class (fine for show commands)
         nornir_platform="huawei_vrp",
     ),
@@ -128,7 +132,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         render=_render("h3c_comware", "vendor_hash", "vendor_cipher", "localized", 25506, "", "#"),
         deploy=DeploySpec("comware", "netmiko", "hp_comware", "merge", False,
                           "text (candidate lines not in running)", "minutes", 65535 * 60),
-        validator="ios_like", zone_firewall_target="h3c",
+        validator="ios_like", zone_firewall_target="h3c", policy_target="h3c",
         network_os="community.network.comware", nornir_platform="hp_comware",
     ),
     Platform(
@@ -136,7 +140,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         render=_render("cisco_ios", "cisco", "vendor_cipher", "localized", 9, ":", "!"),
         deploy=DeploySpec("napalm", "napalm", "ios", "replace", True, "napalm compare_config (replace)",
                           "minutes", 120 * 60),
-        validator="ios_like",
+        validator="ios_like", policy_target="cisco",
         mgmt_vrf="Mgmt-intf",  # ASR1000/ISR4000/C8000 fix GigabitEthernet0 in this VRF
         network_os="cisco.ios.ios", nornir_platform="ios",
     ),
@@ -145,7 +149,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
     # like an FRR router; its zone policy is an nftables ruleset of its own (roadmap: zone isolation).
     replace(_FRR, name="linux_nftables", kind="firewall",
             render=replace(_FRR.render, name="linux_nftables"),  # type: ignore[arg-type]
-            zone_firewall_target="nftables", network_os=None, nornir_platform="linux"),
+            zone_firewall_target="nftables", policy_target="nftables", network_os=None, nornir_platform="linux"),
     # Known by name so the inventory can say why it is refused: no templates, no deploy adapter yet.
     Platform("huawei_usg", "firewall", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "GigabitEthernet0/0/0"), "#",
              zone_firewall_target="huawei", network_os="community.network.ce", nornir_platform="huawei"),
@@ -173,6 +177,11 @@ def platform(name: str) -> Platform:
 def zone_firewall_platforms() -> dict[str, str]:
     """Aerleon target -> the platform whose zone firewall it compiles."""
     return {p.zone_firewall_target: n for n, p in PLATFORMS.items() if p.zone_firewall_target}
+
+
+def policy_targets() -> dict[str, str]:
+    """Device platform -> the Aerleon target of its zone ruleset (`policy_target`)."""
+    return {n: p.policy_target for n, p in PLATFORMS.items() if p.policy_target}
 
 
 def renderable() -> dict[str, RenderSpec]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from core.records import RecordFormat, Report, read_rows, render_rows, save_text
+from core.records import RecordFormat, Report, TsvRecord, read_rows, render_rows
 from inventory.model import Inventory, Link
 
 PORTS_FILE = "port-registry.tsv"
@@ -37,7 +37,7 @@ class PortRecord:
 PortReport = Report  # the report every record uses (core.records)
 
 
-class PortRegistry:
+class PortRegistry(TsvRecord):
     def __init__(self, records: dict[tuple[str, str], PortRecord] | None = None) -> None:
         self.records = records or {}
 
@@ -50,9 +50,6 @@ class PortRegistry:
     def render(self) -> str:
         rows = sorted(self.records.values(), key=lambda r: (r.device, r.port))
         return render_rows(FORMAT, ((r.device, str(r.port), r.key, r.status) for r in rows))
-
-    def save(self, path: Path) -> None:
-        save_text(path, self.render())
 
 
 def load_ports(path: Path) -> PortRegistry:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import JinbaoError
-from core.records import RecordFormat, read_rows, render_rows, save_text
+from core.records import RecordFormat, TsvRecord, read_rows, render_rows
 from ipplan.addr import BITS, fmt, parse
 from ipplan.config import POOLS, REGISTRY_FILE
 
@@ -49,7 +49,7 @@ class Record:
         return (_POOL_ORDER.get(self.pool, 99), self.af, self.start, self.plen)
 
 
-class Registry:
+class Registry(TsvRecord):
     def __init__(self, records: dict[str, Record] | None = None) -> None:
         self.records: dict[str, Record] = records or {}
 
@@ -68,9 +68,6 @@ class Registry:
     def render(self) -> str:
         return render_rows(FORMAT, ((r.prefix, r.pool, r.site, r.purpose, r.status, r.key, r.parent)
                                     for r in self.sorted()))
-
-    def save(self, path: Path) -> None:
-        save_text(path, self.render())
 
 
 def load_registry(path: Path) -> Registry:

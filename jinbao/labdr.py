@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
@@ -30,6 +30,9 @@ from core.playbooks import LAB_VAULT_PASSWORD
 from core.poll import wait_until
 from dr.plan import Pair
 from dr.report import DrillReport
+
+if TYPE_CHECKING:
+    from network.workspace import Workspace
 
 Say = Callable[[str], None]
 DR_DIR = "dr"  # under out/
@@ -56,15 +59,14 @@ def pick_pair(pairs: list[Pair], sites: set[str]) -> Pair | None:
     return next((p for p in pairs if p.primary_site in sites and p.replica_site in sites), None)
 
 
-def slice_pair(inventory_dir: Path, slice_name: str) -> Pair:
-    """The pair `make run` drills on a lab slice, from the replication plan `jinbao dr plan` computes."""
-    from dr.config import load_dr_config
+def slice_pair(ws: Workspace, slice_name: str) -> Pair:
+    """The pair `make run` drills on a lab slice, from the replication plan `jinbao dr plan` computes (on the
+    run's workspace: the inventory's sites and devices and the replication policy, read once)."""
     from dr.plan import replication_plan
-    from inventory.load import load
     from lab.slice import SLICES
 
-    doc, path = load_dr_config(inventory_dir)
-    pairs = replication_plan(load(inventory_dir).inventory, doc, str(path))
+    doc, path = ws.dr
+    pairs = replication_plan(ws.source.inventory, doc, str(path))
     pair = pick_pair(pairs, set(SLICES[slice_name]))
     if pair is None:
         raise JinbaoError(f"no replication pair has both its database servers in the {slice_name} lab slice "
@@ -73,13 +75,13 @@ def slice_pair(inventory_dir: Path, slice_name: str) -> Pair:
     return pair
 
 
-def dr_setup(inventory_dir: Path, lab_name: str, slice_name: str) -> DrSetup:
+def dr_setup(ws: Workspace, lab_name: str, slice_name: str) -> DrSetup:
     """`jinbao dr vars --lab` for the drilled pair: addresses from the lab's Ansible inventory (the plugin's)."""
     from dr.access import addresses
     from dr.ansible_vars import dr_vars
     from lab.servers import running_spec, write_inventory
 
-    pair = slice_pair(inventory_dir, slice_name)
+    pair = slice_pair(ws, slice_name)
     with tempfile.TemporaryDirectory(prefix="jinbao-run-dr-") as tmp:
         addr = addresses(write_inventory(running_spec(lab_name), Path(tmp) / "inventory"), LAB_VAULT_PASSWORD)
     return DrSetup(pair, addr, dr_vars([pair], addr, "replication plan"))

@@ -27,6 +27,9 @@ from core.poll import wait_until
 
 if TYPE_CHECKING:
     from dr.plan import Pair
+    from lab.slice import LabPlan
+    from network.policy.zones import World
+    from network.workspace import Workspace
 
 Say = Callable[[str], None]
 
@@ -48,7 +51,7 @@ def _write_json(path: Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
 
 
-def preflight(run: LabRun, inventory_dir: Path) -> str:
+def preflight(run: LabRun, ws: Workspace) -> str:
     """What the lab needs, checked before any work: root, a slice that exists, and a replication pair with both
     ends in it for the DR drill (returned as `primary -> replica`)."""
     from jinbao.labdr import slice_pair
@@ -59,7 +62,7 @@ def preflight(run: LabRun, inventory_dir: Path) -> str:
                           " for the offline half")
     if run.slice not in SLICES:
         raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
-    pair = slice_pair(inventory_dir, run.slice)
+    pair = slice_pair(ws, run.slice)
     return f"{pair.primary} -> {pair.replica}"
 
 
@@ -77,7 +80,17 @@ def refuse_foreign_lab(name: str) -> None:
                           f"(`jinbao lab down --name {name}`) or give the run another --lab-name", entry="--lab-name")
 
 
-def lab_up(inventory_dir: Path, run: LabRun, say: Say) -> dict[str, Any]:
+def lab_plan(ws: Workspace, run: LabRun) -> tuple[LabPlan, dict[str, str]]:
+    """The run's lab plan, built on the run's workspace (the inventory, records and plan read once), and the
+    record `lab_up` writes of it: every lab step acts on these rather than re-reading the lab's record."""
+    from lab.fleet import lab_meta
+    from lab.slice import build_lab
+
+    return (build_lab(ws.directory, run.slice, run.name, run.mgmt_net, plan=ws.network),
+            lab_meta(run.slice, ws.directory, run.mgmt_net))
+
+
+def lab_up(inventory_dir: Path, run: LabRun, lp: LabPlan, say: Say) -> dict[str, Any]:
     """`jinbao lab up`: the slice's nodes, links, LANs and management network (replacing a leftover lab), and
     the management zone's NTP and syslog stand-in that the servers step points the servers at (the audit
     checks that their clocks follow it)."""
@@ -86,9 +99,7 @@ def lab_up(inventory_dir: Path, run: LabRun, say: Say) -> dict[str, Any]:
     from lab import names, runtime
     from lab.fleet import record_lab
     from lab.servers import mgmt_standin, start_mgmt_services
-    from lab.slice import build_lab
 
-    lp = build_lab(inventory_dir, run.slice, run.name, run.mgmt_net)
     spec = dataclasses.replace(lp.spec, nodes=(*lp.spec.nodes, mgmt_standin(lp.spec))).validate()
     refuse_foreign_lab(run.name)
     runtime.down(run.name)  # whatever an aborted earlier run left: re-running starts clean
@@ -114,19 +125,19 @@ def _slice_sites(run: LabRun) -> set[str]:
     return set(SLICES[run.slice])
 
 
-def vm_provision(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+def vm_provision(ws: Workspace, run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
     """`jinbao vm provision` for the servers of the slice's sites, against VMware's vSphere simulator shaped like
     each of the slice's provinces' vCenter under the default mapping (docs/vsphere.md); then a second pass that
     must change nothing."""
-    from plugins.hostvars import load_view
+    from plugins.hostvars import build_view
     from vsphere import simulator as vcsim
     from vsphere.client import Endpoint, connect
     from vsphere.config import CONFIG_FILE, load_config
     from vsphere.plan import wanted_vms
     from vsphere.provision import provision
 
-    cfg, source = load_config(inventory_dir / CONFIG_FILE)
-    view = load_view(inventory_dir)
+    cfg, source = load_config(ws.directory / CONFIG_FILE)
+    view = build_view(ws.network, None, str(ws.directory), ws.directory)  # plugins.hostvars.load_view's
     sites = _slice_sites(run)
     hosts = {h: v for h, v in view.hosts.items() if v.vars.get("jinbao_site") in sites}
     wanted = wanted_vms(hosts, cfg, source)
@@ -179,18 +190,19 @@ def servers_build(run: LabRun, out_dir: Path, say: Say, extra_vars: dict[str, An
     return {"servers": len(result.recap), "changed": result.changed, "seconds_ansible": result.seconds}
 
 
-def deploy(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+def deploy(ws: Workspace, run: LabRun, lab: tuple[LabPlan, dict[str, str]], out_dir: Path, say: Say,
+           ) -> dict[str, Any]:
     """`jinbao deploy --lab --confirm N --rulesets`: every router and firewall config, and each firewall's zone
     ruleset, with commit-confirm (devices revert unless the post-checks pass)."""
-    from lab.fleet import lab_fleet
+    from lab.fleet import fleet_of
     from network.deploy import deploy as push
     from network.fleet import fleet_targets
 
-    fleet = lab_fleet(run.name, None)
-    targets = fleet_targets(fleet, rulesets=True)
+    fleet = fleet_of(*lab, None)
+    targets = fleet_targets(fleet, rulesets=True, world=ws.zone_world)
     results = push(targets, dry_run=False, confirm_seconds=run.confirm_seconds,
                    progress=lambda h, m: say(f"deploy {h}: {m}"), message="jinbao run",
-                   inventory_dir=inventory_dir)
+                   inventory_dir=ws.directory)
     rows = [{"hostname": r.hostname, "status": r.status, "error": r.error, "seconds": round(r.seconds, 2),
              "checks": [c.__dict__ for c in r.checks]} for r in results]
     _write_json(out_dir / "deploy.json", {"where": fleet.where, "confirm_seconds": run.confirm_seconds,
@@ -223,16 +235,14 @@ def _bgp_states(run: LabRun, host: str) -> dict[str, str]:
     return {addr: n.get("bgpState", "") for addr, n in data.items() if isinstance(n, dict)}
 
 
-def verify_routing(run: LabRun, out_dir: Path, say: Say, settle: float = 90) -> dict[str, Any]:
+def verify_routing(run: LabRun, lp: LabPlan, out_dir: Path, say: Say, settle: float = 90) -> dict[str, Any]:
     """Every planned BGP session Established; the ministry reaches every router loopback (both families) and
     every site's router every other site's; the decision (office) zone is reached by nobody and no router has
     a route into it. (Host to host reachability is the zone policy's: the isolation step proves it.)"""
     import ipaddress
 
-    from lab.fleet import lab_plan
-    from lab.slice import ZONE_OF_ROLE
+    from inventory.model import ZONE_OF_ROLE
 
-    lp, _ = lab_plan(run.name)
     routers = [h for h, i in lp.intents.items() if i.bgp is not None]
     planned = {h: {str(ipaddress.ip_address(n.address)) for n in lp.intents[h].bgp.neighbors} for h in routers}
     deadline = time.monotonic() + settle
@@ -296,12 +306,12 @@ def verify_routing(run: LabRun, out_dir: Path, say: Say, settle: float = 90) -> 
             "office_isolated": isolated}
 
 
-def verify_isolation(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
+def verify_isolation(run: LabRun, world: World, lp: LabPlan, out_dir: Path, say: Say) -> dict[str, Any]:
     """`jinbao check isolation --lab`: from every zone host to every other, allowed flows connect and
     denied ones fail (TCP service and canary ports; ICMP and UDP between business and office)."""
-    from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+    from checks.isolation import lab_exec, plan_probes, report, run_probes, zone_hosts
 
-    world, hosts = lab_zone_hosts(run.name, None)
+    hosts = zone_hosts(lp, None)
     probes = plan_probes(world, hosts, (8080, 3389, 23))
     run_probes(hosts, probes, lab_exec(run.name), progress=lambda m: say(f"isolation: {m}"))
     rep = report(probes)
@@ -314,8 +324,8 @@ def verify_isolation(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
     return {"probes": rep["probes_run"], "pass": passed, "fail": rep["mismatches"], "zone_hosts": len(hosts)}
 
 
-def verify_compliance(run: LabRun, out_dir: Path, say: Say, pairs: Sequence[Pair] = (), pause_s: float = 5.0,
-                      ) -> dict[str, Any]:
+def verify_compliance(run: LabRun, lab: tuple[LabPlan, dict[str, str]], out_dir: Path, say: Say,
+                      pairs: Sequence[Pair] = (), pause_s: float = 5.0) -> dict[str, Any]:
     """`jinbao check all --lab` (`--json --junit --html`) on the built lab: SNMPv3 checks of every agent (routers,
     firewalls and the servers' own snmpd as site.yml configured it), the configuration rules, the testinfra
     suites on every server (in parallel, as `check servers`) and, for the replication pairs the run built
@@ -326,13 +336,13 @@ def verify_compliance(run: LabRun, out_dir: Path, say: Say, pairs: Sequence[Pair
     from checks.report import to_json, to_junit, write_html
     from checks.run import config_results, confirmed_network_results
     from checks.snmp import poll
-    from checks.targets import lab_network
+    from checks.targets import lab_network_of
     from jinbao.dr_audit import dr_pair_results
     from lab.servers import running_spec, write_inventory
     from network.render import render_device
     from network.secrets import LabTestSecrets
 
-    net = lab_network(run.name, None)
+    net = lab_network_of(*lab, None)
     cat = default_catalogue()
     say(f"compliance: polling {len(net.expectations)} SNMP agents")
     results = confirmed_network_results(cat, net.expectations, lambda exps: poll(exps, net.credentials))
@@ -450,16 +460,15 @@ def _load_decision(run: LabRun, work: Path, inbox: Path, rstate: Path, batch: st
                       "contributors": sum(totals.values()), "per_region": totals}}
 
 
-def ferry(inventory_dir: Path, run: LabRun, out_dir: Path, say: Say, day: str = "2026-12-01") -> dict[str, Any]:
+def ferry(ws: Workspace, run: LabRun, out_dir: Path, say: Say, day: str = "2026-12-01") -> dict[str, Any]:
     """`jinbao ferry stage|send|receive` across a real one-way link (lab/ferry_link.py): the exchange zone's
     outbox -> UDP with FEC -> the decision zone's inbox, checked byte for byte. The two ends are separate
     processes in their own network namespaces (as on their two hosts), started as the ferry's CLI. Then
     `jinbao ferry load` puts the batch into the decision database of the lab's decision server."""
-    from inventory.load import load
     from lab.ferry_link import RX_ADDR, OneWayLink
     from network.ferry.outbox import stage_paths
 
-    regions = sorted({s.city for s in load(inventory_dir).inventory.sites if getattr(s, "city", None)})
+    regions = sorted({s.city for s in ws.source.inventory.sites if getattr(s, "city", None)})
     link = OneWayLink(run.name[:6].lower())
     work = Path(tempfile.mkdtemp(prefix="jinbao-ferry-"))
     procs: list[subprocess.Popen[bytes]] = []

@@ -25,6 +25,7 @@ from core.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     from jinbao.labrun import LabRun
+    from lab.slice import LabPlan
     from network.workspace import Workspace
 
 # what each step writes into out/ (directories end in "/"); the regional diagram is diagram-<scope>.svg
@@ -138,14 +139,14 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
     from ipplan.service import check
     from network.workspace import Workspace
 
+    ws = Workspace(inventory_dir)  # every step, the lab half's too, reads through it: each file once
     if lab is not None:
         from jinbao.labrun import preflight
 
         t = begin("preflight")
-        pair = preflight(lab, inventory_dir)
+        pair = preflight(lab, ws)
         step("preflight", t, lab=lab.name, slice=lab.slice, mgmt_net=lab.mgmt_net, dr_pair=pair)
     t = begin("inventory")
-    ws = Workspace(inventory_dir)  # every step reads through it: each file once
     state = ws.plan_state
     inv = ws.inventory
     sites_in_scope(inv, diagram_scope)  # a bad --diagram-scope fails here, before any work
@@ -180,7 +181,7 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
     if lab is not None:
         if not pol["ok"]:
             raise JinbaoError(f"zone policy verification: {pol['findings']} findings (out/policy-verify.json)")
-        figures = _lab_steps(inventory_dir, out_dir, lab, begin, step, say)
+        figures = _lab_steps(ws, out_dir, lab, begin, step, say)
         result["lab"] = {"name": lab.name, "slice": lab.slice, "mgmt_net": lab.mgmt_net, "kept": lab.keep}
         result["figures"] = figures
         result["targets_missed"] = targets_missed(steps)
@@ -231,18 +232,15 @@ def _policy_step(ws: Workspace, intents: dict, out_dir: Path, begin: Callable[[s
                  step: Callable[..., None], say: Callable[[str], None]) -> dict:
     """`jinbao policy verify` on the nation: every firewall site's compiled rules proved against the zone
     policy on every platform, and no routing path into the office network (on the run's records, read once)."""
-    from inventory.drpolicy import load_dr_config
     from network.plan import build_firewall_intents
     from network.policy.compile import PLATFORMS
-    from network.policy.model import load_policy
     from network.policy.separation import JSON as SEPARATION_JSON
     from network.policy.separation import office_pools, separation_findings
     from network.policy.service import firewall_sites, verify_sites
-    from network.policy.zones import build_world
 
     t = begin("policy")
     p = ws.network
-    world = build_world(load_policy(ws.directory), p.inv, p.addr.reg, load_dr_config(ws.directory)[0])
+    world = ws.zone_world
     sites = firewall_sites(world, None)
     report = verify_sites(world, sites, PLATFORMS, progress=lambda i, n: say(f"policy: {i}/{n} sites"))
     devices = intents | build_firewall_intents(p)
@@ -257,40 +255,55 @@ def _policy_step(ws: Workspace, intents: dict, out_dir: Path, begin: Callable[[s
             "findings": len(report.findings) + len(paths)}
 
 
-def _lab_steps(inventory_dir: Path, out_dir: Path, lab: LabRun, begin: Callable[[str], float],
+def _lab_steps(ws: Workspace, out_dir: Path, lab: LabRun, begin: Callable[[str], float],
                step: Callable[..., None], say: Callable[[str], None]) -> dict:
     """The lab half, in order; each step's figures go into the summary and the index."""
-    from jinbao import labdr, labrun
-
     figures: dict[str, dict] = {}
+    for name, fn in lab_steps(ws, out_dir, lab, say):
+        t = begin(name)
+        figures[name] = fn()
+        step(name, t, **figures[name])
+    return figures
+
+
+def lab_steps(ws: Workspace, out_dir: Path, lab: LabRun, say: Callable[[str], None],
+              ) -> list[tuple[str, Callable[[], dict]]]:
+    """The lab half's steps in order, each on the run's workspace: the inventory, the records and the plan
+    are not read again (the lab plan is built on `ws.network` in lab-up, the deploy engine's Nornir inventory
+    is handed the same plan, plugins.hostvars.share_network)."""
+    from jinbao import labdr, labrun
+    from plugins.hostvars import share_network
+
     dr: list[labdr.DrSetup] = []  # the drilled pair and its variables: the server build needs them too
+    planned: list[tuple[LabPlan, dict[str, str]]] = []  # the slice's lab plan and its record, from lab-up on
+
+    def up() -> dict:
+        planned.append(labrun.lab_plan(ws, lab))
+        share_network(ws.directory, ws.network)
+        return labrun.lab_up(ws.directory, lab, planned[0][0], say)
 
     def servers() -> dict:
-        dr.append(labdr.dr_setup(inventory_dir, lab.name, lab.slice))
+        dr.append(labdr.dr_setup(ws, lab.name, lab.slice))
         return labrun.servers_build(lab, out_dir, say, extra_vars=dr[0].variables)
 
     # the network first (isolation proves the zone policy by traffic before the servers' own default-deny host
     # firewalls are up: behind them a dropped probe would say nothing about the network); then everything is
     # built (servers, the drilled pair's replication) before the audit, which checks what an operator runs
-    for name, fn in (
-        ("lab-up", lambda: labrun.lab_up(inventory_dir, lab, say)),
-        ("vm-provision", lambda: labrun.vm_provision(inventory_dir, lab, out_dir, say)),
-        ("deploy", lambda: labrun.deploy(inventory_dir, lab, out_dir, say)),
-        ("routing", lambda: labrun.verify_routing(lab, out_dir, say)),
-        ("isolation", lambda: labrun.verify_isolation(lab, out_dir, say)),
+    return [
+        ("lab-up", up),
+        ("vm-provision", lambda: labrun.vm_provision(ws, lab, out_dir, say)),
+        ("deploy", lambda: labrun.deploy(ws, lab, planned[0], out_dir, say)),
+        ("routing", lambda: labrun.verify_routing(lab, planned[0][0], out_dir, say)),
+        ("isolation", lambda: labrun.verify_isolation(lab, ws.zone_world, planned[0][0], out_dir, say)),
         ("servers", servers),
         # the replication plan's pair in the slice: replication built and streaming
         ("dr-build", lambda: labdr.dr_build(dr[0], lab.name, out_dir, say)),
         # `check all`: network, config, every server's testinfra suites, the pair's replication
-        ("compliance", lambda: labrun.verify_compliance(lab, out_dir, say, [dr[0].pair])),
+        ("compliance", lambda: labrun.verify_compliance(lab, planned[0], out_dir, say, [dr[0].pair])),
         # switchover with the witness, failback
         ("dr-drill", lambda: labdr.dr_drill(dr[0], lab.name, out_dir, say)),
-        ("ferry", lambda: labrun.ferry(inventory_dir, lab, out_dir, say)),
-    ):
-        t = begin(name)
-        figures[name] = fn()
-        step(name, t, **figures[name])
-    return figures
+        ("ferry", lambda: labrun.ferry(ws, lab, out_dir, say)),
+    ]
 
 
 def _write_index(out_dir: Path, steps: list[dict], lab: LabRun, failed: str | None = None, error: str = "") -> None:

@@ -18,11 +18,16 @@ from network.targets import Access
 LAB_META = "jinbao-slice.json"
 
 
+def lab_meta(slice_name: str, inventory_dir: Path, mgmt_net: str, production_bfd: bool = False) -> dict[str, str]:
+    """What `jinbao lab up` records of a lab (read back by `read_lab_meta`)."""
+    return {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net,
+            "bfd": "production" if production_bfd else "lab"}
+
+
 def record_lab(lab_name: str, slice_name: str, inventory_dir: Path, mgmt_net: str,
                production_bfd: bool = False) -> None:
-    atomic_write_text(names.lab_dir(lab_name) / LAB_META, json.dumps(
-        {"slice": slice_name, "inventory": str(Path(inventory_dir).resolve()), "mgmt_net": mgmt_net,
-         "bfd": "production" if production_bfd else "lab"}) + "\n")
+    atomic_write_text(names.lab_dir(lab_name) / LAB_META,
+                      json.dumps(lab_meta(slice_name, inventory_dir, mgmt_net, production_bfd)) + "\n")
 
 
 def recorded_production_bfd(lab_name: str) -> bool:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from core.errors import JinbaoError
 from core.fsutil import atomic_write_text
+from inventory.model import ZONE_HOST_ROLES
 from inventory.naming import parse_hostname
 from lab import names, runtime, state
 from lab.fleet import record_lab
-from lab.slice import ZONE_OF_ROLE, build_lab
+from lab.slice import build_lab
 from lab.spec import LabSpec, NodeSpec
 
 MGMT_NODE = "mgmt-nm01"
@@ -102,7 +103,7 @@ def running_spec(lab_name: str) -> LabSpec:
 
 def servers_of(spec: LabSpec) -> list[NodeSpec]:
     """The lab's zone servers (the hosts the playbooks build): DB, EX and DS nodes."""
-    return [n for n in spec.nodes if n.kind == "server" and n.role in ZONE_OF_ROLE]
+    return [n for n in spec.nodes if n.kind == "server" and n.role in ZONE_HOST_ROLES]
 
 
 def up(inventory_dir: Path, slice_name: str, lab_name: str, mgmt_net: str,

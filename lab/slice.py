@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import JinbaoError
-from inventory.model import Device, Site
+from inventory.model import ZONE_HOST_ROLES, ZONE_OF_ROLE, Device, Site
 from lab.spec import IfaceSpec, LabSpec, LinkSpec, NodeSpec, RouteSpec, SegmentSpec, SnmpUser
 from network.intent_model import DeviceIntent
 from network.plan import PlanInput, build_intents, firewall_intent, site_location
@@ -31,7 +31,6 @@ SLICES: dict[str, tuple[str, ...]] = {
     "minimal": ("100000-DC", "100000-DR", "140000-DC", "140100-DC"),
 }
 NODE_ROLES = ("WR", "FW", "DB", "EX", "DS")  # management servers are the host itself in the lab
-ZONE_OF_ROLE = {"DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision")}
 SERVICES = {"router": ("sshd", "frr", "snmpd"), "firewall": ("sshd", "frr", "snmpd", "nftables"),
             "server": ("sshd", "snmpd")}
 
@@ -80,18 +79,19 @@ def parse_mgmt_net(mgmt_net: str, nodes: int = 0) -> ipaddress.IPv4Network:
 
 
 def build_lab(inventory_dir: Path, slice_name: str = "default", lab_name: str = LAB_NAME,
-              mgmt_net: str = MGMT_NET, production_bfd: bool = False) -> LabPlan:
+              mgmt_net: str = MGMT_NET, production_bfd: bool = False, plan: PlanInput | None = None) -> LabPlan:
     """The lab plan of a slice. Bad input (unknown slice, a management network that is not one or is too
     small, an inventory without the slice's sites) is a one-line JinbaoError, raised before any lab work.
     The routers run BFD at the routing plan's `bfd.lab_interval_ms` when it is set (CPU on the control
-    host), unless `production_bfd` (the benchmarks that measure failure detection)."""
+    host), unless `production_bfd` (the benchmarks that measure failure detection). `plan`: the directory's
+    network plan when the caller holds it already (`jinbao run`'s workspace), else it is read here."""
     if slice_name not in SLICES:
         raise JinbaoError(f"--slice {slice_name!r}: unknown slice (one of {', '.join(SLICES)})")
     try:
         parse_mgmt_net(mgmt_net)
     except ValueError as e:
         raise JinbaoError(f"--mgmt-net {mgmt_net!r}: {e}") from None
-    full = open_network(inventory_dir)
+    full = plan if plan is not None else open_network(inventory_dir)
     sites = set(SLICES[slice_name])
     missing = sorted(s for s in sites if not full.inv.has_site(s))
     if missing:
@@ -161,7 +161,7 @@ def _site_lans(plan: PlanInput, site: Site, devices: list[Device], intents: dict
         _addrs_of(intents[d.hostname], "transit") for d in devices if d.role in ("WR", "FW")))]
     routes: list[RouteSpec] = []
     for d in devices:
-        if d.role not in ZONE_OF_ROLE:
+        if d.role not in ZONE_HOST_ROLES:
             continue
         pool, zone = ZONE_OF_ROLE[d.role]
         addrs = tuple(plan.addr.lan_host(site.id, pool, zone, af, d.hostname, d.hostname) for af in (4, 6))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import JinbaoError
 from inventory.scope import hosts_in_scope
@@ -21,6 +22,9 @@ from network.plan import build_firewall_intents, build_intents
 from network.secrets import SecretSource
 from network.targets import Access, build_targets
 from network.workspace import Workspace
+
+if TYPE_CHECKING:
+    from network.policy.zones import World
 
 
 @dataclass(frozen=True)
@@ -48,12 +52,13 @@ def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet
 
 
 
-def fleet_targets(fleet: Fleet, rulesets: bool = False) -> list[DeployTarget]:
+def fleet_targets(fleet: Fleet, rulesets: bool = False, world: World | None = None) -> list[DeployTarget]:
     """What deploy, backup and drift act on: one target per device of the fleet; with `rulesets`, each
-    linux_nftables firewall's zone ruleset as a second artifact (target `<hostname>:ruleset`)."""
+    linux_nftables firewall's zone ruleset as a second artifact (target `<hostname>:ruleset`), compiled on
+    `world` when the caller holds the inventory's zone world already."""
     rs = None
     if rulesets and fleet.inventory is not None:
         from network.policy.service import firewall_rulesets
 
-        rs = firewall_rulesets(fleet.inventory, fleet.intents)
+        rs = firewall_rulesets(fleet.inventory, fleet.intents, world)
     return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access, rs)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import JinbaoError
 from inventory.drpolicy import DB_ROLE, DrDoc, first_db, load_dr_config, replica_site
-from inventory.model import Device
+from inventory.model import ZONE_OF_ROLE, Device
 from inventory.platforms import PLATFORMS
 from inventory.scope import sites_in_scope
 from ipplan import keys
@@ -35,12 +35,6 @@ from network.plan import PlanInput, management_servers
 if TYPE_CHECKING:
     from network.policy.model import Policy
 
-# role -> (address pool, zone). Management servers live on the out-of-band management network.
-ZONE_OF_ROLE: dict[str, tuple[str, str]] = {
-    "DB": ("business", "production"), "EX": ("business", "exchange"), "DS": ("office", "decision"),
-    "NM": ("management", "management"), "WR": ("management", "wan"), "AR": ("management", "wan"),
-    "FW": ("business", "transit"),
-}
 KIND_OF_ROLE = {"WR": "router", "AR": "router", "FW": "firewall", "DB": "server", "EX": "server", "DS": "server",
                 "NM": "server"}
 GROUP_KEYS = ("tier", "province", "city", "site", "role", "zone", "kind", "platform")
@@ -396,17 +390,30 @@ def load_view(inventory_dir: Path | str | None = None, lab: str | None = None,
 _PLANS: dict[tuple[str, tuple[float, ...]], PlanInput] = {}
 
 
+def _plan_key(directory: Path) -> tuple[str, tuple[float, ...]]:
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    return str(directory.resolve()), tuple(p.stat().st_mtime for p in files)
+
+
 def _open_network(directory: Path) -> PlanInput:
     """open_network, remembered per process while the directory's files stay unchanged (the deploy engine
     builds its Nornir through this view once per run; loading the nation takes about a second)."""
     from network.service import open_network
 
-    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
-    key = (str(directory.resolve()), tuple(p.stat().st_mtime for p in files))
+    key = _plan_key(directory)
     if key not in _PLANS:
         _PLANS.clear()
         _PLANS[key] = open_network(directory)
     return _PLANS[key]
+
+
+def share_network(directory: Path | str, plan: PlanInput) -> None:
+    """Hand this process's plugins the directory's plan that the caller holds already (`jinbao run`'s
+    workspace, read once): the views built on the directory (the deploy engine's Nornir inventory) use it
+    while the directory's files stay unchanged, instead of reading them again."""
+    directory = Path(directory)
+    _PLANS.clear()
+    _PLANS[_plan_key(directory)] = plan
 
 
 def view_json(view: InventoryView) -> str:

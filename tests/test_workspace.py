@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import JinbaoError
 from ipplan.config import REGISTRY_FILE
 from ipplan.ports import PORTS_FILE
 
@@ -71,4 +72,61 @@ def test_run_reads_the_ip_record_once(reads: Counter[str], inv_dir: Path, tmp_pa
     steps = [s["step"] for s in summary["steps"]]
     assert summary["ok"] and steps[-5:] == ["plan", "render", "verify", "diagram", "policy"]
     assert len(json.loads((tmp_path / "out" / "configs" / "manifest.json").read_text())["devices"]) > 3000
+    assert {f: reads[f] for f in WATCHED} == dict.fromkeys(WATCHED, 1)
+
+
+class _Reached(Exception):
+    """A lab step got as far as its first lab I/O (faked here): everything it planned before came from the run."""
+
+
+def test_the_lab_half_reads_no_input_again(reads: Counter[str], inv_dir: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`jinbao run`'s lab half plans on the run's workspace: preflight, the static half's uses and every lab
+    step together open each input file once. No lab is brought up: each step runs for real up to its first
+    lab I/O, faked at that edge (namespaces, vSphere, a device connection, a playbook, a poll, the one-way
+    link), which records that the step got there."""
+    from jinbao import labdr, labrun
+    from jinbao.pipeline import lab_steps
+    from network.workspace import Workspace
+
+    reached: list[str] = []
+
+    def edge(name: str):
+        def fake(*args: object, **kwargs: object) -> None:
+            reached.append(name)
+            raise _Reached(name)
+        return fake
+
+    run = labrun.LabRun(name="jbws8", mgmt_net="100.126.210.0/24", slice="minimal")
+    monkeypatch.setenv("JINBAO_DR_PASSWORD", "not-used")  # the drill's operator password, not the vault
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("lab.runtime.down", edge("lab-up: namespaces"))
+    monkeypatch.setattr("vsphere.simulator.running", edge("vm-provision: vSphere"))
+    monkeypatch.setattr("network.deploy.engine.open_adapter", edge("deploy: connect"))
+    monkeypatch.setattr("lab.runtime.exec", edge("routing: a node"))
+    monkeypatch.setattr("checks.isolation.run_probes", edge("isolation: probes"))
+    monkeypatch.setattr("jinbao.provision.run_playbook", lambda name, *a, **k: edge(f"playbook {name}")())
+    monkeypatch.setattr("checks.run.confirmed_network_results", edge("compliance: SNMP"))
+    monkeypatch.setattr("dr.status.current_status", edge("dr-drill: the pair"))
+    monkeypatch.setattr("lab.ferry_link.OneWayLink.up", edge("ferry: the link"))
+    monkeypatch.setattr("lab.ferry_link.OneWayLink.down", lambda self: None)
+    monkeypatch.setattr("lab.servers.running_spec", lambda name: type("Spec", (), {"name": name, "nodes": ()})())
+
+    reads.clear()
+    ws = Workspace(inv_dir)
+    pair = labdr.slice_pair(ws, run.slice)
+    monkeypatch.setattr("dr.access.addresses", lambda *a: {pair.primary: "192.0.2.1", pair.replica: "192.0.2.2"})
+    assert labrun.preflight(run, ws) == f"{pair.primary} -> {pair.replica}"
+    ws.allocate()  # the static half, as far as it touches the workspace
+    assert ws.network.inv.devices and ws.zone_world.policy
+    for name, fn in lab_steps(ws, tmp_path / "out", run, lambda _m: None):
+        try:
+            fn()
+        except _Reached:
+            pass
+        except JinbaoError as e:  # the deploy engine reports a device it could not reach as failed
+            assert name == "deploy" and "not committed" in str(e), (name, e)
+    assert list(dict.fromkeys(reached)) == [  # every step got to its lab I/O (deploy: once per device)
+        "lab-up: namespaces", "vm-provision: vSphere", "deploy: connect", "routing: a node", "isolation: probes",
+        "playbook site", "playbook dr-replication", "compliance: SNMP", "dr-drill: the pair", "ferry: the link"]
     assert {f: reads[f] for f in WATCHED} == dict.fromkeys(WATCHED, 1)

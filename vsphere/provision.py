@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +18,10 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from core.errors import JinbaoError
+from core.threads import Progress, serialised
 from vsphere.client import MANAGED_MARK, collect, fault_text, read_vms
 from vsphere.config import VsphereConfig
 from vsphere.plan import VmSpec, VmState, differences
-
-Progress = Callable[[str, str], None]
 
 
 @dataclass
@@ -46,8 +45,8 @@ class Target:
     datastore: Any | None
 
 
-class VcenterError(Exception):
-    pass
+class VcenterError(JinbaoError):
+    """vCenter refused or did not finish a task; a VM's result carries it as its error."""
 
 
 def wait_task(task: Any, what: str, timeout: float = 600.0) -> Any:
@@ -109,7 +108,7 @@ class Resolver:
 def provision(si: Any, label: str, wanted: Sequence[VmSpec], cfg: VsphereConfig, config_source: str, *,
               dry_run: bool = False, workers: int = 4, progress: Progress | None = None,
               wait_seconds: float | None = None) -> list[VmResult]:
-    say = _serialised(progress)
+    say = serialised(progress)
     existing = read_vms(si)
     resolver = Resolver(si, label, config_source)
     todo: list[Target] = []
@@ -137,17 +136,6 @@ def provision(si: Any, label: str, wanted: Sequence[VmSpec], cfg: VsphereConfig,
             for r in pool.map(one, todo):
                 results[r.name] = r
     return [results[s.name] for s in wanted]
-
-
-def _serialised(progress: Progress | None) -> Progress:
-    lock = threading.Lock()
-
-    def say(name: str, msg: str) -> None:
-        if progress is not None:
-            with lock:
-                progress(name, msg)
-
-    return say
 
 
 class _Folders:
@@ -243,7 +231,7 @@ def _create(si: Any, t: Target, cfg: VsphereConfig, folders: _Folders, wait: flo
         res.action = "created"
         res.detail = [f"{s.datacenter}/{s.cluster}/{s.folder}", s.port_group, s.ip]
         return res
-    except (VcenterError, vmodl.MethodFault, JinbaoError) as e:
+    except (JinbaoError, vmodl.MethodFault) as e:  # VcenterError included
         res.error = str(e) if not isinstance(e, vmodl.MethodFault) else fault_text(e)
         if vm is not None:
             res.error += "; " + _remove(vm)

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from nornir.core.task import Task
 
+from core.threads import serialised
 from network.deploy.model import BackupResult, DeployTarget, Progress
 from network.deploy.platforms import deploy_spec, open_adapter
-from network.deploy.runner import run_per_host, serialised
+from network.deploy.runner import run_per_host
 from network.drivers.frr_parse import sanitize as sanitize_frr
 
 # Lines that change on every read without any configuration change (they would make every backup a diff).

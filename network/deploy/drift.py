@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 from nornir.core.task import Task
 
+from core.threads import serialised
 from inventory.platforms import platform
 from network.deploy.model import DeployTarget, DriftResult, Progress
 from network.deploy.platforms import open_adapter, text_diff
-from network.deploy.runner import run_per_host, serialised
+from network.deploy.runner import run_per_host
 
 
 def drift(

@@ -22,15 +22,30 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from nornir.core.task import Result, Task
 
+from core.threads import serialised
 from inventory.platforms import platform as platform_facts
 from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
-from network.deploy.runner import build_nornir, check_unique, run_per_host, serialised
+from network.deploy.runner import build_nornir, check_unique, run_per_host
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How a diffed change is committed, the same for deploy() and a staged commit: the confirm window (None:
+    no device-side timer), the post-check budget (None: from the window) and retry interval, the commit
+    message, and where progress goes."""
+
+    confirm_seconds: int | None
+    check_timeout: float | None
+    check_interval: float
+    message: str
+    say: Progress
 
 
 def confirm_margin(window: float) -> float:
@@ -70,10 +85,10 @@ def deploy(
     check_unique(targets)
     groups = device_groups(targets)
     say = serialised(progress)
+    opts = ApplyOptions(confirm_seconds, check_timeout, check_interval, message, say)
 
     def work(task: Task, first: DeployTarget) -> list[DeviceResult]:
-        return _one_device(groups[first.device_name], lambda target: _deploy_one(
-            task, target, dry_run, confirm_seconds, check_timeout, check_interval, message, say), say)
+        return _one_device(groups[first.device_name], lambda target: _deploy_one(task, target, dry_run, opts), say)
 
     def crashed(first: DeployTarget, error: str) -> list[DeviceResult]:
         return [DeviceResult(t.hostname, "failed", error=error) for t in groups[first.device_name]]
@@ -126,25 +141,16 @@ def _one_device(targets: list[DeployTarget], apply: Callable[[DeployTarget], Dev
     return results
 
 
-def _deploy_one(
-    task: Task,
-    target: DeployTarget,
-    dry_run: bool,
-    confirm_seconds: int | None,
-    check_timeout: float | None,
-    check_interval: float,
-    message: str,
-    say: Progress,
-) -> DeviceResult:
+def _deploy_one(task: Task, target: DeployTarget, dry_run: bool, opts: ApplyOptions) -> DeviceResult:
     t0 = time.monotonic()
-    res, adapter = _open_one(task, target, dry_run, say)
+    res, adapter = _open_one(task, target, dry_run, opts.say)
     try:
         if adapter is None:
             return res
-        return _apply_one(adapter, res, target, confirm_seconds, check_timeout, check_interval, message, say)
+        return _apply_one(adapter, res, target, opts)
     finally:
         res.seconds = round(time.monotonic() - t0, 3)
-        say(target.hostname, f"{res.status} in {res.seconds:.1f}s" + (f": {res.error}" if res.error else ""))
+        opts.say(target.hostname, f"{res.status} in {res.seconds:.1f}s" + (f": {res.error}" if res.error else ""))
 
 
 def _laps(res: DeviceResult) -> Callable[[str], None]:
@@ -190,17 +196,9 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress) ->
     return res, adapter
 
 
-def _apply_one(
-    adapter: Adapter,
-    res: DeviceResult,
-    target: DeployTarget,
-    confirm_seconds: int | None,
-    check_timeout: float | None,
-    check_interval: float,
-    message: str,
-    say: Progress,
-) -> DeviceResult:
+def _apply_one(adapter: Adapter, res: DeviceResult, target: DeployTarget, opts: ApplyOptions) -> DeviceResult:
     """Commit what _open_one diffed, post-check, confirm or roll back."""
+    confirm_seconds, say = opts.confirm_seconds, opts.say
     lap = _laps(res)
     committed = False
     try:
@@ -213,11 +211,11 @@ def _apply_one(
         commit_started = time.monotonic()
         # From here any error means the device may be (partly) changed and gets rolled back.
         committed = True
-        res.device_revert_in = adapter.commit(target.config_text, confirm_seconds, message or "jinbao deploy")
+        res.device_revert_in = adapter.commit(target.config_text, confirm_seconds, opts.message or "jinbao deploy")
         lap("commit")
-        deadline = _check_deadline(commit_started, confirm_seconds, res.device_revert_in, check_timeout)
+        deadline = _check_deadline(commit_started, confirm_seconds, res.device_revert_in, opts.check_timeout)
         say(target.hostname, f"post-checks (up to {max(0.0, deadline - time.monotonic()):.0f}s)")
-        res.checks = run_checks(adapter, target.post_checks, deadline, check_interval)
+        res.checks = run_checks(adapter, target.post_checks, deadline, opts.check_interval)
         lap("checks")
         failed = [c for c in res.checks if not c.ok]
         if not failed:
@@ -260,8 +258,8 @@ class Staged:
         check_unique(targets)
         self.targets, self.groups = list(targets), device_groups(targets)
         self._by_host = {arts[0].hostname: arts for arts in self.groups.values()}  # Nornir host -> its targets
-        self.confirm_seconds, self.check_timeout, self.check_interval = confirm_seconds, check_timeout, check_interval
-        self.message, self.say = message, serialised(progress)
+        self.say = serialised(progress)
+        self.opts = ApplyOptions(confirm_seconds, check_timeout, check_interval, message, self.say)
         self._opened: dict[str, tuple[DeviceResult, Adapter | None]] = {}
         self._nr = build_nornir([arts[0] for arts in self.groups.values()], workers, connect_timeout, inventory_dir)
         self._closed = False
@@ -294,8 +292,7 @@ class Staged:
                 DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
             if adapter is not None:
                 t0 = time.monotonic()
-                res = _apply_one(adapter, res, target, self.confirm_seconds, self.check_timeout,
-                                 self.check_interval, self.message, self.say)
+                res = _apply_one(adapter, res, target, self.opts)
                 res.seconds = round(time.monotonic() - t0, 3)
             self.say(target.hostname, f"{res.status}" + (f": {res.error}" if res.error else ""))
             return res

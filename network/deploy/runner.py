@@ -7,7 +7,6 @@ lifecycle - with no inventory files: the hosts are exactly the targets the calle
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from nornir import InitNornir
 from nornir.core import Nornir
 from nornir.core.task import Result, Task
 
-from network.deploy.model import DeployTarget, Progress
+from network.deploy.model import DeployTarget
 from network.drivers import register
 
 
@@ -44,18 +43,6 @@ def build_nornir(targets: Sequence[DeployTarget], workers: int, connect_timeout:
             "inventory_dir": inventory_dir, "lab": "", "targets": list(targets), "connect_timeout": connect_timeout}},
         # Nornir logs to ./nornir.log by default: a library call must not litter the caller's directory.
         logging={"enabled": False})
-
-
-def serialised(progress: Progress | None) -> Progress:
-    """The caller's progress callback, made safe to call from Nornir's worker threads."""
-    lock = threading.Lock()
-
-    def say(hostname: str, message: str) -> None:
-        if progress is not None:
-            with lock:
-                progress(hostname, message)
-
-    return say
 
 
 def run_per_host(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import struct
 
+from core.errors import JinbaoError
+
 MAGIC = b"JBFC1\n"
 _LEN = struct.Struct("!HQ")  # name length, data length
 
 
-class ContainerError(ValueError):
+class ContainerError(JinbaoError, ValueError):
     pass
 
 

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.errors import JinbaoError
 from core.text import CONTROL_RE
 from network.ferry import journal
 from network.ferry.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
@@ -45,7 +46,7 @@ _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _BIGINT = 2**63
 
 
-class LoadError(ValueError):
+class LoadError(JinbaoError, ValueError):
     """Why a batch is not loaded: one line naming the batch, file and line where there is one."""
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import JinbaoError
+
 SCHEMA = "jinbao.ferry.manifest/1"
 MANIFEST_NAME = "manifest.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
@@ -15,7 +17,7 @@ _TOP_KEYS = {"schema", "batch_id", "created", "source", "files"}
 _FILE_KEYS = {"name", "size", "sha256"}
 
 
-class ManifestError(ValueError):
+class ManifestError(JinbaoError, ValueError):
     """The manifest breaks the schema; `str()` names the entry and what is wrong."""
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.errors import JinbaoError
 from core.fsutil import atomic_write_bytes
 from network.ferry.journal import fsync_dir, now_iso
 from network.ferry.manifest import MANIFEST_NAME, NAME_RE, build_manifest
 
 
-class OutboxError(Exception):
-    pass
+class OutboxError(JinbaoError):
+    """A batch cannot be staged (bad id, already staged, not a file); one line."""
 
 
 def stage_batch(outbox: Path, batch_id: str, files: dict[str, bytes], source: str | None = None) -> Path:

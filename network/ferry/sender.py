@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import JinbaoError
 from network.ferry import container, fec, journal, wire
 from network.ferry.manifest import MANIFEST_NAME
 from network.ferry.verify import Verdict, check_batch
@@ -24,7 +25,7 @@ from network.ferry.verify import Verdict, check_batch
 JOURNAL = "sender.jsonl"
 
 
-class SendError(Exception):
+class SendError(JinbaoError):
     pass
 
 

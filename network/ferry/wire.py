@@ -11,6 +11,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from core.errors import JinbaoError
+
 MAGIC = b"JBF1"
 VERSION = 1
 _HEAD = struct.Struct("!4sBB16sQIIHHH")  # magic ver flags key object_len block nblocks index k n
@@ -32,7 +34,7 @@ class Shard:
     payload: bytes
 
 
-class WireError(ValueError):
+class WireError(JinbaoError, ValueError):
     pass
 
 

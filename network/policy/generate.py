@@ -11,12 +11,12 @@ from functools import cache
 from aerleon.lib import aclgenerator, naming, plugin_supervisor, policy, policy_builder
 
 from core.errors import JinbaoError
+from inventory.platforms import policy_targets
 from network.policy.compile import PLATFORMS, aerleon_policy, site_rules
 from network.policy.zones import World, naming_definitions
 
-# Device platform (inventory, `--platform`) -> Aerleon target
-PLATFORM_TARGET = {"linux_nftables": "nftables", "nftables": "nftables", "cisco_ios": "cisco", "cisco": "cisco",
-                   "huawei_vrp": "huawei", "huawei": "huawei", "h3c_comware": "h3c", "h3c": "h3c"}
+# `--platform` -> Aerleon target: a device platform (the registry's `policy_target`) or a target by its own name
+PLATFORM_TARGET = policy_targets() | {t: t for t in PLATFORMS}
 
 
 @cache

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.errors import JinbaoError
+
 EXIT_PENDING = 73
 EXIT_NOTHING = 74
 EXIT_LOCKED = 75
@@ -105,7 +107,7 @@ class CmdResult:
 Runner = Callable[[list[str], str | None], CmdResult]
 
 
-class NftError(RuntimeError):
+class NftError(JinbaoError, RuntimeError):
     """The firewall refused an operation (nft -c failed, a commit is pending, …)."""
 
 

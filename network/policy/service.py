@@ -74,14 +74,15 @@ def render_to_dir(world: World, sites: list[str], targets: tuple[str, ...], out_
     return manifest
 
 
-def firewall_rulesets(inventory_dir: Path, intents: dict) -> dict[str, str]:
-    """The nftables zone ruleset of every linux_nftables firewall among `intents` (hostname -> text)."""
+def firewall_rulesets(inventory_dir: Path, intents: dict, world: World | None = None) -> dict[str, str]:
+    """The nftables zone ruleset of every linux_nftables firewall among `intents` (hostname -> text). `world`:
+    the inventory's zone world when the caller holds it already (`jinbao run`'s workspace), else read here."""
     from network.policy.generate import definitions, render_site
 
     sites = {h: i.site for h, i in intents.items() if i.platform == "linux_nftables"}
     if not sites:
         return {}
-    world = open_world(inventory_dir)
+    world = world if world is not None else open_world(inventory_dir)
     defs = definitions(world)
     return {h: render_site(world, defs, s, ("nftables",))["nftables"] for h, s in sites.items()}
 

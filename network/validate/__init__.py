@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 
+from core.errors import JinbaoError
 from core.findings import Finding
 from inventory.platforms import platform as platform_facts
 from network.validate.frr import FrrCheckerUnavailable, validate_frr, validate_frr_many
 from network.validate.ios_like import validate_ios_like
 
 
-class ValidationFailed(ValueError):
+class ValidationFailed(JinbaoError, ValueError):
     """A rendered config failed its platform's validator; the message is one line naming the device."""
 
     def __init__(self, hostname: str, platform: str, findings: list[Finding]) -> None:

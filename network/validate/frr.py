@@ -21,13 +21,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from core.errors import JinbaoError
 from core.findings import Finding
 from network.validate.findings import finding
 
 _LINE = re.compile(r"^line (\d+): (% .*?)(?:\[\d+\])?:\s*(.*)$")
 
 
-class FrrCheckerUnavailable(RuntimeError):
+class FrrCheckerUnavailable(JinbaoError, RuntimeError):
     """vtysh is not installed (run scripts/setup-host.sh)."""
 
 

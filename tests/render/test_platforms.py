@@ -92,6 +92,11 @@ def test_the_old_call_sites_read_the_registry(monkeypatch: pytest.MonkeyPatch) -
         "frr": "frr", "linux_nftables": "linux", "linux": "linux", "nftables": "linux"}
     assert policy_compile.TARGET_DEVICE == {"nftables": "linux_nftables", "huawei": "huawei_usg",
                                             "h3c": "h3c_comware"} == zone_firewall_platforms()
+    from network.policy.generate import PLATFORM_TARGET
+
+    assert PLATFORM_TARGET == {"linux_nftables": "nftables", "nftables": "nftables", "cisco_ios": "cisco",
+                               "cisco": "cisco", "huawei_vrp": "huawei", "huawei": "huawei", "h3c_comware": "h3c",
+                               "h3c": "h3c"}  # `policy --platform`: every documented name and alias
     # and they follow an entry that changes
     monkeypatch.setitem(PLATFORMS, "huawei_vrp", replace(PLATFORMS["huawei_vrp"], network_os="v.nos",
                                                          nornir_platform="v.nornir"))

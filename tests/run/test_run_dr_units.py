@@ -18,6 +18,7 @@ from jinbao import labdr
 from jinbao.index import render_index
 from jinbao.labrun import LabRun
 from jinbao.pipeline import _missed_markdown, targets_missed
+from network.workspace import Workspace
 from tests.conftest import ROOT
 
 MIN = Pair("JB-100000-DC-DB01", "JB-100000-DR-DB01", "async", "100000-DC", "100000-DR", "jb_100000_dc_db01")
@@ -49,13 +50,13 @@ def test_the_pair_is_the_plans_first_with_both_ends_in_the_slice() -> None:
     assert labdr.pick_pair([SHANXI, MIN], {"100000-DC", "100000-DR", "140100-DC"}) == MIN
     assert labdr.pick_pair([SHANXI, MIN], {"140100-DC", "140000-DC"}) is None  # no replica end in the slice
     # the embedded inventory: the minimal slice drills the ministry's production database to the national DR centre
-    assert labdr.slice_pair(ROOT / "inventory", "minimal") == MIN
+    assert labdr.slice_pair(Workspace(ROOT / "inventory"), "minimal") == MIN
 
 
 def test_a_slice_without_a_pair_is_refused_before_any_lab_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(__import__("lab.slice", fromlist=["SLICES"]).SLICES, "dc-only", ("140100-DC", "100000-DC"))
     with pytest.raises(JinbaoError, match="no replication pair has both its database servers in the dc-only"):
-        labdr.slice_pair(ROOT / "inventory", "dc-only")
+        labdr.slice_pair(Workspace(ROOT / "inventory"), "dc-only")
 
 
 def test_what_fails_the_run() -> None:
