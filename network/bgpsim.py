@@ -288,11 +288,13 @@ class Simulator:
         self._fibs.pop(h, None)  # its forwarding table derives from the old best paths
         return {p for p in old.keys() | cands.keys() if old.get(p) != cands.get(p)}
 
-    def converge(self, start: list[str] | None = None, limit: int = 5_000_000) -> int:
+    def converge(self, start: list[str] | None = None, limit: int = 5_000_000,
+                 links: set[frozenset[str]] | None = None) -> int:
         """Propagate until nothing changes; returns the number of router updates processed.
 
         Routers in `start` re-export unconditionally (their sessions changed); others only when their
-        best paths change."""
+        best paths change. `links`, when given, are the links whose state changed: a router of `start`
+        re-sends its full table only over sessions on them (its other peers hold it already)."""
         queue = deque(start if start is not None else list(self.intents))
         queued = set(queue)
         forced = set(queue)
@@ -314,7 +316,7 @@ class Simulator:
                 old = rev.get(key, {})
                 if not self.up(s):
                     new = {}
-                elif full:
+                elif full and (links is None or s.link in links):
                     new = self._export(s)
                 else:
                     # what the peer holds from us is the full export of our previous best paths (every change
@@ -351,7 +353,7 @@ class Simulator:
                 self.down.discard(link)
             else:
                 self.down.add(link)
-        self.converge(sorted({e.split(":", 1)[0] for link in links for e in link}))
+        self.converge(sorted({e.split(":", 1)[0] for link in links for e in link}), links=set(links))
 
     def links_of(self, hosts: set[str]) -> list[frozenset[str]]:
         """Every session link with an end on one of `hosts`: what removing those routers takes down."""
