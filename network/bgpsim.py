@@ -14,6 +14,7 @@ import copy
 import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from network.intent_model import BgpNeighbor, DeviceIntent, RouteMap
 
@@ -22,9 +23,16 @@ AFI_AF = {"ipv4": 4, "ipv6": 6}
 BITS = {4: 32, 6: 128}
 
 
+@lru_cache(maxsize=1 << 18)  # bounded: a process may verify many networks
 def parse_prefix(text: str) -> Prefix:
+    # cached: a national verify parses the same few thousand addresses half a million times (every walk)
     net = ipaddress.ip_network(text, strict=False)
     return net.version, int(net.network_address), net.prefixlen
+
+
+@lru_cache(maxsize=1 << 18)  # bounded: a process may verify many networks
+def _network_of(address: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_interface(address).network
 
 
 def contains(outer: Prefix, inner: Prefix) -> bool:
@@ -143,10 +151,9 @@ class Simulator:
         self.down: set[frozenset[str]] = set()  # failed links, as interface-pair keys
         self.adj_in: dict[str, dict[tuple[str, str], dict[Prefix, Route]]] = {h: {} for h in intents}
         self.best: dict[str, dict[Prefix, Route]] = {h: {} for h in intents}
-        self._fibs: dict[str, tuple[int, list]] = {}
+        self._fibs: dict[str, tuple[dict[int, list[int]], dict[Prefix, tuple[str, object]]]] = {}
         self._statics: dict[str, list[tuple[Prefix, int, str, object]]] = {}
         self.local: dict[str, dict[Prefix, Route]] = {h: self._originated(h) for h in intents}
-        self._epoch = 0
 
     def without(self, exclude: frozenset[Prefix]) -> Simulator:
         """A new, unconverged simulator over the same sessions and policies (built once: the slow part) that
@@ -159,7 +166,6 @@ class Simulator:
         new._fibs = {}
         new._statics = {}
         new.local = {h: new._originated(h) for h in self.intents}
-        new._epoch = 0
         return new
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -188,7 +194,7 @@ class Simulator:
                 target = ipaddress.ip_address(n.address)
                 my_addrs = {a.split("/")[0]: itf.name for itf in i.interfaces if not itf.vrf
                             for a in (itf.ipv4, itf.ipv6)
-                            if a and target in ipaddress.ip_interface(a).network}
+                            if a and target in _network_of(a)}
                 back = [m for m in pi.bgp.neighbors if m.address in my_addrs and m.afi == n.afi]
                 if not back:
                     self.problems.append(("session", (h, peer),
@@ -221,55 +227,74 @@ class Simulator:
 
     # -- propagation ------------------------------------------------------------------------------
     def _export(self, s: Session) -> dict[Prefix, Route]:
-        x, y = s.local, s.peer
-        xi, yi = self.intents[x], self.intents[y]
+        """What `s.peer` accepts from `s.local` over session `s`: the full table."""
         af = AFI_AF[s.afi]
-        ebgp = xi.asn != yi.asn
         out: dict[Prefix, Route] = {}
-        routes = list(self.best[x].values())
+        routes = list(self.best[s.local].values())
         if s.stmt.default_originate:
             d = (af, 0, 0)
-            routes = [r for r in routes if r.prefix != d] + [Route(d, (), 100, x, None, False)]
+            routes = [r for r in routes if r.prefix != d] + [Route(d, (), 100, s.local, None, False)]
         for r in routes:
             if r.prefix[0] != af:
                 continue
-            if not ebgp and r.peer is not None and not r.ebgp:
-                continue  # iBGP split horizon
-            is_default_orig = s.stmt.default_originate and r.prefix == (af, 0, 0) and r.origin == x
-            sent = r if is_default_orig else self.policy[x].apply(s.stmt.route_map_out, r, xi.asn)
-            via = self.link_kind.get(s.stmt.address, "")
-            via_if = self.owner.get(s.stmt.address, ("", ""))[1]
-            if sent is None:
-                continue
-            if ebgp:
-                if yi.asn in sent.as_path:
-                    continue
-                sent = Route(sent.prefix, (xi.asn, *sent.as_path), 100, sent.origin, x, True, self.rid[x],
-                             sent.communities, via, via_if)
-            else:
-                sent = Route(sent.prefix, sent.as_path, sent.local_pref, sent.origin, x, False, self.rid[x],
-                             sent.communities, via, via_if)
-            got = self.policy[y].apply(s.peer_stmt.route_map_in, sent, yi.asn)
+            got = self._export_route(s, r)
             if got is not None:
                 out[got.prefix] = got
         return out
 
-    def _recompute(self, h: str) -> bool:
+    def _export_prefix(self, s: Session, p: Prefix) -> Route | None:
+        """What `s.peer` accepts for prefix `p` over session `s` (None: nothing): the full table's entry for
+        `p`, each prefix being exported on its own (policies never change a route's prefix)."""
+        if s.stmt.default_originate and p == (AFI_AF[s.afi], 0, 0):
+            return self._export_route(s, Route(p, (), 100, s.local, None, False))
+        r = self.best[s.local].get(p)
+        return None if r is None else self._export_route(s, r)
+
+    def _export_route(self, s: Session, r: Route) -> Route | None:
+        x, y = s.local, s.peer
+        xi, yi = self.intents[x], self.intents[y]
+        ebgp = xi.asn != yi.asn
+        af = AFI_AF[s.afi]
+        if not ebgp and r.peer is not None and not r.ebgp:
+            return None  # iBGP split horizon
+        is_default_orig = s.stmt.default_originate and r.prefix == (af, 0, 0) and r.origin == x
+        sent = r if is_default_orig else self.policy[x].apply(s.stmt.route_map_out, r, xi.asn)
+        if sent is None:
+            return None
+        via = self.link_kind.get(s.stmt.address, "")
+        via_if = self.owner.get(s.stmt.address, ("", ""))[1]
+        if ebgp:
+            if yi.asn in sent.as_path:
+                return None
+            sent = Route(sent.prefix, (xi.asn, *sent.as_path), 100, sent.origin, x, True, self.rid[x],
+                         sent.communities, via, via_if)
+        else:
+            sent = Route(sent.prefix, sent.as_path, sent.local_pref, sent.origin, x, False, self.rid[x],
+                         sent.communities, via, via_if)
+        return self.policy[y].apply(s.peer_stmt.route_map_in, sent, yi.asn)
+
+    def _recompute(self, h: str) -> set[Prefix]:
+        """Choose `h`'s best paths again; returns the prefixes whose best path changed."""
         cands: dict[Prefix, Route] = dict(self.local[h])
         for routes in self.adj_in[h].values():
             for p, r in routes.items():
                 cur = cands.get(p)
                 if cur is None or r.rank() < cur.rank():
                     cands[p] = r
-        changed = cands != self.best[h]
+        old = self.best[h]
+        if cands == old:
+            return set()
         self.best[h] = cands
-        return changed
+        self._fibs.pop(h, None)  # its forwarding table derives from the old best paths
+        return {p for p in old.keys() | cands.keys() if old.get(p) != cands.get(p)}
 
-    def converge(self, start: list[str] | None = None, limit: int = 5_000_000) -> int:
+    def converge(self, start: list[str] | None = None, limit: int = 5_000_000,
+                 links: set[frozenset[str]] | None = None) -> int:
         """Propagate until nothing changes; returns the number of router updates processed.
 
         Routers in `start` re-export unconditionally (their sessions changed); others only when their
-        best paths change."""
+        best paths change. `links`, when given, are the links whose state changed: a router of `start`
+        re-sends its full table only over sessions on them (its other peers hold it already)."""
         queue = deque(start if start is not None else list(self.intents))
         queued = set(queue)
         forced = set(queue)
@@ -280,19 +305,41 @@ class Simulator:
             steps += 1
             if steps > limit:
                 raise RuntimeError("BGP simulation did not converge (route oscillation?)")
-            if not self._recompute(h) and h not in forced:
+            changed = self._recompute(h)
+            if not changed and h not in forced:
                 continue
+            full = h in forced
             forced.discard(h)
             for s in self.sessions[h]:
                 key = (h, s.stmt.address)  # one Adj-RIB-In per session, not per neighbour router
-                new = self._export(s) if self.up(s) else {}
                 rev = self.adj_in[s.peer]
-                if rev.get(key, {}) != new:
+                old = rev.get(key, {})
+                if not self.up(s):
+                    new = {}
+                elif full and (links is None or s.link in links):
+                    new = self._export(s)
+                else:
+                    # what the peer holds from us is the full export of our previous best paths (every change
+                    # of them is exported, and a session's change forces a full export): only the changed
+                    # prefixes can differ, which is most of the work saved when one link of ~800 fails
+                    new = old
+                    af = AFI_AF[s.afi]
+                    for p in changed:
+                        if p[0] != af:
+                            continue
+                        got = self._export_prefix(s, p)
+                        if got != old.get(p):
+                            if new is old:
+                                new = dict(old)
+                            if got is None:
+                                del new[p]
+                            else:
+                                new[p] = got
+                if old != new:
                     rev[key] = new
                     if s.peer not in queued:
                         queue.append(s.peer)
                         queued.add(s.peer)
-        self._epoch += 1  # forwarding tables derived from the old state are stale now
         return steps
 
     def set_link(self, link: frozenset[str], up: bool) -> None:
@@ -306,7 +353,7 @@ class Simulator:
                 self.down.discard(link)
             else:
                 self.down.add(link)
-        self.converge(sorted({e.split(":", 1)[0] for link in links for e in link}))
+        self.converge(sorted({e.split(":", 1)[0] for link in links for e in link}), links=set(links))
 
     def links_of(self, hosts: set[str]) -> list[frozenset[str]]:
         """Every session link with an end on one of `hosts`: what removing those routers takes down."""
@@ -314,18 +361,26 @@ class Simulator:
                       key=sorted)
 
     # -- forwarding -------------------------------------------------------------------------------
-    def _fib(self, h: str) -> list[tuple[Prefix, int, str, object]]:
-        """(prefix, preference, kind, data) sorted most specific first; connected beats static beats BGP."""
+    def _fib(self, h: str) -> tuple[dict[int, list[int]], dict[Prefix, tuple[str, object]]]:
+        """`h`'s forwarding table, indexed: the prefix lengths present per address family, longest first, and
+        what each prefix resolves to (connected beats static beats BGP). Kept until `h`'s best paths change."""
         cached = self._fibs.get(h)
-        if cached is not None and cached[0] == self._epoch:
-            return cached[1]
+        if cached is not None:
+            return cached
         rows = list(self._static_rows(h))
         for p, r in self.best[h].items():
             if r.peer is not None:
                 rows.append((p, 2, "bgp", r))
         rows.sort(key=lambda x: (-x[0][2], x[1]))
-        self._fibs[h] = (self._epoch, rows)
-        return rows
+        index: dict[Prefix, tuple[str, object]] = {}
+        for p, _, kind, data in rows:
+            index.setdefault(p, (kind, data))  # the first row of a prefix wins, as in a linear scan
+        lengths: dict[int, list[int]] = {}
+        for af, _, plen in index:
+            lengths.setdefault(af, []).append(plen)
+        cached = ({af: sorted(set(ls), reverse=True) for af, ls in lengths.items()}, index)
+        self._fibs[h] = cached
+        return cached
 
     def _static_rows(self, h: str) -> list[tuple[Prefix, int, str, object]]:
         """Connected and static routes: they never change during a simulation, so they are parsed once."""
@@ -339,9 +394,18 @@ class Simulator:
         return rows
 
     def lookup(self, h: str, dst: Prefix) -> tuple[str, object] | None:
-        for p, _, kind, data in self._fib(h):
-            if contains(p, dst):
-                return kind, data
+        """Longest-prefix match: one dictionary probe per prefix length present (prefixes are stored with
+        their host bits clear, as parse_prefix gives them), not a scan of the table."""
+        lengths, index = self._fib(h)
+        af, start, plen = dst
+        bits = BITS[af]
+        for length in lengths.get(af, ()):
+            if length > plen:
+                continue
+            shift = bits - length
+            hit = index.get((af, start >> shift << shift, length))
+            if hit is not None:
+                return hit
         return None
 
     def egress_address(self, src: str, dst_text: str) -> str | None:

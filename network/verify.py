@@ -336,7 +336,8 @@ def _service_origin(p: PlanInput, sim: Simulator, intents: dict[str, DeviceInten
             pfx = parse_prefix(sv.prefix(af))
             rep.count("service-origin")
             at = sorted(origins.get(pfx, set()))
-            hosts = tuple(h for h, i in intents.items() if i.site in (*at, sv.active) and i.bgp)
+            if len(at) > 1 or at != [sv.active]:  # the routers to name: only for a finding (a scan of them all)
+                hosts = tuple(h for h, i in intents.items() if i.site in (*at, sv.active) and i.bgp)
             if len(at) > 1:
                 rep.add("service-origin", hosts, f"service address {sv.prefix(af)} of {sv.db} is announced by"
                         f" {len(at)} sites at once: {', '.join(at)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from core.findings import Finding, Shape
 from network.intent_model import DeviceIntent
@@ -30,8 +31,14 @@ def _path(device: str, site: str, kind: str, what: str, pool: str) -> Finding:
                    {"site": site, "what": what, "pool": pool})
 
 
+@lru_cache(maxsize=1 << 18)
+def _network(prefix: str) -> Net:
+    # cached: the nation's intents repeat the same prefixes (prefix-list entries, aggregates) thousands of times
+    return ipaddress.ip_interface(prefix).network
+
+
 def _inside(prefix: str, pools: Iterable[Net]) -> Net | None:
-    net = ipaddress.ip_interface(prefix).network
+    net = _network(prefix)
     for pool in pools:
         if net.version == pool.version and net.subnet_of(pool):  # type: ignore[arg-type]
             return pool
