@@ -171,15 +171,12 @@ def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> S
         for d in plan.devices(s):
             if d.role not in ("WR", "FW"):
                 continue
-            spec = platform(d.platform).deploy
-            if spec is None or spec.load != "replace":
-                # a merge only adds lines: the withdrawal's config (the service route gone) would diff as nothing,
-                # report "unchanged", open the gate, and the old site would go on announcing the address
-                raise JinbaoError(f"{d.hostname} is on platform {d.platform}, which jinbao deploys by merge: a merge "
-                                  "cannot remove the service address's route, so the old site would keep announcing"
-                                  " it; move the address by hand on that site (or put its routers and firewalls on "
-                                  "a platform deployed by replace)", file=str(inventory_dir / "jinbao.yaml"),
-                                  entry=d.hostname)
+            if platform(d.platform).deploy is None:
+                # merge platforms (VRP, Comware) do withdraw: their adapters undo the static routes the intent
+                # no longer has (network/deploy/platforms.py); a platform jinbao cannot deploy cannot move it
+                raise JinbaoError(f"{d.hostname} is on platform {d.platform}, which jinbao cannot deploy: the drill "
+                                  "could not move the service address there; move it by hand on that site",
+                                  file=str(inventory_dir / "jinbao.yaml"), entry=d.hostname)
             ip = mgmt_address(plan.addr.reg, d.site, d.hostname)
             if not ip:  # refused before the drill starts: found at its phase, the address is already withdrawn
                 raise JinbaoError(f"{d.hostname} has no management address ({keys.mgmt_host(4, d.site, d.hostname)})"

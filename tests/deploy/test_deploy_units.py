@@ -19,6 +19,7 @@ from network.deploy.platforms import (
     merge_diff,
     nornir_platform,
     text_diff,
+    undo_static_routes,
 )
 from network.deploy.runner import build_nornir
 from network.drivers import register
@@ -78,6 +79,43 @@ def test_merge_diff_lists_only_missing_lines() -> None:
         "+  peer 10.0.0.0 as-number 2",
     ]
     assert merge_diff(running, running, "#") == ""
+
+
+VRP_RUNNING = """#
+sysname A
+#
+ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description management default
+ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description service address: active here
+ip route-static vpn-instance MGMT 10.9.0.0 255.255.0.0 10.9.0.1
+ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description service address: active here
+#
+bgp 1
+ peer 10.0.0.0 as-number 2
+#
+"""
+
+
+def test_merge_diff_undoes_the_static_routes_the_intent_no_longer_has() -> None:
+    """A merge adds lines only: a static route gone from the intent (a DR drill's service address moving away)
+    is undone by route (VPN instance, destination, mask, next hop); its description does not matter."""
+    intended = ("sysname A\nip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed\n"
+                "ip route-static vpn-instance MGMT 10.9.0.0 255.255.0.0 10.9.0.1\nbgp 1\n peer 10.0.0.0 as-number 2\n")
+    assert merge_diff(VRP_RUNNING, intended, "#").splitlines() == [
+        "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description service address: active here",
+        "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description service address: active here",
+        "+ ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed",  # merged over the old one, not undone
+    ]
+    assert undo_static_routes(VRP_RUNNING, intended, "#") == [
+        "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3",
+        "undo ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3",
+    ]
+    # a moved next hop is a different route: the old one goes, the new one comes
+    moved = VRP_RUNNING.replace("10.26.182.3 description", "10.26.182.9 description")
+    assert undo_static_routes(VRP_RUNNING, moved, "#") == [
+        "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3"]
+    assert merge_diff(VRP_RUNNING, VRP_RUNNING, "#") == ""
+    # only top-level route lines: nothing else that merely reads like one is touched
+    assert undo_static_routes(" ip route-static 1.1.1.1 32 NULL0\n", "", "#") == []
 
 
 def test_text_diff_ignores_comments_blanks_and_trailing_space() -> None:

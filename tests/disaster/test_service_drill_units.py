@@ -8,6 +8,7 @@ what is checked is the order of the steps and what is asked of the network and t
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import threading
 import time
@@ -336,7 +337,6 @@ def test_both_ends_get_the_service_addresses_for_their_certificates() -> None:
 def test_database_clients_by_the_service_address_follow_the_zone_policy() -> None:
     """Shanxi's exchange zone reaches its production database by the service address (exchange-to-database),
     and the national DR centre's server after a move (exchange-to-database-dr): both admit its blocks."""
-    import ipaddress
 
     from plugins.hostvars import load_view
 
@@ -360,32 +360,82 @@ SITE_A, SITE_B = "140000-DC", "100000-DR"
 
 @pytest.fixture(scope="module")
 def replace_inv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The national inventory with the two sites' routers on Cisco IOS, a platform deployed by replace (the
-    default, Huawei VRP, is deployed by merge, which cannot withdraw a route)."""
+    """The national inventory with the two sites' routers on Cisco IOS, a platform deployed by replace."""
+    return _on_platform(tmp_path_factory.mktemp("replace"), "cisco_ios")
+
+
+def _on_platform(tmp: Path, name: str) -> Path:
+    """The national inventory with the two sites' routers on platform `name`."""
     from tests.conftest import copy_inventory
 
-    inv = copy_inventory(tmp_path_factory.mktemp("replace") / "inventory")
+    inv = copy_inventory(tmp / "inventory")
     conf = inv / "jinbao.yaml"
     text = conf.read_text()
     old = "  sites: {}                     # e.g."
     assert old in text
-    conf.write_text(text.replace(old, f'  sites: {{"{SITE_A}": cisco_ios, "{SITE_B}": cisco_ios}}  # e.g.'))
+    conf.write_text(text.replace(old, f'  sites: {{"{SITE_A}": {name}, "{SITE_B}": {name}}}  # e.g.'))
     return inv
 
 
-def test_a_merge_platform_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Huawei VRP (the default router platform) is deployed by merge: the withdrawal would diff as nothing and
-    the old site would go on announcing the address beside the new one. Refused while nothing has moved."""
-    from core.errors import JinbaoError
+@pytest.mark.parametrize("name", ["huawei_vrp", "h3c_comware", "cisco_ios"])
+def test_the_withdrawal_removes_the_service_route_on_every_router_platform(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
+    """The withdrawal's deploy, at the diff level, per router platform: what the device would be told against a
+    running config that announces the address (the phase before's render). Merge platforms (VRP, Comware: a
+    merge only adds lines, so this diffed as nothing and the old site kept announcing) undo the service
+    address's routes and nothing else; Cisco's replace drops them from the config `configure replace` loads
+    (the device sends the `no ip route` itself)."""
+    from dr.announce import with_active
     from dr.network import real_network
+    from network.deploy.platforms import VrpAdapter, config_lines, merge_diff
+    from network.secrets import secret_source
+    from tests.deploy.test_push_paths import FakeConn
 
     monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
     monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
-    with pytest.raises(JinbaoError) as e:
-        real_network(ROOT / "inventory", SITE_A, SITE_B)
-    msg = str(e.value)
-    assert msg.startswith(str(ROOT / "inventory" / "jinbao.yaml") + ": JB-140000-DC-WR01: ") and "\n" not in msg
-    assert "huawei_vrp" in msg and "by merge" in msg and "keep announcing" in msg
+    inv = ROOT / "inventory" if name == "huawei_vrp" else _on_platform(tmp_path, name)  # VRP: the default
+    net = real_network(inv, SITE_A, SITE_B)  # no refusal: every router platform can withdraw
+    # LAB-ONLY secrets to render with (no vault here), so the access is marked as the lab's
+    fleet = net.fleet
+    net = dataclasses.replace(net, fleet=dataclasses.replace(fleet, secrets=secret_source(True),
+                                                             access=dataclasses.replace(fleet.access, lab=True)))
+    move = net.move(net.plan, SITE_A, SITE_B)
+    routers = {c.host for c in move.withdraw if "-WR" in c.host}
+    assert routers
+    before = {t.hostname: t for t in net.prepare(net.plan, (SITE_A,), routers)}
+    after = {t.hostname: t for t in net.prepare(with_active(net.plan, SITE_A, NOWHERE), (SITE_A,), routers)}
+    sv = move.service
+    v4, v6 = ipaddress.ip_interface(sv.v4), ipaddress.ip_interface(sv.v6)
+    for host in routers:
+        assert before[host].platform == after[host].platform == name
+        old, new = before[host].config_text, after[host].config_text
+        if name == "cisco_ios":
+            gone = [ln for ln in old.splitlines() if ln not in new.splitlines()]
+            assert gone == [f"ip route {v4.ip} 255.255.255.255 {_next_hop(move, host, 4)} name {_token(move, host)}",
+                            f"ipv6 route {sv.v6} {_next_hop(move, host, 6)} name {_token(move, host)}"], gone
+            continue
+        plen4 = "255.255.255.255" if name == "huawei_vrp" else "32"
+        routes = [f"ip route-static {v4.ip} {plen4} {_next_hop(move, host, 4)}",
+                  f"ipv6 route-static {v6.ip} 128 {_next_hop(move, host, 6)}"]
+        diff = merge_diff(old, new, "#").splitlines()
+        assert [ln.split(" description ")[0] for ln in diff] == [f"- {r}" for r in routes], diff
+        assert merge_diff(new, new, "#") == ""  # once withdrawn, nothing more to do
+        conn = FakeConn({"display current-configuration": [old]})
+        adapter = VrpAdapter(conn, name)  # the undo lines are the same on both vendors' adapters
+        adapter.diff(new)
+        # the undo first (top level, before any section is entered), then the merge's lines
+        assert adapter.change_lines(new) == [*(f"undo {r}" for r in routes), *config_lines(new, "#")]
+
+
+def _next_hop(move: Any, host: str, v: int) -> str:
+    return next(c.route.next_hop for c in move.withdraw if c.host == host and (":" in c.route.prefix) == (v == 6))
+
+
+def _token(move: Any, host: str) -> str:
+    import re
+
+    desc = next(c.route.description for c in move.withdraw if c.host == host)
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", desc)[:60]
 
 
 def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch,
