@@ -277,7 +277,7 @@ class _Address:
         self._withdrawal = (middle, (self.net.stage(withdraw, self._message(f"service address: withdraw at {old}"),
                                                     self.progress),))
         self._announcement = (self.net.stage(announce, self._message(f"service address: announce at {new}"),
-                                             self.progress),)
+                                             self.progress, must_change=True),)
 
     def release(self) -> None:
         """Close the connections of a staged phase that was not used (nothing is changed)."""

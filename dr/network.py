@@ -83,9 +83,13 @@ class ServiceNetwork:
                          inventory_dir=self.fleet.inventory)
         return all(r.status in OK_STATUSES for r in results), _detail(results)
 
-    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None) -> Staged | None:
+    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None,
+              must_change: bool = False) -> Staged | None:
         """Connect to the targets' devices and diff now (in parallel); `push_staged` commits later on the same
-        connections: a drill stages both phases while writes still flow. None: no device to change."""
+        connections: a drill stages both phases while writes still flow. None: no device to change.
+        `must_change` (an announcement): a device whose diff is empty is refused, as a JinbaoError: it already
+        has the route the move would add, so the address would be announced by two sites once the other
+        withdrew it late, or the move would change nothing the drill could measure."""
         from network.deploy import Staged
 
         if not targets:
@@ -96,6 +100,10 @@ class ServiceNetwork:
             staged.stage()
             if failed := staged.failed():  # found now, while nothing has moved, not half-way through the move
                 raise JinbaoError("cannot reach the devices that move the service address: " + _detail(failed))
+            if must_change and (same := sorted(h for h, d in staged.diffs().items() if not d)):
+                raise JinbaoError(f"{', '.join(same)} already announce(s) the service address (the move would "
+                                  "change nothing there): the devices disagree with the plan's record; nothing "
+                                  "was changed")
         except BaseException:
             staged.close()
             raise

@@ -76,6 +76,8 @@ class Adapter(Protocol):
 
     def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
 
+    # optional: ``alive() -> bool``, whether the session still answers (a staged deploy reconnects when not)
+
 
 def deploy_spec(name: str) -> DeploySpec:
     spec = platform(name).deploy
@@ -137,6 +139,9 @@ class NapalmAdapter:
         self.replace = self.spec.load == "replace"
         self.method = self.spec.diff_method
         self._armed: int | None = None
+
+    def alive(self) -> bool:
+        return bool(self.device.is_alive().get("is_alive"))
 
     def running(self) -> str:
         return str(self.device.get_config(retrieve="running")["running"])
@@ -223,6 +228,9 @@ class _VendorCli:
         self.platform = platform
         self._armed: int | None = None
         self._diffed: tuple[str, list[str]] | None = None  # (intended, its undo lines) from the last diff
+
+    def alive(self) -> bool:
+        return bool(self.conn.is_alive())
 
     def running(self) -> str:
         return str(self.conn.send_command("display current-configuration", read_timeout=120))

@@ -132,8 +132,9 @@ class FakeNetwork:
         self.times.append((prepared[0], start, time.monotonic()))
         return (prepared[0] if prepared[0] != "nowhere" else NOWHERE) not in self.fail, "fake"
 
-    def stage(self, prepared: Any, message: str, progress: Any = None) -> Any:
+    def stage(self, prepared: Any, message: str, progress: Any = None, must_change: bool = False) -> Any:
         self.staged.append(prepared)
+        self.must_change = [*getattr(self, "must_change", []), must_change]
         return prepared
 
     def push_staged(self, staged: Any) -> tuple[bool, str]:
@@ -241,6 +242,7 @@ def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypat
     (w_at, w_sites, w_hosts), (a_at, a_sites, a_hosts) = net.pushes
     assert (w_at, w_sites, a_at, a_sites) == ("nowhere", ("140000-DC",), "100000-DR", ("100000-DR",))
     assert net.staged == net.pushes  # both phases were connected and diffed before the witness started
+    assert net.must_change == [False, True]  # the announcement's devices must all change (not yet announcing)
     assert w_hosts and all(h.startswith("JB-140000-DC-") and h[-4:-2] in ("WR", "FW") for h in w_hosts)
     assert a_hosts and all(h.startswith("JB-100000-DR-") and h[-4:-2] in ("WR", "FW") for h in a_hosts)
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
@@ -627,3 +629,45 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
     assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
         "It accepts writes (promoted, polled every 0.1 s for 15 s) - {{ dr_new.cluster }}"]
     assert START_PLAYS["failback"] == START_PLAYS["switchover"] and PLAYBOOKS["failback"][1][0] == "switchover.yml"
+
+
+class _FakeStaged:
+    """network.deploy.Staged with fixed diffs (no device)."""
+
+    diffs_now: ClassVar[dict[str, str]] = {}
+    closed: ClassVar[list[bool]] = []
+
+    def __init__(self, targets: Any, **_: Any) -> None:
+        pass
+
+    def stage(self) -> None:
+        pass
+
+    def failed(self) -> list[Any]:
+        return []
+
+    def diffs(self) -> dict[str, str]:
+        return dict(self.diffs_now)
+
+    def close(self) -> None:
+        self.closed.append(True)
+
+
+def test_an_announcement_that_would_change_nothing_is_refused_at_the_stage(monkeypatch: pytest.MonkeyPatch,
+                                                                          slice_plan: Any) -> None:
+    """A device of the new site whose announcement diffs as nothing already announces the address: committing
+    the move would leave it at two sites until the old one withdrew (or measure a move that did not happen).
+    Refused at the stage, while nothing has moved; its connections closed. A withdrawal may find nothing to do."""
+    import network.deploy
+    from core.errors import JinbaoError
+    from network.fleet import Fleet
+
+    monkeypatch.setattr(network.deploy, "Staged", _FakeStaged)
+    net = ServiceNetwork(slice_plan, "frr", Fleet({}, {}, None, None, "test"))  # type: ignore[arg-type]
+    _FakeStaged.diffs_now, _FakeStaged.closed = {"R1": "+ ip route 1.2.3.4/32 10.0.0.1", "R2": ""}, []
+    with pytest.raises(JinbaoError, match=r"^R2 already announce"):
+        net.stage(["t"], "m", must_change=True)  # type: ignore[list-item]
+    assert _FakeStaged.closed == [True]
+    assert net.stage(["t"], "m") is not None  # a withdrawal: an empty diff is allowed (nothing announced there)
+    _FakeStaged.diffs_now = {"R1": "+ x", "R2": "+ y"}
+    assert net.stage(["t"], "m", must_change=True) is not None
