@@ -13,6 +13,7 @@ convergence. After a promotion the drill records where the database runs (``inve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from core import playbooks
+from core.errors import JinbaoError
 from core.poll import wait_until
 from dr import writer as witness
 from dr.access import PairAccess
@@ -457,7 +459,20 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
     report = DrillReport(p.primary_site, kind, p.mode, p.primary, p.replica, targets=default_targets(kind, p.mode))
     address = _Address(report, p, kind, settings, progress)
     try:
-        _run(kind, acc, pair_vars, settings, progress, resume, report, address)
+        with contextlib.ExitStack() as held:
+            if settings.network is not None:
+                # the address's phases and a `jinbao deploy` must not interleave (a deploy planned before the
+                # move would put the route back at the old site between them): the deploy lock, for the drill
+                from network.deploy.lock import deploy_lock
+
+                try:
+                    held.enter_context(deploy_lock(f"jinbao dr drill --site {p.primary_site} --mode {kind}"))
+                except JinbaoError as e:  # a step only then: a drill's timeline starts with its pre-checks
+                    report.end(report.begin("deploy lock (no deploy beside the service address's move)"), False,
+                               str(e))
+                    report.close("refused", f"{e}; nothing was changed")
+                    return report
+            _run(kind, acc, pair_vars, settings, progress, resume, report, address)
     finally:
         address.close()
     return report

@@ -210,6 +210,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         steps.report.end(step, good)
         return good
 
+    monkeypatch.setenv("JINBAO_DEPLOY_LOCK", str(tmp_path / "deploy.lock"))  # not the machine's
     FakeWriter.server = "15/main"
     FakeWriter.made.clear()
     states = iter([before, after or before])
@@ -671,3 +672,31 @@ def test_an_announcement_that_would_change_nothing_is_refused_at_the_stage(monke
     assert net.stage(["t"], "m") is not None  # a withdrawal: an empty diff is allowed (nothing announced there)
     _FakeStaged.diffs_now = {"R1": "+ x", "R2": "+ y"}
     assert net.stage(["t"], "m", must_change=True) is not None
+
+
+def test_a_drill_is_refused_while_a_deploy_holds_the_lock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                          slice_plan: Any) -> None:
+    """A `jinbao deploy` running (the deploy lock held) could put the address's route back at the old site
+    between the drill's phases: the drill is refused before anything, naming the holder, nothing pushed."""
+    from network.deploy.lock import deploy_lock
+
+    with deploy_lock("jinbao deploy --scope 140000-DC", tmp_path / "deploy.lock"):
+        report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert report.outcome == "refused" and "jinbao deploy --scope 140000-DC (pid" in report.reason, report.reason
+    assert net.pushes == [] and net.staged == [] and names == ["deploy lock (no deploy beside the service "
+                                                               "address's move)"]
+    assert FakeWriter.made == []  # no witness either
+    # and the lock is the drill's while it runs: a deploy started then is refused
+    seen: list[str] = []
+
+    def tail(_: Any) -> None:
+        from core.errors import JinbaoError
+
+        try:
+            with deploy_lock("jinbao deploy", tmp_path / "deploy.lock"):
+                seen.append("deployed")
+        except JinbaoError as e:
+            seen.append(str(e))
+
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", tail=tail)
+    assert len(seen) == 1 and "jinbao dr drill --site 140000-DC --mode switchover (pid" in seen[0], seen
