@@ -214,6 +214,8 @@ class _Address:
         # both phases rendered before the witness starts (prepare): only their deploys fall in the outage window
         self._withdrawal: tuple[PlanInput, tuple[Any] | None] | None = None
         self._announcement: tuple[Any] | None = None
+        # rendered, not yet staged (a failback stages after its rebuild): (middle, withdraw, announce, old, new)
+        self._rendered: tuple[PlanInput, Any, Any, str, str] | None = None
         if self.net is None:
             self.notes.append(f"not moved ({settings.no_network}); the witness used the multi-host string")
 
@@ -254,10 +256,10 @@ class _Address:
     def _message(self, name: str) -> str:
         return f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
 
-    def prepare(self) -> None:
+    def prepare(self, stage: bool = True) -> None:
         """Both phases rendered and validated (the old site's devices without the address, the new site's with
-        it), their devices connected and diffed, while writes still flow: the outage window holds their commits
-        (and post-checks) alone. `close` lets go of what was not used."""
+        it), and with `stage` their devices connected and diffed (`stage`), while writes still flow: the outage
+        window holds their commits (and post-checks) alone. `close` lets go of what was not used."""
         if self.net is None or self.state is None:
             return
         # imported now, not by the first phase: nornir, and napalm for the drivers, take seconds to import
@@ -276,6 +278,17 @@ class _Address:
         withdraw = self.net.prepare(middle, (old,), {c.host for c in move.withdraw})
         announce = self.net.prepare(with_active(self.state, self.pair.primary_site, new), (new,),
                                     {c.host for c in move.announce})
+        self._rendered = (middle, withdraw, announce, old, new)
+        if stage:
+            self.stage()
+
+    def stage(self) -> None:
+        """The rendered phases' devices connected and diffed (just before the promoting playbook: sessions
+        left idle across a failback's rebuild may drop; a staged deploy reconnects then, but costs the window)."""
+        if self.net is None or self._rendered is None:
+            return
+        middle, withdraw, announce, old, new = self._rendered
+        self._rendered = None
         self._withdrawal = (middle, (self.net.stage(withdraw, self._message(f"service address: withdraw at {old}"),
                                                     self.progress),))
         self._announcement = (self.net.stage(announce, self._message(f"service address: announce at {new}"),
@@ -300,7 +313,7 @@ class _Address:
         if self.net is None or self.state is None:
             return True
         if self._withdrawal is None:
-            self.prepare()
+            self.prepare() if self._rendered is None else self.stage()
         assert self._withdrawal is not None
         old, _ = move_sites(self.kind, self.pair)
         self.state, self.withdrawn = self._withdrawal[0], True
@@ -504,9 +517,11 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
         report.close("refused", why)
         return
     if settings.network is not None:
-        step = report.begin("service address: both phases rendered, validated, connected and diffed")
+        early = PROMOTES[kind] == 0  # else staged right before the promoting playbook (_playbooks)
+        step = report.begin("service address: both phases rendered, validated, connected and diffed" if early else
+                            "service address: both phases rendered and validated")
         try:
-            address.prepare()
+            address.prepare(stage=early)
         except Exception as e:  # nothing has moved yet: a phase that cannot be rendered stops the drill here
             report.end(step, False, f"{type(e).__name__}: {e}")
             report.close("aborted", f"the service address's move could not be prepared: {e}")
@@ -553,6 +568,17 @@ def _playbooks(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: 
         args: dict[str, Any] = {"dr_pair": pair_vars, **extra}
         if sw is not None:
             args |= {"dr_gate": str(sw.gate), "dr_gate_timeout": GATE_TIMEOUT_S}
+        if sw is not None and i > 0:  # a failback: staged after its rebuild, not left idle across it
+            step = report.begin("service address: both phases connected and diffed")
+            try:
+                address.stage()
+            except Exception as e:  # nothing moved: the database and its address stay where they are
+                report.end(step, False, f"{type(e).__name__}: {e}")
+                report.close("failed", f"the service address's devices could not be staged before {name}: {e}; "
+                                       f"{', '.join(n for n, _ in PLAYBOOKS[kind][:i])} ran, nothing was switched "
+                                       f"(the database and its address stay at {old_site})")
+                return False
+            report.end(step, True, "")
         ran = run_playbook(name, args, settings, _Events(steps, sw))
         if sw is not None:
             sw.join()

@@ -260,7 +260,10 @@ def test_failback_withdraws_after_the_rebuild_and_removes_the_record(monkeypatch
     at_dr = active_in(slice_plan, load_active(tmp_path)[0])
     assert active_site(at_dr, "140000-DC") == "100000-DR"
     _, net, names = _drill(monkeypatch, tmp_path, at_dr, "failback")
-    assert names[3:8] == ["playbook rebuild.yml", "playbook switchover.yml", "service address: withdraw at 100000-DR",
+    # rendered before the witness starts, connected and diffed after the rebuild (not idle across it)
+    assert names[1] == "service address: both phases rendered and validated"
+    assert names[3:9] == ["playbook rebuild.yml", "service address: both phases connected and diffed",
+                          "playbook switchover.yml", "service address: withdraw at 100000-DR",
                           "record: 140000-DC's database runs at 140000-DC (dr-active.yaml)",
                           "service address: announce at 140000-DC"], names
     assert [p[:2] for p in net.pushes] == [("nowhere", ("100000-DR",)), ("140000-DC", ("140000-DC",))]
@@ -700,3 +703,19 @@ def test_a_drill_is_refused_while_a_deploy_holds_the_lock(monkeypatch: pytest.Mo
 
     report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", tail=tail)
     assert len(seen) == 1 and "jinbao dr drill --site 140000-DC --mode switchover (pid" in seen[0], seen
+
+
+def test_a_failback_whose_devices_cannot_be_staged_after_the_rebuild_switches_nothing(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    from core.errors import JinbaoError
+
+    def unreachable(self: Any, *a: Any, **k: Any) -> Any:
+        raise JinbaoError("cannot reach the devices that move the service address: R1: failed")
+
+    monkeypatch.setattr(FakeNetwork, "stage", unreachable)
+    record_active(tmp_path, "140000-DC", "100000-DR")
+    report, net, names = _drill(monkeypatch, tmp_path, active_in(slice_plan, load_active(tmp_path)[0]), "failback")
+    assert names[-2:] == ["playbook rebuild.yml", "service address: both phases connected and diffed"], names
+    assert report.steps[-1].ok is False and net.pushes == [] and _stopped()
+    assert report.outcome == "failed" and "rebuild.yml ran, nothing was switched" in report.reason, report.reason
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the record unchanged
