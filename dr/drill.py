@@ -60,7 +60,6 @@ PROMOTES = {"switchover": 0, "failover": 0, "failback": 1}
 # new primary (it accepts writes), beside the rest of the playbook (re-pointing or fencing the old primary).
 START_PLAYS = {"switchover": "Switchover", "failover": "Disaster", "failback": "Switchover"}
 PROMOTED_TASK = "It accepts writes"
-GATE_TIMEOUT_S = 120  # the playbook's wait at its gate; the withdrawal's deploy ends well before
 NETWORK_SETTLE_S = 90.0  # the witness's wait for the new primary when the address moves (BGP convergence)
 Progress = Callable[[str], None]
 
@@ -152,7 +151,7 @@ class _Steps:
         if s is None:
             return
         if not self.ran:
-            self.report.steps.remove(s)
+            self.report.discard(s)
         elif s.ended is None:
             self.report.end(s, s.ok is not False, s.detail)
         self.current, self.ran = None, False
@@ -567,7 +566,7 @@ def _playbooks(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: 
         sw = switch if i == PROMOTES[kind] else None
         args: dict[str, Any] = {"dr_pair": pair_vars, **extra}
         if sw is not None:
-            args |= {"dr_gate": str(sw.gate), "dr_gate_timeout": GATE_TIMEOUT_S}
+            args |= {"dr_gate": str(sw.gate)}  # its wait: dr_gate_timeout, the playbooks' (vars/ends.yml)
         if sw is not None and i > 0:  # a failback: staged after its rebuild, not left idle across it
             step = report.begin("service address: both phases connected and diffed")
             try:

@@ -198,6 +198,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         good = ok.get(name, True)
         if PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
             steps({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS[kind]}})
+            assert "dr_gate_timeout" not in extra  # the playbooks' own variable (vars/ends.yml) decides
             if "dr_gate" in extra and not early_promotion:  # the playbook's gate task, as tasks/gate.yml
                 gate = Path(extra["dr_gate"])
                 assert wait_until(lambda: gate.exists(), 10)
