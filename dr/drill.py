@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Callable
@@ -75,6 +76,13 @@ class DrillSettings:
     no_network: str = "the drill was given no network"  # why not, for the report
     record_dir: Path | None = None  # write dr-active.yaml there after a promotion; None: not recorded
     no_record: str = "no inventory directory to record it in"  # why not, for the report
+
+
+def run_dir() -> str | None:
+    """Where the drill's gate file lives: the user's run directory (XDG_RUNTIME_DIR: private to the user, on
+    tmpfs, gone at logout, never cleaned under a running drill), else the temporary directory (None)."""
+    d = os.environ.get("XDG_RUNTIME_DIR")
+    return d if d and os.path.isdir(d) and os.access(d, os.W_OK) else None
 
 
 def move_sites(kind: str, pair: Pair) -> tuple[str, str]:
@@ -621,7 +629,7 @@ def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: Dril
         return False
     old = w.acks[0].server
     steps = _Steps(report, progress)
-    with tempfile.TemporaryDirectory(prefix="jinbao-dr-gate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jinbao-dr-gate-", dir=run_dir()) as tmp:
         switch = _Switch(address, kind, Path(tmp) / "gate") if settings.network is not None else None
         try:
             if not _playbooks(kind, acc, pair_vars, settings, report, address, steps, switch):

@@ -720,3 +720,25 @@ def test_a_failback_whose_devices_cannot_be_staged_after_the_rebuild_switches_no
     assert report.steps[-1].ok is False and net.pushes == [] and _stopped()
     assert report.outcome == "failed" and "rebuild.yml ran, nothing was switched" in report.reason, report.reason
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the record unchanged
+
+
+def test_the_gate_file_is_in_the_users_run_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     slice_plan: Any) -> None:
+    """The gate lives in XDG_RUNTIME_DIR (the user's own run directory) when there is one, not in /tmp."""
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    gates: list[str] = []
+    real = drill_mod._Switch.__init__
+
+    def spy(self: Any, address: Any, kind: str, gate: Path) -> None:
+        gates.append(str(gate))
+        real(self, address, kind, gate)
+
+    monkeypatch.setattr(drill_mod._Switch, "__init__", spy)
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert not [st for st in report.steps if st.ok is False]  # the gate opened: the drill went through
+    assert len(gates) == 1 and gates[0].startswith(str(run) + "/jinbao-dr-gate-"), gates
+    assert list(run.iterdir()) == []  # removed after the run
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert drill_mod.run_dir() is None
