@@ -486,7 +486,8 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
                 from network.deploy.lock import deploy_lock
 
                 try:
-                    held.enter_context(deploy_lock(f"jinbao dr drill --site {p.primary_site} --mode {kind}"))
+                    held.enter_context(deploy_lock(f"jinbao dr drill --site {p.primary_site} --mode {kind}",
+                                                   lab=settings.network.lab))
                 except JinbaoError as e:  # a step only then: a drill's timeline starts with its pre-checks
                     report.end(report.begin("deploy lock (no deploy beside the service address's move)"), False,
                                str(e))

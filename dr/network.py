@@ -39,6 +39,7 @@ class ServiceNetwork:
     fleet: Fleet  # hosts (management addresses), login and secrets; its intents are not used
     witness_netns: str | None = None  # where the witness writes from (lab: the site's exchange-zone server)
     client: str = "the control node"  # that place, in words, for the report
+    lab: str | None = None  # the lab whose devices these are (its own deploy lock); None: the real network
 
     @property
     def where(self) -> str:
@@ -155,7 +156,7 @@ def lab_network(lab_name: str, inventory_dir: Path, primary_site: str) -> Servic
     ex = next((d.hostname for d in plan.devices(primary_site) if d.role == "EX" and d.hostname in lp.nodes), None)
     netns = f"/run/netns/{names.node_netns(lab_name, lp.node(ex))}" if ex else None
     return ServiceNetwork(plan, "frr", fleet_of(lp, info, None), netns,
-                          f"{ex} ({primary_site}'s exchange zone)" if ex else "the control node")
+                          f"{ex} ({primary_site}'s exchange zone)" if ex else "the control node", lab=lab_name)
 
 
 def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> ServiceNetwork:

@@ -51,7 +51,7 @@ def deploy_cmd(
     with contextlib.ExitStack() as held:
         if not dry_run:  # never beside a DR drill's address move (or another deploy): refused, naming it
             held.enter_context(deploy_lock(f"jinbao deploy{' --scope ' + scope if scope else ''}"
-                                           f"{' --lab ' + lab if lab else ''}"))
+                                           f"{' --lab ' + lab if lab else ''}", lab=lab))
         fleet = _fleet(ctx, scope, lab)
         targets = fleet_targets(fleet, rulesets=rulesets)
         err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")

@@ -23,20 +23,22 @@ LOCK_ENV = "JINBAO_DEPLOY_LOCK"  # the lock file's path (tests; a control node w
 LOCK_NAME = "jinbao-deploy.lock"
 
 
-def lock_path() -> Path:
-    """The lock file: JINBAO_DEPLOY_LOCK, else /run/lock (shared by every user of the machine), else the
-    temporary directory."""
+def lock_path(lab: str | None = None) -> Path:
+    """The lock file of one network: the real network's, or lab `lab`'s (each lab is a network of its own, and
+    several can run on one machine side by side: their deploys never touch each other's devices).
+    JINBAO_DEPLOY_LOCK, else /run/lock (shared by every user of the machine), else the temporary directory."""
     if env := os.environ.get(LOCK_ENV):
         return Path(env)
+    name = f"jinbao-deploy-lab-{lab}.lock" if lab else LOCK_NAME
     run = Path("/run/lock")
-    return run / LOCK_NAME if os.access(run, os.W_OK) else Path(tempfile.gettempdir()) / LOCK_NAME
+    return run / name if os.access(run, os.W_OK) else Path(tempfile.gettempdir()) / name
 
 
 @contextlib.contextmanager
-def deploy_lock(holder: str, path: Path | None = None) -> Iterator[None]:
-    """Hold the deploy lock for the block, naming `holder` in the file; a JinbaoError naming the holder when
-    another process has it."""
-    path = path or lock_path()
+def deploy_lock(holder: str, path: Path | None = None, lab: str | None = None) -> Iterator[None]:
+    """Hold the deploy lock of the real network (or of lab `lab`) for the block, naming `holder` in the file; a
+    JinbaoError naming the holder when another process has it."""
+    path = path or lock_path(lab)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:

@@ -50,3 +50,20 @@ def test_jinbao_deploy_is_refused_while_a_drill_holds_the_lock(tmp_path: Path, m
                            capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "jinbao dr drill --site 140000-DC --mode switchover (pid" in r.stderr
+
+
+def test_each_network_has_its_own_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labs side by side on one machine (the test suite's two lab tracks) deploy and drill at once: a lab's
+    lock is its own; the same lab, or the real network, twice is refused."""
+    monkeypatch.delenv("JINBAO_DEPLOY_LOCK", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("os.access", lambda *_a, **_k: False)  # not /run/lock: the temporary directory
+    from network.deploy.lock import lock_path
+
+    assert {lock_path(None).name, lock_path("jbck").name, lock_path("jbdr").name} == {
+        "jinbao-deploy.lock", "jinbao-deploy-lab-jbck.lock", "jinbao-deploy-lab-jbdr.lock"}
+    with deploy_lock("jinbao dr drill --lab jbdr", lab="jbdr"), deploy_lock("jinbao deploy --lab jbck", lab="jbck"), \
+            deploy_lock("jinbao deploy", lab=None):
+        for lab in ("jbdr", "jbck", None):
+            with pytest.raises(JinbaoError), deploy_lock("second", lab=lab):
+                pass

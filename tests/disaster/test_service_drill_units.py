@@ -115,7 +115,7 @@ class FakeNetwork:
         self.delay: dict[str, float] = {}  # seconds a push to that state takes
         self.times: list[tuple[str, float, float]] = []  # (state, started, ended) per push
         self.staged: list[Any] = []  # what the drill connected to and diffed before the witness started
-        self.witness_netns, self.where, self.client = None, "lab test", "the control node"
+        self.witness_netns, self.where, self.client, self.lab = None, "lab test", "the control node", None
 
     def move(self, state: Any, primary_site: str, to: str) -> Any:
         from dr.announce import plan_move
