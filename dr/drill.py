@@ -13,7 +13,9 @@ convergence. After a promotion the drill records where the database runs (``inve
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from core import playbooks
+from core.errors import JinbaoError
 from core.poll import wait_until
 from dr import writer as witness
 from dr.access import PairAccess
@@ -58,7 +61,6 @@ PROMOTES = {"switchover": 0, "failover": 0, "failback": 1}
 # new primary (it accepts writes), beside the rest of the playbook (re-pointing or fencing the old primary).
 START_PLAYS = {"switchover": "Switchover", "failover": "Disaster", "failback": "Switchover"}
 PROMOTED_TASK = "It accepts writes"
-GATE_TIMEOUT_S = 120  # the playbook's wait at its gate; the withdrawal's deploy ends well before
 NETWORK_SETTLE_S = 90.0  # the witness's wait for the new primary when the address moves (BGP convergence)
 Progress = Callable[[str], None]
 
@@ -74,6 +76,13 @@ class DrillSettings:
     no_network: str = "the drill was given no network"  # why not, for the report
     record_dir: Path | None = None  # write dr-active.yaml there after a promotion; None: not recorded
     no_record: str = "no inventory directory to record it in"  # why not, for the report
+
+
+def run_dir() -> str | None:
+    """Where the drill's gate file lives: the user's run directory (XDG_RUNTIME_DIR: private to the user, on
+    tmpfs, gone at logout, never cleaned under a running drill), else the temporary directory (None)."""
+    d = os.environ.get("XDG_RUNTIME_DIR")
+    return d if d and os.path.isdir(d) and os.access(d, os.W_OK) else None
 
 
 def move_sites(kind: str, pair: Pair) -> tuple[str, str]:
@@ -150,7 +159,7 @@ class _Steps:
         if s is None:
             return
         if not self.ran:
-            self.report.steps.remove(s)
+            self.report.discard(s)
         elif s.ended is None:
             self.report.end(s, s.ok is not False, s.detail)
         self.current, self.ran = None, False
@@ -212,6 +221,8 @@ class _Address:
         # both phases rendered before the witness starts (prepare): only their deploys fall in the outage window
         self._withdrawal: tuple[PlanInput, tuple[Any] | None] | None = None
         self._announcement: tuple[Any] | None = None
+        # rendered, not yet staged (a failback stages after its rebuild): (middle, withdraw, announce, old, new)
+        self._rendered: tuple[PlanInput, Any, Any, str, str] | None = None
         if self.net is None:
             self.notes.append(f"not moved ({settings.no_network}); the witness used the multi-host string")
 
@@ -252,10 +263,10 @@ class _Address:
     def _message(self, name: str) -> str:
         return f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
 
-    def prepare(self) -> None:
+    def prepare(self, stage: bool = True) -> None:
         """Both phases rendered and validated (the old site's devices without the address, the new site's with
-        it), their devices connected and diffed, while writes still flow: the outage window holds their commits
-        (and post-checks) alone. `close` lets go of what was not used."""
+        it), and with `stage` their devices connected and diffed (`stage`), while writes still flow: the outage
+        window holds their commits (and post-checks) alone. `close` lets go of what was not used."""
         if self.net is None or self.state is None:
             return
         # imported now, not by the first phase: nornir, and napalm for the drivers, take seconds to import
@@ -274,10 +285,21 @@ class _Address:
         withdraw = self.net.prepare(middle, (old,), {c.host for c in move.withdraw})
         announce = self.net.prepare(with_active(self.state, self.pair.primary_site, new), (new,),
                                     {c.host for c in move.announce})
+        self._rendered = (middle, withdraw, announce, old, new)
+        if stage:
+            self.stage()
+
+    def stage(self) -> None:
+        """The rendered phases' devices connected and diffed (just before the promoting playbook: sessions
+        left idle across a failback's rebuild may drop; a staged deploy reconnects then, but costs the window)."""
+        if self.net is None or self._rendered is None:
+            return
+        middle, withdraw, announce, old, new = self._rendered
+        self._rendered = None
         self._withdrawal = (middle, (self.net.stage(withdraw, self._message(f"service address: withdraw at {old}"),
                                                     self.progress),))
         self._announcement = (self.net.stage(announce, self._message(f"service address: announce at {new}"),
-                                             self.progress),)
+                                             self.progress, must_change=True),)
 
     def release(self) -> None:
         """Close the connections of a staged phase that was not used (nothing is changed)."""
@@ -298,7 +320,7 @@ class _Address:
         if self.net is None or self.state is None:
             return True
         if self._withdrawal is None:
-            self.prepare()
+            self.prepare() if self._rendered is None else self.stage()
         assert self._withdrawal is not None
         old, _ = move_sites(self.kind, self.pair)
         self.state, self.withdrawn = self._withdrawal[0], True
@@ -457,7 +479,21 @@ def run_drill(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: D
     report = DrillReport(p.primary_site, kind, p.mode, p.primary, p.replica, targets=default_targets(kind, p.mode))
     address = _Address(report, p, kind, settings, progress)
     try:
-        _run(kind, acc, pair_vars, settings, progress, resume, report, address)
+        with contextlib.ExitStack() as held:
+            if settings.network is not None:
+                # the address's phases and a `jinbao deploy` must not interleave (a deploy planned before the
+                # move would put the route back at the old site between them): the deploy lock, for the drill
+                from network.deploy.lock import deploy_lock
+
+                try:
+                    held.enter_context(deploy_lock(f"jinbao dr drill --site {p.primary_site} --mode {kind}",
+                                                   lab=settings.network.lab))
+                except JinbaoError as e:  # a step only then: a drill's timeline starts with its pre-checks
+                    report.end(report.begin("deploy lock (no deploy beside the service address's move)"), False,
+                               str(e))
+                    report.close("refused", f"{e}; nothing was changed")
+                    return report
+            _run(kind, acc, pair_vars, settings, progress, resume, report, address)
     finally:
         address.close()
     return report
@@ -489,9 +525,11 @@ def _run(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: DrillS
         report.close("refused", why)
         return
     if settings.network is not None:
-        step = report.begin("service address: both phases rendered, validated, connected and diffed")
+        early = PROMOTES[kind] == 0  # else staged right before the promoting playbook (_playbooks)
+        step = report.begin("service address: both phases rendered, validated, connected and diffed" if early else
+                            "service address: both phases rendered and validated")
         try:
-            address.prepare()
+            address.prepare(stage=early)
         except Exception as e:  # nothing has moved yet: a phase that cannot be rendered stops the drill here
             report.end(step, False, f"{type(e).__name__}: {e}")
             report.close("aborted", f"the service address's move could not be prepared: {e}")
@@ -537,7 +575,18 @@ def _playbooks(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: 
         sw = switch if i == PROMOTES[kind] else None
         args: dict[str, Any] = {"dr_pair": pair_vars, **extra}
         if sw is not None:
-            args |= {"dr_gate": str(sw.gate), "dr_gate_timeout": GATE_TIMEOUT_S}
+            args |= {"dr_gate": str(sw.gate)}  # its wait: dr_gate_timeout, the playbooks' (vars/ends.yml)
+        if sw is not None and i > 0:  # a failback: staged after its rebuild, not left idle across it
+            step = report.begin("service address: both phases connected and diffed")
+            try:
+                address.stage()
+            except Exception as e:  # nothing moved: the database and its address stay where they are
+                report.end(step, False, f"{type(e).__name__}: {e}")
+                report.close("failed", f"the service address's devices could not be staged before {name}: {e}; "
+                                       f"{', '.join(n for n, _ in PLAYBOOKS[kind][:i])} ran, nothing was switched "
+                                       f"(the database and its address stay at {old_site})")
+                return False
+            report.end(step, True, "")
         ran = run_playbook(name, args, settings, _Events(steps, sw))
         if sw is not None:
             sw.join()
@@ -581,7 +630,7 @@ def _drive(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: Dril
         return False
     old = w.acks[0].server
     steps = _Steps(report, progress)
-    with tempfile.TemporaryDirectory(prefix="jinbao-dr-gate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jinbao-dr-gate-", dir=run_dir()) as tmp:
         switch = _Switch(address, kind, Path(tmp) / "gate") if settings.network is not None else None
         try:
             if not _playbooks(kind, acc, pair_vars, settings, report, address, steps, switch):

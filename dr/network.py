@@ -39,6 +39,7 @@ class ServiceNetwork:
     fleet: Fleet  # hosts (management addresses), login and secrets; its intents are not used
     witness_netns: str | None = None  # where the witness writes from (lab: the site's exchange-zone server)
     client: str = "the control node"  # that place, in words, for the report
+    lab: str | None = None  # the lab whose devices these are (its own deploy lock); None: the real network
 
     @property
     def where(self) -> str:
@@ -83,9 +84,13 @@ class ServiceNetwork:
                          inventory_dir=self.fleet.inventory)
         return all(r.status in OK_STATUSES for r in results), _detail(results)
 
-    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None) -> Staged | None:
+    def stage(self, targets: list[DeployTarget], message: str, progress: Progress | None = None,
+              must_change: bool = False) -> Staged | None:
         """Connect to the targets' devices and diff now (in parallel); `push_staged` commits later on the same
-        connections: a drill stages both phases while writes still flow. None: no device to change."""
+        connections: a drill stages both phases while writes still flow. None: no device to change.
+        `must_change` (an announcement): a device whose diff is empty is refused, as a JinbaoError: it already
+        has the route the move would add, so the address would be announced by two sites once the other
+        withdrew it late, or the move would change nothing the drill could measure."""
         from network.deploy import Staged
 
         if not targets:
@@ -96,6 +101,10 @@ class ServiceNetwork:
             staged.stage()
             if failed := staged.failed():  # found now, while nothing has moved, not half-way through the move
                 raise JinbaoError("cannot reach the devices that move the service address: " + _detail(failed))
+            if must_change and (same := sorted(h for h, d in staged.diffs().items() if not d)):
+                raise JinbaoError(f"{', '.join(same)} already announce(s) the service address (the move would "
+                                  "change nothing there): the devices disagree with the plan's record; nothing "
+                                  "was changed")
         except BaseException:
             staged.close()
             raise
@@ -147,7 +156,7 @@ def lab_network(lab_name: str, inventory_dir: Path, primary_site: str) -> Servic
     ex = next((d.hostname for d in plan.devices(primary_site) if d.role == "EX" and d.hostname in lp.nodes), None)
     netns = f"/run/netns/{names.node_netns(lab_name, lp.node(ex))}" if ex else None
     return ServiceNetwork(plan, "frr", fleet_of(lp, info, None), netns,
-                          f"{ex} ({primary_site}'s exchange zone)" if ex else "the control node")
+                          f"{ex} ({primary_site}'s exchange zone)" if ex else "the control node", lab=lab_name)
 
 
 def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> ServiceNetwork:
@@ -171,15 +180,12 @@ def real_network(inventory_dir: Path, primary_site: str, replica_site: str) -> S
         for d in plan.devices(s):
             if d.role not in ("WR", "FW"):
                 continue
-            spec = platform(d.platform).deploy
-            if spec is None or spec.load != "replace":
-                # a merge only adds lines: the withdrawal's config (the service route gone) would diff as nothing,
-                # report "unchanged", open the gate, and the old site would go on announcing the address
-                raise JinbaoError(f"{d.hostname} is on platform {d.platform}, which jinbao deploys by merge: a merge "
-                                  "cannot remove the service address's route, so the old site would keep announcing"
-                                  " it; move the address by hand on that site (or put its routers and firewalls on "
-                                  "a platform deployed by replace)", file=str(inventory_dir / "jinbao.yaml"),
-                                  entry=d.hostname)
+            if platform(d.platform).deploy is None:
+                # merge platforms (VRP, Comware) do withdraw: their adapters undo the static routes the intent
+                # no longer has (network/deploy/platforms.py); a platform jinbao cannot deploy cannot move it
+                raise JinbaoError(f"{d.hostname} is on platform {d.platform}, which jinbao cannot deploy: the drill "
+                                  "could not move the service address there; move it by hand on that site",
+                                  file=str(inventory_dir / "jinbao.yaml"), entry=d.hostname)
             ip = mgmt_address(plan.addr.reg, d.site, d.hostname)
             if not ip:  # refused before the drill starts: found at its phase, the address is already withdrawn
                 raise JinbaoError(f"{d.hostname} has no management address ({keys.mgmt_host(4, d.site, d.hostname)})"

@@ -6,7 +6,9 @@ gives the figures. Writing is atomic, so a report on disk is always a whole one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +38,12 @@ class Targets:
     rpo_commits: int | None  # None: no RPO target (asynchronous failover loses what it loses, and says so)
 
 
+# The steps are written from more than one thread during a drill (the playbook's events, and the service
+# address's withdrawal and announcement beside them): one lock for every change and every read of them. A
+# module-level lock, not a field: asdict() deep-copies fields, and a lock cannot be copied.
+_STEPS = threading.RLock()
+
+
 @dataclass
 class DrillReport:
     site: str
@@ -54,12 +62,19 @@ class DrillReport:
     service_address: str = ""
 
     def begin(self, name: str) -> Step:
-        step = Step(name, time.time())
-        self.steps.append(step)
-        return step
+        with _STEPS:
+            step = Step(name, time.time())
+            self.steps.append(step)
+            return step
 
     def end(self, step: Step, ok: bool, detail: str = "") -> None:
-        step.ended, step.ok, step.detail = time.time(), ok, detail
+        with _STEPS:
+            step.ended, step.ok, step.detail = time.time(), ok, detail
+
+    def discard(self, step: Step) -> None:
+        """A step that turned out not to have run (an all-skipped task) leaves the timeline."""
+        with _STEPS:
+            self.steps.remove(step)
 
     def verdicts(self) -> dict[str, bool]:
         if self.figures is None or self.targets is None:
@@ -76,7 +91,8 @@ class DrillReport:
         self.reason = reason
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        with _STEPS:  # a consistent copy, even while a phase's thread still adds its step
+            d = asdict(self)
         d["figures"] = self.figures.as_dict() if self.figures else None
         d["verdicts"] = self.verdicts()
         return d
@@ -93,12 +109,14 @@ _ENV = Environment(loader=PackageLoader("dr", "templates"), autoescape=select_au
 
 
 def render_html(report: DrillReport) -> str:
+    with _STEPS:
+        steps = [dataclasses.replace(s) for s in report.steps]  # a snapshot: a phase's thread may still write
     t0 = report.started
-    t1 = max([report.finished or t0, *[s.ended or s.started for s in report.steps]])
+    t1 = max([report.finished or t0, *[s.ended or s.started for s in steps]])
     span = max(t1 - t0, 1e-6)
     bars = [{"step": s, "left": 100 * (s.started - t0) / span,
              "width": max(100 * ((s.ended or t1) - s.started) / span, 0.5),
-             "at": s.started - t0, "took": (s.ended or t1) - s.started} for s in report.steps]
+             "at": s.started - t0, "took": (s.ended or t1) - s.started} for s in steps]
     return _ENV.get_template("report.html.j2").render(
         r=report, bars=bars, span=span, verdicts=report.verdicts(),
         when=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(report.started)))

@@ -121,8 +121,8 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         render=_render("huawei_vrp", "vendor_hash", "vendor_cipher", "vendor_cipher", 2011, "", "#"),
         # VRP V8 two-stage configuration over Netmiko: candidate, `commit trial N` / `commit`, `save`
         # (napalm-huawei-vrp has no trial commit and its load_replace_candidate is an empty stub)
-        deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False, "text (candidate lines not in running)",
-                          "seconds", 65535),
+        deploy=DeploySpec("vrp", "netmiko", "huawei_vrpv8", "merge", False,
+                          "text (candidate lines not in running; static routes to undo)", "seconds", 65535),
         validator="ios_like", policy_target="huawei", network_os="community.network.ce",
         # NAPALM's community driver name; Netmiko maps it to its VRP V5 class (fine for show commands)
         nornir_platform="huawei_vrp",
@@ -131,7 +131,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         "h3c_comware", "router", IfNaming("LoopBack0", "GigabitEthernet1/0/{n}", "M-GigabitEthernet0/0/0"), "#",
         render=_render("h3c_comware", "vendor_hash", "vendor_cipher", "localized", 25506, "", "#"),
         deploy=DeploySpec("comware", "netmiko", "hp_comware", "merge", False,
-                          "text (candidate lines not in running)", "minutes", 65535 * 60),
+                          "text (candidate lines not in running; static routes to undo)", "minutes", 65535 * 60),
         validator="ios_like", zone_firewall_target="h3c", policy_target="h3c",
         network_os="community.network.comware", nornir_platform="hp_comware",
     ),

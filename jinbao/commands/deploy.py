@@ -42,16 +42,23 @@ def deploy_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
+    import contextlib
+
     from network.deploy import deploy
+    from network.deploy.lock import deploy_lock
     from network.fleet import fleet_targets
 
-    fleet = _fleet(ctx, scope, lab)
-    targets = fleet_targets(fleet, rulesets=rulesets)
-    err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
-    with err.status("deploying…") as status:
-        results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
-                         progress=lambda h, m: status.update(f"{h}: {m}"), message=f"jinbao deploy {scope or ''}",
-                         inventory_dir=inventory_dir(ctx))
+    with contextlib.ExitStack() as held:
+        if not dry_run:  # never beside a DR drill's address move (or another deploy): refused, naming it
+            held.enter_context(deploy_lock(f"jinbao deploy{' --scope ' + scope if scope else ''}"
+                                           f"{' --lab ' + lab if lab else ''}", lab=lab))
+        fleet = _fleet(ctx, scope, lab)
+        targets = fleet_targets(fleet, rulesets=rulesets)
+        err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
+        with err.status("deploying…") as status:
+            results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
+                             progress=lambda h, m: status.update(f"{h}: {m}"),
+                             message=f"jinbao deploy {scope or ''}", inventory_dir=inventory_dir(ctx))
     failed = [r for r in results if r.status in ("failed", "rolled-back", "skipped")]
     if as_json:
         emit_json({"where": fleet.where, "devices": [

@@ -18,6 +18,7 @@ login per device, so two artifacts never race on one device; if an artifact ends
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -166,9 +167,11 @@ def _laps(res: DeviceResult) -> Callable[[str], None]:
     return lap
 
 
-def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress) -> tuple[DeviceResult, Adapter | None]:
-    """Connect, diff. The adapter when there is something to commit; None: `res` is final (unchanged, dry-run,
-    refused or failed; nothing was changed)."""
+def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
+              keep_unchanged: bool = False) -> tuple[DeviceResult, Adapter | None]:
+    """Connect, diff. The adapter when there is something to commit (or, with `keep_unchanged`, an ``unchanged``
+    result's: a staged deploy diffs it again at commit); None: `res` is final (unchanged, dry-run, refused or
+    failed; nothing was changed)."""
     res = DeviceResult(target.hostname, "failed")
     lap = _laps(res)
     on_device = platform_facts(target.platform).validator == "on-device"  # nft -c there, before any change
@@ -189,7 +192,7 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress) ->
         return res, None
     if not res.diff:
         res.status = "unchanged"
-        return res, None
+        return res, (adapter if keep_unchanged else None)
     if dry_run:
         res.status = "dry-run"
         return res, None
@@ -267,7 +270,7 @@ class Staged:
     def stage(self) -> None:
         def work(task: Task) -> Result:
             for target in self._by_host[task.host.name]:
-                self._opened[target.hostname] = _open_one(task, target, False, self.say)
+                self._opened[target.hostname] = _open_one(task, target, False, self.say, keep_unchanged=True)
             return Result(host=task.host)
 
         self._nr.run(task=work, name="jinbao-stage", raise_on_error=False)
@@ -287,18 +290,21 @@ class Staged:
         if self._closed:
             raise RuntimeError("this staged deploy was closed")
 
-        def commit_one(target: DeployTarget) -> DeviceResult:
+        def commit_one(task: Task, target: DeployTarget) -> DeviceResult:
             res, adapter = self._opened.get(target.hostname) or (
                 DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
+            t0 = time.monotonic()
             if adapter is not None:
-                t0 = time.monotonic()
+                res, adapter = self._restage(task, target, res, adapter)
+            if adapter is not None:
                 res = _apply_one(adapter, res, target, self.opts)
                 res.seconds = round(time.monotonic() - t0, 3)
             self.say(target.hostname, f"{res.status}" + (f": {res.error}" if res.error else ""))
             return res
 
         def work(task: Task) -> Result:
-            return Result(host=task.host, result=_one_device(self._by_host[task.host.name], commit_one, self.say))
+            return Result(host=task.host, result=_one_device(self._by_host[task.host.name],
+                                                             lambda t: commit_one(task, t), self.say))
 
         try:
             agg = self._nr.run(task=work, name="jinbao-commit", raise_on_error=False)
@@ -320,6 +326,45 @@ class Staged:
         if not self._closed:
             self._closed = True
             self._nr.close_connections(on_good=True, on_failed=True)
+
+    def _restage(self, task: Task, target: DeployTarget, res: DeviceResult,
+                 adapter: Adapter) -> tuple[DeviceResult, Adapter | None]:
+        """What the stage found, made current at commit: a session that dropped while it sat idle (a drill's
+        long playbook) is opened again and diffed afresh; a target the stage found unchanged is diffed again (a
+        change since, such as another deploy's, must not be skipped on a stale empty diff). The adapter to
+        commit with, or None: `res` is final."""
+        if not _alive(adapter):
+            self.say(target.hostname, "session dropped since the stage: connecting again")
+            with contextlib.suppress(Exception):  # already gone: nothing to close
+                task.host.close_connection(connection_name(target.platform))
+            fresh, adapter2 = _open_one(task, target, False, self.say)
+            fresh.timings = {**res.timings, **{f"re{k}": v for k, v in fresh.timings.items()}}
+            return fresh, adapter2
+        if res.status != "unchanged":
+            return res, adapter
+        lap = _laps(res)
+        try:
+            res.diff = adapter.diff(target.config_text)
+        except Exception as exc:
+            res.status, res.error = "failed", f"{type(exc).__name__}: {exc} (diffing again at commit)"
+            return res, None
+        lap("rediff")
+        if not res.diff:
+            return res, None  # still nothing to change
+        self.say(target.hostname, "changed since the stage: committing")
+        res.status = "failed"  # until _apply_one says otherwise, as for any target it commits
+        return res, adapter
+
+
+def _alive(adapter: Adapter) -> bool:
+    """Whether the adapter's session still answers (an adapter that cannot tell is taken as alive)."""
+    check = getattr(adapter, "alive", None)
+    if check is None:
+        return True
+    try:
+        return bool(check())
+    except Exception:
+        return False
 
 
 def _recover(adapter: Adapter, res: DeviceResult, hostname: str, say: Progress) -> tuple[str, str]:

@@ -13,9 +13,17 @@ stated here rather than papered over:
 - huawei_vrp (Netmiko huawei_vrpv8, VrpAdapter): VRP V8's two-stage configuration: the lines go into
   the candidate in system-view, then `commit` (or `commit trial N`, the device rolls back on its own
   after N seconds unless `commit` follows; `abort trial` rolls back at once), then `save`. Merge only;
-  diff = candidate lines not in running. (napalm-huawei-vrp commits too, but has no trial commit.)
-- h3c_comware (Netmiko hp_comware): merge with send_config_set; diff = candidate lines not in
-  running; device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
+  diff = candidate lines not in running, and the static routes running has that the intended config
+  does not (`undo ip route-static ...`). (napalm-huawei-vrp commits too, but has no trial commit.)
+- h3c_comware (Netmiko hp_comware): merge with send_config_set; diff as VRP's (`undo ip route-static`
+  too); device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
+
+Static routes on the merge platforms: a merge only adds lines, so a route the intent no longer has (a DR
+drill's service address moving away, dr/network.py) would stay. jinbao owns a device's static routes as a
+replace platform owns its whole config (Cisco's ``configure replace`` sends the ``no ip route ...`` itself;
+frr-reload.py its ``no ip route``): a top-level ``ip``/``ipv6 route-static`` line in running whose route
+(VPN instance, destination, mask, next hop) the intended config does not have is undone, before the
+merge's lines are sent.
 
 Only the FRR path runs in this repository's lab; the others follow their drivers' documented
 behaviour and have not been run against real devices here.
@@ -67,6 +75,8 @@ class Adapter(Protocol):
         ...
 
     def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
+
+    # optional: ``alive() -> bool``, whether the session still answers (a staged deploy reconnects when not)
 
 
 def deploy_spec(name: str) -> DeploySpec:
@@ -129,6 +139,9 @@ class NapalmAdapter:
         self.replace = self.spec.load == "replace"
         self.method = self.spec.diff_method
         self._armed: int | None = None
+
+    def alive(self) -> bool:
+        return bool(self.device.is_alive().get("is_alive"))
 
     def running(self) -> str:
         return str(self.device.get_config(retrieve="running")["running"])
@@ -205,20 +218,36 @@ class NapalmAdapter:
 
 class _VendorCli:
     """What the Netmiko-driven vendor CLIs (VRP, Comware) share: `display current-configuration`, a text
-    diff of merge lines, answering the device's Y/N questions, reading `display bgp ... peer` tables."""
+    diff of merge lines (and of static routes to undo), answering the device's Y/N questions, reading
+    `display bgp ... peer` tables."""
 
-    method = "text (candidate lines not in running)"
+    method = "text (candidate lines not in running; static routes to undo)"
 
     def __init__(self, conn: Any, platform: str) -> None:
         self.conn = conn
         self.platform = platform
         self._armed: int | None = None
+        self._diffed: tuple[str, list[str]] | None = None  # (intended, its undo lines) from the last diff
+
+    def alive(self) -> bool:
+        return bool(self.conn.is_alive())
 
     def running(self) -> str:
         return str(self.conn.send_command("display current-configuration", read_timeout=120))
 
     def diff(self, intended: str) -> str:
-        return merge_diff(self.running(), intended, comment="#")
+        running = self.running()
+        # kept for commit: a staged deploy diffs before the outage window and commits inside it, where one
+        # more `display current-configuration` (seconds on a large device) would lengthen the window
+        self._diffed = (intended, undo_static_routes(running, intended, comment="#"))
+        return merge_diff(running, intended, comment="#")
+
+    def change_lines(self, intended: str) -> list[str]:
+        """What commit sends: the undo of the static routes to remove (at the top level, before any section
+        is entered), then the intended config's lines."""
+        if self._diffed is None or self._diffed[0] != intended:
+            self._diffed = (intended, undo_static_routes(self.running(), intended, comment="#"))
+        return [*self._diffed[1], *config_lines(intended, comment="#")]
 
     def _answer_yes(self, command: str) -> str:
         out = last = str(self.conn.send_command_timing(command, read_timeout=120))
@@ -253,7 +282,7 @@ class ComwareAdapter(_VendorCli):
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._answer_yes(f"save {COMWARE_CHECKPOINT}")  # checkpoint for rollback (not the startup file)
-        lines = config_lines(intended, comment="#")
+        lines = self.change_lines(intended)
         revert_in = None if confirm_seconds is None else max(1, math.ceil(confirm_seconds / 60)) * 60
         if revert_in is not None:
             lines = [f"configuration commit delay {revert_in // 60}", *lines]
@@ -322,7 +351,7 @@ class VrpAdapter(_VendorCli):
         return min(max(int(confirm_seconds), self.TRIAL_MIN), self.TRIAL_MAX)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
-        lines = config_lines(intended, comment="#")
+        lines = self.change_lines(intended)
         out = str(self.conn.send_config_set(lines, exit_config_mode=False, read_timeout=120))
         if m := self._ERROR.search(out):
             self._discard()
@@ -410,13 +439,43 @@ def config_lines(text: str, comment: str) -> list[str]:
     return [ln.rstrip() for ln in text.splitlines() if ln.strip() and ln.strip() not in (comment, "return")]
 
 
-def merge_diff(running: str, intended: str, comment: str) -> str:
-    """For merge platforms: the intended lines (under their parent section) absent from running.
+# A top-level static route line of VRP and Comware: `ip route-static [vpn-instance V] DEST MASK|LEN NEXTHOP ...`.
+_STATIC = re.compile(r"^(?:ip|ipv6) route-static\s")
+# Where a static route's identity ends: its options (`description` runs to the end of the line).
+_STATIC_OPTIONS = frozenset({"description", "preference", "tag", "track", "permanent", "no-advertise",
+                             "no-install", "bfd", "inherit-cost", "name"})
 
-    A merge never removes lines, so a unified diff would promise deletions that will not happen.
+
+def _static_key(line: str) -> str:
+    """A static route line's route (VPN instance, destination, mask, next hop), without its options."""
+    words: list[str] = []
+    for w in line.split():
+        if w in _STATIC_OPTIONS:
+            break
+        words.append(w)
+    return " ".join(words)
+
+
+def static_removals(running: str, intended: str, comment: str) -> list[str]:
+    """The top-level static route lines of running whose route the intended config does not have."""
+    keep = {_static_key(ln) for ln in config_lines(intended, comment) if _STATIC.match(ln)}
+    return [ln for ln in config_lines(running, comment) if _STATIC.match(ln) and _static_key(ln) not in keep]
+
+
+def undo_static_routes(running: str, intended: str, comment: str) -> list[str]:
+    """VRP / Comware commands removing those routes (the route alone: `undo` takes no description)."""
+    return [f"undo {_static_key(ln)}" for ln in static_removals(running, intended, comment)]
+
+
+def merge_diff(running: str, intended: str, comment: str) -> str:
+    """For merge platforms: the static routes running has and intended not (`- ` lines: undone), then the
+    intended lines (under their parent section) absent from running.
+
+    A merge never removes lines, so a unified diff would promise deletions that will not happen; the static
+    routes are the exception, undone by the adapters one by one (see the module's docstring).
     """
     have = _sections(running, comment)
-    out: list[str] = []
+    out: list[str] = [f"- {ln}" for ln in static_removals(running, intended, comment)]
     for parent, children in _sections(intended, comment).items():
         if parent not in have:
             out.append(f"+ {parent}")

@@ -19,6 +19,7 @@ from network.deploy.platforms import (
     merge_diff,
     nornir_platform,
     text_diff,
+    undo_static_routes,
 )
 from network.deploy.runner import build_nornir
 from network.drivers import register
@@ -78,6 +79,43 @@ def test_merge_diff_lists_only_missing_lines() -> None:
         "+  peer 10.0.0.0 as-number 2",
     ]
     assert merge_diff(running, running, "#") == ""
+
+
+VRP_RUNNING = """#
+sysname A
+#
+ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description management default
+ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description service address: active here
+ip route-static vpn-instance MGMT 10.9.0.0 255.255.0.0 10.9.0.1
+ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description service address: active here
+#
+bgp 1
+ peer 10.0.0.0 as-number 2
+#
+"""
+
+
+def test_merge_diff_undoes_the_static_routes_the_intent_no_longer_has() -> None:
+    """A merge adds lines only: a static route gone from the intent (a DR drill's service address moving away)
+    is undone by route (VPN instance, destination, mask, next hop); its description does not matter."""
+    intended = ("sysname A\nip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed\n"
+                "ip route-static vpn-instance MGMT 10.9.0.0 255.255.0.0 10.9.0.1\nbgp 1\n peer 10.0.0.0 as-number 2\n")
+    assert merge_diff(VRP_RUNNING, intended, "#").splitlines() == [
+        "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description service address: active here",
+        "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description service address: active here",
+        "+ ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed",  # merged over the old one, not undone
+    ]
+    assert undo_static_routes(VRP_RUNNING, intended, "#") == [
+        "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3",
+        "undo ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3",
+    ]
+    # a moved next hop is a different route: the old one goes, the new one comes
+    moved = VRP_RUNNING.replace("10.26.182.3 description", "10.26.182.9 description")
+    assert undo_static_routes(VRP_RUNNING, moved, "#") == [
+        "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3"]
+    assert merge_diff(VRP_RUNNING, VRP_RUNNING, "#") == ""
+    # only top-level route lines: nothing else that merely reads like one is touched
+    assert undo_static_routes(" ip route-static 1.1.1.1 32 NULL0\n", "", "#") == []
 
 
 def test_text_diff_ignores_comments_blanks_and_trailing_space() -> None:
@@ -158,6 +196,10 @@ class _FakeAdapter:
 
     def __init__(self, running: str, calls: list[tuple[str, str]], name: str) -> None:
         self.running, self.calls, self.name = running, calls, name
+        self.up = True  # the session answers
+
+    def alive(self) -> bool:
+        return self.up
 
     def diff(self, intended: str) -> str:
         self.calls.append((self.name, "diff"))
@@ -199,7 +241,8 @@ def test_a_staged_deploy_connects_and_diffs_first_and_commits_later(monkeypatch:
     calls.clear()
     results = staged.commit()
     assert [(r.hostname, r.status) for r in results] == [("A", "unchanged"), ("B", "committed")]
-    assert calls == [("B", "commit"), ("B", "confirm")] and sorted(opened) == ["A", "B"]  # one connection each
+    # A, unchanged at the stage, is diffed again (nothing since): B alone commits, one connection each
+    assert sorted(calls) == [("A", "diff"), ("B", "commit"), ("B", "confirm")] and sorted(opened) == ["A", "B"]
     assert "commit" in results[1].timings and "connect" in results[1].timings
     with pytest.raises(RuntimeError, match="closed"):
         staged.commit()  # committed once at most
@@ -209,3 +252,36 @@ def test_a_staged_deploy_connects_and_diffs_first_and_commits_later(monkeypatch:
     unused.stage()
     unused.close()  # a drill that stopped before its phase: nothing was changed
     assert all(c[1] == "diff" for c in calls)
+
+
+def test_a_staged_deploy_diffs_again_what_was_unchanged_and_reconnects_a_dropped_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staged deploy waits (a failback's rebuild runs between stage and commit): a device found unchanged at the
+    stage but changed since (another deploy) is committed, not skipped on the stale empty diff; a device whose
+    session dropped meanwhile is connected again and diffed afresh, not committed over a dead session."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    made: dict[str, list[_FakeAdapter]] = {}
+    running = {"A": "hostname x\n", "B": "hostname old\n"}
+
+    def fake_open(task: object, target: DeployTarget) -> _FakeAdapter:
+        a = _FakeAdapter(running[target.hostname], calls, target.hostname)
+        made.setdefault(target.hostname, []).append(a)
+        return a
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    targets = [tgt(hostname=h, host="127.0.0.1", validated_sha256=stamp("hostname x\n")) for h in ("A", "B")]
+    staged = Staged(targets, message="t")
+    staged.stage()
+    assert staged.diffs()["A"] == "" and staged.diffs()["B"]
+    made["A"][0].running = "hostname changed-meanwhile\n"  # someone changed A after the stage
+    made["B"][0].up = False  # B's session dropped
+    calls.clear()
+    results = {r.hostname: r for r in staged.commit()}
+    assert results["A"].status == "committed" and "rediff" in results["A"].timings
+    assert results["B"].status == "committed" and len(made["B"]) == 2  # a second connection
+    assert ("B", "commit") in calls and made["B"][1].running == "hostname x\n"  # committed on the new one
+    assert made["B"][0].running == "hostname old\n"  # never on the dead one
+    assert "reconnect" in results["B"].timings and "connect" in results["B"].timings  # both halves kept

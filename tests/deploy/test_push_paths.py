@@ -63,6 +63,8 @@ def vrp(**answers: list[str]) -> tuple[VrpAdapter, FakeConn]:
 
 def test_vrp_trial_commit_then_confirm_then_save() -> None:
     a, conn = vrp(**{"commit trial 60": [data("vrp-commit-trial.txt")]})
+    a.diff(CONFIG)  # as the engine does: its running config is the commit's (nothing to undo here)
+    conn.sent.clear()
     assert a.commit(CONFIG, confirm_seconds=45, message="t") == 60  # VRP's shortest trial is 60 s
     lines = config_lines(CONFIG, "#")
     assert conn.sent == [f"<config {len(lines)} lines exit=False>", *lines, "commit trial 60", "<return>"]
@@ -110,6 +112,8 @@ def test_comware_commit_delay_confirm_and_replace_rollback() -> None:
                      "Y": [data("comware-replace-yes.txt")],
                      "display bgp peer ipv4": [data("comware-display-bgp-peer-ipv4.txt")]})
     a = ComwareAdapter(conn)
+    a.diff(CONFIG)  # as the engine does: its running config is the commit's (nothing to undo here)
+    conn.sent.clear()
     assert a.commit(CONFIG, confirm_seconds=90, message="t") == 120  # whole minutes, rounded up
     assert conn.sent[0] == "save flash:/jinbao-rollback.cfg"  # checkpoint first
     assert conn.sent[2] == "configuration commit delay 2"  # the first line of the change
@@ -120,6 +124,36 @@ def test_comware_commit_delay_confirm_and_replace_rollback() -> None:
     a.rollback()
     assert "configuration replace file flash:/jinbao-rollback.cfg" in conn.sent and conn.sent[-1] == "<save_config>"
     assert a.bgp_established() == {"100.100.104.64": True, "100.100.104.66": False}
+
+
+RUNNING = ("#\nsysname JB-140000-DC-WR01\n#\nip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description sa\n"
+           "ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description sa\n#\nbgp 4200140000\n"
+           " peer 100.100.104.64 valid-ttl-hops 1\n#\nreturn\n")
+UNDO = ["undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3",
+        "undo ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3"]
+
+
+@pytest.mark.parametrize("make", [VrpAdapter, ComwareAdapter])
+def test_a_static_route_gone_from_the_intent_is_undone_first(make: Any) -> None:
+    """A merge would leave the route (the DR service address would stay announced): the commit undoes it, at
+    the top level before any section, from the running config read by the diff (no second read in the
+    commit: a staged deploy's outage window holds the commit alone)."""
+    conn = FakeConn({"display current-configuration": [RUNNING], "save": [data("vrp-save.txt")],
+                     "Y": [data("vrp-save-yes.txt")]})
+    a = make(conn)
+    assert a.diff(CONFIG).splitlines()[:2] == [
+        "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description sa",
+        "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description sa"]
+    conn.sent.clear()
+    a.commit(CONFIG, confirm_seconds=None, message="t")
+    assert "display current-configuration" not in conn.sent
+    at = next(i for i, s in enumerate(conn.sent) if s.startswith("<config "))
+    assert conn.sent[at + 1:at + 3] == UNDO and conn.sent[at + 3:at + 3 + len(config_lines(CONFIG, "#"))] == (
+        config_lines(CONFIG, "#"))
+    # without a diff first (another intended), the commit reads running itself: never a stale undo list
+    conn2 = FakeConn({"display current-configuration": [RUNNING]})
+    assert make(conn2).change_lines(CONFIG) == [*UNDO, *config_lines(CONFIG, "#")]
+    assert conn2.sent == ["display current-configuration"]
 
 
 class FakeNapalm:

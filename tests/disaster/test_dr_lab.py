@@ -324,9 +324,17 @@ def test_sync_pair_first_build_then_rerun_then_standby_down(lab: dict[str, Path]
             in r.stderr, (r.stdout[-2000:], r.stderr[-3000:])
         assert took < 300, took
         print(f"sync pair, standby down: refused in {took:.0f} s")
+        # the standby lost: its pair made asynchronous, the build takes it out of the list, although the list
+        # still names it when the postgresql role's guard looks (it stopped this very run: emptied first now)
+        r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(lab["async"]), timeout=600)
+        assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
+        assert psql(PRIMARY, 5432, "SHOW synchronous_standby_names") == ""
+        psql(PRIMARY, 5432, "CREATE TABLE public.jb_sync AS SELECT 1 AS i; DROP TABLE public.jb_sync")  # no wait
     finally:  # the run's pg_replica (the DR host goes on) may have started it again already
         sh(REPLICA, f"echo auto > {start_conf}; "
                     f"pg_ctlcluster 15 {SLOT} status >/dev/null || pg_ctlcluster 15 {SLOT} start")
+    r = drlab.jinbao("dr", "build", "--lab", drlab.LAB, "--plan", str(lab["sync"]), "--json", timeout=600)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])  # synchronous again, for the next test
     assert wait_streaming(lab["sync"])["sync_state"] == "sync"
 
 
@@ -338,3 +346,11 @@ def test_sync_failover_loses_nothing(lab: dict[str, Path]) -> None:
     f = rep["figures"]
     print(f"failover sync: RTO {f['rto_s']} s, RPO {f['rpo_commits']} commits")
     assert f["rpo_commits"] == 0 and f["acks_old"] > 0 and rep["verdicts"]["rpo"] is True
+    # the fenced old primary, started (read-only): it does not keep production's list (pg_replica's 55 file names
+    # the standby that is now the primary), so a promotion outside a drill would not make every commit wait
+    sh(PRIMARY, "pg_ctlcluster 15 main status >/dev/null || pg_ctlcluster 15 main start")
+    try:
+        assert psql(PRIMARY, 5432, "SELECT pg_is_in_recovery()") == "t"
+        assert psql(PRIMARY, 5432, "SHOW synchronous_standby_names") == ""
+    finally:
+        sh(PRIMARY, "pg_ctlcluster 15 main stop -m fast", check=False)

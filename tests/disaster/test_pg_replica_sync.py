@@ -97,3 +97,78 @@ def test_the_postgresql_role_never_sets_the_dr_list_and_guards_its_writes() -> N
         < steps.index("databases.yml")
     guard = (ROOT / "roles" / "postgresql" / "tasks" / "sync_guard.yml").read_text()
     assert "sync_state IN ('sync', 'quorum')" in guard and "NOT pg_is_in_recovery()" in guard
+
+
+def test_a_list_the_plan_no_longer_has_is_emptied_before_the_postgresql_role_guards(tmp_path: Path) -> None:
+    """A sync pair's standby is lost: the guard (postgresql role) refuses to write while the list names it, and
+    the run that takes it out of the list (its pair made asynchronous) ran the guard first, so it could never
+    get there. The release, run by Ansible here (its psql and reload replaced by echo), empties the list of a
+    primary whose plan has no sync pair, before the roles; nothing else is touched."""
+    play = yaml.safe_load((ROOT / "playbooks" / "dr" / "replication.yml").read_text())[0]
+    [pre] = play["pre_tasks"]
+    assert pre["ansible.builtin.include_role"] == {"name": "pg_replica", "tasks_from": "sync_release.yml"}
+    assert [r["role"] for r in play["roles"]] == ["postgresql", "pg_replica"]  # the guard comes after
+    tasks = yaml.safe_load((ROOT / "roles" / "pg_replica" / "tasks" / "sync_release.yml").read_text())
+
+    def local(t: dict[str, Any]) -> dict[str, Any]:
+        t = {k: v for k, v in t.items() if k not in ("become", "become_user")}
+        if "block" in t:
+            t["block"] = [local(x) for x in t["block"]]
+        if "ansible.builtin.copy" in t:
+            t["ansible.builtin.copy"] = {k: v for k, v in t["ansible.builtin.copy"].items()
+                                         if k not in ("owner", "group")} | {
+                "dest": "{{ playbook_dir }}/{{ inventory_hostname }}.conf"}
+        cmd = str(t.get("ansible.builtin.command", ""))
+        if cmd.startswith("psql"):
+            assert "WHERE NOT pg_is_in_recovery()" in cmd  # a standby's list is the drills'
+            t["ansible.builtin.command"] = "{{ fake_psql }}"
+        elif "reload" in cmd:
+            t["ansible.builtin.command"] = "echo RELOADED-{{ inventory_hostname }}"
+        return t
+
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "name": "release", "hosts": "all", "gather_facts": False,
+        "vars_files": [str(ROOT / "roles" / "pg_replica" / "vars" / "main.yml")],
+        "vars": {"pg_replica_primary_port": 5432, "pg_replica_version": 15, "pg_replica_primary_cluster": "main"},
+        "tasks": [local(t) for t in tasks]}]))
+    py = sys.executable
+    fake = {"p_sync": "echo 'FIRST 1 (s1)'",  # still a sync pair: sync.yml's (it waits for the standby)
+            "p_async": "echo 'FIRST 1 (s2)'",  # the lost standby's pair, made asynchronous: emptied
+            "p_mixed": "echo 'FIRST 1 (s4b)'",  # its sync pair is still planned: left alone
+            "dr": "echo ''",  # already empty: nothing written
+            "dr2": "false"}  # no PostgreSQL yet (first build): nothing
+    (tmp_path / "inv").write_text("".join(f"{h} ansible_connection=local ansible_python_interpreter={py} "
+                                          f"fake_psql=\"{cmd}\"\n" for h, cmd in fake.items()))
+    r = subprocess.run([str(BIN / "ansible-playbook"), "-i", "inv", "play.yml", "-e",
+                        json.dumps({"pg_replica_pairs": PAIRS})],
+                       cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.conf")) == ["p_async.conf"], r.stdout[-3000:]
+    assert (tmp_path / "p_async.conf").read_text().splitlines()[-1] == "synchronous_standby_names = ''"
+    recap = {ln.split()[0]: ln for ln in r.stdout.splitlines() if "unreachable=" in ln}
+    assert "changed=2" in recap["p_async"]  # the file, then the reload that reads it
+    assert all("changed=0" in recap[h] for h in fake if h != "p_async"), recap
+    # the same file sync.yml writes for an all-asynchronous primary: the role's last step changes nothing
+    sync = yaml.safe_load((ROOT / "roles" / "pg_replica" / "tasks" / "sync.yml").read_text())
+    [block] = [t["block"] for t in sync if "block" in t]
+    [write] = [t for t in block if "ansible.builtin.copy" in t]
+    [release] = next(t for t in tasks if "block" in t)["block"][:1]
+    assert release["ansible.builtin.copy"]["dest"] == write["ansible.builtin.copy"]["dest"]
+    assert release["ansible.builtin.copy"]["content"] == write["ansible.builtin.copy"]["content"].replace(
+        "{{ pg_replica_synchronous_standby_names }}", "")
+
+
+def test_a_demoted_cluster_names_no_synchronous_standby() -> None:
+    """The old primary rebuilt or fenced as a standby (follow.yml) must not keep production's list (pg_replica's
+    55 file, naming the standby that is now the primary): the drills' 70 file, read after it, empties it (the
+    lab checks it on the fenced old primary of a sync pair, test_dr_lab.py)."""
+    follow = yaml.safe_load((ROOT / "playbooks" / "dr" / "tasks" / "follow.yml").read_text())
+    [t] = [t for t in follow if "70-jinbao-primary.conf" in json.dumps(t)]
+    copy = t["ansible.builtin.copy"]
+    assert copy["dest"].endswith("/conf.d/70-jinbao-primary.conf")
+    assert copy["content"].splitlines()[-1] == "synchronous_standby_names = ''"
+    # and a promotion through the drills puts production's own list back (the 70 file goes on `main`)
+    settings = yaml.safe_load((ROOT / "playbooks" / "dr" / "tasks" / "primary_settings.yml").read_text())
+    [gone] = [t for t in settings if t.get("ansible.builtin.file", {}).get("state") == "absent"]
+    assert gone["ansible.builtin.file"]["path"].endswith("70-jinbao-primary.conf") and gone["when"] == (
+        "dr_new.cluster == 'main'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -63,3 +64,26 @@ def test_files_are_written_and_escaped(tmp_path: Path) -> None:
     assert "<replica>" not in h.read_text()
     assert "MISSED" in text and "1 commits" in text
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_steps_are_changed_and_read_under_one_lock() -> None:
+    """A drill writes its steps from the playbook's events and from the service address's threads at once:
+    every change (begin, end, discard) and every read for the report waits for the others."""
+    import threading
+
+    from dr import report as report_mod
+
+    r = DrillReport("140000-DC", "switchover", "async", "a", "b")
+    first = r.begin("pre-checks")
+    done: list[str] = []
+    with report_mod._STEPS:  # another thread is reading or changing the steps
+        calls = [lambda: r.begin("service address: withdraw"), lambda: r.end(first, True),
+                 lambda: r.discard(first), r.as_dict, lambda: report_mod.render_html(r)]
+        threads = [threading.Thread(target=lambda c=c: (c(), done.append("x"))) for c in calls]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        assert done == []  # all of them wait
+    for t in threads:
+        t.join(5)
+    assert len(done) == len(calls)

@@ -8,6 +8,7 @@ what is checked is the order of the steps and what is asked of the network and t
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import threading
 import time
@@ -114,7 +115,7 @@ class FakeNetwork:
         self.delay: dict[str, float] = {}  # seconds a push to that state takes
         self.times: list[tuple[str, float, float]] = []  # (state, started, ended) per push
         self.staged: list[Any] = []  # what the drill connected to and diffed before the witness started
-        self.witness_netns, self.where, self.client = None, "lab test", "the control node"
+        self.witness_netns, self.where, self.client, self.lab = None, "lab test", "the control node", None
 
     def move(self, state: Any, primary_site: str, to: str) -> Any:
         from dr.announce import plan_move
@@ -131,8 +132,9 @@ class FakeNetwork:
         self.times.append((prepared[0], start, time.monotonic()))
         return (prepared[0] if prepared[0] != "nowhere" else NOWHERE) not in self.fail, "fake"
 
-    def stage(self, prepared: Any, message: str, progress: Any = None) -> Any:
+    def stage(self, prepared: Any, message: str, progress: Any = None, must_change: bool = False) -> Any:
         self.staged.append(prepared)
+        self.must_change = [*getattr(self, "must_change", []), must_change]
         return prepared
 
     def push_staged(self, staged: Any) -> tuple[bool, str]:
@@ -196,6 +198,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         good = ok.get(name, True)
         if PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
             steps({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS[kind]}})
+            assert "dr_gate_timeout" not in extra  # the playbooks' own variable (vars/ends.yml) decides
             if "dr_gate" in extra and not early_promotion:  # the playbook's gate task, as tasks/gate.yml
                 gate = Path(extra["dr_gate"])
                 assert wait_until(lambda: gate.exists(), 10)
@@ -208,6 +211,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         steps.report.end(step, good)
         return good
 
+    monkeypatch.setenv("JINBAO_DEPLOY_LOCK", str(tmp_path / "deploy.lock"))  # not the machine's
     FakeWriter.server = "15/main"
     FakeWriter.made.clear()
     states = iter([before, after or before])
@@ -240,6 +244,7 @@ def test_switchover_withdraws_then_promotes_then_records_and_announces(monkeypat
     (w_at, w_sites, w_hosts), (a_at, a_sites, a_hosts) = net.pushes
     assert (w_at, w_sites, a_at, a_sites) == ("nowhere", ("140000-DC",), "100000-DR", ("100000-DR",))
     assert net.staged == net.pushes  # both phases were connected and diffed before the witness started
+    assert net.must_change == [False, True]  # the announcement's devices must all change (not yet announcing)
     assert w_hosts and all(h.startswith("JB-140000-DC-") and h[-4:-2] in ("WR", "FW") for h in w_hosts)
     assert a_hosts and all(h.startswith("JB-100000-DR-") and h[-4:-2] in ("WR", "FW") for h in a_hosts)
     assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
@@ -256,7 +261,10 @@ def test_failback_withdraws_after_the_rebuild_and_removes_the_record(monkeypatch
     at_dr = active_in(slice_plan, load_active(tmp_path)[0])
     assert active_site(at_dr, "140000-DC") == "100000-DR"
     _, net, names = _drill(monkeypatch, tmp_path, at_dr, "failback")
-    assert names[3:8] == ["playbook rebuild.yml", "playbook switchover.yml", "service address: withdraw at 100000-DR",
+    # rendered before the witness starts, connected and diffed after the rebuild (not idle across it)
+    assert names[1] == "service address: both phases rendered and validated"
+    assert names[3:9] == ["playbook rebuild.yml", "service address: both phases connected and diffed",
+                          "playbook switchover.yml", "service address: withdraw at 100000-DR",
                           "record: 140000-DC's database runs at 140000-DC (dr-active.yaml)",
                           "service address: announce at 140000-DC"], names
     assert [p[:2] for p in net.pushes] == [("nowhere", ("100000-DR",)), ("140000-DC", ("140000-DC",))]
@@ -336,7 +344,6 @@ def test_both_ends_get_the_service_addresses_for_their_certificates() -> None:
 def test_database_clients_by_the_service_address_follow_the_zone_policy() -> None:
     """Shanxi's exchange zone reaches its production database by the service address (exchange-to-database),
     and the national DR centre's server after a move (exchange-to-database-dr): both admit its blocks."""
-    import ipaddress
 
     from plugins.hostvars import load_view
 
@@ -360,32 +367,82 @@ SITE_A, SITE_B = "140000-DC", "100000-DR"
 
 @pytest.fixture(scope="module")
 def replace_inv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The national inventory with the two sites' routers on Cisco IOS, a platform deployed by replace (the
-    default, Huawei VRP, is deployed by merge, which cannot withdraw a route)."""
+    """The national inventory with the two sites' routers on Cisco IOS, a platform deployed by replace."""
+    return _on_platform(tmp_path_factory.mktemp("replace"), "cisco_ios")
+
+
+def _on_platform(tmp: Path, name: str) -> Path:
+    """The national inventory with the two sites' routers on platform `name`."""
     from tests.conftest import copy_inventory
 
-    inv = copy_inventory(tmp_path_factory.mktemp("replace") / "inventory")
+    inv = copy_inventory(tmp / "inventory")
     conf = inv / "jinbao.yaml"
     text = conf.read_text()
     old = "  sites: {}                     # e.g."
     assert old in text
-    conf.write_text(text.replace(old, f'  sites: {{"{SITE_A}": cisco_ios, "{SITE_B}": cisco_ios}}  # e.g.'))
+    conf.write_text(text.replace(old, f'  sites: {{"{SITE_A}": {name}, "{SITE_B}": {name}}}  # e.g.'))
     return inv
 
 
-def test_a_merge_platform_is_refused_before_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Huawei VRP (the default router platform) is deployed by merge: the withdrawal would diff as nothing and
-    the old site would go on announcing the address beside the new one. Refused while nothing has moved."""
-    from core.errors import JinbaoError
+@pytest.mark.parametrize("name", ["huawei_vrp", "h3c_comware", "cisco_ios"])
+def test_the_withdrawal_removes_the_service_route_on_every_router_platform(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
+    """The withdrawal's deploy, at the diff level, per router platform: what the device would be told against a
+    running config that announces the address (the phase before's render). Merge platforms (VRP, Comware: a
+    merge only adds lines, so this diffed as nothing and the old site kept announcing) undo the service
+    address's routes and nothing else; Cisco's replace drops them from the config `configure replace` loads
+    (the device sends the `no ip route` itself)."""
+    from dr.announce import with_active
     from dr.network import real_network
+    from network.deploy.platforms import VrpAdapter, config_lines, merge_diff
+    from network.secrets import secret_source
+    from tests.deploy.test_push_paths import FakeConn
 
     monkeypatch.setenv("JINBAO_SSH_USER", "jbops")
     monkeypatch.setenv("JINBAO_SSH_KEY", "/nonexistent/key")
-    with pytest.raises(JinbaoError) as e:
-        real_network(ROOT / "inventory", SITE_A, SITE_B)
-    msg = str(e.value)
-    assert msg.startswith(str(ROOT / "inventory" / "jinbao.yaml") + ": JB-140000-DC-WR01: ") and "\n" not in msg
-    assert "huawei_vrp" in msg and "by merge" in msg and "keep announcing" in msg
+    inv = ROOT / "inventory" if name == "huawei_vrp" else _on_platform(tmp_path, name)  # VRP: the default
+    net = real_network(inv, SITE_A, SITE_B)  # no refusal: every router platform can withdraw
+    # LAB-ONLY secrets to render with (no vault here), so the access is marked as the lab's
+    fleet = net.fleet
+    net = dataclasses.replace(net, fleet=dataclasses.replace(fleet, secrets=secret_source(True),
+                                                             access=dataclasses.replace(fleet.access, lab=True)))
+    move = net.move(net.plan, SITE_A, SITE_B)
+    routers = {c.host for c in move.withdraw if "-WR" in c.host}
+    assert routers
+    before = {t.hostname: t for t in net.prepare(net.plan, (SITE_A,), routers)}
+    after = {t.hostname: t for t in net.prepare(with_active(net.plan, SITE_A, NOWHERE), (SITE_A,), routers)}
+    sv = move.service
+    v4, v6 = ipaddress.ip_interface(sv.v4), ipaddress.ip_interface(sv.v6)
+    for host in routers:
+        assert before[host].platform == after[host].platform == name
+        old, new = before[host].config_text, after[host].config_text
+        if name == "cisco_ios":
+            gone = [ln for ln in old.splitlines() if ln not in new.splitlines()]
+            assert gone == [f"ip route {v4.ip} 255.255.255.255 {_next_hop(move, host, 4)} name {_token(move, host)}",
+                            f"ipv6 route {sv.v6} {_next_hop(move, host, 6)} name {_token(move, host)}"], gone
+            continue
+        plen4 = "255.255.255.255" if name == "huawei_vrp" else "32"
+        routes = [f"ip route-static {v4.ip} {plen4} {_next_hop(move, host, 4)}",
+                  f"ipv6 route-static {v6.ip} 128 {_next_hop(move, host, 6)}"]
+        diff = merge_diff(old, new, "#").splitlines()
+        assert [ln.split(" description ")[0] for ln in diff] == [f"- {r}" for r in routes], diff
+        assert merge_diff(new, new, "#") == ""  # once withdrawn, nothing more to do
+        conn = FakeConn({"display current-configuration": [old]})
+        adapter = VrpAdapter(conn, name)  # the undo lines are the same on both vendors' adapters
+        adapter.diff(new)
+        # the undo first (top level, before any section is entered), then the merge's lines
+        assert adapter.change_lines(new) == [*(f"undo {r}" for r in routes), *config_lines(new, "#")]
+
+
+def _next_hop(move: Any, host: str, v: int) -> str:
+    return next(c.route.next_hop for c in move.withdraw if c.host == host and (":" in c.route.prefix) == (v == 6))
+
+
+def _token(move: Any, host: str) -> str:
+    import re
+
+    desc = next(c.route.description for c in move.withdraw if c.host == host)
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", desc)[:60]
 
 
 def test_the_real_network_is_the_two_sites_wan_routers_and_firewalls(monkeypatch: pytest.MonkeyPatch,
@@ -577,3 +634,111 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
     assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
         "It accepts writes (promoted, polled every 0.1 s for 15 s) - {{ dr_new.cluster }}"]
     assert START_PLAYS["failback"] == START_PLAYS["switchover"] and PLAYBOOKS["failback"][1][0] == "switchover.yml"
+
+
+class _FakeStaged:
+    """network.deploy.Staged with fixed diffs (no device)."""
+
+    diffs_now: ClassVar[dict[str, str]] = {}
+    closed: ClassVar[list[bool]] = []
+
+    def __init__(self, targets: Any, **_: Any) -> None:
+        pass
+
+    def stage(self) -> None:
+        pass
+
+    def failed(self) -> list[Any]:
+        return []
+
+    def diffs(self) -> dict[str, str]:
+        return dict(self.diffs_now)
+
+    def close(self) -> None:
+        self.closed.append(True)
+
+
+def test_an_announcement_that_would_change_nothing_is_refused_at_the_stage(monkeypatch: pytest.MonkeyPatch,
+                                                                          slice_plan: Any) -> None:
+    """A device of the new site whose announcement diffs as nothing already announces the address: committing
+    the move would leave it at two sites until the old one withdrew (or measure a move that did not happen).
+    Refused at the stage, while nothing has moved; its connections closed. A withdrawal may find nothing to do."""
+    import network.deploy
+    from core.errors import JinbaoError
+    from network.fleet import Fleet
+
+    monkeypatch.setattr(network.deploy, "Staged", _FakeStaged)
+    net = ServiceNetwork(slice_plan, "frr", Fleet({}, {}, None, None, "test"))  # type: ignore[arg-type]
+    _FakeStaged.diffs_now, _FakeStaged.closed = {"R1": "+ ip route 1.2.3.4/32 10.0.0.1", "R2": ""}, []
+    with pytest.raises(JinbaoError, match=r"^R2 already announce"):
+        net.stage(["t"], "m", must_change=True)  # type: ignore[list-item]
+    assert _FakeStaged.closed == [True]
+    assert net.stage(["t"], "m") is not None  # a withdrawal: an empty diff is allowed (nothing announced there)
+    _FakeStaged.diffs_now = {"R1": "+ x", "R2": "+ y"}
+    assert net.stage(["t"], "m", must_change=True) is not None
+
+
+def test_a_drill_is_refused_while_a_deploy_holds_the_lock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                          slice_plan: Any) -> None:
+    """A `jinbao deploy` running (the deploy lock held) could put the address's route back at the old site
+    between the drill's phases: the drill is refused before anything, naming the holder, nothing pushed."""
+    from network.deploy.lock import deploy_lock
+
+    with deploy_lock("jinbao deploy --scope 140000-DC", tmp_path / "deploy.lock"):
+        report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert report.outcome == "refused" and "jinbao deploy --scope 140000-DC (pid" in report.reason, report.reason
+    assert net.pushes == [] and net.staged == [] and names == ["deploy lock (no deploy beside the service "
+                                                               "address's move)"]
+    assert FakeWriter.made == []  # no witness either
+    # and the lock is the drill's while it runs: a deploy started then is refused
+    seen: list[str] = []
+
+    def tail(_: Any) -> None:
+        from core.errors import JinbaoError
+
+        try:
+            with deploy_lock("jinbao deploy", tmp_path / "deploy.lock"):
+                seen.append("deployed")
+        except JinbaoError as e:
+            seen.append(str(e))
+
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", tail=tail)
+    assert len(seen) == 1 and "jinbao dr drill --site 140000-DC --mode switchover (pid" in seen[0], seen
+
+
+def test_a_failback_whose_devices_cannot_be_staged_after_the_rebuild_switches_nothing(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_plan: Any) -> None:
+    from core.errors import JinbaoError
+
+    def unreachable(self: Any, *a: Any, **k: Any) -> Any:
+        raise JinbaoError("cannot reach the devices that move the service address: R1: failed")
+
+    monkeypatch.setattr(FakeNetwork, "stage", unreachable)
+    record_active(tmp_path, "140000-DC", "100000-DR")
+    report, net, names = _drill(monkeypatch, tmp_path, active_in(slice_plan, load_active(tmp_path)[0]), "failback")
+    assert names[-2:] == ["playbook rebuild.yml", "service address: both phases connected and diffed"], names
+    assert report.steps[-1].ok is False and net.pushes == [] and _stopped()
+    assert report.outcome == "failed" and "rebuild.yml ran, nothing was switched" in report.reason, report.reason
+    assert load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}  # the record unchanged
+
+
+def test_the_gate_file_is_in_the_users_run_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     slice_plan: Any) -> None:
+    """The gate lives in XDG_RUNTIME_DIR (the user's own run directory) when there is one, not in /tmp."""
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    gates: list[str] = []
+    real = drill_mod._Switch.__init__
+
+    def spy(self: Any, address: Any, kind: str, gate: Path) -> None:
+        gates.append(str(gate))
+        real(self, address, kind, gate)
+
+    monkeypatch.setattr(drill_mod._Switch, "__init__", spy)
+    report, _, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert not [st for st in report.steps if st.ok is False]  # the gate opened: the drill went through
+    assert len(gates) == 1 and gates[0].startswith(str(run) + "/jinbao-dr-gate-"), gates
+    assert list(run.iterdir()) == []  # removed after the run
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert drill_mod.run_dir() is None

@@ -64,3 +64,24 @@ def test_the_rollback_restarts_the_old_primary_only_while_the_standby_is_in_reco
         r = _rollback(tmp_path, promoted)
         assert r.returncode != 0 and "RESTARTED-OLD-PRIMARY" not in r.stdout, r.stdout
         assert "the old primary stays stopped" in r.stdout and "--resume" in r.stdout
+
+
+def test_the_gate_waits_dr_gate_timeout_seconds_from_the_playbooks_vars(tmp_path: Path) -> None:
+    """The gate's wait is the playbooks' variable (vars/ends.yml, 120 s), not a number fixed in the drill's code:
+    run by Ansible here, a gate never opened fails after dr_gate_timeout, and an opened one passes."""
+    import time
+
+    ends = yaml.safe_load((ROOT / "playbooks" / "dr" / "vars" / "ends.yml").read_text())
+    assert ends["dr_gate_timeout"] == 120
+    [gate] = yaml.safe_load((ROOT / "playbooks" / "dr" / "tasks" / "gate.yml").read_text())
+    gate = {k: v for k, v in gate.items() if k not in ("delegate_to", "become")}
+    shut = {**gate, "vars": {"dr_gate": str(tmp_path / "gate"), "dr_gate_timeout": 2}}
+    t0 = time.monotonic()
+    r = _run(tmp_path, "a", [shut])
+    took = time.monotonic() - t0
+    assert r.returncode != 0 and 2 <= took < 60, (took, r.stdout[-1500:])
+    (tmp_path / "gate").write_text("withdrawn\n")
+    assert _run(tmp_path, "a", [shut]).returncode == 0
+    from dr import drill
+
+    assert not hasattr(drill, "GATE_TIMEOUT_S")  # the drill passes dr_gate alone (tests/disaster: _drill)
