@@ -297,13 +297,14 @@ def verify_routing(run: LabRun, out_dir: Path, say: Say, settle: float = 90) -> 
 
 
 def verify_isolation(run: LabRun, out_dir: Path, say: Say) -> dict[str, Any]:
-    """`jinbao check isolation --lab`: from every zone host to every other, allowed flows connect and
-    denied ones fail (TCP service and canary ports; ICMP and UDP between business and office)."""
-    from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+    """`jinbao check isolation --lab`: from every zone host (the DMZ, partners and management zones' probe hosts
+    too) to every other, allowed flows connect and denied ones fail (TCP service and canary ports; UDP where a
+    flow is UDP; ICMP and UDP between business and office)."""
+    from checks.isolation import lab_zone_hosts, plan_probes, probe_lab, report
 
     world, hosts = lab_zone_hosts(run.name, None)
     probes = plan_probes(world, hosts, (8080, 3389, 23))
-    run_probes(hosts, probes, lab_exec(run.name), progress=lambda m: say(f"isolation: {m}"))
+    probe_lab(run.name, hosts, probes, progress=lambda m: say(f"isolation: {m}"))
     rep = report(probes)
     _write_json(out_dir / "isolation.json", rep)
     passed = rep["probes_run"] - rep["mismatches"]
