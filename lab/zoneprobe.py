@@ -21,10 +21,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import ipaddress
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import links, names
@@ -139,6 +142,8 @@ def remove(lab: str) -> list[str]:
         pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
         for pid in pids:  # a listener a killed check left behind: ours, in our namespace
             run(["kill", "-9", pid], check=False)
+        # the veth first, both ends at once: a namespace's own teardown is asynchronous in the kernel
+        links.delete_link(PROBE_IF, ns)
         links.delete_netns(ns)
         gone.append(ns)
     return gone
@@ -152,6 +157,7 @@ def attached(lab: str, hosts: list[ProbeHost]) -> Iterator[None]:
         yield
         return
     lock_path = names.lab_dir(lab) / "zoneprobe.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         remove(lab)  # whatever a killed check left
@@ -169,6 +175,8 @@ def exec_argv(lab: str, h: ProbeHost) -> list[str]:
 
 def run_in(lab: str, h: ProbeHost, argv: list[str], stdin: str | None, timeout: float = 300
            ) -> subprocess.CompletedProcess[str]:
-    """Run a host command inside the probe host's namespace (the host's filesystem and tools)."""
+    """Run a host command inside the probe host's namespace (the host's filesystem and tools; `python3` is this
+    interpreter, not whatever shim the PATH holds)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
     return subprocess.run([*exec_argv(lab, h), *argv], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, env=env)
