@@ -11,19 +11,29 @@ its cost to cover what the interval analysis covers is extrapolated (ports alone
 zone pair). Both then hunt the same defects: an unplanned tcp/8080 line from production to exchange slipped
 into N random sites' nftables rulesets.
 
-With `--lab NAME` (a lab that is up), it also runs the traffic check (`jinbao check isolation`) there
-and reports probes per second.
+Lab part (issue 11 item 8, probes per second in the lab): with `--lab NAME` (a lab that is up and deployed), or
+`--lab-slice SLICE` (it brings up and deploys its own lab `jbiso` on 100.126.211.0/24 under the host-wide lab
+lock, and takes it down after), it runs the traffic check's probes (`jinbao check isolation`: every zone host and
+the DMZ, partners and management probe hosts; several sources at once, 64 probes at once per source) and times
+them. The named alternative, in the same run on the same lab: the same probes one connect at a time (one source
+after another, one probe after another), timed over an evenly spread sample of `--sequential-sample` probes (all
+of them would take ~1.5 s per closed probe) and extrapolated.
 
-    .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--lab NAME] [--json]
+    .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--lab NAME | --lab-slice minimal]
+        [--sequential-sample 60] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import random
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +46,8 @@ from network.policy.parse import PARSERS, Ruleset  # noqa: E402
 from network.policy.service import open_world  # noqa: E402
 from network.policy.space import PROTO, contains  # noqa: E402
 from network.policy.zones import World  # noqa: E402
+
+LAB, LAB_MGMT = "jbiso", "100.126.211.0/24"
 
 
 def _inject(text: str, world: World, site: str) -> str:
@@ -63,11 +75,66 @@ def _first_match(rs: Ruleset, af: int, pkt: tuple) -> str:
     return rs.default[af]
 
 
+@contextlib.contextmanager
+def _own_lab(slice_name: str) -> Iterator[str]:
+    """`jinbao lab up` + `jinbao deploy` (routing configs and zone rulesets) of a slice, under the lab lock;
+    `lab down` after, whatever happens."""
+    from lab import runtime
+    from tests.lablock import lab_lock
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "jinbao.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                              timeout=1200)
+
+    with lab_lock():
+        runtime.down(LAB)
+        try:
+            print(f"lab {LAB}: up ({slice_name} slice) and deploy", file=sys.stderr, flush=True)
+            r = cli("lab", "up", "--name", LAB, "--mgmt-net", LAB_MGMT, "--slice", slice_name, "--json")
+            if r.returncode != 0:
+                raise SystemExit(f"lab up failed: {r.stderr[-1000:]}")
+            r = cli("deploy", "--lab", LAB, "--confirm", "90", "--json")
+            if r.returncode != 0:
+                raise SystemExit(f"deploy failed: {r.stderr[-1000:]}")
+            time.sleep(20)  # BGP settles (the probes' paths cross the WAN between sites)
+            yield LAB
+        finally:
+            runtime.down(LAB)
+
+
+def lab_probes(lab: str, sample: int) -> dict:
+    """The check's probes on a running lab (as `jinbao check isolation` runs them), then an even sample of the
+    same probes one connect at a time: probes per second each."""
+    from checks.isolation import PARALLEL_SOURCES, THREADS, lab_zone_hosts, plan_probes, probe_lab, report
+
+    world, hosts = lab_zone_hosts(lab, None)
+    probes = plan_probes(world, hosts)
+    t0 = time.perf_counter()
+    probe_lab(lab, hosts, probes)
+    t_probe = time.perf_counter() - t0
+    rep = report(probes)
+    step = max(1, len(probes) // max(1, sample))
+    subset = [dataclasses.replace(p, observed="") for p in probes[::step]]
+    t0 = time.perf_counter()
+    probe_lab(lab, hosts, subset, threads=1, parallel=1)
+    t_seq = time.perf_counter() - t0
+    seq_rate = len(subset) / t_seq
+    same = sum(a.observed == b.observed for a, b in zip(probes[::step], subset, strict=True))
+    return {"zone_hosts": len(hosts), "probe_hosts": sum(h.probe is not None for h in hosts),
+            "probes": len(probes), "seconds": round(t_probe, 2), "probes_per_s": round(len(probes) / t_probe, 1),
+            "mismatches": rep["mismatches"], "threads": THREADS, "parallel_sources": PARALLEL_SOURCES,
+            "sequential": {"probes": len(subset), "seconds": round(t_seq, 2), "probes_per_s": round(seq_rate, 2),
+                           "same_observed": same, "extrapolated_seconds_all": round(len(probes) / seq_rate)},
+            "speedup": round(len(probes) / t_probe / seq_rate, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--inject", type=int, default=20, help="sites given an unplanned tcp/8080 line")
     ap.add_argument("--random-ports", type=int, default=4, help="random ports per protocol in the sample")
-    ap.add_argument("--lab", help="also probe this running lab (jinbao check isolation) and time it")
+    ap.add_argument("--lab", help="also probe this running, deployed lab (jinbao check isolation) and time it")
+    ap.add_argument("--lab-slice", help="bring up and deploy its own lab of this slice, probe it, take it down")
+    ap.add_argument("--sequential-sample", type=int, default=60, help="probes timed one connect at a time")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     rnd = random.Random(8080)
@@ -133,16 +200,10 @@ def main() -> None:
         "ratio_time_brute_sample_vs_analysis": round(t_brute / t_analyze, 2),
     }
     if a.lab:
-        from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
-
-        lw, hosts = lab_zone_hosts(a.lab, None)
-        probes = plan_probes(lw, hosts)
-        t0 = time.perf_counter()
-        run_probes(hosts, probes, lab_exec(a.lab))
-        t_probe = time.perf_counter() - t0
-        rep = report(probes)
-        res["lab"] = {"zone_hosts": len(hosts), "probes": len(probes), "seconds": round(t_probe, 2),
-                      "probes_per_s": round(len(probes) / t_probe, 1), "mismatches": rep["mismatches"]}
+        res["lab"] = {"name": a.lab, **lab_probes(a.lab, a.sequential_sample)}
+    elif a.lab_slice:
+        with _own_lab(a.lab_slice) as lab:
+            res["lab"] = {"name": lab, "slice": a.lab_slice, **lab_probes(lab, a.sequential_sample)}
     if a.json:
         print(json.dumps(res, indent=1))
         return
@@ -154,10 +215,14 @@ def main() -> None:
           f"in {t_brute:.2f} s ({pps:,.0f} packets/s); found {len(found_brute & bad)}/{len(bad)}")
     print(f"  brute force / analysis time: {t_brute / t_analyze:.1f}x for a sample; every TCP and UDP port of one "
           f"address per zone would take ~{exhaustive_ports_s / 3600:,.0f} h")
-    if a.lab:
-        lab = res["lab"]
-        print(f"lab {a.lab}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts in {lab['seconds']} s "
+    if "lab" in res:
+        lab, seq = res["lab"], res["lab"]["sequential"]
+        print(f"lab {lab['name']}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts "
+              f"({lab['probe_hosts']} of them WAN-side probe hosts) in {lab['seconds']} s "
               f"({lab['probes_per_s']} probes/s), {lab['mismatches']} mismatches")
+        print(f"  alternative, one connect at a time: {seq['probes']} of them in {seq['seconds']} s "
+              f"({seq['probes_per_s']} probes/s; all would take ~{seq['extrapolated_seconds_all']} s); "
+              f"{lab['speedup']}x")
 
 
 if __name__ == "__main__":

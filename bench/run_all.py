@@ -116,8 +116,14 @@ def s_isolation(r: dict) -> list[Figure]:
     ]
     if "lab" in r:
         lab = r["lab"]
-        out.append(Figure("traffic check in the lab (`jinbao check isolation`)",
-                          f"{lab['probes']} probes in {lab['seconds']} s, {lab['mismatches']} mismatches"))
+        seq = lab.get("sequential")
+        out.append(Figure(f"traffic check in the lab (`jinbao check isolation`, {lab['zone_hosts']} zone hosts incl. "
+                          f"{lab.get('probe_hosts', 0)} DMZ/partners/management probe hosts)",
+                          f"{lab['probes']} probes in {lab['seconds']} s ({lab['probes_per_s']} probes/s), "
+                          f"{lab['mismatches']} mismatches",
+                          f"{seq['probes_per_s']} probes/s one connect at a time ({seq['probes']} sampled in "
+                          f"{seq['seconds']} s; all: ~{seq['extrapolated_seconds_all']} s)" if seq else "-",
+                          f"{lab['speedup']}x" if seq else "-"))
     return out
 
 
@@ -237,8 +243,12 @@ BENCHES: tuple[Bench, ...] = (
           quick=("--sample", "10"), timeout=900),
     Bench("scale", "scale.py", "IP plan, intents, render and static verification at 1x, 2x, 4x the access sites",
           "the same work at 1x", s_scale, quick=("--factors", "1,2"), timeout=3600),
-    Bench("isolation", "isolation.py", "compile and prove the nation's zone policy (4 platforms)",
-          "per-packet brute force over a sample", s_isolation, quick=("--random-ports", "1"), timeout=1200),
+    Bench("isolation", "isolation.py", "compile and prove the nation's zone policy (4 platforms); the traffic "
+          "check's probes per second on a deployed `minimal` lab",
+          "per-packet brute force over a sample; the same lab probes one connect at a time", s_isolation,
+          args=("--lab-slice", "minimal"), quick=("--random-ports", "1", "--lab-slice", "minimal",
+                                                   "--sequential-sample", "30"),
+          lab=True, root=True, timeout=1800),
     Bench("vms", "provision_vms.py", "server VMs on VMware's vSphere simulator",
           "the same clones one at a time (a plain loop; `vmware_guest` with forks 1)", s_vms,
           timeout=900),  # no smaller size: a city has 4 VMs, too few to compare; the simulator build is the cost

@@ -8,15 +8,24 @@ every other zone host's service ports (same site and across tiers) and compare w
 - probe ports: every policy service port, plus canary ports no flow uses (8080, 3389, 23 by default) so a
   hole on an unplanned port is seen too.
 
-Each source host runs all its probes in one process (threads), so a lab slice is probed in seconds. No probe
-starts before every listener has said it is bound (a `ready` line in its log): a listener still starting would
-otherwise read as a closed port; one that cannot start (or is not ready within the timeout) is an error naming
-its host."""
+Zone hosts: the lab's production, exchange and decision servers, plus a probe host (a bare namespace,
+lab/zoneprobe.py) in every WAN-side zone of every lab data centre: the DMZ, the partners' access LAN, the
+management subnet, each on the WAN side of the site's firewall where a real one arrives. Pairs are probed when the
+site firewall stands between them (one of the two zones is behind a firewall) or when they are on networks that
+must never meet; two WAN-side zones reach each other without crossing any firewall of jinbao's, so they are not.
+UDP is probed (every policy UDP port) between business and office and between zones the policy joins by a UDP
+service (management <-> the zones: SNMP one way, NTP and syslog the other).
+
+Each source host runs all its probes in one process (threads), and several sources run at once, so a lab slice is
+probed in seconds. No probe starts before every listener has said it is bound (a `ready` line in its log): a
+listener still starting would otherwise read as a closed port; one that cannot start (or is not ready within the
+timeout) is an error naming its host."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +36,7 @@ from network.policy.zones import World
 
 if TYPE_CHECKING:
     from lab.slice import LabPlan
+    from lab.zoneprobe import ProbeHost
 
 CANARY_PORTS = (8080, 3389, 23)
 
@@ -52,7 +62,7 @@ while True:
 PROBER = r"""
 import json, socket, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
-probes = json.loads(sys.stdin.read())
+probes, threads = json.loads(sys.stdin.read()), int(sys.argv[1])
 def one(p):
     dst, proto, port = p["dst"], p["proto"], p["port"]
     fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
@@ -69,7 +79,7 @@ def one(p):
         return subprocess.run(["ping", "-c", "1", "-W", "1", "-n", "-q", dst], capture_output=True).returncode == 0
     except OSError:
         return False
-with ThreadPoolExecutor(64) as ex:
+with ThreadPoolExecutor(threads) as ex:
     print(json.dumps(list(ex.map(one, probes))))
 """
 
@@ -85,6 +95,8 @@ WAIT_READY = ('pid=$1 log=$2 n=$3 i=0\n'
               '  i=$((i+1)); sleep 0.05\n'
               'done')
 READY_TIMEOUT = 15.0  # seconds for every listener to bind (a loaded 2-core host starts ~40 Pythons at once)
+THREADS = 64  # concurrent probes per source host
+PARALLEL_SOURCES = 8  # source hosts probing at once (each a process with THREADS threads)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class ZoneHost:
     site: str
     zone: str
     address: str  # IPv4 address on its zone LAN
+    probe: ProbeHost | None = None  # a WAN-side zone's probe host (a bare namespace), None for a lab node
 
 
 @dataclass
@@ -134,16 +147,25 @@ def plan_probes(world: World, hosts: list[ZoneHost], canaries: tuple[int, ...] =
     udp_ports = sorted({p for s in world.policy.services.values() if s.protocol == "udp" for lo, hi in s.ports
                         for p in range(lo, hi + 1)})
     net = {z: d.network for z, d in world.policy.zones.items()}
+    behind = {z for z, d in world.policy.zones.items() if d.behind_firewall}
     isolated = {frozenset(p) for p in world.policy.isolated}
+    # zone pairs a UDP service joins (at any sites): probed on every UDP port, so the wrong direction shows too
+    udp_pairs = {(f.src, f.dst) for f in world.policy.flows
+                 if any(world.policy.services[s].protocol == "udp" for s in f.services)}
     probes = []
     for a in hosts:
         for b in hosts:
             if a is b:
                 continue
+            apart = frozenset((net[a.zone], net[b.zone])) in isolated and net[a.zone] != net[b.zone]
+            if not apart and a.zone not in behind and b.zone not in behind:
+                continue  # no firewall of the policy's between them (two WAN-side zones, or one and the office)
             sz, dz = f"{a.site} {a.zone}", f"{b.site} {b.zone}"
             kinds = [("tcp", p) for p in tcp_ports]
-            if frozenset((net[a.zone], net[b.zone])) in isolated and net[a.zone] != net[b.zone]:
-                kinds += [("udp", p) for p in udp_ports] + [("icmp", None)]
+            if apart or (a.zone, b.zone) in udp_pairs:
+                kinds += [("udp", p) for p in udp_ports]
+            if apart:
+                kinds.append(("icmp", None))
             for proto, port in kinds:
                 ok = port is not None and (a.site, a.zone, b.site, b.zone, proto, port) in allowed
                 probes.append(Probe(a.hostname, b.hostname, sz, dz, b.address, proto, port, "open" if ok else "closed"))
@@ -155,9 +177,11 @@ Exec = Callable[[str, list[str], str | None], tuple[int, str]]
 
 
 def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
-               progress: Callable[[str], None] | None = None, ready_timeout: float = READY_TIMEOUT) -> list[Probe]:
+               progress: Callable[[str], None] | None = None, ready_timeout: float = READY_TIMEOUT,
+               threads: int = THREADS, parallel: int = PARALLEL_SOURCES) -> list[Probe]:
     """Start a listener on every destination (all probed ports), wait until every one is listening, run each
-    source's probes, fill `observed`. The listeners this run started are stopped, by PID, whatever happens."""
+    source's probes (`parallel` sources at once, `threads` probes at once in each), fill `observed`. The
+    listeners this run started are stopped, by PID, whatever happens."""
     tcp = sorted({p.port for p in probes if p.proto == "tcp"})
     udp = sorted({p.port for p in probes if p.proto == "udp"})
     started: dict[str, tuple[str, str]] = {}  # host -> (listener PID, its log file)
@@ -180,15 +204,20 @@ def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
         by_src: dict[str, list[Probe]] = {}
         for p in probes:
             by_src.setdefault(p.src, []).append(p)
-        for src, ps in by_src.items():
+
+        def one_source(src: str) -> None:
+            ps = by_src[src]
             if progress:
                 progress(f"{src}: {len(ps)} probes")
-            rc, out = run(src, ["python3", "-c", PROBER],
+            rc, out = run(src, ["python3", "-c", PROBER, str(threads)],
                           json.dumps([{"dst": p.dst_ip, "proto": p.proto, "port": p.port} for p in ps]))
             if rc != 0:
                 raise RuntimeError(f"{src}: probe run failed: {out[-300:]}")
             for p, ok in zip(ps, json.loads(out), strict=True):
                 p.observed = "open" if ok else "closed"
+
+        with ThreadPoolExecutor(max(1, parallel)) as ex:  # list(): the first source's error is raised here
+            list(ex.map(one_source, by_src))
     finally:
         for host, (pid, log) in started.items():  # the listeners this run started, by PID
             run(host, ["kill", pid], None)
@@ -223,12 +252,15 @@ def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None 
         raise JinbaoError(f"lab {lab_name!r} is not up (no {meta}); run `jinbao lab up` first", entry="--lab")
     info = read_lab_meta(meta)
     lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
-    return open_world(Path(info["inventory"])), zone_hosts(lp, scope)
+    world = open_world(Path(info["inventory"]))
+    return world, zone_hosts(lp, world, scope)
 
 
-def zone_hosts(lp: LabPlan, scope: str | None) -> list[ZoneHost]:
-    """The zone servers of a lab plan in `scope`, each with its zone LAN address."""
+def zone_hosts(lp: LabPlan, world: World, scope: str | None) -> list[ZoneHost]:
+    """The zone servers of a lab plan in `scope`, each with its zone LAN address, and the WAN-side probe hosts
+    of its DMZ, partners and management zones (lab/zoneprobe.py)."""
     from inventory.scope import sites_in_scope
+    from lab import zoneprobe
 
     keep = sites_in_scope(lp.plan.inv, scope)
     hosts = []
@@ -237,14 +269,31 @@ def zone_hosts(lp: LabPlan, scope: str | None) -> list[ZoneHost]:
             pool, zone = ZONE_OF_ROLE[d.role]
             ip = lp.plan.addr.lan_host(d.site, pool, zone, 4, d.hostname, d.hostname).split("/")[0]
             hosts.append(ZoneHost(d.hostname, d.site, zone, ip))
+    hosts += [ZoneHost(p.hostname, p.site, p.zone, p.ip, p) for p in zoneprobe.plan(lp, world) if p.site in keep]
     return hosts
 
 
-def lab_exec(lab_name: str) -> Exec:
-    from lab import runtime
+def lab_exec(lab_name: str, hosts: Sequence[ZoneHost] = ()) -> Exec:
+    """Run in a lab node, or in the namespace of one of `hosts`' probe hosts."""
+    from lab import runtime, zoneprobe
     from lab.slice import node_name
 
+    probe = {h.hostname: h.probe for h in hosts if h.probe is not None}
+
     def run(host: str, argv: list[str], stdin: str | None) -> tuple[int, str]:
-        r = runtime.exec(lab_name, node_name(host), argv, input=stdin, timeout=300)
+        if host in probe:
+            r = zoneprobe.run_in(lab_name, probe[host], argv, stdin)
+        else:
+            r = runtime.exec(lab_name, node_name(host), argv, input=stdin, timeout=300)
         return r.returncode, (r.stdout or "") + (r.stderr or "" if r.returncode else "")
     return run
+
+
+def probe_lab(lab_name: str, hosts: list[ZoneHost], probes: list[Probe],
+              progress: Callable[[str], None] | None = None, threads: int = THREADS,
+              parallel: int = PARALLEL_SOURCES) -> list[Probe]:
+    """`run_probes` on a running lab, its WAN-side probe hosts plumbed in for the run and removed after."""
+    from lab import zoneprobe
+
+    with zoneprobe.attached(lab_name, [h.probe for h in hosts if h.probe is not None]):
+        return run_probes(hosts, probes, lab_exec(lab_name, hosts), progress, threads=threads, parallel=parallel)

@@ -307,13 +307,14 @@ def verify_routing(run: LabRun, lp: LabPlan, out_dir: Path, say: Say, settle: fl
 
 
 def verify_isolation(run: LabRun, world: World, lp: LabPlan, out_dir: Path, say: Say) -> dict[str, Any]:
-    """`jinbao check isolation --lab`: from every zone host to every other, allowed flows connect and
-    denied ones fail (TCP service and canary ports; ICMP and UDP between business and office)."""
-    from checks.isolation import lab_exec, plan_probes, report, run_probes, zone_hosts
+    """`jinbao check isolation --lab`: from every zone host (the DMZ, partners and management zones' probe hosts
+    too) to every other, allowed flows connect and denied ones fail (TCP service and canary ports; UDP where a
+    flow is UDP; ICMP and UDP between business and office)."""
+    from checks.isolation import plan_probes, probe_lab, report, zone_hosts
 
-    hosts = zone_hosts(lp, None)
+    hosts = zone_hosts(lp, world, None)
     probes = plan_probes(world, hosts, (8080, 3389, 23))
-    run_probes(hosts, probes, lab_exec(run.name), progress=lambda m: say(f"isolation: {m}"))
+    probe_lab(run.name, hosts, probes, progress=lambda m: say(f"isolation: {m}"))
     rep = report(probes)
     _write_json(out_dir / "isolation.json", rep)
     passed = rep["probes_run"] - rep["mismatches"]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lab import links, names, nodefiles, procs, state
+from lab import links, names, nodefiles, procs, state, zoneprobe
 from lab import node as nodeproc
 from lab.base import BASE_PACKAGES, ensure_base
 from lab.sh import LabError, Progress, quiet, run
@@ -247,6 +247,9 @@ def down(lab_name: str, progress: Progress | None = None) -> dict[str, Any]:
         stopped = nodeproc.stop(records + lost)
         report["stopped"] = [r["node"] for r in records if r["pid"] in stopped]
         report["stopped_unrecorded"] = [r["pid"] for r in lost if r["pid"] in stopped]
+        # the isolation check's probe namespaces a killed check left (and what it started in them)
+        report["probe_netns"] = zoneprobe.remove(lab_name)
+        netns -= set(report["probe_netns"])
         report["strays"] = _strays(netns)
         with open("/proc/mounts") as fh:
             found = {line.split()[1] for line in fh if line.split()[1].startswith(lab_dir)}

@@ -49,7 +49,13 @@ FAKE: dict[str, dict] = {
                   "injected": 20, "found_by_analysis": 20,
                   "brute_force": {"packets": 1600000, "seconds": 231.0, "packets_per_s": 7000, "found": 0,
                                   "extrapolated_seconds_all_ports": 1800000},
-                  "ratio_time_brute_sample_vs_analysis": 66.0},
+                  "ratio_time_brute_sample_vs_analysis": 66.0,
+                  "lab": {"name": "jbiso", "slice": "minimal", "zone_hosts": 20, "probe_hosts": 8, "probes": 2528,
+                          "seconds": 25.0, "probes_per_s": 101.1, "mismatches": 0, "threads": 64,
+                          "parallel_sources": 8,
+                          "sequential": {"probes": 60, "seconds": 80.0, "probes_per_s": 0.75, "same_observed": 60,
+                                         "extrapolated_seconds_all": 3371},
+                          "speedup": 134.8}},
     "vms": {"scope": "140000", "speedup_concurrent_vs_sequential": 1.4,
             "concurrent": {"workers": 8, "vms": 52, "seconds": 4.0, "vms_per_s": 13.0, "second_run_seconds": 0.6,
                            "second_run_changed": 0},
@@ -102,6 +108,8 @@ def test_ratios_are_the_alternatives_over_ours() -> None:
     assert hole.ratio == "14.7x" and "7.2 s" in hole.theirs and "0.49 s" in hole.ours
     snmp = ra.s_snmp(FAKE["snmp"])
     assert [f.ratio for f in snmp] == ["11.0x", "-"] and "not installed" in snmp[1].theirs
+    iso = ra.s_isolation(FAKE["isolation"])[-1]  # the lab probes: against one connect at a time
+    assert iso.ratio == "134.8x" and "8 DMZ/partners/management probe hosts" in iso.what and "0.75" in iso.theirs
     ferry = ra.s_ferry(FAKE["ferry"])
     assert [f.ratio for f in ferry] == ["-", "2.00x"]  # plain UDP delivered nothing: no ratio, not infinity
 

@@ -104,7 +104,7 @@ def test_the_lab_half_reads_no_input_again(reads: Counter[str], inv_dir: Path, t
     monkeypatch.setattr("vsphere.simulator.running", edge("vm-provision: vSphere"))
     monkeypatch.setattr("network.deploy.engine.open_adapter", edge("deploy: connect"))
     monkeypatch.setattr("lab.runtime.exec", edge("routing: a node"))
-    monkeypatch.setattr("checks.isolation.run_probes", edge("isolation: probes"))
+    monkeypatch.setattr("lab.zoneprobe.attached", edge("isolation: probes"))  # plumbing its probe hosts
     monkeypatch.setattr("jinbao.provision.run_playbook", lambda name, *a, **k: edge(f"playbook {name}")())
     monkeypatch.setattr("checks.run.confirmed_network_results", edge("compliance: SNMP"))
     monkeypatch.setattr("dr.status.current_status", edge("dr-drill: the pair"))

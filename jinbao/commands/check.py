@@ -293,9 +293,10 @@ def isolation_cmd(
                         ] = "8080,3389,23",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
 ) -> None:
-    """From every zone host, connect to every other zone host's service ports and compare with the policy:
-    allowed must connect, denied must fail; business <-> office also by ICMP and UDP. Exit 1 on mismatch."""
-    from checks.isolation import lab_exec, lab_zone_hosts, plan_probes, report, run_probes
+    """From every zone host (and a probe host in each DMZ, partners and management zone, on the firewall's WAN
+    side), connect to every other zone host's service ports and compare with the policy: allowed must connect,
+    denied must fail; UDP where a flow is UDP, business <-> office also by ICMP and UDP. Exit 1 on mismatch."""
+    from checks.isolation import lab_zone_hosts, plan_probes, probe_lab, report
     from core.errors import JinbaoError
     from jinbao.commands.base import inventory_dir
 
@@ -306,7 +307,7 @@ def isolation_cmd(
     world, hosts = lab_zone_hosts(lab, scope, inventory_dir(ctx))
     probes = plan_probes(world, hosts, ports)
     with err.status(f"probing ({len(probes)} probes)…") as status:
-        run_probes(hosts, probes, lab_exec(lab), progress=lambda m: status.update(f"probing: {m}"))
+        probe_lab(lab, hosts, probes, progress=lambda m: status.update(f"probing: {m}"))
     rep = report(probes)
     if as_json:
         sys.stdout.write(json.dumps(rep, ensure_ascii=False, indent=1) + "\n")

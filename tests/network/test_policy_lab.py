@@ -1,6 +1,7 @@
 """The zone ruleset enforced in the lab (issue 11, items 3, 4 and 7 in part): `jinbao deploy` pushes each
 firewall's ruleset (after its routing config) like any device config (dry-run diff, commit-confirm); `jinbao check
-isolation` then sees traffic pass only the planned flows; the running ruleset audits clean; a rule added by
+isolation` then sees traffic pass only the planned flows (from and to every zone: the DMZ, partners and management
+zones by their probe hosts too); the running ruleset audits clean; a rule added by
 hand on the device is found both by the traffic probe and by `jinbao policy verify --config`, naming site,
 zones and port.
 
@@ -37,6 +38,12 @@ def addr(lab: LabPlan, host: str) -> str:
     return lab.plan.addr.lan_host(d.site, pool, zone, 4, host, host).split("/")[0]
 
 
+def runtime_netns() -> list[str]:
+    from lab.links import list_netns
+
+    return list_netns()
+
+
 def deploy(*args: str) -> dict:
     r = jinbao("deploy", "--lab", LAB, *args, "--json")
     assert r.stdout, r.stderr[-2000:]
@@ -70,6 +77,12 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     # before: the firewalls forward everything: the probes see unplanned paths (and the check says so)
     rc, rep = check()
     assert rc == 1 and ("140100-DC production", "140100-DC exchange", "tcp", 8080, "closed", "open") in mismatches(rep)
+    # the WAN-side zones' probe hosts really reach the zones through the firewall's transit port (so their
+    # "closed" below is the ruleset's doing, not a missing route): the DMZ into production, management on telnet
+    assert {("140100-DC dmz", "140100-DC production", "tcp", 5432, "closed", "open"),
+            ("140000-DC management", "140000-DC exchange", "tcp", 23, "closed", "open"),
+            ("140100-DC partners", "140100-DC production", "tcp", 9443, "closed", "open")} <= set(mismatches(rep))
+    assert not [ns for ns in runtime_netns() if ns.startswith(f"jb-{LAB}-zp-")]  # gone after every check
     # the office network is unreachable even now, by any protocol, in both directions
     office = [p for p in rep["probes"] if "decision" in p["src_zone"] + p["dst_zone"]]
     assert office and {p["observed"] for p in office} == {"closed"}
@@ -94,6 +107,20 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     assert ("140100-DC exchange", "140000-DC exchange", 8444) in opened  # city -> province upload
     assert ("100000-DC production", "100000-DR production", 5432) in opened  # replication to the DR centre
     assert ("140100-DC production", "140000-DC exchange", 8444) not in opened
+    # the DMZ, partners and management zones, from and to a host in each (lab/zoneprobe.py), both ways
+    probed = {(p["src_zone"], p["dst_zone"], p["proto"], p["port"]): p["observed"] for p in rep["probes"]}
+    t = "140100-DC "
+    for allowed in ((t + "dmz", t + "exchange", "tcp", 8443), (t + "partners", t + "exchange", "tcp", 9443),
+                    (t + "management", t + "production", "tcp", 22), (t + "management", t + "exchange", "udp", 161),
+                    (t + "production", t + "management", "udp", 123), (t + "exchange", t + "management", "udp", 514),
+                    ("100000-DR management", "100000-DR production", "tcp", 22)):
+        assert probed[allowed] == "open", allowed
+    for denied in ((t + "dmz", t + "production", "tcp", 8443), (t + "dmz", t + "exchange", "tcp", 9443),
+                   (t + "partners", t + "exchange", "tcp", 8443), (t + "management", t + "production", "udp", 123),
+                   (t + "production", t + "management", "tcp", 22), ("140000-DC dmz", t + "exchange", "tcp", 8443)):
+        assert probed[denied] == "closed", denied
+    zones = {p["src_zone"].split()[1] for p in rep["probes"]} | {p["dst_zone"].split()[1] for p in rep["probes"]}
+    assert zones == {"production", "exchange", "decision", "dmz", "partners", "management"}
 
     # the running ruleset, read back from the device, audits clean
     running = tmp_path / "running.nft"

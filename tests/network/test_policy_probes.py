@@ -117,3 +117,81 @@ def test_a_listener_not_ready_in_time_is_an_error_naming_its_host():
     with pytest.raises(RuntimeError, match=r"^JB-B: the probe listener is not listening after 0.5 s$"):
         run_probes(hosts[1:], probes, _local(slow_start=5, log=calls), ready_timeout=0.5)
     assert ("JB-B", "kill") in calls  # stopped all the same
+
+
+# -- the WAN-side zones' probe hosts (lab/zoneprobe.py): placed and addressed from the plan, probed as policy says --
+@pytest.fixture(scope="module")
+def minimal_plan():
+    from lab.slice import build_lab
+    from tests.conftest import INVENTORY
+
+    return build_lab(INVENTORY, "minimal", "jbzp", "100.126.211.0/24")
+
+
+def test_probe_hosts_sit_on_the_wan_side_with_recorded_addresses(minimal_plan, world):
+    import ipaddress
+
+    from ipplan.addr import fmt
+    from lab import zoneprobe
+
+    hosts = {(h.site, h.zone): h for h in zoneprobe.plan(minimal_plan, world)}
+    # every lab data centre's WAN-side zone that has a block in the record: a DR centre has no DMZ, only
+    # Taiyuan has a partner access site
+    assert set(hosts) == {(s, z) for s in ("100000-DC", "140000-DC", "140100-DC") for z in ("dmz", "management")} | {
+        ("100000-DR", "management"), ("140100-DC", "partners")}
+    for (site, zone), h in hosts.items():
+        block = ipaddress.ip_network(fmt(*next(b for b in world.blocks[(site, zone)] if b[0] == 4)))
+        me, gw = ipaddress.ip_interface(h.address), ipaddress.ip_interface(h.gateway)
+        assert me.network == gw.network == block and gw.ip == next(block.hosts()) and me.ip != gw.ip
+        # the router the firewall's rendered default route points at
+        fw = next(i for n, i in minimal_plan.intents.items() if i.role == "FW" and i.site == site)
+        nh = next(s.next_hop for s in fw.static_routes if s.prefix == "0.0.0.0/0")
+        assert any(i.ipv4 and i.ipv4.split("/")[0] == nh for i in minimal_plan.intents[h.router].interfaces)
+    # the management probe is the site's management server, at its recorded address
+    assert hosts[("140100-DC", "management")].address == "100.65.160.7/27"  # JB-140100-DC-NM01
+    assert hosts[("140100-DC", "partners")].gateway == "10.26.4.129/27"  # the access router's planned LAN address
+    assert len({zoneprobe.netns("jbzp", h) for h in hosts.values()}) == len(hosts)
+    assert all(zoneprobe.netns("jbzp", h).startswith("jb-jbzp-zp-") for h in hosts.values())  # `lab down` finds them
+
+
+def test_wan_side_zones_are_probed_as_the_policy_says(minimal_plan, world):
+    from lab import zoneprobe
+
+    probes_of = {(h.site, h.zone): h for h in zoneprobe.plan(minimal_plan, world)}
+    hosts = [*HOSTS[:3], *(ZoneHost(h.hostname, h.site, h.zone, h.ip, h) for (s, _z), h in probes_of.items()
+                          if s == "140100-DC")]
+    probes = plan_probes(world, hosts)
+    t = "140100-DC "
+    assert _expect(probes, t + "dmz", t + "exchange", "tcp", 8443) == "open"  # public-service-api
+    assert _expect(probes, t + "dmz", t + "exchange", "tcp", 9443) == "closed"
+    assert _expect(probes, t + "dmz", t + "production", "tcp", 8443) == "closed"  # the DMZ never reaches production
+    assert _expect(probes, t + "partners", t + "exchange", "tcp", 9443) == "open"  # partner-settlement
+    assert _expect(probes, t + "partners", t + "exchange", "tcp", 8443) == "closed"
+    assert _expect(probes, t + "management", t + "production", "tcp", 22) == "open"  # management-access
+    assert _expect(probes, t + "management", t + "exchange", "udp", 161) == "open"
+    assert _expect(probes, t + "management", t + "production", "udp", 123) == "closed"  # NTP goes the other way
+    assert _expect(probes, t + "production", t + "management", "udp", 123) == "open"  # management-services
+    assert _expect(probes, t + "exchange", t + "management", "udp", 514) == "open"
+    assert _expect(probes, t + "production", t + "management", "udp", 161) == "closed"
+    assert _expect(probes, t + "production", t + "management", "tcp", 22) == "closed"
+    assert _expect(probes, t + "partners", t + "decision", "icmp", None) == "closed"  # business <-> office
+    # two WAN-side zones meet without crossing the site firewall: not probed; nor the DMZ and the office
+    pairs = {(p.src_zone, p.dst_zone) for p in probes}
+    assert (t + "management", t + "dmz") not in pairs and (t + "dmz", t + "partners") not in pairs
+    assert (t + "dmz", t + "decision") not in pairs
+    # UDP only where a flow is UDP or the networks are apart
+    assert not [p for p in probes if p.proto == "udp" and "decision" not in p.src_zone + p.dst_zone
+                and "management" not in p.src_zone + p.dst_zone]
+
+
+def test_probe_hosts_are_run_in_their_namespace(minimal_plan, world, monkeypatch):
+    from checks import isolation
+    from lab import zoneprobe
+
+    h = next(p for p in zoneprobe.plan(minimal_plan, world) if (p.site, p.zone) == ("140100-DC", "dmz"))
+    seen = []
+    monkeypatch.setattr(zoneprobe, "run_in", lambda lab, p, argv, stdin: seen.append((lab, p, argv)) or
+                        subprocess.CompletedProcess(argv, 0, "ok", ""))
+    run = isolation.lab_exec("jbzp", [ZoneHost(h.hostname, h.site, h.zone, h.ip, h)])
+    assert run(h.hostname, ["true"], None) == (0, "ok") and seen == [("jbzp", h, ["true"])]
+    assert zoneprobe.exec_argv("jbzp", h) == ["ip", "netns", "exec", "jb-jbzp-zp-140100-dc-dmz"]
