@@ -196,13 +196,15 @@ def deploy(ws: Workspace, run: LabRun, lab: tuple[LabPlan, dict[str, str]], out_
     ruleset, with commit-confirm (devices revert unless the post-checks pass)."""
     from lab.fleet import fleet_of
     from network.deploy import deploy as push
+    from network.deploy.lock import deploy_lock
     from network.fleet import fleet_targets
 
     fleet = fleet_of(*lab, None)
     targets = fleet_targets(fleet, rulesets=True, world=ws.zone_world)
-    results = push(targets, dry_run=False, confirm_seconds=run.confirm_seconds,
-                   progress=lambda h, m: say(f"deploy {h}: {m}"), message="jinbao run",
-                   inventory_dir=ws.directory)
+    with deploy_lock(f"jinbao run (lab {run.name})", lab=run.name):  # as `jinbao deploy --lab` does
+        results = push(targets, dry_run=False, confirm_seconds=run.confirm_seconds,
+                       progress=lambda h, m: say(f"deploy {h}: {m}"), message="jinbao run",
+                       inventory_dir=ws.directory)
     rows = [{"hostname": r.hostname, "status": r.status, "error": r.error, "seconds": round(r.seconds, 2),
              "checks": [c.__dict__ for c in r.checks]} for r in results]
     _write_json(out_dir / "deploy.json", {"where": fleet.where, "confirm_seconds": run.confirm_seconds,

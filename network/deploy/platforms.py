@@ -446,25 +446,55 @@ _STATIC_OPTIONS = frozenset({"description", "preference", "tag", "track", "perma
                              "no-install", "bfd", "inherit-cost", "name"})
 
 
-def _static_key(line: str) -> str:
-    """A static route line's route (VPN instance, destination, mask, next hop), without its options."""
+def _static_words(line: str) -> list[str]:
+    """A static route line's words up to its options: the route as the device spells it (what `undo` takes)."""
     words: list[str] = []
     for w in line.split():
         if w in _STATIC_OPTIONS:
             break
         words.append(w)
-    return " ".join(words)
+    return words
+
+
+def _static_key(line: str) -> tuple[str, ...] | None:
+    """A static route's identity (family, VPN instance, destination network, next hop), normalised so that one
+    route spelled two ways is one route (`2001:DB8::` and `2001:db8::`, mask `255.255.255.0` and `24`, `NULL0`
+    and `null0`); None for a line that is not a route (device-wide settings share the keyword:
+    `ip route-static bfd …`, `default-bfd …`, `recursive-lookup …`, `fast-reroute …`): never undone."""
+    words = _static_words(line)
+    i, vrf = 2, ""
+    if len(words) > 3 and words[2] == "vpn-instance":
+        i, vrf = 4, words[3]
+    if len(words) < i + 3:  # destination, mask and at least one next-hop word
+        return None
+    try:
+        dest = ipaddress.ip_address(words[i])
+        mask = words[i + 1]
+        bits = int(mask) if mask.isdigit() else ipaddress.ip_network(f"0.0.0.0/{mask}").prefixlen
+        net = ipaddress.ip_network(f"{dest}/{bits}", strict=False)
+    except ValueError:
+        return None
+    if (words[0] == "ipv6") != (net.version == 6):
+        return None
+    hops = []
+    for w in words[i + 2:]:
+        try:
+            hops.append(str(ipaddress.ip_address(w)))
+        except ValueError:
+            hops.append(w.lower())
+    return (words[0], vrf, str(net), *hops)
 
 
 def static_removals(running: str, intended: str, comment: str) -> list[str]:
     """The top-level static route lines of running whose route the intended config does not have."""
     keep = {_static_key(ln) for ln in config_lines(intended, comment) if _STATIC.match(ln)}
-    return [ln for ln in config_lines(running, comment) if _STATIC.match(ln) and _static_key(ln) not in keep]
+    return [ln for ln in config_lines(running, comment)
+            if _STATIC.match(ln) and (k := _static_key(ln)) is not None and k not in keep]
 
 
 def undo_static_routes(running: str, intended: str, comment: str) -> list[str]:
     """VRP / Comware commands removing those routes (the route alone: `undo` takes no description)."""
-    return [f"undo {_static_key(ln)}" for ln in static_removals(running, intended, comment)]
+    return [f"undo {' '.join(_static_words(ln))}" for ln in static_removals(running, intended, comment)]
 
 
 def merge_diff(running: str, intended: str, comment: str) -> str:

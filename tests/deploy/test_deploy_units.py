@@ -118,6 +118,27 @@ def test_merge_diff_undoes_the_static_routes_the_intent_no_longer_has() -> None:
     assert undo_static_routes(" ip route-static 1.1.1.1 32 NULL0\n", "", "#") == []
 
 
+def test_static_route_removal_compares_routes_not_spellings_and_never_touches_settings() -> None:
+    """One route spelled two ways is one route (address case and zeros, dotted mask or length, interface
+    case): nothing undone, no endless drift. Device-wide settings that share the keyword are not routes:
+    never undone (a bare `undo ip route-static` would be refused and block every later deploy)."""
+    running = ("ipv6 route-static 2001:DB8:14:: 48 NULL0\n"
+               "ip route-static 10.9.9.0 24 NULL0\n"
+               "ip route-static bfd 10.0.0.2 local-address 10.0.0.1\n"
+               "ip route-static default-bfd min-rx-interval 100\n"
+               "ip route-static recursive-lookup tunnel\n"
+               "ip route-static fast-reroute auto\n"
+               "ipv6 route-static vpn-instance MGMT 2001:DB8:FF:: 64 2001:DB8:0:0::1\n")
+    intended = ("ipv6 route-static 2001:db8:14:: 48 null0\n"
+                "ip route-static 10.9.9.0 255.255.255.0 NULL0\n"
+                "ipv6 route-static vpn-instance MGMT 2001:db8:ff:: 64 2001:db8::1\n")
+    assert undo_static_routes(running, intended, "#") == []
+    assert not any(ln.startswith("- ") for ln in merge_diff(running, intended, "#").splitlines())
+    # the aggregate gone from the intent: that route is undone, as the device spells it
+    assert undo_static_routes(running, intended.split("\n", 1)[1], "#") == [
+        "undo ipv6 route-static 2001:DB8:14:: 48 NULL0"]
+
+
 def test_text_diff_ignores_comments_blanks_and_trailing_space() -> None:
     assert text_diff("h", "#\nsysname A  \n\n#\n", "sysname A\n", "#") == ""
     diff = text_diff("h", "sysname A\n", "sysname B\n", "#")
