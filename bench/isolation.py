@@ -164,7 +164,7 @@ def main() -> None:
         for p in PLATFORMS:
             fs = analyze(world, s, p, parsed[(s, p)], allowed)
             n_findings += len(fs)
-            if any(f.kind == "unplanned" and f.example.get("port") == 8080 for f in fs):
+            if any(f.rule == "unplanned" and f.detail["example"].get("port") == 8080 for f in fs):
                 found_exact.add(s)
     t_analyze = time.perf_counter() - t0
 
