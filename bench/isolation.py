@@ -64,7 +64,9 @@ def _sample(world: World, site: str, rs: Ruleset, ports: list[tuple[int, int]]) 
     zones = {k for k in world.blocks if k[0] == site}
     for _box, inst in allowed_boxes(world, site)[4]:
         zones |= {(inst.src_site, inst.flow.src), (inst.dst_site, inst.flow.dst)}
-    reps = [(b[1], k) for k in sorted(zones) for b in world.blocks[k] if b[0] == 4]
+    # a zone that follows its replica (database-service) has no block of its own at the replica's site: its
+    # addresses there are the source site's, already sampled at that site
+    reps = [(b[1], k) for k in sorted(zones) for b in world.blocks.get(k, ()) if b[0] == 4]
     return [(4, (s, d, p, port)) for s, _ in reps for d, _ in reps if s != d for p, port in ports]
 
 
