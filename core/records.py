@@ -10,6 +10,7 @@ so a note or a name can never break a row (a tab would add a column, a newline a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,20 +95,16 @@ def render_rows(fmt: RecordFormat, rows: Iterable[Sequence[str]]) -> str:
     return "".join(out)
 
 
-def save_text(path: Path, text: str) -> None:
-    """Write a rendered record atomically (temporary file + rename)."""
-    atomic_write_text(path, text)
-
-
-class TsvRecord:
+class TsvRecord(ABC):
     """A committed record kept as one TSV file: the record renders its rows (`render`, through `render_rows`);
-    `save` writes them atomically. The IP and port records are ones; the records that come next will be too."""
+    `save` writes them atomically (temporary file + rename). The IP and port records are ones; the records that
+    come next will be too."""
 
-    def render(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def render(self) -> str: ...
 
     def save(self, path: Path) -> None:
-        save_text(path, self.render())
+        atomic_write_text(path, self.render())
 
 
 @dataclass
