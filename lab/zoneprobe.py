@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import ipaddress
+import itertools
 import os
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def plan(lp: LabPlan, world: World) -> list[ProbeHost]:
             if block is None:
                 continue  # a DR centre has no DMZ, most sites no partners
             net = ipaddress.ip_network((block[1], block[2]))
-            hosts = list(_first_hosts(net, 2))
+            hosts = list(itertools.islice(net.hosts(), 2))
             if len(hosts) < 2:
                 raise LabError(f"{fw.site} {zone}: block {net} has no room for a gateway and a probe host")
             me = hosts[1]
@@ -107,13 +108,6 @@ def plan(lp: LabPlan, world: World) -> list[ProbeHost]:
             out.append(ProbeHost(f"probe-{fw.site}-{zone}", fw.site, zone, f"{me}/{net.prefixlen}",
                                  f"{hosts[0]}/{net.prefixlen}", router))
     return out
-
-
-def _first_hosts(net: ipaddress.IPv4Network, n: int) -> Iterator[ipaddress.IPv4Address]:
-    for i, ip in enumerate(net.hosts()):
-        if i >= n:
-            return
-        yield ip
 
 
 def _add(lab: str, h: ProbeHost) -> None:
