@@ -1,0 +1,96 @@
+"""The roles' reads of packages and services: a module task is skipped when one read says it has nothing to do.
+
+Such a skip is only safe if the read agrees with the module's own check, so, without a lab, on this machine:
+
+- the dpkg read (both roles' tasks/packages.yml) skips apt for a list of fully installed packages, for which
+  apt itself (check mode) has nothing to do, and lets apt run when one package is missing or unknown;
+- the baseline's service read (tasks/state.yml) calls a service running and enabled exactly when the service
+  module would: `service NAME status` answers 0, and (SysV, as in the lab) an S??NAME boot link exists, which
+  is the module's own test (ansible.module_utils.service.sysv_is_enabled).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/dpkg-query").exists(), reason="needs a Debian host")
+
+
+def play(tmp: Path, tasks: list[dict[str, Any]], variables: dict[str, Any], check: bool = False,
+         gather: bool = False) -> dict[str, Any]:
+    """Run tasks on this machine (connection local); Ansible's JSON report."""
+    doc = [{"name": "reads", "hosts": "localhost", "gather_facts": gather, "vars": variables, "tasks": tasks,
+            **({"gather_subset": ["!all", "!min", "service_mgr"]} if gather else {})}]
+    (tmp / "play.yml").write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json"}
+    r = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+                        "-e", "ansible_python_interpreter=/usr/bin/python3", "-e", "ansible_become=false",
+                        *(["--check"] if check else []), str(tmp / "play.yml")],
+                       capture_output=True, text=True, cwd=tmp, env=env, timeout=600)
+    assert r.returncode == 0, (r.stdout[-6000:], r.stderr[-2000:])
+    out: dict[str, Any] = json.loads(r.stdout)
+    return out
+
+
+def task_result(out: dict[str, Any], name: str) -> dict[str, Any]:
+    res: dict[str, Any] = next(t["hosts"]["localhost"] for p in out["plays"] for t in p["tasks"]
+                               if t["task"]["name"] == name)
+    return res
+
+
+def installed() -> list[str]:
+    """A few packages dpkg lists as fully installed here."""
+    r = subprocess.run(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev} ${Package}\n"],
+                       capture_output=True, text=True, check=True)
+    names = [line.split()[-1] for line in r.stdout.splitlines() if line.startswith("ii ")]
+    assert len(names) >= 3
+    return sorted(names)[:3]
+
+
+@pytest.mark.parametrize("role", ["baseline", "postgresql"])
+def test_dpkg_read_skips_apt_only_when_apt_has_nothing_to_do(role: str, tmp_path: Path) -> None:
+    tasks = yaml.safe_load((ROOT / "roles" / role / "tasks" / "packages.yml").read_text())
+    install = next(t["name"] for t in tasks if "ansible.builtin.apt" in t)
+    common = {f"{role}_apt_update_cache": False, f"{role}_apt_cache_valid_time": 3600}
+    have = installed()
+    # everything installed: apt skipped, and apt itself (check mode) would change nothing
+    out = play(tmp_path, tasks, {**common, f"{role}_packages": have}, check=True)
+    assert task_result(out, install).get("skipped") is True, out
+    apt = [{"name": "apt itself", "ansible.builtin.apt": {"name": have, "state": "present"}}]
+    assert task_result(play(tmp_path, apt, {}, check=True), "apt itself").get("changed") is False
+    # one missing (unknown to apt here, so apt in check mode fails: it ran) -> not skipped
+    ignoring = [{**t, "ignore_errors": True} for t in tasks]
+    out = play(tmp_path, ignoring, {**common, f"{role}_packages": [*have, "jinbao-no-such-package"]}, check=True)
+    assert not task_result(out, install).get("skipped"), out
+
+
+def test_service_read_agrees_with_the_service_module(tmp_path: Path) -> None:
+    from ansible.module_utils.service import sysv_is_enabled
+
+    scripts = sorted(p.name for p in Path("/etc/init.d").iterdir() if p.is_file() and os.access(p, os.X_OK)
+                     and p.name not in ("rc", "rcS", "README", "skeleton"))
+    if len(scripts) < 4 or Path("/run/systemd/system").exists():
+        pytest.skip("needs a SysV host (as the lab) with at least four init scripts")
+    # enabled ones first, so the four service slots of the role hold both kinds when this host has both
+    picked = sorted(scripts, key=lambda s: not sysv_is_enabled(s))[:2] + sorted(scripts, key=sysv_is_enabled)[:2]
+    if len({sysv_is_enabled(s) for s in picked}) < 2:
+        pytest.skip("needs init scripts both enabled and not enabled at boot")
+    names = dict(zip(("baseline_service_ssh", "baseline_service_chrony", "baseline_service_rsyslog",
+                      "baseline_service_snmpd"), picked, strict=True))
+    tasks = yaml.safe_load((ROOT / "roles" / "baseline" / "tasks" / "state.yml").read_text())
+    out = play(tmp_path, [t for t in tasks if "service" in t["name"] or "boot links" in t["name"]], names, gather=True)
+    facts = task_result(out, "What is in place, services by name")["ansible_facts"]
+    for s in picked:
+        status = subprocess.run(["service", s, "status"], capture_output=True, timeout=60).returncode
+        assert (s in facts["baseline_services_enabled"]) == sysv_is_enabled(s), (s, facts)
+        assert (s in facts["baseline_services_running"]) == (status == 0), (s, status, facts)
