@@ -4,9 +4,10 @@ Such a skip is only safe if the read agrees with the module's own check, so, wit
 
 - the dpkg read (both roles' tasks/packages.yml) skips apt for a list of fully installed packages, for which
   apt itself (check mode) has nothing to do, and lets apt run when one package is missing or unknown;
-- the baseline's service read (tasks/state.yml) calls a service running and enabled exactly when the service
-  module would: `service NAME status` answers 0, and (SysV, as in the lab) an S??NAME boot link exists, which
-  is the module's own test (ansible.module_utils.service.sysv_is_enabled).
+- the baseline's service read (tasks/state.yml) calls a service running when `service NAME status` answers 0
+  (LSB: running; the service module asks the same command) and, on SysV (as in the lab), enabled exactly when
+  an S??NAME boot link exists, the module's own test (ansible.module_utils.service.sysv_is_enabled). A service
+  the read does not call running and enabled goes through the service module as before.
 """
 
 from __future__ import annotations

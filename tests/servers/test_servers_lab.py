@@ -139,13 +139,17 @@ def test_testinfra_catches_planted_deviation_and_build_repairs_it(first_build: d
     host = servers_of(running_spec(LAB))[0].hostname
     runtime.exec(LAB, node(host), ["sed", "-i", "s/^PermitRootLogin no$/PermitRootLogin yes/",
                                    "/etc/ssh/sshd_config"], check=True)
+    # a stopped service too: the role's one read of the services must see it (its start task then runs)
+    runtime.exec(LAB, node(host), ["service", "snmpd", "stop"], check=True)
+    assert runtime.exec(LAB, node(host), ["service", "snmpd", "status"]).returncode != 0
     r = run_testinfra(lab, "-k", "sshd")
     assert r.returncode != 0
     assert "test_sshd_no_root_login" in r.stdout and host in r.stdout, r.stdout[-3000:]
-    # the build puts it back (and only that), after which the suite passes again
+    # the build puts them back (and only those), after which the suite passes again
     r2, result = build("--playbook", "servers")
-    assert r2.returncode == 0 and result["recap"][host]["changed"] >= 1, r2.stderr[-2000:]
+    assert r2.returncode == 0 and result["recap"][host]["changed"] >= 2, r2.stderr[-2000:]
     assert run_testinfra(lab, "-k", "sshd").returncode == 0
+    assert runtime.exec(LAB, node(host), ["service", "snmpd", "status"]).returncode == 0
 
 
 def changed_tasks(artifacts: Path, host: str) -> set[str]:
