@@ -139,17 +139,13 @@ def test_testinfra_catches_planted_deviation_and_build_repairs_it(first_build: d
     host = servers_of(running_spec(LAB))[0].hostname
     runtime.exec(LAB, node(host), ["sed", "-i", "s/^PermitRootLogin no$/PermitRootLogin yes/",
                                    "/etc/ssh/sshd_config"], check=True)
-    # a stopped service too: the role's one read of the services must see it (its start task then runs)
-    runtime.exec(LAB, node(host), ["service", "snmpd", "stop"], check=True)
-    assert runtime.exec(LAB, node(host), ["service", "snmpd", "status"]).returncode != 0
     r = run_testinfra(lab, "-k", "sshd")
     assert r.returncode != 0
     assert "test_sshd_no_root_login" in r.stdout and host in r.stdout, r.stdout[-3000:]
-    # the build puts them back (and only those), after which the suite passes again
+    # the build puts it back (and only that), after which the suite passes again
     r2, result = build("--playbook", "servers")
-    assert r2.returncode == 0 and result["recap"][host]["changed"] >= 2, r2.stderr[-2000:]
+    assert r2.returncode == 0 and result["recap"][host]["changed"] >= 1, r2.stderr[-2000:]
     assert run_testinfra(lab, "-k", "sshd").returncode == 0
-    assert runtime.exec(LAB, node(host), ["service", "snmpd", "status"]).returncode == 0
 
 
 def changed_tasks(artifacts: Path, host: str) -> set[str]:
@@ -165,7 +161,8 @@ def changed_tasks(artifacts: Path, host: str) -> set[str]:
 
 def test_build_repairs_drift_its_skips_could_miss(first_build: dict[str, Any], lab: Path, tmp_path: Path) -> None:
     """A skip judged wrong would still report changed=0: plant drift each pre-check must see (mode only, group
-    only, one login.defs key, pg_hba.conf, a database's owner), then each task must run, change and repair it."""
+    only, one login.defs key, pg_hba.conf, a database's owner, a service stopped, a service disabled at boot),
+    then each task must run, change and repair it."""
     from jinbao.provision import run_playbook
 
     db = next(n for n in servers_of(running_spec(LAB)) if n.role == "DB")
@@ -187,6 +184,9 @@ def test_build_repairs_drift_its_skips_could_miss(first_build: dict[str, Any], l
     assert sh("grep -c '^PASS_MAX_DAYS\t99999$' /etc/login.defs") == "1"
     sh(f"echo 'host all all 192.0.2.0/24 scram-sha-256' >> {hba}")
     sql("ALTER DATABASE jb_business OWNER TO postgres")
+    sh("service chrony stop")  # the one service read must see it stopped ...
+    sh("update-rc.d rsyslog disable")  # ... and this one not enabled at boot (no S??rsyslog link)
+    assert sh("ls /etc/rc?.d/ | grep -c '^S..rsyslog$' || true") == "0"
     loaded = sql("SELECT pg_conf_load_time()")
 
     artifacts = tmp_path / "artifacts"
@@ -196,12 +196,15 @@ def test_build_repairs_drift_its_skips_could_miss(first_build: dict[str, Any], l
     changed = changed_tasks(artifacts, host)
     # the snmpd.conf task is no_log: its event hides "changed", its handler (notified on a change only) shows it
     for task in ("Write sshd_config", "Reload sshd", "Restart snmpd", "Password ageing for new accounts",
-                 "Client authentication (pg_hba.conf", "Reload postgresql", "Databases"):
+                 "Client authentication (pg_hba.conf", "Reload postgresql", "Databases",
+                 "Keep chrony running and enabled", "Keep rsyslog running and enabled"):
         assert any(t.startswith(task) for t in changed), (task, sorted(changed))
-    assert result.recap[host]["changed"] >= 8, result.recap  # the seven above and the snmpd.conf task
+    assert result.recap[host]["changed"] >= 10, result.recap  # the nine above and the snmpd.conf task
     assert sh("stat -c '%a %U %G' /etc/ssh/sshd_config") == "600 root root"
     assert sh("stat -c '%a %U %G' /etc/snmp/snmpd.conf") == "640 root Debian-snmp"
     assert sh("grep -c '^PASS_MAX_DAYS\t90$' /etc/login.defs") == "1"
+    assert runtime.exec(LAB, name, ["service", "chrony", "status"]).returncode == 0
+    assert sh("ls /etc/rc?.d/ | grep -c '^S..rsyslog$'") != "0"
     assert sh(f"cat {hba}") == hba_before
     assert sql("SELECT count(*) FROM pg_hba_file_rules WHERE address = '192.0.2.0'") == "0"
     assert sql(f"SELECT pg_conf_load_time() > '{loaded}'") == "t"  # the reload handler ran
