@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp, udp6
 from pysnmp.entity import config
 from pysnmp.entity.rfc3413 import config as target_config
@@ -36,7 +37,7 @@ from pysnmp.proto.api import v2c
 from pysnmp.proto.error import StatusInformation
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from checks.snmp_probe import v2c_public_answers, v3_noauth_answers
+from checks.snmp_probe import V3Reply, v2c_public_answers, v3_discover, v3_noauth_answers
 from checks.snmp_rules import Answers, Expectation, Interface
 from core import procpool
 
@@ -137,6 +138,28 @@ class Poller:
             config.add_transport(self.engine, domain, transport().open_client_mode())
             self._domains.add(domain)
         return domain, addr
+
+    def _seed(self, peer: tuple[tuple[int, ...], tuple[str, int]], disc: V3Reply | None) -> None:
+        """What pysnmp's own engine-ID discovery would learn, taken from the noAuth probe's discovery of the
+        same agent (the same RFC 3414 message): its engine ID in the message processor's peer cache and its
+        boots/time in USM's timeline, as pysnmp stores them from a discovery Report. pysnmp then skips its
+        discovery round trip: one message less per agent to encode, send and decode (~2 ms of CPU, ~15% of an
+        agent's). These are pysnmp 7's private tables: if they are not there (another version), nothing is
+        seeded and pysnmp discovers as before; the answers are the same either way."""
+        if disc is None:
+            return
+        mp, usm = self.engine.message_processing_subsystems.get(3), self.engine.security_models.get(3)
+        cache = getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCache", None)
+        timeline = getattr(usm, "_SnmpUSMSecurityModel__timeline", None)
+        if not isinstance(cache, dict) or not isinstance(timeline, dict) or peer in cache:
+            return
+        engine_id = univ.OctetString(disc.engine_id)
+        cache[peer] = {"securityEngineId": engine_id,
+                       "contextEngineId": univ.OctetString(disc.context_engine_id or disc.engine_id),
+                       "contextName": univ.OctetString(b"")}
+        if engine_id not in timeline:
+            timeline[engine_id] = (univ.Integer(disc.boots), univ.Integer(disc.time), univ.Integer(disc.time),
+                                   int(time.time()))
 
     async def _request(self, peer: tuple[tuple[int, ...], tuple[str, int]], pdu: object) -> tuple[str, object]:
         """One authPriv request through pysnmp's message dispatcher (RFC 3412 sendPdu): message processing,
@@ -285,9 +308,13 @@ class Poller:
         # tools wait too) runs beside the authPriv exchanges: with ~100 agents or more per process the CPU of
         # those takes longer than the wait, which then costs no wall time. A shorter wait would gain only on
         # small polls and would count an agent that answers `public` slowly (a loaded device) as compliant.
+        # The noAuth probe's discovery also serves pysnmp (_seed): the authPriv exchange waits for it, at most
+        # negative_timeout; without a reply pysnmp discovers on its own, with its timeouts and retries.
+        disc = asyncio.ensure_future(v3_discover(exp.address, exp.port, self.negative_timeout))
         neg = asyncio.gather(v2c_public_answers(exp.address, exp.port, self.negative_timeout),
-                             v3_noauth_answers(exp.address, exp.port, self.creds.user, self.negative_timeout))
+                             v3_noauth_answers(exp.address, exp.port, self.creds.user, self.negative_timeout, disc))
         peer = await self._address(exp)
+        self._seed(peer, await disc)
         async with self.gate or contextlib.nullcontext():
             error, scalars, ifs, bgp = await self._fetch(peer, exp, want_bgp)
         v2c, noauth = await neg
