@@ -6,9 +6,9 @@ Agents: every agent of a running lab (`--lab NAME`, e.g. the tests' `jbck` or yo
 snmpd agents on host loopback (127.0.0.x, one port each; started and stopped by PID) up to `--agents`
 (default 200). One audit of an agent = what `jinbao check network` asks: sysName, sysLocation and ifNumber
 (SNMPv3 authPriv), the planned interfaces' ifOperStatus and ifAlias (found by name in the ifName column, read
-only as far as the planned names; each loopback agent plans 6 of the host's interfaces), BGP4-MIB peer states when the plan has peers, and the two probes
-that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100,
-200 show how time grows.
+only as far as the planned names; each loopback agent plans 6 of the host's interfaces), BGP4-MIB peer states
+when the plan has peers, and the two probes that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s
+timeout. Sizes 10, 25, 50, 100, 200 show how time grows.
 
 The sequential tools are measured on at most `--sequential-max` agents per size (each costs ~1 s: the v2c
 probe must time out) and their time for N agents is extrapolated from their measured rate (said so).
