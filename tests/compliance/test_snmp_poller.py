@@ -27,6 +27,11 @@ def test_master_keys_are_rfc3414() -> None:
     assert [len(k) for k in sha256] == [32, 32] and sha256[0] != auth
 
 
+def test_an_interface_name_maps_to_its_first_row() -> None:
+    """The ifName column may be read in one GETBULK or two: the first row with a name wins either way."""
+    assert snmp._by_name({"1": b"lo", "2": b"eth0", "7": b"eth0"}) == {"lo": "1", "eth0": "2"}
+
+
 S = LabTestSecrets()
 USER = SnmpUser("jinbao-nms", S.get("snmp_auth") or "", S.get("snmp_priv") or "")
 CREDS = Credentials(USER.name, USER.auth_key, USER.priv_key, USER.auth_proto, USER.priv_proto)
