@@ -29,7 +29,10 @@ def test_master_keys_are_rfc3414() -> None:
 
 def test_an_interface_name_maps_to_its_first_row() -> None:
     """The ifName column may be read in one GETBULK or two: the first row with a name wins either way."""
-    assert snmp._by_name({"1": b"lo", "2": b"eth0", "7": b"eth0"}) == {"lo": "1", "eth0": "2"}
+    from pysnmp.proto.rfc1902 import OctetString
+
+    column = {"1": OctetString(b"lo"), "2": OctetString(b"eth0"), "7": OctetString(b"eth0")}  # as decoded
+    assert snmp._by_name(column) == {"lo": "1", "eth0": "2"}
 
 
 S = LabTestSecrets()
