@@ -5,10 +5,10 @@ sequentially, in the same run, on the same agents.
 Agents: every agent of a running lab (`--lab NAME`, e.g. the tests' `jbck` or your `jinbao` lab) plus extra
 snmpd agents on host loopback (127.0.0.x, one port each; started and stopped by PID) up to `--agents`
 (default 200). One audit of an agent = what `jinbao check network` asks: sysName, sysLocation and ifNumber
-(SNMPv3 authPriv), the planned interfaces' ifOperStatus and ifAlias (found by an ifName walk; each loopback
-agent plans 6 of the host's interfaces), BGP4-MIB peer states when the plan has peers, and the two probes
-that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s timeout. Sizes 10, 25, 50, 100,
-200 show how time grows.
+(SNMPv3 authPriv), the planned interfaces' ifOperStatus and ifAlias (found by name in the ifName column, read
+only as far as the planned names; each loopback agent plans 6 of the host's interfaces), BGP4-MIB peer states
+when the plan has peers, and the two probes that must get nothing (v2c `public`, v3 noAuthNoPriv) with a 1 s
+timeout. Sizes 10, 25, 50, 100, 200 show how time grows.
 
 The sequential tools are measured on at most `--sequential-max` agents per size (each costs ~1 s: the v2c
 probe must time out) and their time for N agents is extrapolated from their measured rate (said so).
@@ -60,8 +60,9 @@ def lab_agents(lab: str | None) -> tuple[list[Expectation], Credentials | None]:
 
 def host_interfaces(n: int = 6) -> dict[str, str]:
     """A plan for the loopback agents: `n` of the host's interfaces (lo first) with their current ifAlias, as a
-    router's plan names its ports. Each loopback agent serves the host's whole ifTable, so its ifName walk
-    grows with the host (~12 rows on a quiet host, ~80 while a lab runs); the bench says how many."""
+    router's plan names its ports. Each loopback agent serves the host's whole ifTable (~12 rows on a quiet
+    host, ~80 while a lab runs; the bench says how many); the planned ones come first, so the poller's first
+    GETBULK finds them all and it reads no further, as on a lab router whose every interface is planned."""
     net = Path("/sys/class/net")
     ifs = sorted(net.iterdir(), key=lambda p: int((p / "ifindex").read_text()))
     out = {}

@@ -127,6 +127,7 @@ class V3Reply:
     boots: int
     time: int
     answers: bool  # carries data
+    context_engine_id: bytes = b""  # of a plaintext scoped PDU (a discovery Report's); else empty
 
 
 def parse_v3(datagram: bytes) -> V3Reply:
@@ -137,12 +138,15 @@ def parse_v3(datagram: bytes) -> V3Reply:
     _t, usm_body, _ = _read(kids[2][1], 0)
     usm = _children(usm_body)
     flags = _children(kids[1][1])[2][1]
-    answers = False
+    answers, context = False, b""
     if kids[3][0] == 0x30 and not (flags and flags[0] & 0x02):  # plaintext scoped PDU (a noPriv reply)
         scoped = _children(kids[3][1])
+        if scoped:
+            context = scoped[0][1]
         if len(scoped) >= 3:
             answers = _pdu_answers(*scoped[2])
-    return V3Reply(usm[0][1], int.from_bytes(usm[1][1], "big"), int.from_bytes(usm[2][1], "big"), answers)
+    return V3Reply(usm[0][1], int.from_bytes(usm[1][1], "big"), int.from_bytes(usm[2][1], "big"), answers,
+                   context)
 
 
 # -- the probes ------------------------------------------------------------------------------------------
@@ -183,13 +187,23 @@ async def v2c_public_answers(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-async def v3_noauth_answers(host: str, port: int, user: str, timeout: float) -> bool:
+async def v3_discover(host: str, port: int, timeout: float) -> V3Reply | None:
+    """RFC 3414 discovery: the agent's engine ID, boots and time (its Report), or None (no or bad reply)."""
     replies = await _exchange(host, port, v3_noauth_get(next(_ids), b"", 0, 0, b"", ()), timeout)
     if not replies:
-        return False
+        return None
     try:
         disc = parse_v3(replies[0])
     except (BerError, IndexError):
+        return None
+    return disc if disc.engine_id else None
+
+
+async def v3_noauth_answers(host: str, port: int, user: str, timeout: float,
+                            discovery: asyncio.Future[V3Reply | None] | None = None) -> bool:
+    """`discovery`: the agent's discovery already under way (the poller shares it with pysnmp)."""
+    disc = await (discovery if discovery is not None else v3_discover(host, port, timeout))
+    if disc is None:
         return False
     get = v3_noauth_get(next(_ids), disc.engine_id, disc.boots, disc.time, user.encode())
     for reply in await _exchange(host, port, get, timeout):

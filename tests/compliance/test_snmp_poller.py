@@ -1,7 +1,8 @@
 """The pysnmp poller (checks/snmp.py): USM master keys computed once and right, and against real snmpd agents
 on loopback (requests through pysnmp's message dispatcher) it reads what the checks judge (planned
-interfaces, planned BGP peers), tells a wrong user and a dead agent as errors, and gives the same answers
-whether one process polls or the agents are sharded over forked workers."""
+interfaces, planned BGP peers), tells a wrong user and a dead agent as errors, skips pysnmp's own engine-ID
+discovery when the noAuth probe's is seeded (same answers without it), and gives the same answers whether one
+process polls or the agents are sharded over forked workers."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def test_master_keys_are_rfc3414() -> None:
     assert auth.hex() == "9fb5cc0381497b3793528939ff788d5d79145211" and priv == auth
     sha256 = snmp._master_keys(Credentials("u", "maplesyrup", "maplesyrup", "SHA-256", "AES-256"))
     assert [len(k) for k in sha256] == [32, 32] and sha256[0] != auth
+
+
+def test_an_interface_name_maps_to_its_first_row() -> None:
+    """The ifName column may be read in one GETBULK or two: the first row with a name wins either way."""
+    from pysnmp.proto.rfc1902 import OctetString
+
+    column = {"1": OctetString(b"lo"), "2": OctetString(b"eth0"), "7": OctetString(b"eth0")}  # as decoded
+    assert snmp._by_name(column) == {"lo": "1", "eth0": "2"}
 
 
 S = LabTestSecrets()
@@ -52,7 +61,39 @@ def test_poller_reads_planned_interfaces_and_peers_sharded_or_not(monkeypatch: p
         dead = Expectation("JB-POLL-DEAD", "127.0.0.1", "DB", "x", plan, port=9)  # nothing listens on discard
         gone = poll([dead], CREDS, workers=1, timeout=0.5, retries=1)["JB-POLL-DEAD"]
         assert not gone.v3_ok and "timeout" in gone.v3_error
+        # pysnmp skips its own engine-ID discovery when the probe's is seeded, and answers the same without it
+        seeded, sent_seeded = _poll_counting(exps[0])
+        monkeypatch.setattr(snmp.Poller, "_seed", lambda *_a: None)
+        unseeded, sent_unseeded = _poll_counting(exps[0])
+        monkeypatch.undo()
+        assert seeded == unseeded == one[exps[0].hostname].__class__(**{**one[exps[0].hostname].__dict__,
+                                                                       "seconds": 0})
+        assert sent_unseeded == sent_seeded + 1, (sent_seeded, sent_unseeded)
         monkeypatch.setattr(snmp, "SHARD_MIN", 2)
         sharded = poll(exps, CREDS, workers=2)
         assert {h: a.__class__(**{**a.__dict__, "seconds": 0}) for h, a in sharded.items()} == \
             {h: a.__class__(**{**a.__dict__, "seconds": 0}) for h, a in one.items()}
+
+
+def _poll_counting(exp: Expectation) -> tuple[object, int]:
+    """One agent polled by a Poller of its own: (its answers with seconds zeroed, pysnmp messages sent)."""
+    import asyncio
+
+    async def run() -> tuple[object, int]:
+        poller = snmp.Poller(CREDS)
+        sent = 0
+        send = poller.engine.message_dispatcher.send_pdu
+
+        def counting(*a: object, **kw: object) -> object:
+            nonlocal sent
+            sent += 1
+            return send(*a, **kw)
+
+        poller.engine.message_dispatcher.send_pdu = counting  # type: ignore[method-assign]
+        try:
+            a = await poller.poll(exp)
+        finally:
+            poller.close()
+        return a.__class__(**{**a.__dict__, "seconds": 0}), sent
+
+    return asyncio.run(run())

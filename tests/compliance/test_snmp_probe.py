@@ -28,6 +28,10 @@ def test_encoding_is_what_pyasn1_decodes() -> None:
     v3, rest = decoder.decode(v3_noauth_get(70000, b"\x80\x00\x1f\x88\x01", 7, 123456, b"jinbao-nms"),
                               asn1Spec=SNMPv3Message())
     assert rest == b"" and int(v3["msgVersion"]) == 3 and int(v3["msgGlobalData"]["msgID"]) == 70000
+    # what the poller seeds pysnmp with (engine ID, boots, time, the scoped PDU's context engine ID)
+    back = parse_v3(v3_noauth_get(70000, b"\x80\x00\x1f\x88\x01", 7, 123456, b"jinbao-nms"))
+    assert (back.engine_id, back.boots, back.time, back.context_engine_id, back.answers) == \
+        (b"\x80\x00\x1f\x88\x01", 7, 123456, b"\x80\x00\x1f\x88\x01", False)
     with pytest.raises(BerError):
         parse_v3(b"\x30\x10\x02")
 
