@@ -20,7 +20,10 @@ after another, one probe after another), timed over an evenly spread sample of `
 of them would take ~1.5 s per closed probe) and extrapolated.
 
     .venv/bin/python bench/isolation.py [--inject 20] [--random-ports 4] [--lab NAME | --lab-slice minimal]
-        [--sequential-sample 60] [--json]
+        [--sequential-sample 60] [--sites SITE,SITE] [--json]
+
+`--sites` analyses only the firewalls of the sites named: a smoke run in seconds (tests/test_bench_isolation.py runs
+it), not the benchmark's figures.
 """
 
 from __future__ import annotations
@@ -109,12 +112,12 @@ def lab_probes(lab: str, sample: int) -> dict:
     same probes one connect at a time: probes per second each."""
     from checks.isolation import PARALLEL_SOURCES, THREADS, lab_zone_hosts, plan_probes, probe_lab, report
 
-    world, hosts = lab_zone_hosts(lab, None)
-    probes = plan_probes(world, hosts)
+    world, hosts, paths = lab_zone_hosts(lab, None)
+    probes = plan_probes(world, hosts, paths=paths)
     t0 = time.perf_counter()
     probe_lab(lab, hosts, probes)
     t_probe = time.perf_counter() - t0
-    rep = report(probes)
+    rep = report(probes, hosts)
     step = max(1, len(probes) // max(1, sample))
     subset = [dataclasses.replace(p, observed="") for p in probes[::step]]
     t0 = time.perf_counter()
@@ -124,33 +127,22 @@ def lab_probes(lab: str, sample: int) -> dict:
     same = sum(a.observed == b.observed for a, b in zip(probes[::step], subset, strict=True))
     return {"zone_hosts": len(hosts), "probe_hosts": sum(h.probe is not None for h in hosts),
             "probes": len(probes), "seconds": round(t_probe, 2), "probes_per_s": round(len(probes) / t_probe, 1),
-            "mismatches": rep["mismatches"], "threads": THREADS, "parallel_sources": PARALLEL_SOURCES,
+            "mismatches": rep["mismatches"], "not_live": rep["not_live"], "decided_by": rep["decided_by"],
+            "threads": THREADS, "parallel_sources": PARALLEL_SOURCES,
             "sequential": {"probes": len(subset), "seconds": round(t_seq, 2), "probes_per_s": round(seq_rate, 2),
                            "same_observed": same, "extrapolated_seconds_all": round(len(probes) / seq_rate)},
             "speedup": round(len(probes) / t_probe / seq_rate, 1)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--inject", type=int, default=20, help="sites given an unplanned tcp/8080 line")
-    ap.add_argument("--random-ports", type=int, default=4, help="random ports per protocol in the sample")
-    ap.add_argument("--lab", help="also probe this running, deployed lab (jinbao check isolation) and time it")
-    ap.add_argument("--lab-slice", help="bring up and deploy its own lab of this slice, probe it, take it down")
-    ap.add_argument("--sequential-sample", type=int, default=60, help="probes timed one connect at a time")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    rnd = random.Random(8080)
-
-    t0 = time.perf_counter()
-    world = open_world(ROOT / "inventory")
+def analysis(world: World, sites: list[str], inject: int, random_ports: int, rnd: random.Random) -> dict:
+    """Compile, parse back and prove `sites`' firewalls with `inject` of them given an unplanned tcp/8080 line;
+    then the brute-force alternative over a sample. The benchmark's figures (timings, counts, ratio)."""
     defs = definitions(world)
     generators()
-    t_load = time.perf_counter() - t0
-    sites = list(world.firewall_sites)
     t0 = time.perf_counter()
     texts = {s: render_site(world, defs, s) for s in sites}
     t_compile = time.perf_counter() - t0
-    bad = set(rnd.sample(sites, a.inject))
+    bad = set(rnd.sample(sites, inject))
     for s in bad:
         texts[s]["nftables"] = _inject(texts[s]["nftables"], world, s)
     t0 = time.perf_counter()
@@ -172,7 +164,7 @@ def main() -> None:
 
     # the alternative: per-packet brute force over a sample (IPv4 only, to keep the run short)
     policy_ports = sorted({(PROTO[sv.protocol], lo) for sv in world.policy.services.values() for lo, _ in sv.ports})
-    ports = policy_ports + [(pr, rnd.randrange(1, 65536)) for pr in (6, 17) for _ in range(a.random_ports)]
+    ports = policy_ports + [(pr, rnd.randrange(1, 65536)) for pr in (6, 17) for _ in range(random_ports)]
     t0 = time.perf_counter()
     packets = 0
     found_brute: set[str] = set()
@@ -188,11 +180,9 @@ def main() -> None:
     pps = packets / t_brute
     pairs = packets / len(ports)
     exhaustive_ports_s = pairs * 2 * 65536 / pps  # every port of TCP and UDP, one address per zone
-
-    res = {
+    return {
         "sites": len(sites), "platforms": len(PLATFORMS), "rule_lines": lines,
-        "seconds": {"load": round(t_load, 2), "compile": round(t_compile, 2), "parse": round(t_parse, 2),
-                    "analyze": round(t_analyze, 2)},
+        "seconds": {"compile": round(t_compile, 2), "parse": round(t_parse, 2), "analyze": round(t_analyze, 2)},
         "analysis_lines_per_s": round(lines / t_analyze),
         "findings": n_findings,
         "injected": len(bad), "found_by_analysis": len(found_exact & bad),
@@ -201,6 +191,32 @@ def main() -> None:
                         "extrapolated_seconds_all_ports": round(exhaustive_ports_s)},
         "ratio_time_brute_sample_vs_analysis": round(t_brute / t_analyze, 2),
     }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--inject", type=int, default=20, help="sites given an unplanned tcp/8080 line")
+    ap.add_argument("--random-ports", type=int, default=4, help="random ports per protocol in the sample")
+    ap.add_argument("--sites", help="only these firewall sites, comma-separated (a smoke run, not the nation)")
+    ap.add_argument("--lab", help="also probe this running, deployed lab (jinbao check isolation) and time it")
+    ap.add_argument("--lab-slice", help="bring up and deploy its own lab of this slice, probe it, take it down")
+    ap.add_argument("--sequential-sample", type=int, default=60, help="probes timed one connect at a time")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    t0 = time.perf_counter()
+    world = open_world(ROOT / "inventory")
+    t_load = time.perf_counter() - t0
+    sites = list(world.firewall_sites)
+    if a.sites:
+        unknown = sorted(set(a.sites.split(",")) - set(sites))
+        if unknown:
+            raise SystemExit(f"--sites: not a firewall site: {', '.join(unknown)}")
+        sites = [x for x in sites if x in a.sites.split(",")]
+    if a.inject > len(sites):
+        raise SystemExit(f"--inject {a.inject}: more than the {len(sites)} sites analysed")
+    res = analysis(world, sites, a.inject, a.random_ports, random.Random(8080))
+    res["seconds"] = {"load": round(t_load, 2), **res["seconds"]}
     if a.lab:
         res["lab"] = {"name": a.lab, **lab_probes(a.lab, a.sequential_sample)}
     elif a.lab_slice:
@@ -209,22 +225,33 @@ def main() -> None:
     if a.json:
         print(json.dumps(res, indent=1))
         return
-    print(f"nation: {len(sites)} firewalls x {len(PLATFORMS)} platforms = {lines} rule lines")
-    print(f"  load {t_load:.1f} s, compile (Aerleon + plugin) {t_compile:.1f} s, parse back {t_parse:.1f} s")
-    print(f"  interval analysis: {t_analyze:.2f} s ({lines / t_analyze:,.0f} lines/s), exact; "
-          f"found {len(found_exact & bad)}/{len(bad)} injected tcp/8080 lines, {n_findings} findings in all")
-    print(f"alternative, per-packet brute force over a sample ({len(ports)} ports per zone pair): {packets:,} packets "
-          f"in {t_brute:.2f} s ({pps:,.0f} packets/s); found {len(found_brute & bad)}/{len(bad)}")
-    print(f"  brute force / analysis time: {t_brute / t_analyze:.1f}x for a sample; every TCP and UDP port of one "
-          f"address per zone would take ~{exhaustive_ports_s / 3600:,.0f} h")
+    for line in text(res, "nation" if not a.sites else "sites (a smoke run)"):
+        print(line)
+
+
+def text(res: dict, what: str) -> list[str]:
+    s, b = res["seconds"], res["brute_force"]
+    out = [f"{what}: {res['sites']} firewalls x {res['platforms']} platforms = "
+           f"{res['rule_lines']} rule lines",
+           f"  load {s['load']:.1f} s, compile (Aerleon + plugin) {s['compile']:.1f} s, parse back {s['parse']:.1f} s",
+           f"  interval analysis: {s['analyze']:.2f} s ({res['analysis_lines_per_s']:,} lines/s), exact; found "
+           f"{res['found_by_analysis']}/{res['injected']} injected tcp/8080 lines, {res['findings']} findings in all",
+           f"alternative, per-packet brute force over a sample ({b['ports_sampled']} ports per zone pair): "
+           f"{b['packets']:,} packets in {b['seconds']:.2f} s ({b['packets_per_s']:,} packets/s); found "
+           f"{b['found']}/{res['injected']}",
+           f"  brute force / analysis time: {res['ratio_time_brute_sample_vs_analysis']:.1f}x for a sample; every TCP "
+           f"and UDP port of one address per zone would take ~{b['extrapolated_seconds_all_ports'] / 3600:,.0f} h"]
     if "lab" in res:
         lab, seq = res["lab"], res["lab"]["sequential"]
-        print(f"lab {lab['name']}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts "
-              f"({lab['probe_hosts']} of them WAN-side probe hosts) in {lab['seconds']} s "
-              f"({lab['probes_per_s']} probes/s), {lab['mismatches']} mismatches")
-        print(f"  alternative, one connect at a time: {seq['probes']} of them in {seq['seconds']} s "
-              f"({seq['probes_per_s']} probes/s; all would take ~{seq['extrapolated_seconds_all']} s); "
-              f"{lab['speedup']}x")
+        d = lab["decided_by"]
+        out += [f"lab {lab['name']}: {lab['probes']} probes between {lab['zone_hosts']} zone hosts "
+                f"({lab['probe_hosts']} of them WAN-side probe hosts) in {lab['seconds']} s "
+                f"({lab['probes_per_s']} probes/s), {lab['mismatches']} mismatches, {lab['not_live']} hosts not "
+                f"shown live; {d['ruleset']} decided by the rulesets, {d['routing']} by routing alone",
+                f"  alternative, one connect at a time: {seq['probes']} of them in {seq['seconds']} s "
+                f"({seq['probes_per_s']} probes/s; all would take ~{seq['extrapolated_seconds_all']} s); "
+                f"{lab['speedup']}x"]
+    return out
 
 
 if __name__ == "__main__":

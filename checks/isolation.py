@@ -16,6 +16,17 @@ must never meet; two WAN-side zones reach each other without crossing any firewa
 UDP is probed (every policy UDP port) between business and office and between zones the policy joins by a UDP
 service (management <-> the zones: SNMP one way, NTP and syslog the other).
 
+What decides a probe (`decided_by`): the site firewall's ruleset when the plan routes packets between the two hosts
+both ways, else routing alone (`route_gap` says where the path breaks: checks/isolation_paths.py, from the lab's
+intents). A probe closed by routing is a pass but no proof of the ruleset, and the report counts the two apart.
+
+Every zone host must be shown live, or a host whose plumbing is broken (interface down, wrong address, no route)
+would pass on denies alone: at least one of its expected-open probes (from or to it) must connect. A host the
+policy allows no flow to or from among the probed hosts (the decision zone: the office network) gets a liveness
+probe instead: ICMP to its gateway when a lab device holds it, else (the lab's office LANs have no router) a
+local check that its address sits on an interface that is up. A host not shown live is a `not-live` finding
+naming it, and fails the check.
+
 Each source host runs all its probes in one process (threads), and several sources run at once, so a lab slice is
 probed in seconds. No probe starts before every listener has said it is bound (a `ready` line in its log): a
 listener still starting would otherwise read as a closed port; one that cannot start (or is not ready within the
@@ -26,10 +37,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from checks.isolation_paths import Paths
+from core.findings import Finding, Shape
 from inventory.model import ZONE_HOST_ROLES, ZONE_OF_ROLE
 from network.policy.compile import instances
 from network.policy.zones import World
@@ -67,6 +80,11 @@ def one(p):
     dst, proto, port = p["dst"], p["proto"], p["port"]
     fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
     try:
+        if proto == "link":  # this host's own address on an interface that is up, with carrier
+            r = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True)
+            return any(i.get("operstate") == "UP" and "LOWER_UP" in i.get("flags", ())
+                       and any(a.get("local") == dst for a in i.get("addr_info", ()))
+                       for i in json.loads(r.stdout or "[]"))
         if proto == "tcp":
             s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(1.5)
             ok = s.connect_ex((dst, port)) == 0; s.close(); return ok
@@ -106,6 +124,8 @@ class ZoneHost:
     zone: str
     address: str  # IPv4 address on its zone LAN
     probe: ProbeHost | None = None  # a WAN-side zone's probe host (a bare namespace), None for a lab node
+    gateway: str | None = None  # IPv4 address of its first hop, when a lab device holds it
+    gateway_device: str | None = None  # hostname of that device
 
 
 @dataclass
@@ -115,10 +135,13 @@ class Probe:
     src_zone: str  # "<site> <zone>"
     dst_zone: str
     dst_ip: str
-    proto: str  # tcp | udp | icmp
+    proto: str  # tcp | udp | icmp | link (a host's own interface, up with its address: a liveness probe)
     port: int | None
     expected: str  # open | closed
     observed: str = ""
+    purpose: str = "policy"  # policy: a flow between zones | liveness: shows a host is live (its gateway, link)
+    decided_by: str | None = None  # policy probes: "ruleset" | "routing" (no path both ways); None: not known
+    route_gap: str | None = None  # decided by routing: where the plan's path breaks
 
     @property
     def ok(self) -> bool:
@@ -140,7 +163,40 @@ def allowed_set(world: World, sites: list[str]) -> set[tuple[str, str, str, str,
     return out
 
 
-def plan_probes(world: World, hosts: list[ZoneHost], canaries: tuple[int, ...] = CANARY_PORTS) -> list[Probe]:
+def plan_probes(world: World, hosts: list[ZoneHost], canaries: tuple[int, ...] = CANARY_PORTS,
+                paths: Paths | None = None) -> list[Probe]:
+    """Every probe between `hosts` with what the policy expects of it, then a liveness probe for each host no
+    expected-open probe involves. With `paths` (the lab's forwarding), each policy probe says what decides it."""
+    probes = _policy_probes(world, hosts, canaries)
+    if paths is not None:
+        ip = {h.hostname: h.address for h in hosts}
+        gaps: dict[tuple[str, str], str | None] = {}
+        for p in probes:
+            if (p.src, p.dst) not in gaps:
+                gaps[(p.src, p.dst)] = paths.gap(ip[p.src], ip[p.dst])
+            gap = gaps[(p.src, p.dst)]
+            p.decided_by, p.route_gap = ("routing", gap) if gap else ("ruleset", None)
+    return probes + liveness_probes(hosts, probes)
+
+
+def liveness_probes(hosts: list[ZoneHost], probes: list[Probe]) -> list[Probe]:
+    """For each host that no expected-open probe involves (the policy allows it nothing among these hosts): ICMP
+    to its gateway, or, with no gateway in the lab, a check that its address is on an interface that is up."""
+    opened = {h for p in probes if p.expected == "open" for h in (p.src, p.dst)}
+    out = []
+    for h in hosts:
+        if h.hostname in opened:
+            continue
+        zone = f"{h.site} {h.zone}"
+        if h.gateway is not None:
+            out.append(Probe(h.hostname, h.gateway_device or h.gateway, zone, zone, h.gateway, "icmp", None, "open",
+                             purpose="liveness"))
+        else:
+            out.append(Probe(h.hostname, h.hostname, zone, zone, h.address, "link", None, "open", purpose="liveness"))
+    return out
+
+
+def _policy_probes(world: World, hosts: list[ZoneHost], canaries: tuple[int, ...]) -> list[Probe]:
     allowed = allowed_set(world, sorted({h.site for h in hosts}))
     tcp_ports = sorted({p for s in world.policy.services.values() if s.protocol == "tcp" for lo, hi in s.ports
                         for p in range(lo, hi + 1)} | set(canaries))
@@ -182,8 +238,8 @@ def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
     """Start a listener on every destination (all probed ports), wait until every one is listening, run each
     source's probes (`parallel` sources at once, `threads` probes at once in each), fill `observed`. The
     listeners this run started are stopped, by PID, whatever happens."""
-    tcp = sorted({p.port for p in probes if p.proto == "tcp"})
-    udp = sorted({p.port for p in probes if p.proto == "udp"})
+    tcp = sorted({p.port for p in probes if p.proto == "tcp" and p.port is not None})
+    udp = sorted({p.port for p in probes if p.proto == "udp" and p.port is not None})
     started: dict[str, tuple[str, str]] = {}  # host -> (listener PID, its log file)
     try:
         for h in hosts:
@@ -225,15 +281,80 @@ def run_probes(hosts: list[ZoneHost], probes: list[Probe], run: Exec,
     return probes
 
 
-def report(probes: list[Probe]) -> dict:
-    bad = [p for p in probes if not p.ok]
-    return {"ok": not bad, "probes_run": len(probes), "mismatches": len(bad),
-            "probes": [{k: v for k, v in asdict(p).items()} for p in probes]}
+FINDING_SHAPE: Shape = (("rule", "rule"), ("host", "subject"), ("message", "message"))
+
+
+@dataclass(frozen=True)
+class Liveness:
+    host: str
+    site: str
+    zone: str
+    address: str
+    live: bool
+    proof: str  # flow (an allowed probe connected), gateway (it answered), link (interface up), none (no probe)
+    open_expected: int  # its expected-open policy probes (from or to it)
+    open_observed: int  # how many of them connected
+    detail: str
+
+
+def liveness(hosts: list[ZoneHost], probes: list[Probe]) -> list[Liveness]:
+    """Whether each host is shown live by the observed probes, and by what."""
+    out = []
+    for h in hosts:
+        mine = [p for p in probes if p.purpose == "policy" and p.expected == "open" and h.hostname in (p.src, p.dst)]
+        checks = [p for p in probes if p.purpose == "liveness" and p.src == h.hostname]
+        opened = [p for p in mine if p.observed == "open"]
+        if mine:
+            live, proof = bool(opened), "flow"
+            if opened:
+                p = opened[0]
+                detail = f"{p.src} -> {p.dst} {_port(p)} connected ({len(opened)} of {len(mine)} allowed probes)"
+            else:
+                detail = (f"none of its {len(mine)} allowed probes connected: its plumbing (interface, address, "
+                          f"route) is broken, or the firewall drops every flow the policy allows it")
+        elif checks:
+            why = f"the policy allows it no flow to or from the probed hosts ({h.zone})"
+            live, proof = all(p.observed == "open" for p in checks), checks[0].proto
+            if proof == "icmp":
+                proof = "gateway"
+                what = f"its gateway {checks[0].dst_ip} ({checks[0].dst})"
+                detail = f"{why}: {what} {'answers' if live else 'does not answer'} ICMP"
+            else:
+                detail = (f"{why} and no lab device holds its gateway: {h.address} "
+                          f"{'is' if live else 'is not'} on an interface that is up (a local check, not traffic)")
+        else:
+            live, proof, detail = False, "none", "no probe from or to it could show it is live"
+        out.append(Liveness(h.hostname, h.site, h.zone, h.address, live, proof, len(mine), len(opened), detail))
+    return out
+
+
+def _port(p: Probe) -> str:
+    return f"{p.proto}/{p.port}" if p.port is not None else p.proto
+
+
+def report(probes: list[Probe], hosts: list[ZoneHost]) -> dict[str, Any]:
+    """The check's result: every zone-to-zone probe with expected and observed (`probes`: the liveness probes are
+    apart, in `liveness_probes`, so `probes` keeps meaning the policy's), each host's liveness, and the findings
+    (a host not shown live). The pass: no mismatch and every host live."""
+    policy = [p for p in probes if p.purpose == "policy"]
+    bad = [p for p in policy if not p.ok]
+    live = liveness(hosts, probes)
+    findings = [Finding("not-live", x.host, f"{x.host} ({x.site} {x.zone}, {x.address}) is not shown live: {x.detail}")
+                for x in live if not x.live]
+    decided = {k: sum(p.decided_by == k for p in policy) for k in ("ruleset", "routing")}
+    decided["unknown"] = len(policy) - sum(decided.values())
+    return {"ok": not bad and not findings, "probes_run": len(policy), "mismatches": len(bad),
+            "not_live": len(findings), "decided_by": decided,
+            "findings": [f.as_dict(FINDING_SHAPE) for f in findings],
+            "hosts": [asdict(x) for x in live],
+            "probes": [asdict(p) for p in policy],
+            "liveness_probes": [asdict(p) for p in probes if p.purpose != "policy"]}
 
 
 def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None = None
-                   ) -> tuple[World, list[ZoneHost]]:
-    """The zone hosts of a running lab (its recorded slice), and the policy world of its inventory.
+                   ) -> tuple[World, list[ZoneHost], Paths]:
+    """The zone hosts of a running lab (its recorded slice), the policy world of its inventory, and the lab's
+    forwarding (what decides each probe).
     `inventory_dir`: where to resolve `scope` when the lab is not up (an unknown scope is bad input, reported
     before the missing lab); a running lab resolves it against its own recorded inventory."""
     from core.errors import JinbaoError
@@ -253,15 +374,18 @@ def lab_zone_hosts(lab_name: str, scope: str | None, inventory_dir: Path | None 
     info = read_lab_meta(meta)
     lp = build_lab(Path(info["inventory"]), info["slice"], lab_name, info.get("mgmt_net", MGMT_NET))
     world = open_world(Path(info["inventory"]))
-    return world, zone_hosts(lp, world, scope)
+    paths = Paths.of_lab(lp, world)
+    return world, zone_hosts(lp, world, scope, paths), paths
 
 
-def zone_hosts(lp: LabPlan, world: World, scope: str | None) -> list[ZoneHost]:
+def zone_hosts(lp: LabPlan, world: World, scope: str | None, paths: Paths | None = None) -> list[ZoneHost]:
     """The zone servers of a lab plan in `scope`, each with its zone LAN address, and the WAN-side probe hosts
-    of its DMZ, partners and management zones (lab/zoneprobe.py)."""
+    of its DMZ, partners and management zones (lab/zoneprobe.py); each with its gateway where a lab device holds
+    it (`paths`: the lab's forwarding, built here when not given)."""
     from inventory.scope import sites_in_scope
     from lab import zoneprobe
 
+    paths = paths or Paths.of_lab(lp, world)
     keep = sites_in_scope(lp.plan.inv, scope)
     hosts = []
     for d in lp.plan.inv.devices:
@@ -270,7 +394,11 @@ def zone_hosts(lp: LabPlan, world: World, scope: str | None) -> list[ZoneHost]:
             ip = lp.plan.addr.lan_host(d.site, pool, zone, 4, d.hostname, d.hostname).split("/")[0]
             hosts.append(ZoneHost(d.hostname, d.site, zone, ip))
     hosts += [ZoneHost(p.hostname, p.site, p.zone, p.ip, p) for p in zoneprobe.plan(lp, world) if p.site in keep]
-    return hosts
+    out = []
+    for h in hosts:
+        gw = paths.gateway(h.address)
+        out.append(h if gw is None else replace(h, gateway=gw[1], gateway_device=gw[0]))
+    return out
 
 
 def lab_exec(lab_name: str, hosts: Sequence[ZoneHost] = ()) -> Exec:

@@ -313,18 +313,23 @@ def verify_isolation(run: LabRun, world: World, lp: LabPlan, out_dir: Path, say:
     too) to every other, allowed flows connect and denied ones fail (TCP service and canary ports; UDP where a
     flow is UDP; ICMP and UDP between business and office)."""
     from checks.isolation import plan_probes, probe_lab, report, zone_hosts
+    from checks.isolation_paths import Paths
 
-    hosts = zone_hosts(lp, world, None)
-    probes = plan_probes(world, hosts, (8080, 3389, 23))
+    paths = Paths.of_lab(lp, world)
+    hosts = zone_hosts(lp, world, None, paths)
+    probes = plan_probes(world, hosts, (8080, 3389, 23), paths)
     probe_lab(run.name, hosts, probes, progress=lambda m: say(f"isolation: {m}"))
-    rep = report(probes)
+    rep = report(probes, hosts)
     _write_json(out_dir / "isolation.json", rep)
     passed = rep["probes_run"] - rep["mismatches"]
     if not rep["ok"]:
-        p = next(x for x in probes if not x.ok)
-        raise JinbaoError(f"{p.src_zone} -> {p.dst_zone} {p.proto}/{p.port}: expected {p.expected}, observed "
-                          f"{p.observed} ({rep['mismatches']} mismatches; out/isolation.json)")
-    return {"probes": rep["probes_run"], "pass": passed, "fail": rep["mismatches"], "zone_hosts": len(hosts)}
+        p = next((x for x in probes if not x.ok), None)
+        first = (f"{p.src_zone} -> {p.dst_zone} {p.proto}/{p.port}: expected {p.expected}, observed {p.observed}"
+                 if p else rep["findings"][0]["message"])
+        raise JinbaoError(f"{first} ({rep['mismatches']} mismatches, {rep['not_live']} hosts not shown live; "
+                          f"out/isolation.json)")
+    return {"probes": rep["probes_run"], "pass": passed, "fail": rep["mismatches"], "zone_hosts": len(hosts),
+            "by_ruleset": rep["decided_by"]["ruleset"], "by_routing": rep["decided_by"]["routing"]}
 
 
 def verify_compliance(run: LabRun, lab: tuple[LabPlan, dict[str, str]], out_dir: Path, say: Say,

@@ -295,7 +295,8 @@ def isolation_cmd(
 ) -> None:
     """From every zone host (and a probe host in each DMZ, partners and management zone, on the firewall's WAN
     side), connect to every other zone host's service ports and compare with the policy: allowed must connect,
-    denied must fail; UDP where a flow is UDP, business <-> office also by ICMP and UDP. Exit 1 on mismatch."""
+    denied must fail; UDP where a flow is UDP, business <-> office also by ICMP and UDP. Every host must be shown
+    live (an allowed probe connects, or its gateway answers). Exit 1 on a mismatch or a host not shown live."""
     from checks.isolation import lab_zone_hosts, plan_probes, probe_lab, report
     from core.errors import JinbaoError
     from jinbao.commands.base import inventory_dir
@@ -304,20 +305,46 @@ def isolation_cmd(
         ports = tuple(int(p) for p in canaries.split(",") if p.strip())
     except ValueError:
         raise JinbaoError(f"not a list of port numbers: {canaries!r}", entry="--canary-ports") from None
-    world, hosts = lab_zone_hosts(lab, scope, inventory_dir(ctx))
-    probes = plan_probes(world, hosts, ports)
+    world, hosts, paths = lab_zone_hosts(lab, scope, inventory_dir(ctx))
+    probes = plan_probes(world, hosts, ports, paths)
     with err.status(f"probing ({len(probes)} probes)…") as status:
         probe_lab(lab, hosts, probes, progress=lambda m: status.update(f"probing: {m}"))
-    rep = report(probes)
+    rep = report(probes, hosts)
     if as_json:
         sys.stdout.write(json.dumps(rep, ensure_ascii=False, indent=1) + "\n")
     else:
-        for p in probes:
-            if not p.ok:
-                port = f"{p.proto}/{p.port}" if p.port is not None else p.proto
-                out.print(f"[red]mismatch[/] {p.src_zone} -> {p.dst_zone} {port}: expected {p.expected}, "
-                          f"observed {p.observed} ({p.src} -> {p.dst_ip})", highlight=False)
-        out.print(("[green]ok[/]" if rep["ok"] else f"[red]{rep['mismatches']} mismatches[/]")
-                  + f": {rep['probes_run']} probes between {len(hosts)} zone hosts")
+        for line in isolation_text(rep):
+            out.print(line, highlight=False)
     if not rep["ok"]:
         raise typer.Exit(1)
+
+
+def isolation_text(rep: dict) -> list[str]:
+    """`check isolation`'s report as text: the mismatches, the hosts not shown live, then what proved what."""
+    lines = []
+    for p in rep["probes"]:
+        if p["expected"] != p["observed"]:
+            port = f"{p['proto']}/{p['port']}" if p["port"] is not None else p["proto"]
+            lines.append(f"[red]mismatch[/] {p['src_zone']} -> {p['dst_zone']} {port}: expected {p['expected']}, "
+                         f"observed {p['observed']} ({p['src']} -> {p['dst_ip']})")
+    lines += [f"[red]not live[/] {f['message']}" for f in rep["findings"]]
+    bad = [f"{rep['mismatches']} mismatches"] * bool(rep["mismatches"]) + [
+        f"{rep['not_live']} hosts not shown live"] * bool(rep["not_live"])
+    lines.append(("[green]ok[/]" if rep["ok"] else f"[red]{', '.join(bad)}[/]")
+                 + f": {rep['probes_run']} probes between {len(rep['hosts'])} zone hosts")
+    d = rep["decided_by"]
+    lines.append(f"  {d['ruleset']} decided by the firewall rulesets (the plan routes them both ways); "
+                 f"{d['routing']} closed by routing alone (no path both ways in the plan: they do not test the "
+                 f"rulesets)" + (f"; {d['unknown']} not classified" if d["unknown"] else ""))
+    by: dict[str, list[str]] = {}
+    for h in rep["hosts"]:
+        if h["live"]:
+            by.setdefault(h["proof"], []).append(h["host"])
+    live = [f"{len(by.get('flow', []))} by an allowed flow"]
+    if by.get("gateway"):
+        live.append(f"{len(by['gateway'])} by their gateway (no flow allowed: {', '.join(by['gateway'])})")
+    if by.get("link"):
+        live.append(f"{len(by['link'])} by their interface only (no flow allowed, no gateway in the lab: "
+                    f"{', '.join(by['link'])})")
+    lines.append(f"  hosts shown live: {'; '.join(live)}")
+    return lines

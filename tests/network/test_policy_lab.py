@@ -87,6 +87,15 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     office = [p for p in rep["probes"] if "decision" in p["src_zone"] + p["dst_zone"]]
     assert office and {p["observed"] for p in office} == {"closed"}
     assert {p["proto"] for p in office} == {"tcp", "udp", "icmp"}
+    # what decides each probe is read from the plan's forwarding (review finding 8b), and the open firewalls
+    # confirm it: every probe the plan routes both ways connects now, none of the others does
+    by = {d: {(p["src"], p["dst"], p["proto"], p["port"]) for p in rep["probes"] if p["decided_by"] == d}
+          for d in ("ruleset", "routing")}
+    assert by["ruleset"] and by["routing"] and rep["decided_by"]["unknown"] == 0
+    observed = {(p["src"], p["dst"], p["proto"], p["port"]): p["observed"] for p in rep["probes"]}
+    assert sorted(k for k in by["ruleset"] if observed[k] != "open")[:10] == []
+    assert sorted(k for k in by["routing"] if observed[k] != "closed")[:10] == []
+    assert rep["not_live"] == 0  # every host shown live, the decision servers by their link
 
     dry = deploy("--scope", "140100-DC", "--dry-run")
     [rs] = [d for d in dry["devices"] if d["hostname"] == f"{FW}:ruleset"]
@@ -102,6 +111,7 @@ def test_rulesets_deploy_and_enforce_the_policy(lab: LabPlan, tmp_path: Path):
     # traffic: every probe as the policy says, same site and across tiers (zero mismatches is the pass)
     rc, rep = check()
     assert rc == 0 and rep["mismatches"] == 0, mismatches(rep)[:10]
+    assert rep["not_live"] == 0 and {h["proof"] for h in rep["hosts"] if h["zone"] != "decision"} == {"flow"}
     opened = {(p["src_zone"], p["dst_zone"], p["port"]) for p in rep["probes"] if p["observed"] == "open"}
     assert ("140100-DC production", "140100-DC exchange", 5432) in opened
     assert ("140100-DC exchange", "140000-DC exchange", 8444) in opened  # city -> province upload
@@ -197,3 +207,36 @@ def test_a_stray_link_into_the_office_network_is_found_by_traffic(lab: LabPlan):
         subprocess.run(["ip", "link", "del", a], capture_output=True)  # if it never left the host
     rc, rep = isolation()
     assert rc == 0, mismatches(rep)[:10]
+
+
+def test_a_decision_server_with_its_link_down_is_found_not_live(lab: LabPlan):
+    """Review finding 8a: every probe from and to a decision server is expected closed, so one whose interface
+    is down passed on denies alone. Its liveness probe (the policy allows it nothing, and the lab gives the
+    office LAN no router: a link check) now fails the check, naming it; with the link back, it passes."""
+    from lab import links, names
+
+    ns = names.node_netns(LAB, node_name(DS))
+    [port] = [m for seg in lab.spec.segments for m in seg.members if m.node == node_name(DS)]
+    routes = [r for r in lab.spec.routes if r.node == node_name(DS)]
+    assert routes  # its default routes and IPv6 address go with the link: put back after, as `lab up` sets them
+
+    def isolation() -> tuple[int, dict]:
+        r = jinbao("check", "isolation", "--lab", LAB, "--scope", "140100-DC", "--json")
+        assert r.stdout, r.stderr[-2000:]
+        return r.returncode, json.loads(r.stdout)
+
+    subprocess.run(["ip", "-n", ns, "link", "set", "dev", port.ifname, "down"], check=True)
+    try:
+        rc, rep = isolation()
+        assert rc == 1 and rep["mismatches"] == 0  # the policy probes alone would have passed
+        [f] = rep["findings"]
+        assert f["rule"] == "not-live" and f["host"] == DS and f"{addr(lab, DS)} is not on an interface" in f["message"]
+        r = jinbao("check", "isolation", "--lab", LAB, "--scope", "140100-DC")
+        assert r.returncode == 1 and f"not live {DS}" in r.stdout
+    finally:
+        links.set_up(port.ifname, ns)
+        links.add_addrs(ns, port.ifname, port.addrs)
+        for rt in routes:
+            links.ensure_route(ns, rt.dst, rt.via)
+    rc, rep = isolation()
+    assert rc == 0 and rep["not_live"] == 0, rep["findings"]

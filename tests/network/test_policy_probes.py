@@ -23,7 +23,8 @@ def _expect(probes, src, dst, proto, port):
 
 
 def test_expectations_follow_the_policy(world):
-    probes = plan_probes(world, HOSTS)
+    planned = plan_probes(world, HOSTS)
+    probes = [p for p in planned if p.purpose == "policy"]
     assert _expect(probes, "140100-DC production", "140100-DC exchange", "tcp", 5432) == "open"
     assert _expect(probes, "140100-DC production", "140100-DC exchange", "tcp", 8080) == "closed"  # canary
     assert _expect(probes, "140100-DC exchange", "140100-DC production", "tcp", 5432) == "closed"  # one way
@@ -33,6 +34,10 @@ def test_expectations_follow_the_policy(world):
     office = [p for p in probes if "decision" in p.src_zone + p.dst_zone]
     assert {p.proto for p in office} == {"tcp", "udp", "icmp"} and {p.expected for p in office} == {"closed"}
     assert not [p for p in probes if "decision" not in p.src_zone + p.dst_zone and p.proto != "tcp"]
+    # the policy allows the decision server nothing, and it has no gateway here: its liveness is a link check
+    # (every other host has an expected-open probe, which shows it live)
+    [live] = [p for p in planned if p.purpose == "liveness"]
+    assert (live.src, live.proto, live.dst_ip, live.expected) == ("JB-140100-DC-DS01", "link", "172.19.64.2", "open")
 
 
 def test_results_are_matched_to_their_probes(world):
@@ -49,7 +54,7 @@ def test_results_are_matched_to_their_probes(world):
         return 0, ""  # ready at once, kill, rm
 
     run_probes(hosts, probes, run)
-    rep = report(probes)
+    rep = report(probes, hosts)
     # everything open: exactly the probes the policy wants closed are mismatches
     assert rep["mismatches"] == sum(p.expected == "closed" for p in probes) > 0
     assert ("JB-140100-DC-DB01", "kill") in calls  # the listeners it started are stopped, by PID
