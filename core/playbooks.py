@@ -7,10 +7,13 @@ virtualenv's bin directory goes first on PATH so Ansible's own helpers are the v
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,7 @@ def run(playbook: Path, inventory: Path | str, *, event_handler: Callable[[dict[
         cmdline += ["--vault-password-file", str(vault_password_file)]
     envvars = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}", **(env or {})}
-    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp, reaped():
         r = ansible_runner.run(
             private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(playbook),
             inventory=str(inventory), limit=limit, extravars=extravars or {}, forks=forks,
@@ -53,3 +56,85 @@ def run(playbook: Path, inventory: Path | str, *, event_handler: Callable[[dict[
         # read now: ansible-runner's `stats` re-reads the events from the artifact directory, gone after the `with`
         # (it would wait 60 s for it, then raise "events directory is missing")
         return PlaybookResult(r.rc, r.status, r.stats)
+
+
+GRACE_S = 5.0  # a terminated playbook's group gets this long to go before SIGKILL
+
+
+def own_groups() -> set[int]:
+    """This process's children that lead a process group of their own: ansible-runner starts ansible-playbook
+    through pexpect, which gives it a session (and group) of its own and makes it ignore SIGHUP, so it outlives
+    a run that stops without ending it. Its forks and ssh connections are in that group."""
+    me, out = os.getpid(), set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except OSError:  # gone meanwhile
+            continue
+        pid, ppid, pgrp = int(entry.name), int(fields[1]), int(fields[2])
+        if ppid == me and pgrp == pid:
+            out.add(pid)
+    return out
+
+
+def end_group(pgid: int, grace: float = GRACE_S) -> None:
+    """SIGTERM to the group, SIGKILL to what is left of it after `grace` s (its leader reaped here: our child)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pgid, os.WNOHANG)[0]:
+                break
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, 0)
+
+
+@contextlib.contextmanager
+def reaped() -> Iterator[None]:
+    """On the way out of the block, normal or not (an exception, the KeyboardInterrupt a signal became), end the
+    process groups this process started in it and left running: a stopped drill must not leave a playbook
+    changing databases behind it, with no drill (and no deploy lock) around it any more. After a normal run
+    there is none: ansible-runner waited for its child."""
+    before = own_groups()
+    try:
+        yield
+    finally:
+        for pgid in sorted(own_groups() - before):
+            end_group(pgid)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as an interrupt, so every `finally` runs (the playbook's
+    process group ended, the drill's address put right, locks released) instead of the process just dying."""
+
+
+@contextlib.contextmanager
+def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
+    """SIGTERM and SIGHUP become `Interrupted` for the block (main thread only: elsewhere nothing changes);
+    the previous handlers come back after it."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_(signum: int, _frame: object) -> None:
+        raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+    old = {n: signal.signal(n, raise_) for n in signums}
+    try:
+        yield
+    finally:
+        for n, h in old.items():
+            signal.signal(n, h)

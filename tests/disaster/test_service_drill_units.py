@@ -28,6 +28,7 @@ from dr.drill import (
     PROMOTED_TASK,
     PROMOTES,
     START_PLAYS,
+    START_TASKS,
     DrillSettings,
     announce_after_stop,
     move_sites,
@@ -137,7 +138,8 @@ class FakeNetwork:
         self.must_change = [*getattr(self, "must_change", []), must_change]
         return prepared
 
-    def push_staged(self, staged: Any) -> tuple[bool, str]:
+    def push_staged(self, staged: Any, deadline: float | None = None) -> tuple[bool, str]:
+        self.deadlines = [*getattr(self, "deadlines", []), (deadline or 0) - time.monotonic()]
         return self.push_targets(staged, "staged")
 
     def push(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None, message: str,
@@ -185,7 +187,8 @@ def slice_plan() -> Any:
 def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str, ok: dict[str, bool] | None = None,
            after: PairStatus | None = None, fail: set[str] | None = None,
            explode: str | None = None, delay: dict[str, float] | None = None,
-           early_promotion: bool = False, tail: Any = None) -> tuple[Any, FakeNetwork, list[str]]:
+           early_promotion: bool = False, tail: Any = None, kill_event: str = "runner_on_ok",
+           gate_timeout: int | None = None) -> tuple[Any, FakeNetwork, list[str]]:
     ok = ok or {}
     ran: list[str] = []
     before = status("replica" if kind == "failback" else "primary")
@@ -198,7 +201,10 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         good = ok.get(name, True)
         if PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
             steps({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS[kind]}})
-            assert "dr_gate_timeout" not in extra  # the playbooks' own variable (vars/ends.yml) decides
+            if kind in START_TASKS:  # a failover: its kill ran (or failed)
+                steps({"event": kill_event, "event_data": {"task": f"{START_TASKS[kind]} (SIGKILL)", "host": "p"}})
+            # the playbooks' own variable (vars/ends.yml) decides, unless --gate-timeout said otherwise
+            assert extra.get("dr_gate_timeout") == gate_timeout
             if "dr_gate" in extra and not early_promotion:  # the playbook's gate task, as tasks/gate.yml
                 gate = Path(extra["dr_gate"])
                 assert wait_until(lambda: gate.exists(), 10)
@@ -223,7 +229,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
     net = FakeNetwork(plan, fail)
     net.delay = delay or {}
     settings = DrillSettings(tmp_path, None, warmup_acks=3, settle_s=5, network=net,  # type: ignore[arg-type]
-                             record_dir=tmp_path)
+                             record_dir=tmp_path, gate_timeout=gate_timeout)
     report = run_drill(kind, dataclasses.replace(ACC, routed=True), {}, settings)
     names = [s.name for s in report.steps]
     return report, net, names
