@@ -7,7 +7,9 @@ postgresql and pg_replica roles, so both servers hold the service address and th
 its standby's port). A switchover drill, with the witness writing through the service address from Shanxi's
 exchange zone, withdraws the address at Shanxi before the promotion and announces it at the DR centre after it
 (the ministry's router sees it from Shanxi's AS, then from the DR centre's), and records where the database
-runs in a copy of the inventory; the failback brings everything back and removes the record.
+runs in a copy of the inventory; the failback brings everything back and removes the record. Then a failover
+(production's PostgreSQL killed hard) moves the address to the DR centre the same way, the withdrawal only once
+the kill has run; the teardown puts the address back at Shanxi (no second failback: the suite's time).
 
 Left as found for the slice's later users: the address announced by Shanxi alone, PostgreSQL stopped on both
 servers (the zone policy's probes listen on port 5432 there), the service interface and redirect removed, the
