@@ -184,7 +184,7 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
         return res, None
     try:
         say(target.hostname, "connecting")
-        adapter = open_adapter(task, target, attempt)
+        adapter = open_adapter(task, target) if attempt is None else open_adapter(task, target, attempt)
         lap("connect")
         res.diff = adapter.diff(target.config_text)
         lap("diff")
