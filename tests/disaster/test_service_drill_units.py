@@ -635,6 +635,11 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
     assert gate not in sw["Switchover pre-checks"]
     fo = _play_tasks(d / "failover.yml")
     assert gate not in fo[START_PLAYS["failover"]]  # the kill is not held: withdrawing first would hide the loss
+    assert [t for t in fo[START_PLAYS["failover"]] if t.startswith(START_TASKS["failover"])]  # the kill's event
+    # the promotion's preparation runs before the kill, outside the window (promote.yml skips it then)
+    plays = list(fo)
+    assert plays.index("Ready to promote") < plays.index(START_PLAYS["failover"]) < plays.index("Promote the standby")
+    assert fo["Ready to promote"] == ["Before the promotion, while writes still flow", "Promotion prepared"]
     assert fo["Promote the standby"].index(gate) < fo["Promote the standby"].index("Promote")
     promote = [t["name"] for t in yaml.safe_load((d / "tasks" / "promote.yml").read_text())]
     assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
