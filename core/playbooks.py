@@ -7,10 +7,13 @@ virtualenv's bin directory goes first on PATH so Ansible's own helpers are the v
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +47,132 @@ def run(playbook: Path, inventory: Path | str, *, event_handler: Callable[[dict[
         cmdline += ["--vault-password-file", str(vault_password_file)]
     envvars = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}", **(env or {})}
-    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp, reaped():
         r = ansible_runner.run(
             private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(playbook),
             inventory=str(inventory), limit=limit, extravars=extravars or {}, forks=forks,
             cmdline=" ".join(cmdline) or None, envvars=envvars, quiet=True, event_handler=event_handler,
-            suppress_env_files=True)
+            suppress_env_files=True,
+            # given, so ansible-runner installs no SIGTERM/SIGINT handler of its own: its handler (never put back)
+            # only cancelled the playbook, killing ansible-playbook's group but not Ansible's workers (sessions of
+            # their own), and swallowed every later ^C or SIGTERM of the process; the signal now reaches the
+            # caller as an exception and `reaped` ends the whole tree
+            cancel_callback=lambda: False)
         # read now: ansible-runner's `stats` re-reads the events from the artifact directory, gone after the `with`
         # (it would wait 60 s for it, then raise "events directory is missing")
         return PlaybookResult(r.rc, r.status, r.stats)
+
+
+GRACE_S = 5.0  # a stopped playbook's processes get this long to go after SIGTERM, before SIGKILL
+
+
+def _procs() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every process (/proc)."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except OSError:  # gone meanwhile
+            continue
+        out[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return out
+
+
+def own_groups() -> set[int]:
+    """This process's children that lead a process group of their own: ansible-runner starts ansible-playbook
+    through pexpect, which gives it a session (and group) of its own and makes it ignore SIGHUP, so it outlives
+    a run that stops without ending it."""
+    me = os.getpid()
+    return {pid for pid, (ppid, pgrp) in _procs().items() if ppid == me and pgrp == pid}
+
+
+def tree(root: int, procs: dict[int, tuple[int, int]] | None = None) -> set[int]:
+    """`root` and every process below it, whatever their group: Ansible's workers call setsid (a session of
+    their own each), so ending ansible-playbook's group leaves them, and the commands and ssh sessions they run,
+    going on, re-parented to init once ansible-playbook is gone."""
+    procs = _procs() if procs is None else procs
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in out:
+            out.add(pid)
+            todo += kids.get(pid, [])
+    return out
+
+
+def end_tree(root: int, grace: float = GRACE_S) -> None:
+    """SIGTERM to `root` and everything below it (each process's group too), SIGKILL to what is left after
+    `grace` s; `root`, our child, reaped. The set is taken before the first signal (once the root is gone its
+    workers hang from init) and grows with what they start meanwhile."""
+    procs = _procs()
+    pids = tree(root, procs)
+    groups = {procs[p][1] for p in pids if p in procs}
+
+    def send(sig: int) -> None:
+        for g in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(g, sig)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, sig)
+
+    send(signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(root, os.WNOHANG)
+        now = _procs()
+        for p in list(pids):
+            pids |= tree(p, now) if p in now else set()
+        if not any(p in now for p in pids):
+            return
+        time.sleep(0.05)
+    send(signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(root, 0)
+
+
+@contextlib.contextmanager
+def reaped() -> Iterator[None]:
+    """On the way out of the block, normal or not (an exception, the interrupt a signal became), end the playbook
+    processes this process started in it and left running, with everything below them: a stopped drill must not
+    leave a playbook changing databases behind it, with no drill (and no deploy lock) around it any more. After
+    a normal run there is none: ansible-runner waited for its child."""
+    before = own_groups()
+    try:
+        yield
+    finally:
+        for pid in sorted(own_groups() - before):
+            end_tree(pid)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as an interrupt, so every `finally` runs (the playbook's
+    process group ended, the drill's address put right, locks released) instead of the process just dying."""
+
+
+@contextlib.contextmanager
+def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
+    """SIGTERM and SIGHUP become `Interrupted` for the block (main thread only: elsewhere nothing changes);
+    the previous handlers come back after it."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_(signum: int, _frame: object) -> None:
+        raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+    old = {n: signal.signal(n, raise_) for n in signums}
+    try:
+        yield
+    finally:
+        for n, h in old.items():
+            signal.signal(n, h)

@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,13 @@ PROMOTES = {"switchover": 0, "failover": 0, "failback": 1}
 # until the withdrawal is committed. The announcement starts once this task of tasks/promote.yml is ok on the
 # new primary (it accepts writes), beside the rest of the playbook (re-pointing or fencing the old primary).
 START_PLAYS = {"switchover": "Switchover", "failover": "Disaster", "failback": "Switchover"}
+# A failover's withdrawal starts once the kill has run (its task ok, or skipped with dr_kill=false), not when its
+# play starts: withdrawn beside the kill, the address could be gone before the primary died, the witness's writes
+# stopped by the network instead of the disaster, and an asynchronous failover would look lossless.
+START_TASKS = {"failover": "Kill the primary hard"}
 PROMOTED_TASK = "It accepts writes"
+GATE_MARGIN_S = 5.0  # of the gate's wait, kept for a phase's result to reach the gate file and the playbook
+GATE_TIMEOUT_RANGE = (10, 1800)  # --gate-timeout, seconds: below, no deploy commits in time; above, a hung drill
 NETWORK_SETTLE_S = 90.0  # the witness's wait for the new primary when the address moves (BGP convergence)
 Progress = Callable[[str], None]
 
@@ -76,6 +83,23 @@ class DrillSettings:
     no_network: str = "the drill was given no network"  # why not, for the report
     record_dir: Path | None = None  # write dr-active.yaml there after a promotion; None: not recorded
     no_record: str = "no inventory directory to record it in"  # why not, for the report
+    gate_timeout: int | None = None  # seconds the gate waits (dr_gate_timeout); None: the playbooks' (ends.yml)
+
+
+def playbook_gate_timeout() -> int:
+    """The playbooks' own gate timeout (`dr_gate_timeout` of playbooks/dr/vars/ends.yml)."""
+    import yaml
+
+    return int(yaml.safe_load((PLAYBOOK_DIR / "vars" / "ends.yml").read_text())["dr_gate_timeout"])
+
+
+def gate_timeout_refusal(seconds: int) -> str | None:
+    """Why `--gate-timeout` cannot be used (pure); None when it can."""
+    lo, hi = GATE_TIMEOUT_RANGE
+    if not lo <= seconds <= hi:
+        return (f"{seconds}: between {lo} and {hi} seconds (the gate holds the promotion while the "
+                "old site's devices commit the withdrawal)")
+    return None
 
 
 def run_dir() -> str | None:
@@ -250,7 +274,9 @@ class _Address:
         step = step or self.report.begin(name)
         try:
             if staged is not None:
-                ok, detail = self.net.push_staged(staged[0])
+                # a device whose session dropped is reconnected inside what is left of the window the gate waits
+                # (short attempts), never for minutes: past it the promotion is refused anyway
+                ok, detail = self.net.push_staged(staged[0], deadline=time.monotonic() + self.window_s())
             else:
                 ok, detail = self.net.push(target, sites, hosts, self._message(name), self.progress)
         except Exception as e:  # a phase that cannot run is a failed step, never a crash between phases
@@ -259,6 +285,12 @@ class _Address:
         if self.progress:
             self.progress(f"{name}: {'ok' if ok else 'FAILED'}")
         return ok
+
+    def window_s(self) -> float:
+        """Seconds a phase's commit may take: the gate's wait (--gate-timeout, else the playbooks'), less the
+        margin for its result to reach the gate."""
+        wait = self.settings.gate_timeout if self.settings.gate_timeout is not None else playbook_gate_timeout()
+        return max(1.0, wait - GATE_MARGIN_S)
 
     def _message(self, name: str) -> str:
         return f"jinbao dr drill {self.kind} {self.pair.primary_site}: {name}"
@@ -408,9 +440,10 @@ class _Address:
 class _Switch:
     """The address's phases inside the promoting playbook, driven by its events (docs/dr.md, "RTO").
 
-    When the play that changes things starts (its pre-checks passed), the withdrawal at the old site starts in a
-    thread beside it; the playbook's gate task waits for `gate` (``withdrawn`` or ``failed``) before it promotes
-    (a switchover: after stopping writes and the catch-up; a failover: before the kill), so the new primary never
+    When the play that changes things starts (its pre-checks passed; a failover: once the kill has run), the
+    withdrawal at the old site starts in a thread beside it; a task that fails before then shuts the gate. The
+    playbook's gate task waits for `gate` (``withdrawn`` or ``failed``) before it promotes (a switchover: after
+    stopping writes and the catch-up; a failover: after the kill), so the new primary never
     takes writes while the old site still announces the address. Once the new primary accepts writes
     (`PROMOTED_TASK` ok), the record and the announcement at the new site start in a thread beside the rest of the
     playbook, and only after the withdrawal's deploy has come back committed: whatever the events say, the
@@ -422,22 +455,29 @@ class _Switch:
         self.announcing: threading.Thread | None = None
         self.withdrawn_ok: bool | None = None  # None: not tried (yet)
         self.announced_ok: bool | None = None
-        self.failed = False  # a task failed before the withdrawal was asked for (the pre-checks)
+
+    def starts(self, kind: str, data: dict[str, Any]) -> bool:
+        """Whether this event starts the withdrawal: the play that changes things starts (its pre-checks passed),
+        or for a failover the kill has run (START_TASKS)."""
+        task = START_TASKS.get(self.kind)
+        if task is None:
+            return kind == "playbook_on_play_start" and data.get("play") == START_PLAYS[self.kind]
+        return kind in ("runner_on_ok", "runner_on_skipped") and str(data.get("task", "")).startswith(task)
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind, data = event.get("event", ""), event.get("event_data", {})
-        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            self.failed = True
-        if kind == "playbook_on_play_start" and data.get("play") == START_PLAYS[self.kind] and \
-                self.withdrawing is None and self.withdrawn_ok is None:
-            if self.failed:  # the pre-checks failed: nothing moves, and the gate stays shut
+        if self.withdrawing is None and self.withdrawn_ok is None:
+            if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+                # before the withdrawal was asked for (the pre-checks; a failover's kill): nothing moves, and the
+                # gate shuts now, so a promotion can never run on it
                 self.withdrawn_ok = False
                 self._open_gate(False)
-                return
-            step = self.address.begin_withdraw()  # begun here: the timeline shows it before the play's tasks
-            self.withdrawing = threading.Thread(target=self._withdraw, args=(step,), name="dr-withdraw", daemon=True)
-            self.withdrawing.start()
-        elif kind == "runner_on_ok" and str(data.get("task", "")).startswith(PROMOTED_TASK) and \
+            elif self.starts(kind, data):
+                step = self.address.begin_withdraw()  # begun here: the timeline shows it before the play's tasks
+                self.withdrawing = threading.Thread(target=self._withdraw, args=(step,), name="dr-withdraw",
+                                                    daemon=True)
+                self.withdrawing.start()
+        if kind == "runner_on_ok" and str(data.get("task", "")).startswith(PROMOTED_TASK) and \
                 self.announcing is None:
             self.announcing = threading.Thread(target=self._announce, name="dr-announce", daemon=True)
             self.announcing.start()
@@ -576,6 +616,8 @@ def _playbooks(kind: str, acc: PairAccess, pair_vars: dict[str, Any], settings: 
         args: dict[str, Any] = {"dr_pair": pair_vars, **extra}
         if sw is not None:
             args |= {"dr_gate": str(sw.gate)}  # its wait: dr_gate_timeout, the playbooks' (vars/ends.yml)
+            if settings.gate_timeout is not None:  # --gate-timeout: the operator's, for a slow WAN's deploys
+                args |= {"dr_gate_timeout": settings.gate_timeout}
         if sw is not None and i > 0:  # a failback: staged after its rebuild, not left idle across it
             step = report.begin("service address: both phases connected and diffed")
             try:

@@ -110,11 +110,12 @@ class ServiceNetwork:
             raise
         return staged
 
-    def push_staged(self, staged: Staged | None) -> tuple[bool, str]:
-        """Commit a staged phase (post-checks, rollback of a device whose checks fail), every device at once."""
+    def push_staged(self, staged: Staged | None, deadline: float | None = None) -> tuple[bool, str]:
+        """Commit a staged phase (post-checks, rollback of a device whose checks fail), every device at once; a
+        device whose session dropped is reconnected until `deadline` (time.monotonic()) at most."""
         if staged is None:
             return True, "no device to change"
-        results = staged.commit()
+        results = staged.commit(deadline=deadline)
         return all(r.status in OK_STATUSES for r in results), _detail(results)
 
 

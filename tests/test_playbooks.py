@@ -24,3 +24,88 @@ def test_run_returns_the_recap_and_streams_events(tmp_path: Path) -> None:
     assert (r.rc, r.status) == (0, "successful")
     assert r.stats is not None and r.stats["ok"] == {"localhost": 1}
     assert "playbook_on_task_start" in events
+
+
+SLEEP = """- name: A long task on the control node
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Sleep
+      ansible.builtin.command: sleep {seconds}
+"""
+
+
+def _running(marker: str) -> list[int]:
+    """Processes whose command line holds `marker`."""
+    import os
+
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            out.append(int(pid))
+    return out
+
+
+def test_a_run_stopped_by_a_signal_ends_the_whole_playbook(tmp_path: Path) -> None:
+    """A drill killed (SIGTERM) in the middle of a playbook: ansible-runner's own handler took the signal, killed
+    ansible-playbook's group and returned "canceled", but Ansible's worker (a session of its own) and the task's
+    command ran on, with no drill (and no deploy lock) around them; and the handler stayed, swallowing every later
+    SIGTERM or ^C. Now the signal becomes an interrupt in the caller and the run ends the whole process tree."""
+    import os
+    import random
+    import signal
+    import threading
+    import time
+
+    import pytest
+
+    seconds = f"{random.randint(100000, 999999)}.25"  # a command line no other process has
+    (tmp_path / "play.yml").write_text(SLEEP.format(seconds=seconds))
+    marker = f"sleep {seconds}"
+
+    def kill_me_once_it_sleeps() -> None:
+        end = time.monotonic() + 60
+        while not _running(marker) and time.monotonic() < end:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=kill_me_once_it_sleeps, daemon=True).start()
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(playbooks.Interrupted), playbooks.signals_interrupt():
+        playbooks.run(tmp_path / "play.yml", "localhost,", event_handler=lambda e: True)
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back, not ansible-runner's
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert _running(marker) == []  # the task's command went with the playbook
+    assert _running(str(tmp_path / "play.yml")) == []  # and so did ansible-playbook and its worker
+    assert playbooks.own_groups() == set()
+
+
+def test_the_process_trees_a_block_leaves_running_are_ended_on_the_way_out() -> None:
+    """Below the group leader, a process in a session of its own (as Ansible's workers are) goes too."""
+    import subprocess
+
+    import pytest
+
+    seconds = "876543.5"
+    with pytest.raises(RuntimeError), playbooks.reaped():
+        subprocess.Popen(["sh", "-c", f"sleep {seconds} & setsid sleep {seconds} & wait"], start_new_session=True)
+        import time
+
+        time.sleep(0.5)
+        assert len(_running(f"sleep {seconds}")) >= 2
+        raise RuntimeError("stopped")
+    assert _running(f"sleep {seconds}") == []
+    # a group that was there before the block is not this block's to end
+    p = subprocess.Popen(["sleep", "765432.5"], start_new_session=True)
+    try:
+        with playbooks.reaped():
+            pass
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()

@@ -154,6 +154,9 @@ def drill_cmd(
     real_network: Annotated[bool, typer.Option(
         "--real-network", help="Move the service address on the real WAN routers and firewalls of the pair's two "
                                "sites (JINBAO_SSH_USER and a key or password; secrets from the vault).")] = False,
+    gate_timeout: Annotated[int | None, typer.Option(
+        "--gate-timeout", help="Seconds the promotion waits for the service address's withdrawal at the old site "
+                               "(dr_gate_timeout; default the playbooks', 120). Only when the address moves.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a drill through ansible-runner with the witness writing; write the report. Exit 1 unless passed.
@@ -165,31 +168,41 @@ def drill_cmd(
     Examples: `jinbao dr drill --site 140100-DC --mode switchover --real-network`,
     `… --mode failover --json --out /srv/drills`.
     """
+    from core.playbooks import signals_interrupt
     from dr import report as rep
     from dr.access import access_for, drill_password
-    from dr.drill import KINDS, DrillSettings, run_drill
+    from dr.drill import KINDS, DrillSettings, gate_timeout_refusal, run_drill
     from dr.sources import pair_of_site, vault_file
 
     if mode not in KINDS:
         raise JinbaoError(f"--mode {mode!r}: one of {', '.join(KINDS)}")
     if real_network and lab:
         raise JinbaoError("--real-network and --lab: a drill acts on one network (the lab's routers, with --lab)")
+    if gate_timeout is not None and (why := gate_timeout_refusal(gate_timeout)):
+        raise JinbaoError(why, entry="--gate-timeout")
+    if gate_timeout is not None and not (lab or real_network):
+        raise JinbaoError("no gate without a network to move the service address on (--lab of a "
+                          "lab with routers, or --real-network)", entry="--gate-timeout")
     given = ctx.find_root().params.get("inventory")
     directory = _inventory_dir(ctx)
     with tempfile.TemporaryDirectory(prefix="jinbao-dr-") as tmp:
         pairs, inventory, addr, variables = _context(ctx, lab, plan, vault_password_file, Path(tmp))
         pair = pair_of_site(pairs, site)
         network, no_network = _network(lab, real_network, directory, pair)
+        if gate_timeout is not None and network is None:
+            raise JinbaoError(f"no gate: {no_network}", entry="--gate-timeout")
         vault = vault_file(lab, vault_password_file)
         acc = access_for([pair], addr, drill_password(vault), lab, routed=network is not None)[0]
         pair_vars = next(v for v in variables["jb_dr_pairs"] if v["slot"] == pair.slot)
         # a lab drill must not change the real network's record unless told where to write
         record = directory if not lab or given else None
         settings = DrillSettings(inventory, vault, max_lag_bytes=max_lag_bytes, network=network,
-                                 no_network=no_network, record_dir=record,
+                                 no_network=no_network, record_dir=record, gate_timeout=gate_timeout,
                                  no_record="a lab drill writes it only into an inventory given with "
                                            "`jinbao --inventory DIR`")
-        report = run_drill(mode, acc, pair_vars, settings, progress=_say(as_json), resume=resume)
+        # SIGTERM/SIGHUP as ^C: the playbook's process group ended, the address put right, the lock released
+        with signals_interrupt():
+            report = run_drill(mode, acc, pair_vars, settings, progress=_say(as_json), resume=resume)
     j, h = rep.write(report, out_dir)
     if as_json:
         sys.stdout.write(json.dumps({**report.as_dict(), "report_json": str(j), "report_html": str(h)}) + "\n")

@@ -168,10 +168,11 @@ def _laps(res: DeviceResult) -> Callable[[str], None]:
 
 
 def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
-              keep_unchanged: bool = False) -> tuple[DeviceResult, Adapter | None]:
+              keep_unchanged: bool = False, attempt: float | None = None) -> tuple[DeviceResult, Adapter | None]:
     """Connect, diff. The adapter when there is something to commit (or, with `keep_unchanged`, an ``unchanged``
     result's: a staged deploy diffs it again at commit); None: `res` is final (unchanged, dry-run, refused or
-    failed; nothing was changed)."""
+    failed; nothing was changed). `attempt`: a fresh connection whose every wait is bounded by that many
+    seconds (a reconnect inside a drill's window)."""
     res = DeviceResult(target.hostname, "failed")
     lap = _laps(res)
     on_device = platform_facts(target.platform).validator == "on-device"  # nft -c there, before any change
@@ -183,7 +184,7 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
         return res, None
     try:
         say(target.hostname, "connecting")
-        adapter = open_adapter(task, target)
+        adapter = open_adapter(task, target) if attempt is None else open_adapter(task, target, attempt)
         lap("connect")
         res.diff = adapter.diff(target.config_text)
         lap("diff")
@@ -284,9 +285,11 @@ class Staged:
             DeviceResult(t.hostname, "failed", error="not staged (no connection)")
             for t in self.targets if t.hostname not in self._opened]
 
-    def commit(self) -> list[DeviceResult]:
+    def commit(self, deadline: float | None = None) -> list[DeviceResult]:
         """One DeviceResult per target, in target order (a target whose stage failed or found nothing to change
-        keeps that result; after a failed or rolled-back one, the device's next targets are ``skipped``)."""
+        keeps that result; after a failed or rolled-back one, the device's next targets are ``skipped``).
+        `deadline` (time.monotonic()): a device whose session dropped is reconnected in short attempts until then
+        at most (None: one attempt with the deploy's usual timeouts)."""
         if self._closed:
             raise RuntimeError("this staged deploy was closed")
 
@@ -295,7 +298,7 @@ class Staged:
                 DeviceResult(target.hostname, "failed", error="not staged (no connection)"), None)
             t0 = time.monotonic()
             if adapter is not None:
-                res, adapter = self._restage(task, target, res, adapter)
+                res, adapter = self._restage(task, target, res, adapter, deadline)
             if adapter is not None:
                 res = _apply_one(adapter, res, target, self.opts)
                 res.seconds = round(time.monotonic() - t0, 3)
@@ -327,17 +330,15 @@ class Staged:
             self._closed = True
             self._nr.close_connections(on_good=True, on_failed=True)
 
-    def _restage(self, task: Task, target: DeployTarget, res: DeviceResult,
-                 adapter: Adapter) -> tuple[DeviceResult, Adapter | None]:
+    def _restage(self, task: Task, target: DeployTarget, res: DeviceResult, adapter: Adapter,
+                 deadline: float | None = None) -> tuple[DeviceResult, Adapter | None]:
         """What the stage found, made current at commit: a session that dropped while it sat idle (a drill's
         long playbook) is opened again and diffed afresh; a target the stage found unchanged is diffed again (a
         change since, such as another deploy's, must not be skipped on a stale empty diff). The adapter to
         commit with, or None: `res` is final."""
         if not _alive(adapter):
             self.say(target.hostname, "session dropped since the stage: connecting again")
-            with contextlib.suppress(Exception):  # already gone: nothing to close
-                task.host.close_connection(connection_name(target.platform))
-            fresh, adapter2 = _open_one(task, target, False, self.say)
+            fresh, adapter2 = self._reconnect(task, target, deadline)
             fresh.timings = {**res.timings, **{f"re{k}": v for k, v in fresh.timings.items()}}
             return fresh, adapter2
         if res.status != "unchanged":
@@ -354,6 +355,34 @@ class Staged:
         self.say(target.hostname, "changed since the stage: committing")
         res.status = "failed"  # until _apply_one says otherwise, as for any target it commits
         return res, adapter
+
+
+    def _reconnect(self, task: Task, target: DeployTarget,
+                   deadline: float | None) -> tuple[DeviceResult, Adapter | None]:
+        """Connect and diff again: without a deadline once, with the deploy's timeouts; with one, in attempts of
+        RECONNECT_ATTEMPT_S at most (every wait of the open bounded by it: connect, banner, login, probe), again
+        until the deadline, never past it: a device that is really gone costs the window, not minutes more."""
+        n, last = 0, DeviceResult(target.hostname, "failed")
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left < RECONNECT_MIN_S:
+                return DeviceResult(target.hostname, "failed", error=(
+                    f"session dropped since the stage; {n} reconnect attempt(s) failed within the window"
+                    + (f" (last: {last.error})" if n else ""))), None
+            with contextlib.suppress(Exception):  # already gone: nothing to close
+                task.host.close_connection(connection_name(target.platform))
+            n += 1
+            last, adapter = _open_one(task, target, False, self.say,
+                                      attempt=None if left is None else min(RECONNECT_ATTEMPT_S, left))
+            if adapter is not None or last.status != "failed" or deadline is None:
+                return last, adapter
+            self.say(target.hostname, f"reconnect attempt {n} failed: {last.error}")
+            time.sleep(min(RECONNECT_PAUSE_S, max(0.0, deadline - time.monotonic())))  # a refusal comes at once
+
+
+RECONNECT_ATTEMPT_S = 5.0  # one reconnect attempt inside a deadline (a drill's window): connect, login, probe
+RECONNECT_MIN_S = 1.0  # less left than this: no further attempt (it could not even connect)
+RECONNECT_PAUSE_S = 0.5  # between attempts
 
 
 def _alive(adapter: Adapter) -> bool:

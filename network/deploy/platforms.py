@@ -96,13 +96,19 @@ def nornir_platform(name: str) -> str:
     return deploy_spec(name).driver
 
 
-def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str, ConnectionOptions]:
-    """Nornir connection options for a target: key auth, host-key checking, timeouts."""
+def connection_options(target: DeployTarget, connect_timeout: float,
+                       attempt: float | None = None) -> dict[str, ConnectionOptions]:
+    """Nornir connection options for a target: key auth, host-key checking, timeouts. `attempt`: one short
+    reconnect attempt (a staged commit's, inside a drill's window): every wait of the open (TCP connect, banner,
+    authentication, the FRR driver's vtysh probe) bounded by it."""
     spec = deploy_spec(target.platform)
     if spec.driver == "frr":
         optional: dict[str, Any] = {"port": target.port, "key_file": target.key_file, "known_hosts": target.known_hosts}
         optional.update(target.options)
-        return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": int(connect_timeout)})}
+        if attempt is not None:
+            optional["probe_timeout"] = attempt
+        return {"napalm": ConnectionOptions(extras={"optional_args": optional, "timeout": max(1, math.ceil(
+            attempt if attempt is not None else connect_timeout))})}
     # Netmiko underneath (napalm ios / huawei_vrp pass Netmiko arguments through optional_args).
     netmiko: dict[str, Any] = {
         "port": target.port,
@@ -116,6 +122,8 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
         "conn_timeout": connect_timeout,
     }
     netmiko.update(target.options)
+    if attempt is not None:  # after the target's own options: the attempt's bound wins
+        netmiko |= {"conn_timeout": attempt, "banner_timeout": attempt, "auth_timeout": attempt}
     if spec.connection == "netmiko":
         return {"netmiko": ConnectionOptions(platform=spec.driver, extras=netmiko)}
     # napalm's own "timeout" stays at its default (60 s): for ios/huawei_vrp it is Netmiko's read timeout,
@@ -123,11 +131,29 @@ def connection_options(target: DeployTarget, connect_timeout: float) -> dict[str
     return {"napalm": ConnectionOptions(extras={"optional_args": netmiko})}
 
 
-def open_adapter(task: Task, target: DeployTarget) -> Adapter:
-    """Open (or reuse) the host's Nornir connection and wrap it."""
+def open_adapter(task: Task, target: DeployTarget, attempt: float | None = None) -> Adapter:
+    """Open (or reuse) the host's Nornir connection and wrap it. `attempt`: open it afresh (the host's connection
+    closed first), every wait bounded by that many seconds (connection_options)."""
     spec = deploy_spec(target.platform)
-    conn = task.host.get_connection(spec.connection, task.nornir.config)
+    if attempt is None:
+        conn = task.host.get_connection(spec.connection, task.nornir.config)
+    else:
+        opts = connection_options(target, attempt, attempt)[spec.connection]
+        task.host.open_connection(spec.connection, task.nornir.config, platform=opts.platform, extras=opts.extras)
+        conn = task.host.get_connection(spec.connection, task.nornir.config)
     return ADAPTERS[spec.adapter](conn, target.platform)
+
+
+def prompt_answers(netmiko_conn: Any) -> bool:
+    """A Netmiko session answers: its transport says so, and a prompt comes back to an empty line (is_alive alone
+    writes a byte, which a half-open TCP session buffers without complaint). Netmiko bounds find_prompt itself
+    (a few seconds, then ValueError)."""
+    if not netmiko_conn.is_alive():
+        return False
+    try:
+        return bool(netmiko_conn.find_prompt())
+    except Exception:
+        return False
 
 
 class NapalmAdapter:
@@ -141,7 +167,12 @@ class NapalmAdapter:
         self._armed: int | None = None
 
     def alive(self) -> bool:
-        return bool(self.device.is_alive().get("is_alive"))
+        """The session answers: the FRR driver's is_alive runs a no-op command (bounded); napalm's other drivers
+        only look at the transport, so their Netmiko session (`device.device`) must also give a prompt."""
+        if not self.device.is_alive().get("is_alive"):
+            return False
+        cli = getattr(self.device, "device", None)
+        return self.spec.driver == "frr" or cli is None or not hasattr(cli, "find_prompt") or prompt_answers(cli)
 
     def running(self) -> str:
         return str(self.device.get_config(retrieve="running")["running"])
@@ -230,7 +261,7 @@ class _VendorCli:
         self._diffed: tuple[str, list[str]] | None = None  # (intended, its undo lines) from the last diff
 
     def alive(self) -> bool:
-        return bool(self.conn.is_alive())
+        return prompt_answers(self.conn)
 
     def running(self) -> str:
         return str(self.conn.send_command("display current-configuration", read_timeout=120))

@@ -21,7 +21,8 @@ optional_args:
     ~/.ssh/known_hosts), host_key_checking (True: unknown host keys are refused), allow_agent,
     look_for_keys, ssh_config_file, privilege ("none" when logging in as root, or "sudo": every
     privileged command runs as ``sudo -n`` / ``sudo -S`` with sudo_password), sudo_password,
-    command_timeout (120 s), frr_reload (/usr/lib/frr/frr-reload.py), vtysh (vtysh),
+    command_timeout (120 s), probe_timeout (is_alive's no-op command, 10 s; given, also open()'s vtysh
+    probe), frr_reload (/usr/lib/frr/frr-reload.py), vtysh (vtysh),
     frr_conf (/etc/frr/frr.conf), state_dir (/var/lib/jinbao-frr), upload_dir (/tmp).
 """
 
@@ -54,6 +55,7 @@ from napalm.base.exceptions import (
 from network.drivers import frr_parse, frr_remote
 
 PRIVILEGE_MODES = ("none", "sudo")
+ALIVE_PROBE_S = 10.0  # is_alive's no-op command, unless probe_timeout says otherwise
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -104,6 +106,9 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
             raise ValueError(f"privilege must be one of {PRIVILEGE_MODES}, not {self.privilege!r}")
         self.sudo_password: str | None = opts.get("sudo_password", self.password)
         self.command_timeout = float(opts.get("command_timeout", 120))
+        # is_alive's no-op (10 s unless given): short, so a dead or half-open session is found in seconds; given
+        # (a reconnect attempt inside a drill's window), open()'s vtysh probe too (else command_timeout)
+        self.probe_timeout: float | None = float(opts["probe_timeout"]) if "probe_timeout" in opts else None
         self.frr_reload = str(opts.get("frr_reload", "/usr/lib/frr/frr-reload.py"))
         self.vtysh = str(opts.get("vtysh", "vtysh"))
         self.frr_conf = str(opts.get("frr_conf", "/etc/frr/frr.conf"))
@@ -154,7 +159,8 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
             transport.set_keepalive(15)  # a dead path shows up as a closed session, not a hang
         self._client = client
         # Fail at open, not half-way through a commit, if the account cannot run vtysh.
-        probe = self._run([self.vtysh, "-c", "show version"], privileged=True)
+        probe = self._run([self.vtysh, "-c", "show version"], privileged=True, timeout=self.probe_timeout,
+                          open_timeout=self.probe_timeout)  # None: command_timeout, the connect timeout
         if probe.rc != 0 or "FRRouting" not in probe.out:
             self.close()
             raise ConnectionException(f"{self.hostname}: vtysh not usable: {(probe.err or probe.out).strip()}")
@@ -168,8 +174,18 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
             self._client = None
 
     def is_alive(self) -> dict[str, bool]:
+        """The session answers a no-op command within probe_timeout. The transport's own flag is not enough: a
+        half-open session (the peer or the path gone without a FIN) stays "active" until keepalives give up,
+        and a commit sent on it would hang for command_timeout."""
         transport = self._client.get_transport() if self._client else None
-        return {"is_alive": bool(transport is not None and transport.is_active())}
+        if transport is None or not transport.is_active():
+            return {"is_alive": False}
+        try:
+            wait = self.probe_timeout or ALIVE_PROBE_S
+            res = self._run(["true"], timeout=wait, open_timeout=wait)
+        except (ConnectionClosedException, CommandErrorException):
+            return {"is_alive": False}
+        return {"is_alive": res.rc == 0}
 
     # -- remote execution -----------------------------------------------------------------------
     def _wrap(self, argv: list[str], privileged: bool) -> tuple[str, bytes | None]:
@@ -183,7 +199,7 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
         return "sudo -n -- " + cmd, None
 
     def _run(self, argv: list[str], *, privileged: bool = False, timeout: float | None = None,
-             stdin: str | None = None) -> CmdResult:
+             stdin: str | None = None, open_timeout: float | None = None) -> CmdResult:
         if self._client is None:
             raise ConnectionClosedException(f"{self.hostname}: not connected (call open())")
         transport = self._client.get_transport()
@@ -194,7 +210,7 @@ class FrrDriver(napalm.base.NetworkDriver):  # type: ignore[misc]  # napalm ship
             feed = (feed or b"") + stdin.encode()
         limit = timeout or self.command_timeout
         try:
-            chan = transport.open_session(timeout=self.timeout)
+            chan = transport.open_session(timeout=open_timeout or self.timeout)
             chan.exec_command(cmd)
             if feed:
                 chan.sendall(feed)

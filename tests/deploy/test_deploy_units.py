@@ -249,7 +249,7 @@ def test_a_staged_deploy_connects_and_diffs_first_and_commits_later(monkeypatch:
     opened: list[str] = []
     running = {"A": "hostname x\n", "B": "hostname old\n"}
 
-    def fake_open(task: object, target: DeployTarget) -> _FakeAdapter:
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None) -> _FakeAdapter:
         opened.append(target.hostname)
         return _FakeAdapter(running[target.hostname], calls, target.hostname)
 
@@ -287,7 +287,7 @@ def test_a_staged_deploy_diffs_again_what_was_unchanged_and_reconnects_a_dropped
     made: dict[str, list[_FakeAdapter]] = {}
     running = {"A": "hostname x\n", "B": "hostname old\n"}
 
-    def fake_open(task: object, target: DeployTarget) -> _FakeAdapter:
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None) -> _FakeAdapter:
         a = _FakeAdapter(running[target.hostname], calls, target.hostname)
         made.setdefault(target.hostname, []).append(a)
         return a
@@ -306,3 +306,174 @@ def test_a_staged_deploy_diffs_again_what_was_unchanged_and_reconnects_a_dropped
     assert ("B", "commit") in calls and made["B"][1].running == "hostname x\n"  # committed on the new one
     assert made["B"][0].running == "hostname old\n"  # never on the dead one
     assert "reconnect" in results["B"].timings and "connect" in results["B"].timings  # both halves kept
+
+
+def test_a_dropped_session_is_reconnected_in_short_attempts_within_the_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a drill's window a device whose session dropped must not cost the deploy's own timeouts (the FRR
+    driver's probe waited up to 120 s, as long as the drill's gate): each attempt is bounded (connect, login,
+    probe: RECONNECT_ATTEMPT_S at most, less when less is left), repeated until the deadline, never past it."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    attempts: list[tuple[str, float | None]] = []
+    made: dict[str, list[_FakeAdapter]] = {}
+    refuse = {"A": 2, "B": 10**6}  # reconnects refused: A twice, B always
+
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None) -> _FakeAdapter:
+        attempts.append((target.hostname, attempt))
+        if attempt is not None and refuse[target.hostname] > 0:
+            refuse[target.hostname] -= 1
+            raise ConnectionError("refused")
+        a = _FakeAdapter("hostname old\n", calls, target.hostname)
+        made.setdefault(target.hostname, []).append(a)
+        return a
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    monkeypatch.setattr(engine, "RECONNECT_PAUSE_S", 0.05)
+    targets = [tgt(hostname=h, host="127.0.0.1", validated_sha256=stamp("hostname x\n")) for h in ("A", "B")]
+    staged = Staged(targets, message="t")
+    staged.stage()
+    for h in ("A", "B"):
+        made[h][0].up = False  # both sessions dropped while the drill's playbook ran
+    attempts.clear()
+    t0 = time.monotonic()
+    results = {r.hostname: r for r in staged.commit(deadline=t0 + 3.0)}
+    took = time.monotonic() - t0
+    a_tries = [a for h, a in attempts if h == "A"]
+    assert results["A"].status == "committed" and len(a_tries) == 3, (results["A"], attempts)  # refused twice
+    assert made["A"][-1].running == "hostname x\n" and "reconnect" in results["A"].timings  # on the new session
+    b = [a for h, a in attempts if h == "B"]
+    assert results["B"].status == "failed" and "reconnect attempt(s) failed within the window" in results["B"].error
+    assert "refused" in results["B"].error and len(b) > 3, (results["B"].error, b)
+    # every attempt bounded by the per-attempt limit and by what was left; none begun with under a second left
+    assert all(a is not None and a <= engine.RECONNECT_ATTEMPT_S for _, a in attempts), attempts
+    assert b == sorted(b, reverse=True) and b[-1] >= engine.RECONNECT_MIN_S, b
+    assert took < 3.0 + 1.0, took  # never past the deadline (plus one pause)
+    assert ("B", "commit") not in calls
+
+    # without a deadline: one attempt with the deploy's usual timeouts (a deploy's own staged use)
+    attempts.clear()
+    refuse["A"] = 0
+    staged = Staged(targets[:1], message="t")
+    staged.stage()
+    made["A"][-1].up = False
+    attempts.clear()
+    assert staged.commit()[0].status == "committed" and attempts == [("A", None)]
+
+
+def test_a_reconnect_attempt_bounds_every_wait_of_the_open() -> None:
+    """connection_options(attempt=N): the FRR driver's connect/banner/login timeout and its vtysh probe, and
+    Netmiko's conn/banner/auth timeouts (over the target's own options), all N."""
+    frr = connection_options(tgt("frr", options={"command_timeout": 120}), 10.0, 2.5)["napalm"].extras
+    assert frr is not None and frr["timeout"] == 3 and frr["optional_args"]["probe_timeout"] == 2.5
+    assert frr["optional_args"]["command_timeout"] == 120  # the commit's own bound is unchanged
+    usual = connection_options(tgt("frr"), 10.0)["napalm"].extras
+    assert usual is not None and usual["timeout"] == 10 and "probe_timeout" not in usual["optional_args"]
+    vendor = connection_options(tgt("h3c_comware", options={"conn_timeout": 60}), 10.0, 4.0)["netmiko"].extras
+    assert vendor is not None and (vendor["conn_timeout"], vendor["banner_timeout"], vendor["auth_timeout"]) == (
+        4.0, 4.0, 4.0)
+
+
+class _Chan:
+    """A paramiko channel whose command has ended (exit status 0, nothing printed)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log, self.closed, self.eof_received = log, False, True
+
+    def exec_command(self, cmd: str) -> None:
+        self.log.append(cmd)
+
+    def shutdown_write(self) -> None:
+        pass
+
+    def recv_ready(self) -> bool:
+        return False
+
+    def recv_stderr_ready(self) -> bool:
+        return False
+
+    def exit_status_ready(self) -> bool:
+        return True
+
+    def recv_exit_status(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Transport:
+    def __init__(self, answers: bool) -> None:
+        self.answers, self.log, self.waits = answers, [], []  # type: ignore[var-annotated]
+
+    def is_active(self) -> bool:
+        return True  # what a half-open session says too
+
+    def open_session(self, timeout: float | None = None) -> _Chan:
+        self.waits.append(timeout)
+        if not self.answers:
+            import paramiko
+
+            raise paramiko.SSHException("Timeout opening channel.")
+        return _Chan(self.log)
+
+
+class _Client:
+    def __init__(self, transport: _Transport) -> None:
+        self.transport = transport
+
+    def get_transport(self) -> _Transport:
+        return self.transport
+
+
+def test_the_frr_drivers_is_alive_exercises_the_session() -> None:
+    """A half-open session (the router or the path gone without a FIN) keeps paramiko's transport "active": is_alive
+    must run a no-op command, bounded, and say False when it gets no answer, so a staged commit reconnects
+    instead of sending the commit into it."""
+    dev = FrrDriver("r1", "root", optional_args={"host_key_checking": False})
+    half_open = _Transport(answers=False)
+    dev._client = _Client(half_open)  # type: ignore[assignment]
+    assert dev.is_alive() == {"is_alive": False}
+    assert half_open.waits == [10.0]  # ALIVE_PROBE_S, not the 60 s connect timeout
+    live = _Transport(answers=True)
+    dev._client = _Client(live)  # type: ignore[assignment]
+    assert dev.is_alive() == {"is_alive": True} and live.log == ["true"]
+    quick = FrrDriver("r1", "root", optional_args={"probe_timeout": 2.5})
+    quick._client = _Client(half_open)  # type: ignore[assignment]
+    assert quick.is_alive() == {"is_alive": False} and half_open.waits[-1] == 2.5
+    dev._client = None
+    assert dev.is_alive() == {"is_alive": False}
+
+
+class _Netmiko:
+    """A Netmiko session whose transport looks alive and which may or may not give a prompt back."""
+
+    def __init__(self, prompt: bool) -> None:
+        self.prompt = prompt
+
+    def is_alive(self) -> bool:
+        return True
+
+    def find_prompt(self) -> str:
+        if not self.prompt:
+            raise ValueError("Unable to find prompt")
+        return "<JB-R1>"
+
+
+class _Napalm:
+    def __init__(self, alive: bool, cli: object | None) -> None:
+        self.alive, self.device = alive, cli
+
+    def is_alive(self) -> dict[str, bool]:
+        return {"is_alive": self.alive}
+
+
+def test_the_vendor_adapters_want_a_prompt_not_just_a_transport() -> None:
+    assert VrpAdapter(_Netmiko(prompt=True), "huawei_vrp").alive()
+    assert not VrpAdapter(_Netmiko(prompt=False), "huawei_vrp").alive()
+    assert NapalmAdapter(_Napalm(True, _Netmiko(prompt=True)), "cisco_ios").alive()
+    assert not NapalmAdapter(_Napalm(True, _Netmiko(prompt=False)), "cisco_ios").alive()
+    assert not NapalmAdapter(_Napalm(False, None), "frr").alive()
+    assert NapalmAdapter(_Napalm(True, None), "frr").alive()  # the FRR driver's is_alive ran its own no-op

@@ -7,7 +7,9 @@ postgresql and pg_replica roles, so both servers hold the service address and th
 its standby's port). A switchover drill, with the witness writing through the service address from Shanxi's
 exchange zone, withdraws the address at Shanxi before the promotion and announces it at the DR centre after it
 (the ministry's router sees it from Shanxi's AS, then from the DR centre's), and records where the database
-runs in a copy of the inventory; the failback brings everything back and removes the record.
+runs in a copy of the inventory; the failback brings everything back and removes the record. Then a failover
+(production's PostgreSQL killed hard) moves the address to the DR centre the same way, the withdrawal only once
+the kill has run; the teardown puts the address back at Shanxi (no second failback: the suite's time).
 
 Left as found for the slice's later users: the address announced by Shanxi alone, PostgreSQL stopped on both
 servers (the zone policy's probes listen on port 5432 there), the service interface and redirect removed, the
@@ -217,3 +219,83 @@ def test_switchover_moves_the_service_address_with_the_database_and_the_failback
     assert any(static_origin(wr, pair.service_v4) for wr in shanxi_wrs)
     wait_for(lambda: (s := pair_lab["status"]()).get("state") == "streaming" and s.get("active") == "primary",
              120, 2, "production the primary again, its standby streaming")
+
+
+def via_service_address(lab: dict[str, Any], sql: str) -> tuple[Any, ...]:
+    """One row of `sql` as a client in Shanxi's exchange zone gets it on the pair's service address (the path
+    the witness takes: its thread enters that server's network namespace)."""
+    import psycopg
+
+    from core.playbooks import LAB_VAULT_PASSWORD
+    from dr.access import PairAccess, ca_file, drill_password
+    from dr.writer import CONNECT_OPTS, in_netns
+    from lab import names
+
+    lp = lab["lab"]
+    netns = f"/run/netns/{names.node_netns(LAB, lp.node('JB-140000-DC-EX01'))}"
+    dsn = PairAccess(lab["pair"], "", "", drill_password(LAB_VAULT_PASSWORD), ca_file(LAB), routed=True).service_dsn()
+
+    def query() -> tuple[Any, ...]:
+        with psycopg.connect(dsn, autocommit=True, **CONNECT_OPTS) as conn:  # type: ignore[arg-type]
+            row = conn.execute(sql).fetchone()
+            assert row is not None
+            return tuple(row)
+
+    return in_netns(netns, query)
+
+
+def test_failover_moves_the_service_address_to_the_surviving_site(pair_lab: dict[str, Any]) -> None:
+    """Unplanned: production's PostgreSQL killed hard, the DR centre's standby promoted, the old primary fenced;
+    the address withdrawn at Shanxi once the kill has run (not before: the loss must show), announced at the DR
+    centre once the standby takes writes. Runs after the switchover and failback above (the pair back at
+    production, streaming); the module's teardown puts the address back at Shanxi and stops both servers."""
+    pair, asn, lp = pair_lab["pair"], pair_lab["asn"], pair_lab["lab"]
+    shanxi_wrs = [d.hostname for d in lp.plan.devices(SITE) if d.role == "WR"]
+    st = pair_lab["status"]()
+    assert st.get("state") == "streaming" and st.get("active") == "primary", f"not where the failover starts: {st}"
+    # the client reaches production on the service address before the disaster
+    assert via_service_address(pair_lab, "SELECT current_setting('cluster_name'), pg_is_in_recovery()") == (
+        "15/main", False)
+
+    rc, rep = drill(pair_lab, "failover")
+    print("failover:", rep["outcome"], rep["reason"], rep["figures"], rep["service_address"])
+    print(timeline(rep))
+    assert failed_steps(rep) == [] and rep["figures"], (rep["outcome"], rep["reason"], failed_steps(rep))
+    f = rep["figures"]
+    assert f["acks_old"] > 0 and f["acks_new"] >= 5, f
+    assert f["rto_s"] < 120, f  # a hang, not a figure
+    # asynchronous: the report counts what was lost (no RPO target); over its RTO target the run says so
+    assert rep["outcome"] == "passed" or rep["reason"].startswith("RTO"), (rep["outcome"], rep["reason"])
+    assert rc == (0 if rep["outcome"] == "passed" else 1)
+    # RTO and RPO recorded in the drill report written to disk, JSON and HTML
+    saved = json.loads(Path(rep["report_json"]).read_text())
+    assert saved["kind"] == "failover" and saved["figures"]["rto_s"] == f["rto_s"] > 0, saved["figures"]
+    assert saved["figures"]["rpo_commits"] == f["rpo_commits"] >= 0 and saved["figures"]["rpo_s"] >= 0, saved
+    assert saved["figures"]["rpo_commits"] == len(saved["figures"]["lost"]), saved["figures"]
+    html = Path(rep["report_html"]).read_text()
+    assert "RTO" in html and "RPO" in html
+    # the kill, then the withdrawal (begun once the kill had run), the promotion behind the gate, the record and
+    # the announcement; the withdrawal's deploy came back committed before the announcement's began
+    kill = step_index(rep, "Kill the primary hard")
+    withdraw = step_index(rep, f"service address: withdraw at {SITE}")
+    gate = step_index(rep, "The service address is withdrawn at the old site")
+    promoted = step_index(rep, "It accepts writes")
+    announce = step_index(rep, f"service address: announce at {DR_SITE}")
+    assert kill < withdraw < gate < promoted < step_index(rep, "record: ") < announce, [s["name"] for s in rep["steps"]]
+    assert rep["steps"][withdraw]["started"] >= rep["steps"][kill]["started"], timeline(rep)
+    assert rep["steps"][withdraw]["ended"] <= rep["steps"][announce]["started"], timeline(rep)
+    assert yaml.safe_load((pair_lab["inventory"] / "dr-active.yaml").read_text()) == {
+        "version": 1, "active": {SITE: DR_SITE}}
+    # the old site no longer announces: the ministry sees the address from the DR centre's AS alone, and
+    # Shanxi's WAN routers have no route to originate it from
+    for pfx in (pair.service_v4, pair.service_v6):
+        assert wait_for(lambda p=pfx: origins(p) == {asn[DR_SITE]}, 60, what=f"{pfx} from {DR_SITE} alone")
+    assert not any(static_origin(wr, pair.service_v4) for wr in shanxi_wrs)
+    # a client's connection on the same address reaches the new primary, which takes writes
+    name, in_recovery = via_service_address(pair_lab, "SELECT current_setting('cluster_name'), pg_is_in_recovery()")
+    assert (name, in_recovery) == (f"15/{pair.slot}", False)
+    # a transaction id is assigned only where writes are accepted (a standby refuses: read-only transaction)
+    assert via_service_address(pair_lab, "SELECT txid_current() > 0") == (True,)
+    # the old primary is fenced: it can never take writes again, even when started
+    sh(pair.primary, "ls", "/var/lib/postgresql/15/main/standby.signal", "/var/lib/postgresql/15/main/jinbao.fenced")
+    assert pair_lab["status"]().get("active") == "replica"

@@ -28,6 +28,7 @@ from dr.drill import (
     PROMOTED_TASK,
     PROMOTES,
     START_PLAYS,
+    START_TASKS,
     DrillSettings,
     announce_after_stop,
     move_sites,
@@ -137,7 +138,8 @@ class FakeNetwork:
         self.must_change = [*getattr(self, "must_change", []), must_change]
         return prepared
 
-    def push_staged(self, staged: Any) -> tuple[bool, str]:
+    def push_staged(self, staged: Any, deadline: float | None = None) -> tuple[bool, str]:
+        self.deadlines = [*getattr(self, "deadlines", []), (deadline or 0) - time.monotonic()]
         return self.push_targets(staged, "staged")
 
     def push(self, state: Any, sites: tuple[str, ...], hosts: set[str] | None, message: str,
@@ -185,7 +187,8 @@ def slice_plan() -> Any:
 def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str, ok: dict[str, bool] | None = None,
            after: PairStatus | None = None, fail: set[str] | None = None,
            explode: str | None = None, delay: dict[str, float] | None = None,
-           early_promotion: bool = False, tail: Any = None) -> tuple[Any, FakeNetwork, list[str]]:
+           early_promotion: bool = False, tail: Any = None, kill_event: str = "runner_on_ok",
+           gate_timeout: int | None = None) -> tuple[Any, FakeNetwork, list[str]]:
     ok = ok or {}
     ran: list[str] = []
     before = status("replica" if kind == "failback" else "primary")
@@ -198,7 +201,10 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
         good = ok.get(name, True)
         if PLAYBOOKS[kind][PROMOTES[kind]][0] == name:
             steps({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS[kind]}})
-            assert "dr_gate_timeout" not in extra  # the playbooks' own variable (vars/ends.yml) decides
+            if kind in START_TASKS:  # a failover: its kill ran (or failed)
+                steps({"event": kill_event, "event_data": {"task": f"{START_TASKS[kind]} (SIGKILL)", "host": "p"}})
+            # the playbooks' own variable (vars/ends.yml) decides, unless --gate-timeout said otherwise
+            assert extra.get("dr_gate_timeout") == gate_timeout
             if "dr_gate" in extra and not early_promotion:  # the playbook's gate task, as tasks/gate.yml
                 gate = Path(extra["dr_gate"])
                 assert wait_until(lambda: gate.exists(), 10)
@@ -223,7 +229,7 @@ def _drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plan: Any, kind: str
     net = FakeNetwork(plan, fail)
     net.delay = delay or {}
     settings = DrillSettings(tmp_path, None, warmup_acks=3, settle_s=5, network=net,  # type: ignore[arg-type]
-                             record_dir=tmp_path)
+                             record_dir=tmp_path, gate_timeout=gate_timeout)
     report = run_drill(kind, dataclasses.replace(ACC, routed=True), {}, settings)
     names = [s.name for s in report.steps]
     return report, net, names
@@ -629,6 +635,11 @@ def test_the_playbooks_hold_the_promotion_at_the_gate_and_name_the_drills_events
     assert gate not in sw["Switchover pre-checks"]
     fo = _play_tasks(d / "failover.yml")
     assert gate not in fo[START_PLAYS["failover"]]  # the kill is not held: withdrawing first would hide the loss
+    assert [t for t in fo[START_PLAYS["failover"]] if t.startswith(START_TASKS["failover"])]  # the kill's event
+    # the promotion's preparation runs before the kill, outside the window (promote.yml skips it then)
+    plays = list(fo)
+    assert plays.index("Ready to promote") < plays.index(START_PLAYS["failover"]) < plays.index("Promote the standby")
+    assert fo["Ready to promote"] == ["Before the promotion, while writes still flow", "Promotion prepared"]
     assert fo["Promote the standby"].index(gate) < fo["Promote the standby"].index("Promote")
     promote = [t["name"] for t in yaml.safe_load((d / "tasks" / "promote.yml").read_text())]
     assert [n for n in promote if n.startswith(PROMOTED_TASK)] == [
@@ -742,3 +753,97 @@ def test_the_gate_file_is_in_the_users_run_directory(monkeypatch: pytest.MonkeyP
     assert list(run.iterdir()) == []  # removed after the run
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert drill_mod.run_dir() is None
+
+
+# -- a failover through the service address; the gate's wait (--gate-timeout) -------------------------------------
+
+def _switch(tmp_path: Path, plan: Any, kind: str) -> tuple[Any, FakeNetwork, Any]:
+    net = FakeNetwork(plan)
+    report = drill_mod.DrillReport(PAIR.primary_site, kind, "async", PAIR.primary, PAIR.replica)
+    address = drill_mod._Address(report, PAIR, kind, DrillSettings(tmp_path, None, network=net),  # type: ignore[arg-type]
+                                 None)
+    return drill_mod._Switch(address, kind, tmp_path / "gate"), net, address
+
+
+def test_a_failovers_withdrawal_starts_once_the_kill_has_run(tmp_path: Path, slice_plan: Any) -> None:
+    """Not when its play starts (beside the kill): the address could be withdrawn before the primary died, the
+    witness's writes stopped by the network rather than by the disaster, and an asynchronous failover's loss
+    hidden. The kill skipped (dr_kill=false, a real disaster) starts it too; a failed kill shuts the gate."""
+    assert START_TASKS == {"failover": "Kill the primary hard"}
+    switch, net, _ = _switch(tmp_path, slice_plan, "failover")
+    switch({"event": "playbook_on_play_start", "event_data": {"play": START_PLAYS["failover"]}})
+    switch({"event": "playbook_on_task_start", "event_data": {"task": "Kill the primary hard (SIGKILL)"}})
+    assert switch.withdrawing is None and not (tmp_path / "gate").exists() and net.pushes == []
+    switch({"event": "runner_on_ok", "event_data": {"task": "Kill the primary hard (SIGKILL)", "host": "p"}})
+    switch.join()
+    assert (tmp_path / "gate").read_text().strip() == "withdrawn" and [p[:2] for p in net.pushes] == [
+        ("nowhere", ("140000-DC",))]
+
+    skipped, net, _ = _switch(tmp_path, slice_plan, "failover")
+    skipped({"event": "runner_on_skipped", "event_data": {"task": "Kill the primary hard (SIGKILL)", "host": "p"}})
+    skipped.join()
+    assert skipped.withdrawn_ok is True and len(net.pushes) == 1
+
+    failed, net, address = _switch(tmp_path, slice_plan, "failover")
+    (tmp_path / "gate").unlink()
+    failed({"event": "runner_on_unreachable", "event_data": {"task": "Kill the primary hard (SIGKILL)", "host": "p"}})
+    failed({"event": "runner_on_ok", "event_data": {"task": "Kill the primary hard (SIGKILL)", "host": "p"}})
+    failed.join()
+    assert (tmp_path / "gate").read_text().strip() == "failed" and net.pushes == [] and not address.withdrawn
+
+
+def test_failover_withdraws_after_the_kill_then_promotes_records_and_announces(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path, slice_plan: Any) -> None:
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    report, net, names = _drill(monkeypatch, tmp_path, slice_plan, "failover")
+    assert names[3:7] == ["playbook failover.yml", "service address: withdraw at 140000-DC",
+                          "record: 140000-DC's database runs at 100000-DR (dr-active.yaml)",
+                          "service address: announce at 100000-DR"], names
+    assert [p[:2] for p in net.pushes] == [("nowhere", ("140000-DC",)), ("100000-DR", ("100000-DR",))]
+    assert net.staged == net.pushes and load_active(tmp_path)[0] == {"140000-DC": "100000-DR"}
+    assert report.figures is not None and not [s for s in report.steps if s.ok is False]
+    assert report.targets is not None and report.targets.rto_s == 10.0  # the failover's target
+
+    # the kill failed: the gate is shut, nothing moves, nothing is promoted
+    again = tmp_path / "again"
+    again.mkdir()
+    report, net, names = _drill(monkeypatch, again, slice_plan, "failover", kill_event="runner_on_failed")
+    assert net.pushes == [] and FakeWriter.server == "15/main" and report.outcome == "failed", names
+
+
+def test_the_gate_timeout_reaches_the_playbook_and_bounds_each_phases_commit(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path, slice_plan: Any) -> None:
+    """--gate-timeout is the playbooks' dr_gate_timeout; a phase's staged commit (its reconnects) gets the gate's
+    wait less a margin, the playbooks' 120 s when none was given, never the deploy's own minutes."""
+    monkeypatch.setattr(drill_mod, "NETWORK_SETTLE_S", 5.0)
+    assert drill_mod.playbook_gate_timeout() == 120
+    _, net, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover")
+    assert len(net.deadlines) == 2 and all(113 < d <= 115 for d in net.deadlines), net.deadlines
+    _, net, _ = _drill(monkeypatch, tmp_path, slice_plan, "switchover", gate_timeout=300)
+    assert all(293 < d <= 295 for d in net.deadlines), net.deadlines
+
+
+def test_the_gate_timeout_is_checked() -> None:
+    from dr.drill import gate_timeout_refusal
+
+    assert [s for s in (9, 10, 120, 1800, 1801, 0, -5) if gate_timeout_refusal(s)] == [9, 1801, 0, -5]
+    assert gate_timeout_refusal(5) == ("5: between 10 and 1800 seconds (the gate holds the promotion while the old "
+                                       "site's devices commit the withdrawal)")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("--gate-timeout", "5"), "--gate-timeout: 5: between 10 and 1800 seconds"),
+    (("--gate-timeout", "abc"), "Invalid value for '--gate-timeout'"),
+    (("--gate-timeout", "60"), "--gate-timeout: no gate without a network"),
+])
+def test_the_drill_command_refuses_a_bad_gate_timeout(args: tuple[str, ...], said: str, tmp_path: Path) -> None:
+    """Refused before anything is read or run: one line naming the option, exit non-zero, no report written."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "jinbao.cli", "dr", "drill", "--site", "140000-DC", "--mode",
+                        "failover", "--out", str(tmp_path / "out"), *args], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    text = " ".join(r.stderr.replace("│", " ").split())  # typer's usage errors come in a box, wrapped
+    assert r.returncode != 0 and said in text, (r.returncode, r.stdout, r.stderr)
+    assert not (tmp_path / "out").exists()
