@@ -4,6 +4,7 @@ test_deploy_lab.py; these are the platforms this machine has no device for."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,41 @@ def test_every_removal_is_in_the_dry_run_and_said_before_the_commit(monkeypatch:
     opts = engine.ApplyOptions(None, None, 0.01, "t", lambda _h, m: said.append(m))
     assert engine._apply_one(adapter, res, target, opts).status == "committed"
     assert said[:4] == [*(REMOVING + u for u in UNDO), "committing", "<commit>"], said
+
+
+def test_jinbao_deploy_prints_every_removal_and_passes_the_prune_flag(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`jinbao deploy` (the CLI): a real deploy prints each removal the engine says before a commit (not only in
+    the status line that the next message overwrites); the dry run prints each as `would send`; `--json` carries
+    them; `--prune-static-routes` reaches the targets, and without it they do not prune."""
+    from typer.testing import CliRunner
+
+    import network.deploy
+    import network.fleet
+    from jinbao.cli import app
+    from jinbao.commands import deploy as cmd
+    from network.deploy.model import REMOVING, DeviceResult
+
+    monkeypatch.setenv("JINBAO_DEPLOY_LOCK", str(tmp_path / "deploy.lock"))
+    fleet = type("F", (), {"where": "test"})()
+    monkeypatch.setattr(cmd, "_fleet", lambda *_a: fleet)
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(network.fleet, "fleet_targets", lambda _f, **kw: seen.update(kw) or ["t"])
+
+    def fake_deploy(_targets: Any, dry_run: bool, confirm_seconds: Any, progress: Any, **_kw: Any) -> Any:
+        if not dry_run:
+            for u in UNDO:
+                progress("R1", REMOVING + u)
+            progress("R1", "committing")
+        return [DeviceResult("R1", "dry-run" if dry_run else "committed", diff="- ip route-static x", removals=UNDO)]
+
+    monkeypatch.setattr(network.deploy, "deploy", fake_deploy)
+    runner = CliRunner()
+    r = runner.invoke(app, ["deploy"])
+    assert r.exit_code == 0, r.output
+    assert all(f"R1: {REMOVING}{u}" in r.output for u in UNDO) and seen["prune_static_routes"] is False
+    r = runner.invoke(app, ["deploy", "--dry-run", "--prune-static-routes"])
+    assert r.exit_code == 0 and all(f"R1: would send {u}" in r.output for u in UNDO), r.output
+    assert seen["prune_static_routes"] is True
+    r = runner.invoke(app, ["deploy", "--dry-run", "--json"])
+    assert json.loads(r.stdout[r.stdout.index("{"):])["devices"][0]["removals"] == UNDO
