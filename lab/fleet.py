@@ -89,4 +89,5 @@ def fleet_of(lp: LabPlan, info: dict[str, str], scope: str | None) -> Fleet:
     keep = hosts_in_scope(lp.plan.inv, scope) & set(lp.intents)
     return Fleet({h: i for h, i in lp.intents.items() if h in keep}, lp.mgmt,
                  Access("root", runtime.ssh_key(lab_name), known_hosts=runtime.known_hosts(lab_name), lab=True),
-                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)", Path(info["inventory"]))
+                 LabTestSecrets(), f"lab {lab_name} ({info['slice']} slice)", Path(info["inventory"]),
+                 lp.plan.service_prefixes())

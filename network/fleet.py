@@ -9,7 +9,8 @@ environment.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,9 @@ class Fleet:
     secrets: SecretSource
     where: str  # "lab <name> (<slice>)" or the inventory directory
     inventory: Path | None = None  # the inventory the intents were planned from
+    # site -> the service-address prefixes its devices may route (PlanInput.service_prefixes): on the merge
+    # platforms a deploy removes a stale static route to one of them, never an operator's to anything else
+    service_prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet:
@@ -48,17 +52,21 @@ def real_fleet(ws: Workspace, scope: str | None, secrets: SecretSource) -> Fleet
         raise JinbaoError("set JINBAO_SSH_USER (and JINBAO_SSH_KEY or JINBAO_SSH_PASSWORD) to reach real devices")
     access = Access(user, os.environ.get("JINBAO_SSH_KEY"), os.environ.get("JINBAO_SSH_PASSWORD"),
                     os.environ.get("JINBAO_SSH_KNOWN_HOSTS"))
-    return Fleet(intents, hosts, access, secrets, str(ws.directory), ws.directory)
+    return Fleet(intents, hosts, access, secrets, str(ws.directory), ws.directory, p.service_prefixes())
 
 
 
-def fleet_targets(fleet: Fleet, rulesets: bool = False, world: World | None = None) -> list[DeployTarget]:
+def fleet_targets(fleet: Fleet, rulesets: bool = False, world: World | None = None,
+                  prune_static_routes: bool = False) -> list[DeployTarget]:
     """What deploy, backup and drift act on: one target per device of the fleet; with `rulesets`, each
     linux_nftables firewall's zone ruleset as a second artifact (target `<hostname>:ruleset`), compiled on
-    `world` when the caller holds the inventory's zone world already."""
+    `world` when the caller holds the inventory's zone world already. `prune_static_routes`: a merge platform's
+    deploy removes every static route its config lacks, not only those to the plan's destinations."""
     rs = None
     if rulesets and fleet.inventory is not None:
         from network.policy.service import firewall_rulesets
 
         rs = firewall_rulesets(fleet.inventory, fleet.intents, world)
-    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access, rs)
+    owned = {h: tuple(fleet.service_prefixes.get(i.site, ())) for h, i in fleet.intents.items()}
+    return build_targets(fleet.intents, fleet.secrets, fleet.hosts, fleet.access, rs, owned_static=owned,
+                         prune_static_routes=prune_static_routes)

@@ -184,6 +184,11 @@ class PlanInput:
                     up = self.inv.site(up).parent
         self._svc_below, self._svc_at = dict(svc_below), dict(svc_at)
 
+    def service_prefixes(self) -> dict[str, tuple[str, ...]]:
+        """Site -> the prefixes (v4, v6) of the service addresses it holds an end of: its devices' static routes to
+        them are the plan's wherever the address is active now (a deploy may remove one; network/deploy)."""
+        return {site: tuple(sv.prefix(af) for sv in svs for af in (4, 6)) for site, svs in self._svc_at.items()}
+
     def services_at(self, site_id: str) -> list[ServiceAddress]:
         """The service addresses this site's WAN routers may originate (it holds one end of the pair)."""
         return self._svc_at.get(site_id, [])

@@ -51,10 +51,14 @@ RULESET_PLATFORM = "nftables"  # the artifact's registry entry (inventory/platfo
 
 
 def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, hosts: Mapping[str, str],
-                  access: Access, rulesets: Mapping[str, str] | None = None) -> list[DeployTarget]:
+                  access: Access, rulesets: Mapping[str, str] | None = None, *,
+                  owned_static: Mapping[str, tuple[str, ...]] | None = None,
+                  prune_static_routes: bool = False) -> list[DeployTarget]:
     """One target per device; a firewall named in `rulesets` gets a second one for its zone ruleset
     (`<hostname>:ruleset`, platform nftables): the same login, its own diff, commit-confirm and rollback,
-    applied by the engine after the routing config (one device, one artifact at a time)."""
+    applied by the engine after the routing config (one device, one artifact at a time). `owned_static`: per
+    device, the destinations besides its own static routes whose stale static routes a merge deploy removes
+    (the service addresses); `prune_static_routes`: every stale static route (DeployTarget's fields)."""
     targets = []
     for h, intent in intents.items():
         facts = PLATFORMS.get(intent.platform)
@@ -76,7 +80,8 @@ def build_targets(intents: Mapping[str, DeviceIntent], secrets: SecretSource, ho
         targets.append(DeployTarget(
             hostname=h, platform=intent.platform, host=hosts[h], username=access.username, key_file=access.key_file,
             password=access.password, known_hosts=access.known_hosts, config_text=text,
-            post_checks=post_checks(intent, intents), validated_sha256=stamp))
+            post_checks=post_checks(intent, intents), validated_sha256=stamp,
+            owned_static_prefixes=tuple((owned_static or {}).get(h, ())), prune_static_routes=prune_static_routes))
         if rulesets and h in rulesets:
             targets.append(DeployTarget(
                 hostname=h + RULESET_SUFFIX, platform=RULESET_PLATFORM, host=hosts[h], username=access.username,

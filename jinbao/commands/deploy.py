@@ -39,12 +39,17 @@ def deploy_cmd(
         help="Push each linux_nftables firewall's zone ruleset too (target <hostname>:ruleset, after its routing"
              " config); --no-rulesets leaves the running rulesets as they are.")
     ] = True,
+    prune_static_routes: Annotated[bool, typer.Option(
+        "--prune-static-routes",
+        help="Merge platforms (VRP, Comware): also remove static routes to destinations the plan does not route"
+             " (operators' routes). Without it only stale routes to the plan's own destinations are removed.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Push the rendered configurations (Nornir; NAPALM/Netmiko per platform), safely."""
     import contextlib
 
-    from network.deploy import deploy
+    from network.deploy import REMOVING, deploy
     from network.deploy.lock import deploy_lock
     from network.fleet import fleet_targets
 
@@ -53,16 +58,21 @@ def deploy_cmd(
             held.enter_context(deploy_lock(f"jinbao deploy{' --scope ' + scope if scope else ''}"
                                            f"{' --lab ' + lab if lab else ''}", lab=lab))
         fleet = _fleet(ctx, scope, lab)
-        targets = fleet_targets(fleet, rulesets=rulesets)
+        targets = fleet_targets(fleet, rulesets=rulesets, prune_static_routes=prune_static_routes)
         err.print(f"{'dry run' if dry_run else 'deploy'}: {len(targets)} devices in {fleet.where}")
         with err.status("deploying…") as status:
-            results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm,
-                             progress=lambda h, m: status.update(f"{h}: {m}"),
+
+            def progress(host: str, message: str) -> None:
+                if message.startswith(REMOVING):  # a removal is printed before its commit, not only flashed
+                    err.print(f"{host}: {message}", markup=False, highlight=False)
+                status.update(f"{host}: {message}")
+
+            results = deploy(targets, dry_run=dry_run, confirm_seconds=confirm, progress=progress,
                              message=f"jinbao deploy {scope or ''}", inventory_dir=inventory_dir(ctx))
     failed = [r for r in results if r.status in ("failed", "rolled-back", "skipped")]
     if as_json:
         emit_json({"where": fleet.where, "devices": [
-            {"hostname": r.hostname, "status": r.status, "diff": r.diff, "error": r.error,
+            {"hostname": r.hostname, "status": r.status, "diff": r.diff, "removals": r.removals, "error": r.error,
              "seconds": round(r.seconds, 2), "checks": [c.__dict__ for c in r.checks]} for r in results]})
     else:
         if dry_run:
@@ -70,6 +80,8 @@ def deploy_cmd(
                 if r.diff:
                     out.print(f"[bold]--- {r.hostname}[/]", highlight=False)
                     out.print(r.diff, markup=False, highlight=False)
+                    for line in r.removals:  # the `- ` lines above, as the commit would send them
+                        out.print(f"{r.hostname}: would send {line}", markup=False, highlight=False)
         t = Table("device", "result", "seconds", "detail")
         for r in results:
             colour = {"committed": "green", "unchanged": "green", "dry-run": "cyan"}.get(r.status, "red")

@@ -9,6 +9,7 @@ from network.deploy.drift import drift
 from network.deploy.engine import Staged, deploy
 from network.deploy.model import (
     PLATFORMS,
+    REMOVING,
     BackupResult,
     CheckResult,
     DeployTarget,
@@ -20,6 +21,7 @@ from network.deploy.model import (
 
 __all__ = [
     "PLATFORMS",
+    "REMOVING",
     "BackupResult",
     "CheckResult",
     "DeployTarget",

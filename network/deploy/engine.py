@@ -29,7 +29,7 @@ from nornir.core.task import Result, Task
 
 from core.threads import serialised
 from inventory.platforms import platform as platform_facts
-from network.deploy.model import CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
+from network.deploy.model import REMOVING, CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
 from network.deploy.runner import build_nornir, check_unique, run_per_host
 
@@ -187,6 +187,7 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
         adapter = open_adapter(task, target) if attempt is None else open_adapter(task, target, attempt)
         lap("connect")
         res.diff = adapter.diff(target.config_text)
+        res.removals = _removals(adapter)
         lap("diff")
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
@@ -211,6 +212,8 @@ def _apply_one(adapter: Adapter, res: DeviceResult, target: DeployTarget, opts: 
             # over their change. Leave the device alone.
             res.error = "the device has an unconfirmed commit in progress (another deploy?): nothing changed"
             return res
+        for line in res.removals:  # before the commit, one by one: never a surprise in the device's log
+            say(target.hostname, f"{REMOVING}{line}")
         say(target.hostname, "committing" + (f" (confirm within {confirm_seconds}s)" if confirm_seconds else ""))
         commit_started = time.monotonic()
         # From here any error means the device may be (partly) changed and gets rolled back.
@@ -346,6 +349,7 @@ class Staged:
         lap = _laps(res)
         try:
             res.diff = adapter.diff(target.config_text)
+            res.removals = _removals(adapter)
         except Exception as exc:
             res.status, res.error = "failed", f"{type(exc).__name__}: {exc} (diffing again at commit)"
             return res, None
@@ -355,7 +359,6 @@ class Staged:
         self.say(target.hostname, "changed since the stage: committing")
         res.status = "failed"  # until _apply_one says otherwise, as for any target it commits
         return res, adapter
-
 
     def _reconnect(self, task: Task, target: DeployTarget,
                    deadline: float | None) -> tuple[DeviceResult, Adapter | None]:
@@ -383,6 +386,12 @@ class Staged:
 RECONNECT_ATTEMPT_S = 5.0  # one reconnect attempt inside a deadline (a drill's window): connect, login, probe
 RECONNECT_MIN_S = 1.0  # less left than this: no further attempt (it could not even connect)
 RECONNECT_PAUSE_S = 0.5  # between attempts
+
+
+def _removals(adapter: Adapter) -> list[str]:
+    """What the adapter's last diff would remove besides its merge (merge platforms' static routes), as sent."""
+    get = getattr(adapter, "removals", None)
+    return list(get()) if get is not None else []
 
 
 def _alive(adapter: Adapter) -> bool:

@@ -17,6 +17,9 @@ Status = Literal["unchanged", "dry-run", "committed", "rolled-back", "failed", "
 CheckKind = Literal["bgp_established", "reachable"]
 # progress(hostname, message); called from worker threads, but never two calls at once.
 Progress = Callable[[str, str], None]
+# A progress message naming one thing a commit is about to remove (a static route on a merge platform), said
+# before the commit: `REMOVING + line` (jinbao deploy prints these, not only shows them in its status line).
+REMOVING = "removing: "
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,11 @@ class DeployTarget:
     # its zone ruleset `<hostname>:ruleset`): the engine applies one device's artifacts one after the other,
     # in the order given. Empty: the target is a device of its own (``hostname``).
     device: str = ""
+    # Merge platforms (VRP, Comware) undo a static route running has and config_text lacks only when its destination
+    # is the plan's: one config_text routes, or one of these (global table: the DR service addresses the device may
+    # announce). prune_static_routes: undo every such route, an operator's included (`--prune-static-routes`).
+    owned_static_prefixes: tuple[str, ...] = ()
+    prune_static_routes: bool = False
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -119,6 +127,8 @@ class DeviceResult:
     timings: dict[str, float] = field(default_factory=dict)
     # Seconds of the revert timer armed ON the device (None: no device-side timer for this commit).
     device_revert_in: int | None = None
+    # What the commit removes besides the merge (merge platforms: the static routes it undoes, as sent).
+    removals: list[str] = field(default_factory=list)
 
 
 @dataclass

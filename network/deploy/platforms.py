@@ -14,16 +14,20 @@ stated here rather than papered over:
   the candidate in system-view, then `commit` (or `commit trial N`, the device rolls back on its own
   after N seconds unless `commit` follows; `abort trial` rolls back at once), then `save`. Merge only;
   diff = candidate lines not in running, and the static routes running has that the intended config
-  does not (`undo ip route-static ...`). (napalm-huawei-vrp commits too, but has no trial commit.)
+  does not (`undo ip route-static ...`, see below). (napalm-huawei-vrp commits too, but has no trial commit.)
 - h3c_comware (Netmiko hp_comware): merge with send_config_set; diff as VRP's (`undo ip route-static`
   too); device-side timer ``configuration commit delay N``: whole minutes (Comware 7 R1121+).
 
 Static routes on the merge platforms: a merge only adds lines, so a route the intent no longer has (a DR
-drill's service address moving away, dr/network.py) would stay. jinbao owns a device's static routes as a
-replace platform owns its whole config (Cisco's ``configure replace`` sends the ``no ip route ...`` itself;
-frr-reload.py its ``no ip route``): a top-level ``ip``/``ipv6 route-static`` line in running whose route
-(VPN instance, destination, mask, next hop) the intended config does not have is undone, before the
-merge's lines are sent.
+drill's service address moving away, dr/network.py) would stay. A top-level ``ip``/``ipv6 route-static`` line
+in running whose route (VPN instance, destination, mask, next hop) the intended config does not have is undone
+when its destination is the plan's own (``StaticScope``): one the intended config routes (in that VPN instance:
+a next hop moved), or one the target names (the DR service addresses the device may announce). A route to any
+other destination was added by an operator, not by the plan: it is left alone unless the target asks to prune
+(`jinbao deploy --prune-static-routes`). The undo lines are sent after the merge's lines, so a route moving to
+a new next hop has the new one before the old one goes (Comware applies each line at once; VRP's candidate
+is committed as a whole either way). Like every top-level line of the rendered config that follows a section
+(the ``#`` separators are not sent), they rely on the device running a system-view command from a sub-view.
 
 Only the FRR path runs in this repository's lab; the others follow their drivers' documented
 behaviour and have not been run against real devices here.
@@ -35,6 +39,7 @@ import difflib
 import ipaddress
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nornir.core.inventory import ConnectionOptions
@@ -77,6 +82,7 @@ class Adapter(Protocol):
     def ping(self, address: str, source: str | None) -> tuple[bool, str]: ...
 
     # optional: ``alive() -> bool``, whether the session still answers (a staged deploy reconnects when not)
+    # optional: ``removals() -> list[str]``, what the last diff's commit removes besides a merge (said first)
 
 
 def deploy_spec(name: str) -> DeploySpec:
@@ -141,6 +147,8 @@ def open_adapter(task: Task, target: DeployTarget, attempt: float | None = None)
         opts = connection_options(target, attempt, attempt)[spec.connection]
         task.host.open_connection(spec.connection, task.nornir.config, platform=opts.platform, extras=opts.extras)
         conn = task.host.get_connection(spec.connection, task.nornir.config)
+    if spec.load == "merge":  # the static routes it may undo (the module's docstring)
+        return ADAPTERS[spec.adapter](conn, target.platform, StaticScope.of(target))
     return ADAPTERS[spec.adapter](conn, target.platform)
 
 
@@ -254,9 +262,10 @@ class _VendorCli:
 
     method = "text (candidate lines not in running; static routes to undo)"
 
-    def __init__(self, conn: Any, platform: str) -> None:
+    def __init__(self, conn: Any, platform: str, scope: StaticScope | None = None) -> None:
         self.conn = conn
         self.platform = platform
+        self.scope = scope or StaticScope()
         self._armed: int | None = None
         self._diffed: tuple[str, list[str]] | None = None  # (intended, its undo lines) from the last diff
 
@@ -270,15 +279,19 @@ class _VendorCli:
         running = self.running()
         # kept for commit: a staged deploy diffs before the outage window and commits inside it, where one
         # more `display current-configuration` (seconds on a large device) would lengthen the window
-        self._diffed = (intended, undo_static_routes(running, intended, comment="#"))
-        return merge_diff(running, intended, comment="#")
+        self._diffed = (intended, undo_static_routes(running, intended, comment="#", scope=self.scope))
+        return merge_diff(running, intended, comment="#", scope=self.scope)
+
+    def removals(self) -> list[str]:
+        """The undo lines of the last diff: what the commit removes (the engine says them before it commits)."""
+        return list(self._diffed[1]) if self._diffed else []
 
     def change_lines(self, intended: str) -> list[str]:
-        """What commit sends: the undo of the static routes to remove (at the top level, before any section
-        is entered), then the intended config's lines."""
+        """What commit sends: the intended config's lines, then the undo of the static routes to remove (a
+        route moved to a new next hop is never absent in between)."""
         if self._diffed is None or self._diffed[0] != intended:
-            self._diffed = (intended, undo_static_routes(self.running(), intended, comment="#"))
-        return [*self._diffed[1], *config_lines(intended, comment="#")]
+            self._diffed = (intended, undo_static_routes(self.running(), intended, comment="#", scope=self.scope))
+        return [*config_lines(intended, comment="#"), *self._diffed[1]]
 
     def _answer_yes(self, command: str) -> str:
         out = last = str(self.conn.send_command_timing(command, read_timeout=120))
@@ -308,8 +321,8 @@ class ComwareAdapter(_VendorCli):
     Not run against a real Comware device in this repository.
     """
 
-    def __init__(self, conn: Any, platform: str = "h3c_comware") -> None:
-        super().__init__(conn, platform)
+    def __init__(self, conn: Any, platform: str = "h3c_comware", scope: StaticScope | None = None) -> None:
+        super().__init__(conn, platform, scope)
 
     def commit(self, intended: str, confirm_seconds: int | None, message: str) -> int | None:
         self._answer_yes(f"save {COMWARE_CHECKPOINT}")  # checkpoint for rollback (not the startup file)
@@ -373,8 +386,8 @@ class VrpAdapter(_VendorCli):
     TRIAL_MIN, TRIAL_MAX = 60, 65535  # seconds accepted by `commit trial`
     _ERROR = re.compile(r"^\s*Error:.*$", re.M)
 
-    def __init__(self, conn: Any, platform: str = "huawei_vrp") -> None:
-        super().__init__(conn, platform)
+    def __init__(self, conn: Any, platform: str = "huawei_vrp", scope: StaticScope | None = None) -> None:
+        super().__init__(conn, platform, scope)
 
     def revert_seconds(self, confirm_seconds: int | None) -> int | None:
         if confirm_seconds is None:
@@ -516,27 +529,55 @@ def _static_key(line: str) -> tuple[str, ...] | None:
     return (words[0], vrf, str(net), *hops)
 
 
-def static_removals(running: str, intended: str, comment: str) -> list[str]:
-    """The top-level static route lines of running whose route the intended config does not have."""
-    keep = {_static_key(ln) for ln in config_lines(intended, comment) if _STATIC.match(ln)}
+@dataclass(frozen=True)
+class StaticScope:
+    """Which static routes a merge deploy may undo (running has them, the intended config does not): those to a
+    destination the intended config routes (in the same VPN instance), or to one of ``prefixes`` (the global
+    table's: the DR service addresses the device may announce, wherever they are active now); every one with
+    ``prune`` (an operator's explicit `--prune-static-routes`). Any other route is an operator's: left alone."""
+
+    prefixes: tuple[str, ...] = ()
+    prune: bool = False
+
+    @classmethod
+    def of(cls, target: DeployTarget) -> StaticScope:
+        return cls(tuple(target.owned_static_prefixes), target.prune_static_routes)
+
+    def owned(self, intended_keys: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+        """(family, VPN instance, destination network) of every destination the plan owns."""
+        out = {k[:3] for k in intended_keys}
+        for p in self.prefixes:
+            net = ipaddress.ip_network(p, strict=False)
+            out.add(("ipv6" if net.version == 6 else "ip", "", str(net)))
+        return out
+
+
+def static_removals(running: str, intended: str, comment: str, scope: StaticScope | None = None) -> list[str]:
+    """The top-level static route lines of running whose route the intended config does not have, and whose
+    destination `scope` lets a deploy remove (default: only destinations the intended config routes)."""
+    scope = scope or StaticScope()
+    keep = {k for ln in config_lines(intended, comment) if _STATIC.match(ln) and (k := _static_key(ln)) is not None}
+    owned = scope.owned(keep)
     return [ln for ln in config_lines(running, comment)
-            if _STATIC.match(ln) and (k := _static_key(ln)) is not None and k not in keep]
+            if _STATIC.match(ln) and (k := _static_key(ln)) is not None and k not in keep
+            and (scope.prune or k[:3] in owned)]
 
 
-def undo_static_routes(running: str, intended: str, comment: str) -> list[str]:
+def undo_static_routes(running: str, intended: str, comment: str, scope: StaticScope | None = None) -> list[str]:
     """VRP / Comware commands removing those routes (the route alone: `undo` takes no description)."""
-    return [f"undo {' '.join(_static_words(ln))}" for ln in static_removals(running, intended, comment)]
+    return [f"undo {' '.join(_static_words(ln))}" for ln in static_removals(running, intended, comment, scope)]
 
 
-def merge_diff(running: str, intended: str, comment: str) -> str:
-    """For merge platforms: the static routes running has and intended not (`- ` lines: undone), then the
-    intended lines (under their parent section) absent from running.
+def merge_diff(running: str, intended: str, comment: str, scope: StaticScope | None = None) -> str:
+    """For merge platforms: the intended lines (under their parent section) absent from running, then the static
+    routes running has and intended not that `scope` lets the deploy remove (`- ` lines: undone), in the order
+    the commit sends them.
 
     A merge never removes lines, so a unified diff would promise deletions that will not happen; the static
     routes are the exception, undone by the adapters one by one (see the module's docstring).
     """
     have = _sections(running, comment)
-    out: list[str] = [f"- {ln}" for ln in static_removals(running, intended, comment)]
+    out: list[str] = []
     for parent, children in _sections(intended, comment).items():
         if parent not in have:
             out.append(f"+ {parent}")
@@ -546,6 +587,7 @@ def merge_diff(running: str, intended: str, comment: str) -> str:
         if missing:
             out.append(f"  {parent}")
             out += [f"+ {c}" for c in missing]
+    out += [f"- {ln}" for ln in static_removals(running, intended, comment, scope)]
     return "\n".join(out)
 
 

@@ -13,6 +13,7 @@ from network.deploy.backup import clean
 from network.deploy.engine import _check_deadline, confirm_margin
 from network.deploy.platforms import (
     NapalmAdapter,
+    StaticScope,
     VrpAdapter,
     canonical_address,
     connection_options,
@@ -95,25 +96,53 @@ bgp 1
 """
 
 
+SERVICE = StaticScope(("100.112.3.86/32", "fd4a:7000::10:b00/128"))  # the plan's service address (its site's)
+
+
 def test_merge_diff_undoes_the_static_routes_the_intent_no_longer_has() -> None:
     """A merge adds lines only: a static route gone from the intent (a DR drill's service address moving away)
-    is undone by route (VPN instance, destination, mask, next hop); its description does not matter."""
+    is undone by route (VPN instance, destination, mask, next hop); its description does not matter. The diff
+    lists the removals after the merge's lines, in the order the commit sends them."""
     intended = ("sysname A\nip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed\n"
                 "ip route-static vpn-instance MGMT 10.9.0.0 255.255.0.0 10.9.0.1\nbgp 1\n peer 10.0.0.0 as-number 2\n")
-    assert merge_diff(VRP_RUNNING, intended, "#").splitlines() == [
+    assert merge_diff(VRP_RUNNING, intended, "#", SERVICE).splitlines() == [
+        "+ ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed",  # merged over the old one, not undone
         "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description service address: active here",
         "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description service address: active here",
-        "+ ip route-static 0.0.0.0 0.0.0.0 10.0.0.1 description renamed",  # merged over the old one, not undone
     ]
-    assert undo_static_routes(VRP_RUNNING, intended, "#") == [
+    assert undo_static_routes(VRP_RUNNING, intended, "#", SERVICE) == [
         "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3",
         "undo ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3",
     ]
-    # a moved next hop is a different route: the old one goes, the new one comes
+    # a moved next hop is a different route: the old one goes, the new one comes (the destination is the
+    # intent's own: no scope needed)
     moved = VRP_RUNNING.replace("10.26.182.3 description", "10.26.182.9 description")
     assert undo_static_routes(VRP_RUNNING, moved, "#") == [
         "undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3"]
     assert merge_diff(VRP_RUNNING, VRP_RUNNING, "#") == ""
+
+
+def test_an_operators_static_route_is_left_alone_unless_pruning() -> None:
+    """A real network's devices carry static routes the plan never had (an operator's, added by hand): a normal
+    deploy must not remove them; it removes only stale routes to the plan's own destinations (those the intent
+    routes, in that VPN instance, and the service addresses the target names). `--prune-static-routes` removes
+    every static route the intent lacks."""
+    running = ("ip route-static 192.0.2.0 255.255.255.0 10.0.0.9 description operator: partner network\n"
+               "ip route-static vpn-instance MGMT 0.0.0.0 0 10.9.0.254 description operator: second gateway\n"
+               "ip route-static 0.0.0.0 0 10.9.0.254\n"
+               "ipv6 route-static 2001:db8:77:: 48 NULL0\n"
+               "ip route-static 100.112.3.86 32 10.26.182.3\n")
+    intended = "ip route-static vpn-instance MGMT 0.0.0.0 0.0.0.0 10.9.0.1\n"
+    # the management default is the plan's (its VPN instance): the other next hop there goes; the global
+    # default, the partner network and the /48 are not the plan's destinations: kept
+    assert undo_static_routes(running, intended, "#") == [
+        "undo ip route-static vpn-instance MGMT 0.0.0.0 0 10.9.0.254"]
+    assert undo_static_routes(running, intended, "#", SERVICE) == [
+        "undo ip route-static vpn-instance MGMT 0.0.0.0 0 10.9.0.254",
+        "undo ip route-static 100.112.3.86 32 10.26.182.3"]
+    assert not any("192.0.2.0" in ln for ln in merge_diff(running, intended, "#", SERVICE).splitlines())
+    pruned = undo_static_routes(running, intended, "#", StaticScope(prune=True))
+    assert pruned == [f"undo {' '.join(ln.split(' description ')[0].split())}" for ln in running.splitlines()]
     # only top-level route lines: nothing else that merely reads like one is touched
     assert undo_static_routes(" ip route-static 1.1.1.1 32 NULL0\n", "", "#") == []
 
@@ -134,8 +163,10 @@ def test_static_route_removal_compares_routes_not_spellings_and_never_touches_se
                 "ipv6 route-static vpn-instance MGMT 2001:db8:ff:: 64 2001:db8::1\n")
     assert undo_static_routes(running, intended, "#") == []
     assert not any(ln.startswith("- ") for ln in merge_diff(running, intended, "#").splitlines())
-    # the aggregate gone from the intent: that route is undone, as the device spells it
-    assert undo_static_routes(running, intended.split("\n", 1)[1], "#") == [
+    # the aggregate gone from the intent: no longer a destination the plan knows, so kept unless pruning; then
+    # undone as the device spells it
+    assert undo_static_routes(running, intended.split("\n", 1)[1], "#") == []
+    assert undo_static_routes(running, intended.split("\n", 1)[1], "#", StaticScope(prune=True)) == [
         "undo ipv6 route-static 2001:DB8:14:: 48 NULL0"]
 
 

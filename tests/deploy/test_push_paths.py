@@ -4,12 +4,13 @@ test_deploy_lab.py; these are the platforms this machine has no device for."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from network.deploy.platforms import ComwareAdapter, NapalmAdapter, VrpAdapter, config_lines
+from network.deploy.platforms import ComwareAdapter, NapalmAdapter, StaticScope, VrpAdapter, config_lines
 
 DATA = Path(__file__).parent / "data"
 CONFIG = ("# JB-140000-DC-WR01\n#\nsysname JB-140000-DC-WR01\n#\nbgp 4200140000\n"
@@ -133,27 +134,58 @@ UNDO = ["undo ip route-static 100.112.3.86 255.255.255.255 10.26.182.3",
         "undo ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3"]
 
 
+SERVICE = StaticScope(("100.112.3.86/32", "fd4a:7000::10:b00/128"))  # the plan's service address here
+
+
 @pytest.mark.parametrize("make", [VrpAdapter, ComwareAdapter])
-def test_a_static_route_gone_from_the_intent_is_undone_first(make: Any) -> None:
-    """A merge would leave the route (the DR service address would stay announced): the commit undoes it, at
-    the top level before any section, from the running config read by the diff (no second read in the
-    commit: a staged deploy's outage window holds the commit alone)."""
+def test_a_static_route_gone_from_the_intent_is_undone_after_the_merge(make: Any) -> None:
+    """A merge would leave the route (the DR service address would stay announced): the commit undoes it, after
+    the intended lines (a route moving to a new next hop has the new one before the old one goes), from the
+    running config read by the diff (no second read in the commit: a staged deploy's outage window holds the
+    commit alone)."""
     conn = FakeConn({"display current-configuration": [RUNNING], "save": [data("vrp-save.txt")],
                      "Y": [data("vrp-save-yes.txt")]})
-    a = make(conn)
-    assert a.diff(CONFIG).splitlines()[:2] == [
+    a = make(conn, scope=SERVICE)
+    assert a.diff(CONFIG).splitlines()[-2:] == [
         "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description sa",
         "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description sa"]
+    assert a.removals() == UNDO
     conn.sent.clear()
     a.commit(CONFIG, confirm_seconds=None, message="t")
     assert "display current-configuration" not in conn.sent
     at = next(i for i, s in enumerate(conn.sent) if s.startswith("<config "))
-    assert conn.sent[at + 1:at + 3] == UNDO and conn.sent[at + 3:at + 3 + len(config_lines(CONFIG, "#"))] == (
-        config_lines(CONFIG, "#"))
+    lines = config_lines(CONFIG, "#")
+    assert conn.sent[at + 1:at + 1 + len(lines) + 2] == [*lines, *UNDO]
     # without a diff first (another intended), the commit reads running itself: never a stale undo list
     conn2 = FakeConn({"display current-configuration": [RUNNING]})
-    assert make(conn2).change_lines(CONFIG) == [*UNDO, *config_lines(CONFIG, "#")]
+    assert make(conn2, scope=SERVICE).change_lines(CONFIG) == [*config_lines(CONFIG, "#"), *UNDO]
     assert conn2.sent == ["display current-configuration"]
+    # the same running config, but the service address is not the plan's: an operator's routes, never undone
+    conn3 = FakeConn({"display current-configuration": [RUNNING]})
+    plain = make(conn3)
+    assert not any(ln.startswith("- ") for ln in plain.diff(CONFIG).splitlines()) and plain.removals() == []
+    assert plain.change_lines(CONFIG) == config_lines(CONFIG, "#")
+
+
+def test_a_merge_target_carries_its_scope_to_the_adapter() -> None:
+    """open_adapter gives a merge platform's adapter the target's owned prefixes and prune flag (what the plan
+    put there: network/targets.py), a replace platform's nothing."""
+    from network.deploy.model import DeployTarget
+    from network.deploy.platforms import open_adapter
+
+    class Host:
+        def get_connection(self, *_a: Any) -> Any:
+            return FakeConn({})
+
+    class Task:
+        host = Host()
+        nornir = type("N", (), {"config": None})()
+
+    for name, prune in (("huawei_vrp", False), ("h3c_comware", True)):
+        t = DeployTarget(hostname="r", platform=name, host="h", username="u", key_file=None, config_text="x",
+                         owned_static_prefixes=("100.112.3.86/32",), prune_static_routes=prune)
+        adapter = open_adapter(Task(), t)  # type: ignore[arg-type]
+        assert adapter.scope == StaticScope(("100.112.3.86/32",), prune)  # type: ignore[attr-defined]
 
 
 class FakeNapalm:
@@ -177,3 +209,79 @@ def test_ios_configure_replace_with_a_revert_timer_then_confirm() -> None:
     assert dev.calls[1][1] == {"revert_in": 120}
     a.confirm()
     assert dev.calls[-1][0] == "confirm_commit"
+
+
+def test_every_removal_is_in_the_dry_run_and_said_before_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The static routes a merge deploy would undo are in the dry run's result (the diff's `- ` lines and
+    `removals`, what `jinbao deploy --dry-run` prints), and a real deploy says each before it commits (`jinbao
+    deploy` prints those messages), so no route leaves a device unannounced."""
+    import hashlib
+
+    from network.deploy import engine
+    from network.deploy.model import REMOVING, DeployTarget
+
+    target = DeployTarget(hostname="JB-140000-DC-WR01", platform="huawei_vrp", host="h", username="u", key_file=None,
+                          config_text=CONFIG, validated_sha256=hashlib.sha256(CONFIG.encode()).hexdigest(),
+                          owned_static_prefixes=SERVICE.prefixes)
+    conn = FakeConn({"display current-configuration": [RUNNING, RUNNING], "save": [data("vrp-save.txt")],
+                     "Y": [data("vrp-save-yes.txt")]})
+    monkeypatch.setattr(engine, "open_adapter", lambda _task, t: VrpAdapter(conn, t.platform, StaticScope.of(t)))
+    said: list[str] = []
+    res, adapter = engine._open_one(None, target, True, lambda _h, m: said.append(m))  # type: ignore[arg-type]
+    assert res.status == "dry-run" and adapter is None and res.removals == UNDO
+    assert [ln for ln in res.diff.splitlines() if ln.startswith("- ")] == [
+        "- ip route-static 100.112.3.86 255.255.255.255 10.26.182.3 description sa",
+        "- ipv6 route-static fd4a:7000::10:b00 128 fd4a:1000:100:b102::3 description sa"]
+    res, adapter = engine._open_one(None, target, False, lambda _h, m: said.append(m))  # type: ignore[arg-type]
+    assert adapter is not None
+    said.clear()
+    conn.sent.clear()
+    orig = adapter.commit
+
+    def commit(*a: Any) -> Any:
+        said.append("<commit>")
+        return orig(*a)
+
+    monkeypatch.setattr(adapter, "commit", commit)
+    monkeypatch.setattr(adapter, "pending", lambda: False)
+    opts = engine.ApplyOptions(None, None, 0.01, "t", lambda _h, m: said.append(m))
+    assert engine._apply_one(adapter, res, target, opts).status == "committed"
+    assert said[:4] == [*(REMOVING + u for u in UNDO), "committing", "<commit>"], said
+
+
+def test_jinbao_deploy_prints_every_removal_and_passes_the_prune_flag(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`jinbao deploy` (the CLI): a real deploy prints each removal the engine says before a commit (not only in
+    the status line that the next message overwrites); the dry run prints each as `would send`; `--json` carries
+    them; `--prune-static-routes` reaches the targets, and without it they do not prune."""
+    from typer.testing import CliRunner
+
+    import network.deploy
+    import network.fleet
+    from jinbao.cli import app
+    from jinbao.commands import deploy as cmd
+    from network.deploy.model import REMOVING, DeviceResult
+
+    monkeypatch.setenv("JINBAO_DEPLOY_LOCK", str(tmp_path / "deploy.lock"))
+    fleet = type("F", (), {"where": "test"})()
+    monkeypatch.setattr(cmd, "_fleet", lambda *_a: fleet)
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(network.fleet, "fleet_targets", lambda _f, **kw: seen.update(kw) or ["t"])
+
+    def fake_deploy(_targets: Any, dry_run: bool, confirm_seconds: Any, progress: Any, **_kw: Any) -> Any:
+        if not dry_run:
+            for u in UNDO:
+                progress("R1", REMOVING + u)
+            progress("R1", "committing")
+        return [DeviceResult("R1", "dry-run" if dry_run else "committed", diff="- ip route-static x", removals=UNDO)]
+
+    monkeypatch.setattr(network.deploy, "deploy", fake_deploy)
+    runner = CliRunner()
+    r = runner.invoke(app, ["deploy"])
+    assert r.exit_code == 0, r.output
+    assert all(f"R1: {REMOVING}{u}" in r.output for u in UNDO) and seen["prune_static_routes"] is False
+    r = runner.invoke(app, ["deploy", "--dry-run", "--prune-static-routes"])
+    assert r.exit_code == 0 and all(f"R1: would send {u}" in r.output for u in UNDO), r.output
+    assert seen["prune_static_routes"] is True
+    r = runner.invoke(app, ["deploy", "--dry-run", "--json"])
+    assert json.loads(r.stdout[r.stdout.index("{"):])["devices"][0]["removals"] == UNDO

@@ -400,7 +400,7 @@ def test_the_withdrawal_removes_the_service_route_on_every_router_platform(
     (the device sends the `no ip route` itself)."""
     from dr.announce import with_active
     from dr.network import real_network
-    from network.deploy.platforms import VrpAdapter, config_lines, merge_diff
+    from network.deploy.platforms import StaticScope, VrpAdapter, config_lines, merge_diff
     from network.secrets import secret_source
     from tests.deploy.test_push_paths import FakeConn
 
@@ -430,14 +430,17 @@ def test_the_withdrawal_removes_the_service_route_on_every_router_platform(
         plen4 = "255.255.255.255" if name == "huawei_vrp" else "32"
         routes = [f"ip route-static {v4.ip} {plen4} {_next_hop(move, host, 4)}",
                   f"ipv6 route-static {v6.ip} 128 {_next_hop(move, host, 6)}"]
-        diff = merge_diff(old, new, "#").splitlines()
+        # the address is the plan's (its site holds an end of the pair): the target says so, withdrawn or not
+        scope = StaticScope.of(after[host])
+        assert {str(v4.network), str(v6.network)} <= set(scope.prefixes) and not scope.prune
+        diff = merge_diff(old, new, "#", scope).splitlines()
         assert [ln.split(" description ")[0] for ln in diff] == [f"- {r}" for r in routes], diff
-        assert merge_diff(new, new, "#") == ""  # once withdrawn, nothing more to do
+        assert merge_diff(new, new, "#", scope) == ""  # once withdrawn, nothing more to do
         conn = FakeConn({"display current-configuration": [old]})
-        adapter = VrpAdapter(conn, name)  # the undo lines are the same on both vendors' adapters
+        adapter = VrpAdapter(conn, name, scope)  # the undo lines are the same on both vendors' adapters
         adapter.diff(new)
-        # the undo first (top level, before any section is entered), then the merge's lines
-        assert adapter.change_lines(new) == [*(f"undo {r}" for r in routes), *config_lines(new, "#")]
+        # the merge's lines, then the undo (a moving route is never absent in between)
+        assert adapter.change_lines(new) == [*config_lines(new, "#"), *(f"undo {r}" for r in routes)]
 
 
 def _next_hop(move: Any, host: str, v: int) -> str:
