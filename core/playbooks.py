@@ -47,7 +47,9 @@ def run(playbook: Path, inventory: Path | str, *, event_handler: Callable[[dict[
         cmdline += ["--vault-password-file", str(vault_password_file)]
     envvars = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}", **(env or {})}
-    with tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp, reaped():
+    # SIGTERM/SIGHUP become an interrupt for every caller (server builds, checks, drills): with ansible-runner's own
+    # handler gone (below), a plain SIGTERM would end Python at once and leave the playbook running unwatched
+    with signals_interrupt(), tempfile.TemporaryDirectory(prefix="jinbao-runner-") as tmp, reaped():
         r = ansible_runner.run(
             private_data_dir=str(artifacts or tmp), project_dir=str(ROOT), playbook=str(playbook),
             inventory=str(inventory), limit=limit, extravars=extravars or {}, forks=forks,
@@ -66,8 +68,9 @@ def run(playbook: Path, inventory: Path | str, *, event_handler: Callable[[dict[
 GRACE_S = 5.0  # a stopped playbook's processes get this long to go after SIGTERM, before SIGKILL
 
 
-def _procs() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, process group) of every process (/proc)."""
+def _procs() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent pid, process group, start time in clock ticks since boot) of every process (/proc): the
+    start time tells a process from a later one that was given the same pid."""
     out = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -77,8 +80,16 @@ def _procs() -> dict[int, tuple[int, int]]:
                 fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
         except OSError:  # gone meanwhile
             continue
-        out[int(entry.name)] = (int(fields[1]), int(fields[2]))
+        out[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[19]))  # stat fields 4, 5 and 22
     return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def own_groups() -> set[int]:
@@ -86,16 +97,16 @@ def own_groups() -> set[int]:
     through pexpect, which gives it a session (and group) of its own and makes it ignore SIGHUP, so it outlives
     a run that stops without ending it."""
     me = os.getpid()
-    return {pid for pid, (ppid, pgrp) in _procs().items() if ppid == me and pgrp == pid}
+    return {pid for pid, (ppid, pgrp, _) in _procs().items() if ppid == me and pgrp == pid}
 
 
-def tree(root: int, procs: dict[int, tuple[int, int]] | None = None) -> set[int]:
+def tree(root: int, procs: dict[int, tuple[int, int, int]] | None = None) -> set[int]:
     """`root` and every process below it, whatever their group: Ansible's workers call setsid (a session of
     their own each), so ending ansible-playbook's group leaves them, and the commands and ssh sessions they run,
     going on, re-parented to init once ansible-playbook is gone."""
     procs = _procs() if procs is None else procs
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _) in procs.items():
+    for pid, (ppid, _, _) in procs.items():
         kids.setdefault(ppid, []).append(pid)
     out, todo = set(), [root]
     while todo:
@@ -111,14 +122,20 @@ def end_tree(root: int, grace: float = GRACE_S) -> None:
     `grace` s; `root`, our child, reaped. The set is taken before the first signal (once the root is gone its
     workers hang from init) and grows with what they start meanwhile."""
     procs = _procs()
-    pids = tree(root, procs)
-    groups = {procs[p][1] for p in pids if p in procs}
+    # pid -> start time: a pid is signalled, or its children followed, only while it is still that process
+    # (pids are reused; a group is signalled only through a member still in it)
+    ours = {p: procs[p][2] for p in tree(root, procs)}
+
+    def alive(now: dict[int, tuple[int, int, int]]) -> set[int]:
+        return {p for p, start in ours.items() if p in now and now[p][2] == start}
 
     def send(sig: int) -> None:
-        for g in groups:
+        now = _procs()
+        live = alive(now)
+        for g in {now[p][1] for p in live}:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(g, sig)
-        for p in pids:
+        for p in live:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(p, sig)
 
@@ -128,9 +145,10 @@ def end_tree(root: int, grace: float = GRACE_S) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(root, os.WNOHANG)
         now = _procs()
-        for p in list(pids):
-            pids |= tree(p, now) if p in now else set()
-        if not any(p in now for p in pids):
+        live = alive(now)
+        for p in live:
+            ours.update((c, now[c][2]) for c in tree(p, now) if c not in ours)
+        if not live:
             return
         time.sleep(0.05)
     send(signal.SIGKILL)
@@ -148,8 +166,11 @@ def reaped() -> Iterator[None]:
     try:
         yield
     finally:
+        # only ansible-playbook's (pexpect's child): another thread of this process may have started a process
+        # group of its own meanwhile (a lab node, an agent pool) that is none of this block's business
         for pid in sorted(own_groups() - before):
-            end_tree(pid)
+            if "ansible-playbook" in _cmdline(pid):
+                end_tree(pid)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -168,11 +189,23 @@ def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) 
         return
 
     def raise_(signum: int, _frame: object) -> None:
+        if _INTERRUPT["raised"]:
+            return  # the first signal's cleanup is running (tree ended, address put right): a second must not cut it
+        _INTERRUPT["raised"] = True
         raise Interrupted(f"signal {signal.Signals(signum).name}")
 
     old = {n: signal.signal(n, raise_) for n in signums}
+    _INTERRUPT["depth"] += 1
     try:
         yield
     finally:
+        _INTERRUPT["depth"] -= 1
         for n, h in old.items():
             signal.signal(n, h)
+        if _INTERRUPT["depth"] == 0:
+            _INTERRUPT["raised"] = False
+
+
+# main thread only (signals_interrupt): how deep the blocks are nested, and whether one signal has been raised in
+# them (later SIGTERM/SIGHUP are ignored until the outermost block is left; ^C stays the operator's way to force)
+_INTERRUPT = {"depth": 0, "raised": False}

@@ -93,7 +93,9 @@ def test_the_process_trees_a_block_leaves_running_are_ended_on_the_way_out() -> 
 
     seconds = "876543.5"
     with pytest.raises(RuntimeError), playbooks.reaped():
-        subprocess.Popen(["sh", "-c", f"sleep {seconds} & setsid sleep {seconds} & wait"], start_new_session=True)
+        # named as pexpect starts it: the block ends ansible-playbook's trees, no other group
+        script = f"sleep {seconds} & setsid sleep {seconds} & wait"
+        subprocess.Popen(["bash", "-c", f"exec -a ansible-playbook sh -c '{script}'"], start_new_session=True)
         import time
 
         time.sleep(0.5)
@@ -109,3 +111,38 @@ def test_the_process_trees_a_block_leaves_running_are_ended_on_the_way_out() -> 
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_group_another_thread_starts_during_the_block_is_left_alone() -> None:
+    """Only ansible-playbook's tree is the block's: a lab node or agent pool some other thread started meanwhile
+    (a process group of its own, this process's child) keeps running."""
+    import subprocess
+
+    p = None
+    try:
+        with playbooks.reaped():
+            p = subprocess.Popen(["sleep", "765431.5"], start_new_session=True)
+        assert p.poll() is None
+    finally:
+        if p is not None:
+            p.kill()
+            p.wait()
+
+
+def test_a_second_signal_does_not_cut_the_first_ones_cleanup_short() -> None:
+    import os
+    import signal
+
+    import pytest
+
+    cleaned = []
+    with pytest.raises(playbooks.Interrupted), playbooks.signals_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # e.g. a supervisor sending it again: ignored, the cleanup runs on
+            cleaned.append("done")
+    assert cleaned == ["done"]
+    # once out of the outermost block the next interrupt is raised again
+    with pytest.raises(playbooks.Interrupted), playbooks.signals_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
