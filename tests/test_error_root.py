@@ -20,6 +20,8 @@ NOT_ERRORS = {
                                    "(network.policy.generate turns it into a JinbaoError)",
     "network.drivers.frr.PendingCommitError": "NAPALM's driver contract: a CommitError (the deploy engine "
                                               "reports it per device)",
+    "core.playbooks.Interrupted": "SIGTERM/SIGHUP as a KeyboardInterrupt: an operator's stop, not an error, "
+                                  "unwinding past every `except Exception` so each cleanup runs",
 }
 
 
