@@ -26,8 +26,9 @@ a next hop moved), or one the target names (the DR service addresses the device 
 other destination was added by an operator, not by the plan: it is left alone unless the target asks to prune
 (`jinbao deploy --prune-static-routes`). The undo lines are sent after the merge's lines, so a route moving to
 a new next hop has the new one before the old one goes (Comware applies each line at once; VRP's candidate
-is committed as a whole either way). Like every top-level line of the rendered config that follows a section
-(the ``#`` separators are not sent), they rely on the device running a system-view command from a sub-view.
+is committed as a whole either way), and from system view: a `quit` for each view the merge's last section
+left open (`views_open`). The merge's own top-level lines after a section (the ``#`` separators are not sent)
+still rely on the device running a system-view command from a sub-view.
 
 Only the FRR path runs in this repository's lab; the others follow their drivers' documented
 behaviour and have not been run against real devices here.
@@ -288,10 +289,15 @@ class _VendorCli:
 
     def change_lines(self, intended: str) -> list[str]:
         """What commit sends: the intended config's lines, then the undo of the static routes to remove (a
-        route moved to a new next hop is never absent in between)."""
+        route moved to a new next hop is never absent in between). `undo ip route-static` is a system-view
+        command: before the undos, one `quit` per view the intended lines left open (views_open). `quit`, not
+        `return` + `system-view`: VRP's two-stage session holds the uncommitted candidate, and leaving system
+        view with one asks whether to commit it."""
         if self._diffed is None or self._diffed[0] != intended:
             self._diffed = (intended, undo_static_routes(self.running(), intended, comment="#", scope=self.scope))
-        return [*config_lines(intended, comment="#"), *self._diffed[1]]
+        lines = config_lines(intended, comment="#")
+        undo = self._diffed[1]
+        return [*lines, *(["quit"] * views_open(lines) if undo else []), *undo]
 
     def _answer_yes(self, command: str) -> str:
         out = last = str(self.conn.send_command_timing(command, read_timeout=120))
@@ -481,6 +487,37 @@ ADAPTERS: dict[str, Any] = {"napalm": NapalmAdapter, "comware": ComwareAdapter, 
 def config_lines(text: str, comment: str) -> list[str]:
     """Configuration lines to send: no blanks, no comment-only lines ("!" / "#")."""
     return [ln.rstrip() for ln in text.splitlines() if ln.strip() and ln.strip() not in (comment, "return")]
+
+
+# A VRP / Comware banner: `header <kind> [information] <delimiter>text…<delimiter>`, its text any number of lines.
+_BANNER = re.compile(r"^header\s+\S+(?:\s+information)?\s+([^\w\s])(.*)$")
+
+
+def views_open(lines: list[str]) -> int:
+    """How many views deep a VRP / Comware session is after `lines` were sent from system view: the sections the
+    last line is nested in, by indentation (a line opens a view when the lines after it are indented under it).
+    A banner's text lines are text, not commands. A last line that opens a view with nothing under it (a bare
+    `bfd`) is not counted: one `quit` too few leaves the session where the device's own fallback to upper views
+    applies, one too many would leave system view (on VRP, a question about the uncommitted candidate)."""
+    commands: list[str] = []
+    delimiter = ""
+    for ln in lines:
+        if delimiter:  # inside a banner's text
+            delimiter = "" if delimiter in ln else delimiter
+            continue
+        if ln.lstrip().startswith("#"):  # a comment (the rendered header): no view
+            continue
+        commands.append(ln)
+        if m := _BANNER.match(ln):
+            delimiter = "" if m.group(1) in m.group(2) else m.group(1)
+    indents = [len(ln) - len(ln.lstrip(" ")) for ln in commands]
+    opened: list[int] = []  # the indentation of each open view's header line
+    for i, indent in enumerate(indents):
+        while opened and opened[-1] >= indent:
+            opened.pop()
+        if i + 1 < len(indents) and indents[i + 1] > indent:
+            opened.append(indent)
+    return len(opened)
 
 
 # A top-level static route line of VRP and Comware: `ip route-static [vpn-instance V] DEST MASK|LEN NEXTHOP ...`.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from network.deploy.platforms import ComwareAdapter, NapalmAdapter, StaticScope, VrpAdapter, config_lines
+from network.deploy.platforms import ComwareAdapter, NapalmAdapter, StaticScope, VrpAdapter, config_lines, views_open
 
 DATA = Path(__file__).parent / "data"
 CONFIG = ("# JB-140000-DC-WR01\n#\nsysname JB-140000-DC-WR01\n#\nbgp 4200140000\n"
@@ -155,16 +155,80 @@ def test_a_static_route_gone_from_the_intent_is_undone_after_the_merge(make: Any
     assert "display current-configuration" not in conn.sent
     at = next(i for i, s in enumerate(conn.sent) if s.startswith("<config "))
     lines = config_lines(CONFIG, "#")
-    assert conn.sent[at + 1:at + 1 + len(lines) + 2] == [*lines, *UNDO]
+    # CONFIG ends inside `bgp`: one `quit` back to system view, where `undo ip route-static` is a command
+    assert conn.sent[at + 1:at + 1 + len(lines) + 3] == [*lines, "quit", *UNDO]
     # without a diff first (another intended), the commit reads running itself: never a stale undo list
     conn2 = FakeConn({"display current-configuration": [RUNNING]})
-    assert make(conn2, scope=SERVICE).change_lines(CONFIG) == [*config_lines(CONFIG, "#"), *UNDO]
+    assert make(conn2, scope=SERVICE).change_lines(CONFIG) == [*config_lines(CONFIG, "#"), "quit", *UNDO]
     assert conn2.sent == ["display current-configuration"]
     # the same running config, but the service address is not the plan's: an operator's routes, never undone
     conn3 = FakeConn({"display current-configuration": [RUNNING]})
     plain = make(conn3)
     assert not any(ln.startswith("- ") for ln in plain.diff(CONFIG).splitlines()) and plain.removals() == []
     assert plain.change_lines(CONFIG) == config_lines(CONFIG, "#")
+
+
+NESTED = ("#\nsysname JB-140000-DC-WR01\n#\ninterface GigabitEthernet0/0/1\n undo shutdown\n#\nbgp 4200140000\n"
+          " peer 100.100.104.64 as-number 4200000000\n #\n ipv4-family unicast\n  peer 100.100.104.64 enable\n"
+          "#\nreturn\n")
+
+
+def test_vrp_undoes_static_routes_from_system_view_after_a_nested_section() -> None:
+    """`undo ip route-static` is a system-view command: after a change ending two views deep (`bgp` ->
+    `ipv4-family unicast`) the session goes back with one `quit` per view, not `return` (VRP would ask whether
+    to commit the candidate), and only then undoes; `commit` follows in system view."""
+    conn = FakeConn({"display current-configuration": [RUNNING], "save": [data("vrp-save.txt")],
+                     "Y": [data("vrp-save-yes.txt")]})
+    a = VrpAdapter(conn, scope=SERVICE)
+    a.diff(NESTED)
+    conn.sent.clear()
+    a.commit(NESTED, confirm_seconds=None, message="t")
+    assert conn.sent[:13] == [
+        "<config 11 lines exit=False>", "sysname JB-140000-DC-WR01", "interface GigabitEthernet0/0/1",
+        " undo shutdown", "bgp 4200140000", " peer 100.100.104.64 as-number 4200000000", " ipv4-family unicast",
+        "  peer 100.100.104.64 enable", "quit", "quit", *UNDO, "commit"]
+
+
+def test_comware_undoes_static_routes_from_system_view_after_a_nested_section() -> None:
+    """The same on Comware, inside its `configuration commit delay` change (Comware refuses `undo ip
+    route-static` in some views)."""
+    conn = FakeConn({"display current-configuration": [RUNNING]})
+    a = ComwareAdapter(conn, scope=SERVICE)
+    a.diff(NESTED)
+    conn.sent.clear()
+    a.commit(NESTED, confirm_seconds=60, message="t")
+    assert conn.sent == [
+        "save flash:/jinbao-rollback.cfg", "<config 12 lines exit=True>", "configuration commit delay 1",
+        "sysname JB-140000-DC-WR01", "interface GigabitEthernet0/0/1", " undo shutdown", "bgp 4200140000",
+        " peer 100.100.104.64 as-number 4200000000", " ipv4-family unicast", "  peer 100.100.104.64 enable",
+        "quit", "quit", *UNDO]
+
+
+@pytest.mark.parametrize("make", [VrpAdapter, ComwareAdapter])
+def test_no_quit_when_the_change_ends_in_system_view_or_undoes_nothing(make: Any) -> None:
+    """A quit too many would leave system view (VRP: a question about the uncommitted candidate): none when the
+    change's last line is a system-view command, none when nothing is undone."""
+    top = NESTED.replace("#\nreturn\n", "#\nsnmp-agent\n#\nreturn\n")
+    assert make(FakeConn({"display current-configuration": [RUNNING]}), scope=SERVICE).change_lines(top) == [
+        *config_lines(top, "#"), *UNDO]
+    plain = make(FakeConn({"display current-configuration": [RUNNING]}))  # the routes are not the plan's
+    assert plain.change_lines(NESTED) == config_lines(NESTED, "#")
+
+
+def test_views_open_counts_sections_not_comments_or_banner_text() -> None:
+    """Views by indentation; a comment or a banner's text (its lines may start with spaces) opens none; every
+    rendered VRP and Comware configuration (tests/render/golden) ends in system view, banner last."""
+    assert views_open(config_lines(NESTED, "#")) == 2
+    assert views_open(["bgp 1", " peer 10.0.0.1 as-number 2", "# a comment"]) == 1
+    assert views_open(["interface X", " undo shutdown", "header login information \"Authorised only.",
+                       "   indented text line", "  last line\""]) == 0
+    assert views_open(["header login %one line only%", "interface Y", " undo shutdown"]) == 1  # no text after it
+    assert views_open(["sysname A", "bfd"]) == 0  # a bare view command last: not known to be one (docstring)
+    golden = Path(__file__).parents[1] / "render" / "golden"
+    configs = sorted([*golden.glob("huawei_vrp/*.cfg"), *golden.glob("h3c_comware/*.cfg")])
+    assert len(configs) == 8
+    for cfg in configs:
+        assert views_open(config_lines(cfg.read_text(encoding="utf-8"), "#")) == 0, cfg
 
 
 def test_a_merge_target_carries_its_scope_to_the_adapter() -> None:
