@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.procstat import read_stat
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_INVENTORY = ROOT / "inventory" / "jinbao.yml"
 # LAB-ONLY: the test vault's password, committed on purpose so the lab and CI can decrypt the lab vault;
@@ -73,14 +75,8 @@ def _procs() -> dict[int, tuple[int, int, int]]:
     start time tells a process from a later one that was given the same pid."""
     out = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        except OSError:  # gone meanwhile
-            continue
-        out[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[19]))  # stat fields 4, 5 and 22
+        if entry.name.isdigit() and (st := read_stat(entry.name)) is not None:  # None: gone meanwhile
+            out[int(entry.name)] = (st.ppid, st.pgrp, st.start)
     return out
 
 

@@ -8,23 +8,18 @@ import signal
 import time
 from pathlib import Path
 
+from core.procstat import read_stat
+
 
 def start_time(pid: int) -> int | None:
     """Kernel start time of ``pid`` (clock ticks since boot), None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[19])
+    st = read_stat(pid)
+    return None if st is None else st.start
 
 
 def state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return stat[stat.rindex(")") + 2]
+    st = read_stat(pid)
+    return None if st is None else st.state
 
 
 def alive(pid: int, started: int) -> bool:
