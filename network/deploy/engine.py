@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nornir.core.task import Result, Task
 
@@ -184,7 +186,7 @@ def _open_one(task: Task, target: DeployTarget, dry_run: bool, say: Progress,
         return res, None
     try:
         say(target.hostname, "connecting")
-        adapter = open_adapter(task, target) if attempt is None else open_adapter(task, target, attempt)
+        adapter = open_adapter(task, target) if attempt is None else _attempt(task, target, attempt)
         lap("connect")
         res.diff = adapter.diff(target.config_text)
         res.removals = _removals(adapter)
@@ -339,7 +341,7 @@ class Staged:
         long playbook) is opened again and diffed afresh; a target the stage found unchanged is diffed again (a
         change since, such as another deploy's, must not be skipped on a stale empty diff). The adapter to
         commit with, or None: `res` is final."""
-        if not _alive(adapter):
+        if not (_alive(adapter) if deadline is None else _alive_by(adapter, deadline)):
             self.say(target.hostname, "session dropped since the stage: connecting again")
             fresh, adapter2 = self._reconnect(task, target, deadline)
             fresh.timings = {**res.timings, **{f"re{k}": v for k, v in fresh.timings.items()}}
@@ -363,8 +365,9 @@ class Staged:
     def _reconnect(self, task: Task, target: DeployTarget,
                    deadline: float | None) -> tuple[DeviceResult, Adapter | None]:
         """Connect and diff again: without a deadline once, with the deploy's timeouts; with one, in attempts of
-        RECONNECT_ATTEMPT_S at most (every wait of the open bounded by it: connect, banner, login, probe), again
-        until the deadline, never past it: a device that is really gone costs the window, not minutes more."""
+        RECONNECT_ATTEMPT_S at most, again until the deadline, never past it: a device that is really gone costs
+        the window, not minutes more. An attempt (the open and the new session's first liveness exercise) is
+        bounded as a whole (_attempt), not only each of its waits."""
         n, last = 0, DeviceResult(target.hostname, "failed")
         while True:
             left = None if deadline is None else deadline - time.monotonic()
@@ -392,6 +395,66 @@ def _removals(adapter: Adapter) -> list[str]:
     """What the adapter's last diff would remove besides its merge (merge platforms' static routes), as sent."""
     get = getattr(adapter, "removals", None)
     return list(get()) if get is not None else []
+
+
+def _attempt(task: Task, target: DeployTarget, seconds: float) -> Adapter:
+    """One reconnect attempt, `seconds` at most in all: a fresh connection (each of its waits bounded by `seconds`
+    too: connection_options) and the new session's liveness, in a helper thread. The per-wait bounds alone let
+    the sum run past the deadline (connect, then the driver's probe, then a prompt that never comes). Past
+    `seconds`: TimeoutError, the new connection closed (which ends a liveness call blocked on it; an open still
+    under way is closed by its thread once it returns). Done in time: the connection becomes the host's (closed
+    with the deploy's)."""
+    fresh: list[Any] = []  # the attempt's Nornir connection plugin, known before it opens
+    got: list[Adapter] = []
+    failed: list[BaseException] = []
+    lock, done, given_up = threading.Lock(), threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            adapter = open_adapter(task, target, seconds, fresh)
+            if not _alive(adapter):
+                raise ConnectionError("the new session does not answer")
+            got.append(adapter)
+        except BaseException as exc:  # handed to the caller (the thread ends either way)
+            failed.append(exc)
+        with lock:
+            done.set()
+            late = given_up.is_set()
+        if late:  # nobody will use or close it: its own thread does
+            _close_fresh(fresh)
+
+    threading.Thread(target=run, name=f"jinbao-reconnect-{target.hostname}", daemon=True).start()
+    done.wait(seconds)
+    with lock:
+        if not done.is_set():
+            given_up.set()
+    if given_up.is_set():
+        _close_fresh(fresh)
+        raise TimeoutError(f"no answering session within {seconds:.1f}s (connect, login, liveness)")
+    if failed:
+        raise failed[0]
+    if fresh:  # the host's now: Staged.close() closes it with the others
+        task.host.connections[connection_name(target.platform)] = fresh[0]
+    return got[0]
+
+
+def _close_fresh(fresh: list[Any]) -> None:
+    """Close the connection plugins an attempt opened (one still opening has no `connection` yet: skipped)."""
+    for plugin in fresh:
+        if getattr(plugin, "connection", None) is not None:
+            with contextlib.suppress(Exception):  # already closed, or broken: either way gone
+                plugin.close()
+
+
+def _alive_by(adapter: Adapter, deadline: float) -> bool:
+    """_alive, given up on (False: reconnect) after RECONNECT_ATTEMPT_S or at the deadline, whichever comes first:
+    a half-open session's probe (the FRR driver's 10 s, a prompt that never comes) must not eat the window. A
+    check given up on runs on in its thread until the reconnect closes the old connection under it."""
+    answer: list[bool] = []
+    t = threading.Thread(target=lambda: answer.append(_alive(adapter)), name="jinbao-alive", daemon=True)
+    t.start()
+    t.join(max(0.0, min(RECONNECT_ATTEMPT_S, deadline - time.monotonic())))
+    return bool(answer and answer[0])
 
 
 def _alive(adapter: Adapter) -> bool:

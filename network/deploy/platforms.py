@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nornir.core.inventory import ConnectionOptions
+from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir.core.task import Task
 
 from inventory.platforms import DeploySpec, platform
@@ -138,12 +139,24 @@ def connection_options(target: DeployTarget, connect_timeout: float,
     return {"napalm": ConnectionOptions(extras={"optional_args": netmiko})}
 
 
-def open_adapter(task: Task, target: DeployTarget, attempt: float | None = None) -> Adapter:
+def open_adapter(task: Task, target: DeployTarget, attempt: float | None = None,
+                 fresh: list[Any] | None = None) -> Adapter:
     """Open (or reuse) the host's Nornir connection and wrap it. `attempt`: open it afresh (the host's connection
-    closed first), every wait bounded by that many seconds (connection_options)."""
+    closed first), every wait bounded by that many seconds (connection_options). With `fresh` too, the new
+    connection is not made the host's: its Nornir connection plugin is appended to `fresh` before it opens, so
+    the caller can close it at any point (a reconnect attempt given up on while this still runs) or adopt it."""
     spec = deploy_spec(target.platform)
     if attempt is None:
         conn = task.host.get_connection(spec.connection, task.nornir.config)
+    elif fresh is not None:
+        opts = connection_options(target, attempt, attempt)[spec.connection]
+        params = task.host.get_connection_parameters(spec.connection)
+        plugin = ConnectionPluginRegister.get_plugin(spec.connection)()
+        fresh.append(plugin)
+        plugin.open(hostname=params.hostname, username=params.username, password=params.password,
+                    port=params.port, platform=opts.platform if opts.platform is not None else params.platform,
+                    extras=opts.extras, configuration=task.nornir.config)
+        conn = plugin.connection
     else:
         opts = connection_options(target, attempt, attempt)[spec.connection]
         task.host.open_connection(spec.connection, task.nornir.config, platform=opts.platform, extras=opts.extras)

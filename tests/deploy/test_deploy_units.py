@@ -3,7 +3,9 @@ backup cleaning, target validation, the NAPALM registration."""
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
 from napalm import get_network_driver
@@ -352,7 +354,8 @@ def test_a_dropped_session_is_reconnected_in_short_attempts_within_the_deadline(
     made: dict[str, list[_FakeAdapter]] = {}
     refuse = {"A": 2, "B": 10**6}  # reconnects refused: A twice, B always
 
-    def fake_open(task: object, target: DeployTarget, attempt: float | None = None) -> _FakeAdapter:
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
+                  fresh: list[object] | None = None) -> _FakeAdapter:
         attempts.append((target.hostname, attempt))
         if attempt is not None and refuse[target.hostname] > 0:
             refuse[target.hostname] -= 1
@@ -392,6 +395,158 @@ def test_a_dropped_session_is_reconnected_in_short_attempts_within_the_deadline(
     made["A"][-1].up = False
     attempts.clear()
     assert staged.commit()[0].status == "committed" and attempts == [("A", None)]
+
+
+class _Blocking(_FakeAdapter):
+    """A session that opens, then hangs on its first liveness exercise (a half-open path, a prompt that never
+    comes) until released."""
+
+    def __init__(self, *args: object, release: threading.Event, started: list[float]) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.release, self.started = release, started
+
+    def alive(self) -> bool:
+        self.started.append(time.monotonic())
+        self.release.wait(60)
+        return True
+
+
+class _Plugin:
+    """A Nornir connection plugin as open_adapter(fresh=...) leaves it: `close` releases what blocks on it."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.connection, self.release, self.closed = object(), release, 0
+
+    def close(self) -> None:
+        self.closed += 1
+        self.release.set()
+
+
+def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The open bounded wait by wait, and then the new session's liveness call blocking: each attempt still ends
+    within its bound (the attempt's connection closed, which ends the blocked call), attempts go on until the
+    deadline and never past it, and the device fails as unreachable; nothing is committed."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    started: list[float] = []
+    plugins: list[_Plugin] = []
+    made: list[_FakeAdapter] = []
+
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
+                  fresh: list[object] | None = None) -> _FakeAdapter:
+        if attempt is None:  # the stage
+            made.append(_FakeAdapter("hostname old\n", calls, target.hostname))
+            return made[-1]
+        assert fresh is not None  # a reconnect attempt opens a connection it can close at any time
+        release = threading.Event()
+        plugins.append(_Plugin(release))
+        fresh.append(plugins[-1])
+        return _Blocking("hostname old\n", calls, target.hostname, release=release, started=started)
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    monkeypatch.setattr(engine, "RECONNECT_ATTEMPT_S", 0.6)
+    monkeypatch.setattr(engine, "RECONNECT_PAUSE_S", 0.05)
+    monkeypatch.setattr(engine, "RECONNECT_MIN_S", 0.2)
+    staged = Staged([tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))], message="t")
+    staged.stage()
+    made[0].up = False  # dropped while the drill's playbook ran
+    t0 = time.monotonic()
+    result = staged.commit(deadline=t0 + 2.0)[0]
+    took = time.monotonic() - t0
+    assert result.status == "failed" and "reconnect attempt(s) failed within the window" in result.error
+    assert "no answering session within" in result.error, result.error
+    assert took < 2.0 + 1.0, took  # the deadline holds (plus a pause), every liveness call blocking
+    assert len(started) >= 2, started  # more than one attempt: each given up on at its own bound
+    assert all(p.closed >= 1 for p in plugins), [p.closed for p in plugins]  # none left open
+    assert ("A", "commit") not in calls
+
+
+def test_a_reconnect_attempt_in_time_adopts_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attempt whose session answers in time: its connection becomes the host's (closed with the deploy's),
+    the device is diffed on it and committed."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    made: list[_FakeAdapter] = []
+    plugins: list[_Plugin] = []
+
+    def fake_open(task: Any, target: DeployTarget, attempt: float | None = None,
+                  fresh: list[object] | None = None) -> _FakeAdapter:
+        if fresh is not None:
+            plugins.append(_Plugin(threading.Event()))
+            fresh.append(plugins[-1])
+        made.append(_FakeAdapter("hostname old\n", calls, target.hostname))
+        return made[-1]
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    staged = Staged([tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))], message="t")
+    staged.stage()
+    made[0].up = False
+    host = staged._nr.inventory.hosts["A"]
+    assert staged.commit(deadline=time.monotonic() + 5.0)[0].status == "committed"
+    assert len(plugins) == 1 and made[1].running == "hostname x\n" and made[0].running == "hostname old\n"
+    assert plugins[0].closed == 1 and host.connections == {}  # adopted by the host, closed with the deploy
+
+
+def test_a_stale_sessions_blocking_liveness_check_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staged session's own liveness check (before any reconnect) blocks: with a deadline it is given up on
+    after RECONNECT_ATTEMPT_S and the device reconnected, not the window spent waiting on the old session."""
+    from network.deploy import Staged, engine
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    release = threading.Event()
+    stale: list[float] = []
+    made: list[_FakeAdapter] = []
+
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
+                  fresh: list[object] | None = None) -> _FakeAdapter:
+        made.append(_Blocking("hostname old\n", calls, target.hostname, release=release, started=stale)
+                    if attempt is None else _FakeAdapter("hostname old\n", calls, target.hostname))
+        return made[-1]
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    monkeypatch.setattr(engine, "RECONNECT_ATTEMPT_S", 0.5)
+    try:
+        staged = Staged([tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))], message="t")
+        staged.stage()
+        t0 = time.monotonic()
+        assert staged.commit(deadline=t0 + 30.0)[0].status == "committed"
+        assert time.monotonic() - t0 < 5.0 and len(stale) == 1 and len(made) == 2
+        assert made[1].running == "hostname x\n" and made[0].running == "hostname old\n"  # on the new session
+    finally:
+        release.set()
+
+
+def test_a_fresh_attempt_connection_is_the_callers_until_adopted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_adapter(attempt, fresh): the connection plugin is handed to the caller before it opens (so a given-up
+    attempt can close it), opened with the attempt's bounds and the host's address, and not made the host's."""
+    from network.deploy import platforms
+
+    seen: list[str] = []
+
+    class Plugin:
+        connection: object | None = None
+
+        def open(self, **kw: Any) -> None:
+            seen.append("open")
+            assert fresh == [self]  # the caller holds it already
+            self.kw, self.connection = kw, object()
+
+    monkeypatch.setattr(platforms.ConnectionPluginRegister, "get_plugin", lambda name: Plugin)
+    nr = build_nornir([tgt()], workers=1, connect_timeout=10)
+    host = nr.inventory.hosts["JB-140100-DC-WR01"]
+    task = type("T", (), {"host": host, "nornir": nr})()
+    fresh: list[object] = []
+    adapter = platforms.open_adapter(task, tgt(), 2.5, fresh)  # type: ignore[arg-type]
+    assert seen == ["open"] and host.connections == {}
+    plugin = fresh[0]
+    assert isinstance(plugin, Plugin) and adapter.device is plugin.connection  # type: ignore[attr-defined]
+    assert plugin.kw["hostname"] == "100.126.240.11" and plugin.kw["platform"] == "frr"
+    assert plugin.kw["extras"]["timeout"] == 3 and plugin.kw["extras"]["optional_args"]["probe_timeout"] == 2.5
 
 
 def test_a_reconnect_attempt_bounds_every_wait_of_the_open() -> None:
