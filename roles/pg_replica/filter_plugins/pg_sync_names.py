@@ -1,5 +1,5 @@
-"""synchronous_standby_names read and rewritten (tasks/sync_release.yml): which standbys a list names, and the
-list without some of them, in its own form.
+"""synchronous_standby_names read and rewritten (tasks/sync_release.yml): which standbys a list names, the
+list without some of them, in its own form, and the configuration file with the line that sets it rewritten.
 
 PostgreSQL's three forms (runtime-config-replication): ``FIRST n (a, b)`` (also ``n (a, b)``), ``ANY n (a, b)``
 and a bare ``a, b`` (FIRST 1). A name is an identifier or a double-quoted one (``""`` inside is a quote); ``*``
@@ -84,6 +84,25 @@ def pg_sync_release(value: str, keep: list[str], only: list[str] | None = None) 
     return listed if not method else f"{method} {min(n, len(left))} ({listed})"
 
 
+def pg_conf_set_line(content: str, line: int, name: str, value: str) -> str:
+    """`content` (a configuration file) with its line number `line` (1-based: pg_settings.sourceline, the line
+    PostgreSQL says is in force) set to ``name = 'value'``, its indentation kept, every other line as it was. That
+    line must set `name` (compared case-insensitively, as PostgreSQL does): anything else means the file changed
+    since PostgreSQL read it, and editing another line (the last that looks like it) could leave the one in
+    force as it was."""
+    lines = content.split("\n")  # numbered as PostgreSQL numbers them
+    n = int(line)
+    setting = re.compile(rf"([ \t]*){re.escape(name)}(?:[ \t]*=|[ \t])", re.I)
+    if not 1 <= n <= len(lines) or not (m := setting.match(lines[n - 1])):
+        raise AnsibleFilterError(f"{name} is not set on line {n} of the file any more (changed since PostgreSQL "
+                                 "read it?): reload PostgreSQL and run again")
+    # PostgreSQL reads a quoted value with '' and backslash escapes (guc-file.l): both doubled
+    quoted = value.replace("\\", "\\\\").replace("'", "''")
+    lines[n - 1] = f"{m.group(1)}{name} = '{quoted}'" + ("\r" if lines[n - 1].endswith("\r") else "")
+    return "\n".join(lines)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pg_sync_names": pg_sync_names, "pg_sync_release": pg_sync_release}
+        return {"pg_sync_names": pg_sync_names, "pg_sync_release": pg_sync_release,
+                "pg_conf_set_line": pg_conf_set_line}
