@@ -9,7 +9,9 @@ Such a skip is only safe if the read agrees with the module's own check, so, wit
   service_facts reads, also wants some output, so a silent status script (the lab's rsyslog shim) reads as
   stopped and its module still runs - a missed skip, never a wrong one; on SysV (as in the lab) enabled
   exactly when an S??NAME boot link exists, the module's own test (ansible.module_utils.service.sysv_is_enabled).
-  A service the read does not call running and enabled goes through the service module as before.
+  A service the read does not call running and enabled goes through the service module as before;
+- on a systemd host the read takes systemd's running state and `enabled` status only, and reads no boot links
+  (service_facts' systemd output stood in for: this machine has no systemd).
 """
 
 from __future__ import annotations
@@ -98,3 +100,53 @@ def test_service_read_agrees_with_the_service_module(tmp_path: Path) -> None:
         assert (s in facts["baseline_services_enabled"]) == sysv_is_enabled(s), (s, facts)
         if s in facts["baseline_services_running"]:  # a wrong skip; the converse only costs a module run
             assert status == 0, (s, status, facts)
+
+
+# What service_facts reports on a systemd host (its systemd branch: `systemctl list-units` for the state,
+# `systemctl list-unit-files` for the status), with the host's service manager. This machine has no systemd, so
+# the module itself cannot run that branch here: a stand-in module returns these facts in its place.
+SYSTEMD_FACTS = r"""#!/usr/bin/python3
+import json
+from ansible.module_utils.basic import AnsibleModule
+
+m = AnsibleModule(argument_spec={"facts": {"type": "str"}}, supports_check_mode=True)
+m.exit_json(changed=False, ansible_facts=json.loads(m.params["facts"]))
+"""
+
+
+def test_service_read_on_a_systemd_host_takes_systemds_word_and_no_boot_links(tmp_path: Path) -> None:
+    """The systemd branch of the baseline's service read: running is systemd's `running` state, enabled exactly
+    systemd's `enabled` status (static, disabled, masked, enabled-runtime, indirect are not: the service module
+    would still act), and the SysV boot links are not read (a systemd host may keep S?? links from packages,
+    which say nothing there). What is not run here: service_facts' own systemd branch (no systemd on this
+    machine); its output is given, in the form it reports."""
+    rc_linked = sorted({p.name[3:] for d in Path("/etc").glob("rc[0-6S].d") for p in d.glob("S??*")})
+    if not rc_linked:
+        pytest.skip("needs at least one S?? boot link on this host (to show they are not read on systemd)")
+    linked = rc_linked[0]  # has a boot link here, is "disabled" to systemd below: must not read as enabled
+    services = {
+        "ssh.service": {"name": "ssh.service", "state": "running", "status": "enabled", "source": "systemd"},
+        "chrony.service": {"name": "chrony.service", "state": "running", "status": "static", "source": "systemd"},
+        "rsyslog.service": {"name": "rsyslog.service", "state": "stopped", "status": "enabled", "source": "systemd"},
+        f"{linked}.service": {"name": f"{linked}.service", "state": "stopped", "status": "disabled",
+                              "source": "systemd"},
+        "snmpd.service": {"name": "snmpd.service", "state": "running", "status": "masked", "source": "systemd"},
+        "nftables.service": {"name": "nftables.service", "state": "inactive", "status": "enabled-runtime",
+                             "source": "systemd"},
+        "auditd.service": {"name": "auditd.service", "state": "running", "status": "enabled", "source": "systemd"},
+    }
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "systemd_service_facts.py").write_text(SYSTEMD_FACTS)
+    tasks = yaml.safe_load((ROOT / "roles" / "baseline" / "tasks" / "state.yml").read_text())
+    read = [t for t in tasks if "service" in t["name"] or "boot links" in t["name"]]
+    [facts_task] = [t for t in read if "ansible.builtin.service_facts" in t]
+    stand_in = {"name": facts_task["name"], "systemd_service_facts": {"facts": json.dumps(
+        {"services": services, "service_mgr": "systemd"})}}
+    names = {"baseline_service_ssh": "ssh", "baseline_service_chrony": "chrony",
+             "baseline_service_rsyslog": "rsyslog", "baseline_service_snmpd": linked}
+    out = play(tmp_path, [stand_in if t is facts_task else t for t in read], names)
+    assert task_result(out, "What is in place, SysV boot links").get("skipped") is True
+    facts = task_result(out, "What is in place, services by name")["ansible_facts"]
+    assert sorted(facts["baseline_services_running"]) == ["auditd", "chrony", "snmpd", "ssh"]
+    assert sorted(facts["baseline_services_enabled"]) == ["auditd", "rsyslog", "ssh"]
+    assert linked not in facts["baseline_services_enabled"]
