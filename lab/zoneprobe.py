@@ -14,7 +14,9 @@ probe host crosses it exactly as a real one's would, in and out of its transit p
 Addresses come from the IP registration record: the zone's IPv4 block (`World.blocks`, the same blocks the
 rulesets are compiled from); the probe host is the management server's (NM) recorded address in the management
 subnet, else the block's second host. Namespaces are named under the lab's prefix (`jb-<lab>-zp-…`), so
-`lab down` removes any a crash left (processes in them first)."""
+`lab down` removes any a crash left (processes in them first). Removal goes by exact name, never by that prefix:
+`jb-<lab>-zp-` also starts a node namespace of a node named `zp-…`, or of a lab named `<lab>-zp`; the names a
+check creates are recorded in the lab's directory before they exist, so a killed check's are found too."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.fsutil import atomic_write_text
 from lab import links, names
 from lab.sh import LabError, run
 
@@ -60,7 +63,22 @@ def netns(lab: str, h: ProbeHost) -> str:
 
 
 def netns_prefix(lab: str) -> str:
+    """What every probe namespace of the lab starts with: how `lab down` may recognise one, never what removal
+    matches (remove: exact names only)."""
     return names.node_netns(lab, "zp-")
+
+
+def record_path(lab: str) -> Path:
+    """The probe namespaces a check of the lab created (one name a line): written before they exist."""
+    return names.lab_dir(lab) / "zoneprobe.netns"
+
+
+def recorded(lab: str) -> list[str]:
+    try:
+        text = record_path(lab).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [ln for ln in text.splitlines() if ln.startswith(netns_prefix(lab))]
 
 
 def router_ifname(h: ProbeHost) -> str:
@@ -126,12 +144,14 @@ def _add(lab: str, h: ProbeHost) -> None:
     links.ensure_route(ns, "default", h.gateway.split("/")[0])
 
 
-def remove(lab: str) -> list[str]:
-    """Remove every probe namespace of the lab (their veths, so the router ends and connected routes, go with
-    them), stopping first what the check started in them (by PID). Returns the namespaces removed."""
+def remove(lab: str, hosts: list[ProbeHost] | tuple[ProbeHost, ...] = ()) -> list[str]:
+    """Remove the lab's probe namespaces: those recorded (a killed check's too) and those of `hosts`, each by its
+    exact name (their veths, so the router ends and connected routes, go with them), stopping first what the
+    check started in them (by PID). Returns the namespaces removed."""
+    wanted = set(recorded(lab)) | {netns(lab, h) for h in hosts}
     gone = []
     for ns in links.list_netns():
-        if not ns.startswith(netns_prefix(lab)):
+        if ns not in wanted:
             continue
         pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
         for pid in pids:  # a listener a killed check left behind: ours, in our namespace
@@ -140,6 +160,7 @@ def remove(lab: str) -> list[str]:
         links.delete_link(PROBE_IF, ns)
         links.delete_netns(ns)
         gone.append(ns)
+    record_path(lab).unlink(missing_ok=True)
     return gone
 
 
@@ -156,11 +177,12 @@ def attached(lab: str, hosts: list[ProbeHost]) -> Iterator[None]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         remove(lab)  # whatever a killed check left
         try:
+            atomic_write_text(record_path(lab), "".join(f"{netns(lab, h)}\n" for h in hosts))  # before they exist
             for h in hosts:
                 _add(lab, h)
             yield
         finally:
-            remove(lab)
+            remove(lab, hosts)
 
 
 def exec_argv(lab: str, h: ProbeHost) -> list[str]:

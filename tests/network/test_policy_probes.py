@@ -200,3 +200,49 @@ def test_probe_hosts_are_run_in_their_namespace(minimal_plan, world, monkeypatch
     run = isolation.lab_exec("jbzp", [ZoneHost(h.hostname, h.site, h.zone, h.ip, h)])
     assert run(h.hostname, ["true"], None) == (0, "ok") and seen == [("jbzp", h, ["true"])]
     assert zoneprobe.exec_argv("jbzp", h) == ["ip", "netns", "exec", "jb-jbzp-zp-140100-dc-dmz"]
+
+
+def test_probe_namespaces_are_removed_by_exact_name_never_by_prefix(tmp_path, monkeypatch):
+    """`jb-<lab>-zp-` also starts the namespace of a node named `zp-…` and every namespace of a lab named
+    `<lab>-zp`: removal (before a check, after it, at `lab down`) touches only the names a check recorded before
+    creating them (a killed check's too) and those of its hosts; nothing is signalled or deleted elsewhere."""
+    from lab import links, names, zoneprobe
+    from lab.zoneprobe import ProbeHost
+
+    monkeypatch.setattr(names, "STATE_ROOT", tmp_path)
+    dmz = ProbeHost("probe-140100-DC-dmz", "140100-DC", "dmz", "10.1.0.2/29", "10.1.0.1/29", "JB-140100-DC-WR01")
+    mgmt = ProbeHost("probe-140100-DC-management", "140100-DC", "management", "10.2.0.2/29", "10.2.0.1/29",
+                     "JB-140100-DC-WR01")
+    killed = "jb-x-zp-140000-dc-dmz"  # a killed check's, recorded by it
+    others = ["jb-x-zp-r1", "jb-x-zp-140100-dc-dmz-old", "jb-x-r1", "jb-y-zp-140100-dc-dmz"]  # never ours
+    existing = {killed, *others}
+    touched, added = [], []
+
+    def run(argv, check=True):
+        touched.append(argv[-1])
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(zoneprobe, "run", run)
+    monkeypatch.setattr(links, "list_netns", lambda: sorted(existing))
+    monkeypatch.setattr(links, "delete_link", lambda ifname, ns: touched.append(ns))
+    monkeypatch.setattr(links, "delete_netns", lambda ns: existing.discard(ns))
+
+    def add(lab, h):
+        assert zoneprobe.netns(lab, h) in zoneprobe.recorded(lab)  # recorded before it exists
+        existing.add(zoneprobe.netns(lab, h))
+        added.append(zoneprobe.netns(lab, h))
+
+    monkeypatch.setattr(zoneprobe, "_add", add)
+    assert zoneprobe.remove("x") == []  # nothing recorded: nothing removed, whatever starts with the prefix
+    assert touched == [] and existing == {killed, *others}
+    zoneprobe.record_path("x").parent.mkdir(parents=True)
+    zoneprobe.record_path("x").write_text(f"{killed}\n")
+    with zoneprobe.attached("x", [dmz, mgmt]):
+        assert sorted(added) == ["jb-x-zp-140100-dc-dmz", "jb-x-zp-140100-dc-management"]
+        assert existing == {*others, *added}  # the killed check's gone before
+    assert existing == set(others) and not zoneprobe.record_path("x").exists()
+    assert set(touched) == {killed, *added}  # signalled and unplumbed: the check's own namespaces only
+    # a check killed between recording and creating: the next removal finds what exists of the record
+    zoneprobe.record_path("x").write_text("jb-x-zp-140100-dc-dmz\njb-x-r1\n")  # a stray line not of a probe: ignored
+    existing.add("jb-x-zp-140100-dc-dmz")
+    assert zoneprobe.remove("x") == ["jb-x-zp-140100-dc-dmz"] and existing == set(others)
