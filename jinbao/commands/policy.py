@@ -106,7 +106,7 @@ def verify_cmd(
         except (OSError, UnicodeDecodeError) as e:
             raise JinbaoError(f"cannot read: {getattr(e, 'strerror', None) or e}", file=str(config)) from None
         target = _targets(platform)[0]
-        rep = verify_texts(world, scope, {target: text}, {target: str(config)})
+        rep = verify_texts(world, scope, {target: text}, {target: str(config)}, device=True)
         if as_json:
             _emit(rep.as_dict())
         else:
