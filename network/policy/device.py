@@ -69,6 +69,8 @@ def read_device_config(text: str, platform: str, file: str) -> DeviceConfig:
     mode, interface = "other", ""  # the top-level section the current line belongs to
     for n, raw in enumerate(text.splitlines(), start=1):
         s = raw.strip()
+        if kind == "vendor" and s == "#":
+            mode = "other"  # ends a section: Comware prints global commands indented after it (` sysname X`)
         if raw[:1] not in (" ", "\t") and s and s not in ("#", "!"):
             interface = ""
             if m := _HEADER[kind].fullmatch(s):

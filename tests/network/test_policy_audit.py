@@ -50,6 +50,8 @@ def running(texts: dict[str, str], platform: str, bind: str | None = None, body:
     """A device's `show running-config` / `display current-configuration` holding the rendered filter."""
     body = body if body is not None else texts[platform]
     body = "\n".join(ln for ln in body.splitlines() if not ln.startswith("no "))  # the push's own `no …`
+    # Comware (and VRP) print global commands indented after a `#`: not part of the ACL before them
+    body = body.replace("\n#\nacl ipv6", "\n#\n ip ttl-expires enable\n#\nacl ipv6", 1)
     return HEAD[platform] + body + "\n" + (BIND[platform] if bind is None else bind) + TAIL[platform]
 
 
