@@ -132,12 +132,15 @@ def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str
         lines[t] = sum(len(v) for v in rs.lines.values())
         findings += analyze(world, site, t, rs, allowed)
         zp = parse_zone_policy(text, file) if t in ("huawei", "h3c") else None
-        if zp is not None:
+        # a device's configuration holds its built-in zones even without any zone policy: that is `absent`,
+        # not one zone-policy finding per ACL term
+        ruled = zp is not None and bool(zp.rules)
+        if zp is not None and (ruled or dc is None):
             # the zone policy must mean the ACL the analysis just judged (parse.zone_policy_problems)
             findings += [finding_at(site, t, "zone-policy", msg, line=n or None)
                          for n, msg in zone_policy_problems(zp, rs)]
         if dc is not None:
-            findings += [finding_at(site, t, kind, msg) for kind, msg in completeness_problems(dc, t, zp is not None)]
+            findings += [finding_at(site, t, kind, msg) for kind, msg in completeness_problems(dc, t, ruled)]
     return SiteReport(site, lines, findings)
 
 

@@ -31,8 +31,11 @@ BIND = {
 # VTY lines, routing, the device's name
 HEAD = {
     "cisco": "hostname JB-140100-DC-FW01\n!\nip access-list standard MGMT\n permit 10.0.0.0 0.0.0.255\n!\n",
-    "huawei": "#\nsysname JB-140100-DC-FW01\n#\nacl number 2000\n rule 5 permit source 10.0.0.0 0.0.0.255\n#\n",
-    "h3c": "#\n sysname JB-140100-DC-FW01\n#\nacl basic 2000\n rule 5 permit source 10.0.0.0 0.0.0.255\n#\n",
+    "huawei": "#\nsysname JB-140100-DC-FW01\n#\nacl number 2000\n rule 5 permit source 10.0.0.0 0.0.0.255\n#\n"
+              # the device's built-in zones, unused by the policy (no interface: not a finding)
+              "firewall zone local\n set priority 100\n#\nfirewall zone trust\n set priority 85\n#\n",
+    "h3c": "#\n sysname JB-140100-DC-FW01\n#\nacl basic 2000\n rule 5 permit source 10.0.0.0 0.0.0.255\n#\n"
+           "security-zone name Local\n#\nsecurity-zone name Trust\n#\nsecurity-zone name Management\n#\n",
 }
 TAIL = {
     "cisco": "ip route 0.0.0.0 0.0.0.0 192.0.2.254\n!\nline vty 0 4\n access-class MGMT in\n!\nend\n",
