@@ -86,9 +86,10 @@ def verify_cmd(
     scope: Annotated[str | None, typer.Option("--scope", help="Site id or region code (default: the nation).")
                      ] = None,
     platform: PlatformOpt = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Audit this ruleset file (a real device's "
-                                                "filter) instead of compiling; needs --scope SITE and "
-                                                "--platform.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Audit this file, a real device's whole "
+                                                "running configuration (nft list ruleset, show running-config, "
+                                                "display current-configuration), instead of compiling; needs "
+                                                "--scope SITE and --platform.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove the compiled rules against the policy: allowed flows permitted, nothing else permitted (with an
@@ -106,7 +107,7 @@ def verify_cmd(
         except (OSError, UnicodeDecodeError) as e:
             raise JinbaoError(f"cannot read: {getattr(e, 'strerror', None) or e}", file=str(config)) from None
         target = _targets(platform)[0]
-        rep = verify_texts(world, scope, {target: text}, {target: str(config)})
+        rep = verify_texts(world, scope, {target: text}, {target: str(config)}, device=True)
         if as_json:
             _emit(rep.as_dict())
         else:

@@ -21,7 +21,8 @@ from network.policy.parse import Line, Ruleset
 from network.policy.space import PROTO, PROTO_NAME, Box, full, minus, witness
 from network.policy.zones import World
 
-# `jinbao policy verify --json`: the rule is the kind (missing | unplanned | unreachable), the subject the site;
+# `jinbao policy verify --json`: the rule is the kind (missing | unplanned | unreachable | zone-policy; with
+# --config also absent | unbound, service.verify_texts), the subject the site;
 # detail: the platform, the ruleset line (or None) and an example packet (src, dst, protocol, port, src_zone,
 # dst_zone; empty for an unreachable line)
 JSON: Shape = (("site", "subject"), ("platform", "platform"), ("kind", "rule"), ("message", "message"),

@@ -514,8 +514,12 @@ def zone_policy_problems(zp: ZonePolicy, acl: Ruleset) -> list[tuple[int, str]]:
       ends with a drop."""
     out: list[tuple[int, str]] = []
     iface_zone: dict[str, str] = {}
+    # a zone nothing names needs no interface: a device's built-in zones (VRP local/trust/dmz, Comware Local,
+    # Trust, DMZ, Management) sit in its whole configuration unused
+    used = {z.lower() for r in zp.rules for z in (r.src_zone, r.dst_zone) if z}
+    used |= {z.lower() for _, a, b, _ in zp.pairs for z in (a, b)}
     for z, ifs in zp.zones.items():
-        if not ifs:
+        if not ifs and z.lower() in used:
             out.append((zp.zone_line[z], f"zone {z} has no interface"))
         for i in ifs:
             if i in iface_zone:

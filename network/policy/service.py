@@ -112,21 +112,35 @@ class SiteReport:
                 "findings": [f.as_dict(JSON) for f in self.findings]}
 
 
-def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str, str] | None = None
-                 ) -> SiteReport:
-    """Analyse rulesets (generated, or read from a device) of one site against the policy."""
+def verify_texts(world: World, site: str, texts: dict[str, str], files: dict[str, str] | None = None,
+                 device: bool = False) -> SiteReport:
+    """Analyse rulesets (generated, or read from a device) of one site against the policy. `device`: the
+    texts are devices' whole running configurations (`--config`): on Cisco, VRP and Comware only the plan's
+    ACLs and zone policy are judged (device.py), and what the plan renders but the device lacks (`absent`),
+    or an ACL bound inbound on no interface (`unbound`), is a finding too."""
+    from network.policy.device import completeness_problems, read_device_config
+
     allowed = allowed_boxes(world, site)
     findings: list[Finding] = []
     lines = {}
     for t, text in texts.items():
         file = (files or {}).get(t, f"{site}{SUFFIX[t]}")
+        dc = read_device_config(text, t, file) if device and t != "nftables" else None
+        if dc is not None:
+            text = dc.text
         rs = PARSERS[t](text, file)
         lines[t] = sum(len(v) for v in rs.lines.values())
         findings += analyze(world, site, t, rs, allowed)
-        if t in ("huawei", "h3c") and (zp := parse_zone_policy(text, file)) is not None:
+        zp = parse_zone_policy(text, file) if t in ("huawei", "h3c") else None
+        # a device's configuration holds its built-in zones even without any zone policy: that is `absent`,
+        # not one zone-policy finding per ACL term
+        ruled = zp is not None and bool(zp.rules)
+        if zp is not None and (ruled or dc is None):
             # the zone policy must mean the ACL the analysis just judged (parse.zone_policy_problems)
             findings += [finding_at(site, t, "zone-policy", msg, line=n or None)
                          for n, msg in zone_policy_problems(zp, rs)]
+        if dc is not None:
+            findings += [finding_at(site, t, kind, msg) for kind, msg in completeness_problems(dc, t, ruled)]
     return SiteReport(site, lines, findings)
 
 
