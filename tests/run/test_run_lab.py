@@ -2,14 +2,14 @@
 in lab `jbrun` on management net 100.126.212.0/24: it builds the servers and replication for the ministry's
 production database, audits everything built (network, configs, every server's testinfra suites, the pair's
 replication), then switches over to the national DR centre with the witness writing and fails back. Then
-nothing of it is left on the host, and the index it wrote opens in headless Chromium with every link resolving.
+nothing of it is left on the host, and the run's last step checked the index it wrote in headless Chromium
+(out/index.png, every link resolving).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,23 +19,23 @@ import pytest
 
 from checks.catalogue import default_catalogue
 from inventory.naming import parse_hostname
+from jinbao.indexcheck import local_links
 from lab import names, runtime
 from lab.ferry_link import OneWayLink
 from tests.conftest import ROOT
 from tests.lab.conftest import leftovers, snapshot
 from tests.lablock import lab_lock
-from tests.run.chromium import check_index
 
 LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
 LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
              "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "servers", "dr-build", "compliance",
-             "dr-drill", "ferry"]
+             "dr-drill", "ferry", "index-check"]
 REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
            "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
            "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
            "compliance.junit.xml", "ferry.json", "index.html", "dr/drill-100000-DC-switchover.json",
            "dr/drill-100000-DC-switchover.html", "dr/drill-100000-DC-failback.json", "dr/drill-100000-DC-failback.html",
-           "dr/replication-recap.txt")
+           "dr/replication-recap.txt", "index.png")
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
@@ -136,6 +136,9 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     index = (out / "index.html").read_text()
     assert "BGP sessions up" in index and f"{d['rto_s']} s / 0 commits" in index
     assert 'href="dr/drill-100000-DC-switchover.html"' in index and 'href="dr/drill-100000-DC-failback.html"' in index
-    if shutil.which("chromium"):
-        links = check_index(out / "index.html", tmp_path / "index.png")
-        assert set(REPORTS) - {"index.html"} <= set(links)
+    # the run's own last step checked the index in headless Chromium: its screenshot, every local link
+    hrefs = local_links(index)
+    assert set(REPORTS) - {"index.html", "index.png"} <= set(hrefs)
+    ix = f["index-check"]
+    assert ix["screenshot"] == str(out / "index.png") and ix["links_checked"] == len(hrefs)
+    assert (out / "index.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and ix["screenshot_bytes"] > 20_000
