@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from core.errors import JinbaoError
 from jinbao import indexcheck, pipeline
@@ -207,3 +208,37 @@ def test_make_run_never_replaces_a_lab_that_lab_up_built(tmp_path: Path, monkeyp
         labrun.refuse_foreign_lab("jbx")
     (tmp_path / "jbx" / labrun.RUN_MARK).write_text("built by jinbao run\n")
     labrun.refuse_foreign_lab("jbx")  # an earlier run's leftover: replaced
+
+
+# --- KEEP_LAB=1 / --keep-lab: the run's decision to leave its lab up ---------------------------------------------
+
+@pytest.mark.parametrize(("env", "args", "keep"), [({}, [], False), ({"KEEP_LAB": "1"}, [], True),
+                                                   ({}, ["--keep-lab"], True), ({"KEEP_LAB": "0"}, [], False)])
+def test_keep_lab_from_the_environment_or_the_option(env: dict[str, str], args: list[str], keep: bool,
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jinbao.cli import app
+
+    seen: list[LabRun | None] = []
+
+    def run_all(inventory_dir: Path, out_dir: Path, **kw: object) -> dict:
+        seen.append(kw["lab"])  # type: ignore[arg-type]
+        return {"ok": True, "status": "done", "steps": [], "figures": {}, "targets_missed": [], "index": "i"}
+
+    monkeypatch.delenv("KEEP_LAB", raising=False)
+    monkeypatch.setattr(pipeline, "run_all", run_all)
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "out"), *args], env=env)
+    assert r.exit_code == 0, r.output
+    assert seen[0] is not None and seen[0].keep is keep
+
+
+@pytest.mark.parametrize("fail", [None, "isolation"])
+def test_a_kept_lab_is_not_torn_down_passed_or_failed(fail: str | None, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for keep, torn in ((True, []), (False, ["jbx"])):
+        downs: list[str] = []
+        _fake_run(monkeypatch, downs, fail)
+        try:
+            pipeline.run_all(ROOT / "inventory", tmp_path / "out", log=lambda _m: None, lab=LabRun("jbx", keep=keep))
+        except JinbaoError:
+            assert fail is not None
+        assert downs == torn, (keep, fail)
