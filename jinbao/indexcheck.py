@@ -86,15 +86,16 @@ def check_links(index: Path, dom: str) -> list[str]:
 
 
 def check_index(index: Path, shot: Path | None = None) -> dict[str, object]:
-    """The step: screenshot (default: index.png beside the page), then the links in the DOM Chromium built.
-    Returns the summary's figures: how many links were checked, the screenshot's path and size."""
+    """The step: the links in the DOM Chromium built, then the screenshot (default: index.png beside the page;
+    written only for a page that passed, so a failed check leaves none). Returns the summary's figures: how
+    many links were checked, the screenshot's path and size."""
     binary = chromium()
     if not index.is_file():
         raise JinbaoError("no index page to check", file=str(index))
-    shot = shot or index.with_suffix(".png")
-    size = screenshot(binary, index, shot)
     r = run_chromium(binary, "--dump-dom", index.as_uri())
     if r.returncode != 0 or "<h1>jinbao run" not in r.stdout:
         raise JinbaoError(f"chromium did not render the index page: {_said(r)}", file=str(index))
     links = check_links(index, r.stdout)
+    shot = shot or index.with_suffix(".png")
+    size = screenshot(binary, index, shot)
     return {"links_checked": len(links), "screenshot": str(shot), "screenshot_bytes": size}

@@ -81,7 +81,7 @@ def test_a_link_that_does_not_resolve_fails_naming_it(tmp_path: Path) -> None:
     (index.parent / "ferry.json").unlink()  # linked when the page was written, gone now
     with pytest.raises(JinbaoError, match=r"index.html: links ferry.json, which is not a file in ") as e:
         check_index(index)
-    assert "\n" not in str(e.value)
+    assert "\n" not in str(e.value) and not (index.parent / "index.png").exists()
     # a link out of out/ does not count as resolving, even to a file that exists
     outside = index.read_text().replace('href="summary.json"', 'href="../outside.txt"')
     (tmp_path / "outside.txt").write_text("x\n")
@@ -156,6 +156,7 @@ def test_a_failed_index_check_fails_the_run_naming_the_step(tmp_path: Path, monk
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failed_step"] == "index-check" and not summary["ok"] and "routing.json" in summary["error"]
     assert "FAILED at step index-check" in (out / "index.html").read_text()
+    assert not (out / "index.png").exists()  # no screenshot of a page that failed its check
     assert downs == ["jbx"]
 
 
