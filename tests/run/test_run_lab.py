@@ -1,9 +1,9 @@
-"""`make run` end to end: `jinbao run` as `make run` calls it (the whole job, the `minimal` slice: every role),
-in lab `jbrun` on management net 100.126.212.0/24: it builds the servers and replication for the ministry's
-production database, audits everything built (network, configs, every server's testinfra suites, the pair's
-replication), then switches over to the national DR centre with the witness writing and fails back. Then
-nothing of it is left on the host, and the run's last step checked the index it wrote in headless Chromium
-(out/index.png, every link resolving).
+"""`make run` end to end: the Makefile's target itself (its setup, then `jinbao run`: the whole job, the
+`minimal` slice: every role), in lab `jbrun` on management net 100.126.212.0/24 (RUN_ARGS): it builds the
+servers and replication for the ministry's production database, audits everything built (network, configs,
+every server's testinfra suites, the pair's replication), then switches over to the national DR centre with the
+witness writing and fails back. Then nothing of it is left on the host, and the run's last step checked the
+index it wrote in headless Chromium (out/index.png, every link resolving).
 """
 
 from __future__ import annotations
