@@ -52,8 +52,9 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def preflight(run: LabRun, ws: Workspace) -> str:
-    """What the lab needs, checked before any work: root, a slice that exists, and a replication pair with both
-    ends in it for the DR drill (returned as `primary -> replica`)."""
+    """What the lab needs, checked before any work: root, a slice that exists, a replication pair with both
+    ends in it for the DR drill (returned as `primary -> replica`), and chromium for the index check."""
+    from jinbao.indexcheck import chromium
     from jinbao.labdr import slice_pair
     from lab.slice import SLICES
 
@@ -63,6 +64,7 @@ def preflight(run: LabRun, ws: Workspace) -> str:
     if run.slice not in SLICES:
         raise JinbaoError(f"--slice {run.slice!r}: unknown slice (one of {', '.join(SLICES)})")
     pair = slice_pair(ws, run.slice)
+    chromium()  # the last step checks the index in it: no chromium fails here, not after the lab work
     return f"{pair.primary} -> {pair.replica}"
 
 

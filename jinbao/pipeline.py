@@ -3,7 +3,8 @@
 The static half (inventory, IP plan, renders, static verification, zone policy, diagrams) runs on the nation
 and needs nothing but this machine (`jinbao run --static`); the lab half (jinbao/labrun.py, the DR drill in
 jinbao/labdr.py) brings a lab slice up and acts on it as on the real network, then tears it down (unless `keep`,
-KEEP_LAB=1). `out/index.html` links every report with the headline figures; a target a step measured and missed
+KEEP_LAB=1). `out/index.html` links every report with the headline figures, and the run's last step checks it in
+headless Chromium (out/index.png, every link resolves); a target a step measured and missed
 without failing (the drill's RTO under load) is listed as `targets_missed` in the summary and on the index.
 
 `out/` never mixes runs: a run first marks `summary.json` as running (`ok: false`) and removes the previous
@@ -35,7 +36,7 @@ OUTPUTS = {"export": ("ipplan.json", "netbox/", "ipplan.md"), "render": ("config
            "servers": ("servers.json", "servers-recap.txt"), "deploy": ("deploy.json",),
            "routing": ("routing.json",), "isolation": ("isolation.json",),
            "compliance": ("compliance.html", "compliance.json", "compliance.junit.xml"), "dr-build": ("dr/",),
-           "ferry": ("ferry.json",), "index": ("index.html",)}
+           "ferry": ("ferry.json",), "index": ("index.html",), "index-check": ("index.png",)}
 DIAGRAM_SCOPE = "140000"  # Shanxi: the province the lab slice and the docs use
 
 
@@ -181,12 +182,10 @@ def _run(inventory_dir: Path, out_dir: Path, log: Callable[[str], None], begin: 
     if lab is not None:
         if not pol["ok"]:
             raise JinbaoError(f"zone policy verification: {pol['findings']} findings (out/policy-verify.json)")
-        figures = _lab_steps(ws, out_dir, lab, begin, step, say)
+        result["figures"] = _lab_half(ws, out_dir, lab, begin, step, say, steps)
         result["lab"] = {"name": lab.name, "slice": lab.slice, "mgmt_net": lab.mgmt_net, "kept": lab.keep}
-        result["figures"] = figures
         result["targets_missed"] = targets_missed(steps)
         result["index"] = str(out_dir / "index.html")
-        _write_index(out_dir, steps, lab)
     atomic_write_text(out_dir / "summary.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(out_dir / "summary.md", "# jinbao run\n\n" + _missed_markdown(steps)
                       + summary_markdown(reg) + "\n\n" + _steps_markdown(steps) + "\n")
@@ -255,6 +254,15 @@ def _policy_step(ws: Workspace, intents: dict, out_dir: Path, begin: Callable[[s
             "findings": len(report.findings) + len(paths)}
 
 
+def _lab_half(ws: Workspace, out_dir: Path, lab: LabRun, begin: Callable[[str], float], step: Callable[..., None],
+              say: Callable[[str], None], steps: list[dict]) -> dict:
+    """The lab steps, then the index of every report, then (the last step) the index checked in Chromium."""
+    figures = _lab_steps(ws, out_dir, lab, begin, step, say)
+    _write_index(out_dir, steps, lab)
+    figures["index-check"] = _index_check(out_dir, begin, step)
+    return figures
+
+
 def _lab_steps(ws: Workspace, out_dir: Path, lab: LabRun, begin: Callable[[str], float],
                step: Callable[..., None], say: Callable[[str], None]) -> dict:
     """The lab half, in order; each step's figures go into the summary and the index."""
@@ -304,6 +312,17 @@ def lab_steps(ws: Workspace, out_dir: Path, lab: LabRun, say: Callable[[str], No
         ("dr-drill", lambda: labdr.dr_drill(dr[0], lab.name, out_dir, say)),
         ("ferry", lambda: labrun.ferry(ws, lab, out_dir, say)),
     ]
+
+
+def _index_check(out_dir: Path, begin: Callable[[str], float], step: Callable[..., None]) -> dict:
+    """The last step, on the index just written: headless Chromium screenshots it to out/index.png and every
+    local link resolves to a file in out/ (jinbao/indexcheck.py); a failure fails the run, naming the step."""
+    from jinbao.indexcheck import check_index
+
+    t = begin("index-check")
+    figures = check_index(out_dir / "index.html", out_dir / "index.png")
+    step("index-check", t, **figures)
+    return figures
 
 
 def _write_index(out_dir: Path, steps: list[dict], lab: LabRun, failed: str | None = None, error: str = "") -> None:

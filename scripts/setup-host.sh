@@ -14,7 +14,7 @@ PKGS=(
   golang-go golang-github-vmware-govmomi-dev
   git rsync python3-venv
   udpcast  # the field tool the ferry benchmark compares against (bench/ferry.py)
-  chromium  # headless browser: the compliance report is checked in it (tests/compliance)
+  chromium  # headless browser: make run checks its index in it (jinbao/indexcheck.py), the tests the reports
 )
 
 missing=()

@@ -50,6 +50,8 @@ def run(
                   " Mbit/s")
         for m in summary.get("targets_missed", []):  # measured results, not failures: said where they are seen
             out.print(f"[bold yellow]target missed[/] ({m['step']}): {m['missed']}")
-        out.print(f"index: {summary['index']}")
+        ix = f.get("index-check", {})
+        out.print(f"index: {summary['index']} (checked in headless Chromium: {ix.get('links_checked')} links resolve,"
+                  f" screenshot {ix.get('screenshot')})")
     if not summary["ok"]:
         raise typer.Exit(1)

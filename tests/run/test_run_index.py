@@ -1,19 +1,24 @@
-"""`out/index.html` without a lab: what it links and says, in headless Chromium."""
+"""`out/index.html` without a lab: what it links and says, and the run's last step that checks it in headless
+Chromium (jinbao/indexcheck.py), with the lab's I/O faked."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from core.errors import JinbaoError
+from jinbao import indexcheck, pipeline
 from jinbao.index import render_index
+from jinbao.indexcheck import check_index
 from jinbao.labrun import LabRun
 from tests.conftest import ROOT
-from tests.run.chromium import check_index
 
 STEPS = [{"step": "routing", "seconds": 1.5, "sessions": "12/12", "reachable": "40/40", "office_isolated": 4},
          {"step": "isolation", "seconds": 9.0, "probes": 300, "pass": 300, "fail": 0, "zone_hosts": 9},
@@ -45,13 +50,133 @@ def test_index_links_only_what_exists_and_says_what_did_not_run(tmp_path: Path) 
     assert "FAILED at step isolation: x -&gt; y: open" in failed and 'class="verdict bad"' in failed
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian package chromium (scripts/setup-host.sh)")
-def test_index_in_headless_chromium(tmp_path: Path) -> None:
+def test_chromium_is_installed() -> None:
+    """The index check (and the compliance report's) needs it: its absence is a failure, never a skip."""
+    assert shutil.which("chromium"), ("chromium is not installed: run `make setup` (scripts/setup-host.sh installs "
+                                      "the Debian package); make run checks its index in it")
+
+
+def _index(tmp_path: Path) -> Path:
     out = _out(tmp_path)
     index = out / "index.html"
     index.write_text(render_index(out, STEPS, {s["step"]: s for s in STEPS}, LabRun("jbx"), None, ""))
-    links = check_index(index, tmp_path / "index.png")
-    assert {"summary.json", "netbox/01-regions.csv", "compliance.html", "ferry.json"} <= set(links)
+    return index
+
+
+def test_index_in_headless_chromium(tmp_path: Path) -> None:
+    """The screenshot is written (a real PNG of the window), every local link of the page is checked."""
+    index = _index(tmp_path)
+    hrefs = indexcheck.local_links(index.read_text())
+    assert {"summary.json", "netbox/01-regions.csv", "compliance.html", "ferry.json"} <= set(hrefs)
+    figures = check_index(index)
+    shot = index.parent / "index.png"
+    assert figures == {"links_checked": len(hrefs), "screenshot": str(shot), "screenshot_bytes": shot.stat().st_size}
+    head = shot.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (1280, 1600)
+    assert sorted(p.name for p in index.parent.glob("*.png")) == ["index.png"]  # no temporary file left
+
+
+def test_a_link_that_does_not_resolve_fails_naming_it(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    (index.parent / "ferry.json").unlink()  # linked when the page was written, gone now
+    with pytest.raises(JinbaoError, match=r"index.html: links ferry.json, which is not a file in ") as e:
+        check_index(index)
+    assert "\n" not in str(e.value) and not (index.parent / "index.png").exists()
+    # a link out of out/ does not count as resolving, even to a file that exists
+    outside = index.read_text().replace('href="summary.json"', 'href="../outside.txt"')
+    (tmp_path / "outside.txt").write_text("x\n")
+    (index.parent / "ferry.json").write_text("{}\n")
+    index.write_text(outside)
+    with pytest.raises(JinbaoError, match=r"links \.\./outside.txt, which is not a file in "):
+        check_index(index)
+
+
+def test_no_chromium_is_a_one_line_error_saying_make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _index(tmp_path)
+    monkeypatch.setattr(indexcheck.shutil, "which", lambda _name: None)
+    with pytest.raises(JinbaoError, match=r"^chromium is not installed .*run `make setup`") as e:
+        check_index(index)
+    assert "\n" not in str(e.value) and not (index.parent / "index.png").exists()
+
+
+# --- the step in the run: run_all's lab half with the lab's I/O faked (the static half is not run here) -------
+
+def _fake_run(monkeypatch: pytest.MonkeyPatch, downs: list[str], fail: str | None = None) -> None:
+    """run_all with the lab half only: the lab steps write what their reports would be and return STEPS'
+    figures; the real index, the real Chromium check, the real failure and teardown handling."""
+    def lab_steps(ws: object, out_dir: Path, lab: LabRun, say: object) -> list:
+        def fake(name: str) -> dict:
+            (out_dir / "netbox").mkdir(parents=True, exist_ok=True)
+            for f in ("netbox/01-regions.csv", "routing.json", "compliance.html", "ferry.json"):
+                (out_dir / f).write_text("{}\n")
+            if name == fail:
+                raise JinbaoError(f"{name} exploded")
+            return {k: v for k, v in next((s for s in STEPS if s["step"] == name), {}).items()
+                    if k not in ("step", "seconds")}
+        return [(n, lambda n=n: fake(n)) for n in ("lab-up", "routing", "isolation", "compliance", "ferry")]
+
+    def run(inventory_dir: Path, out_dir: Path, log: object, begin: object, step: object, steps: list,
+            diagram_scope: str, lab: LabRun, say: object) -> dict:
+        figures = pipeline._lab_half(None, out_dir, lab, begin, step, say, steps)  # type: ignore[arg-type]
+        return {"ok": True, "status": "done", "steps": steps, "figures": figures}
+
+    monkeypatch.setattr(pipeline, "lab_steps", lab_steps)
+    monkeypatch.setattr(pipeline, "_run", run)
+    monkeypatch.setattr("jinbao.labrun.lab_down", lambda lab: downs.append(lab.name) or {"lab": lab.name})
+
+
+def test_the_runs_last_step_checks_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    downs: list[str] = []
+    _fake_run(monkeypatch, downs)
+    out = tmp_path / "out"
+    result = pipeline.run_all(ROOT / "inventory", out, log=lambda _m: None, lab=LabRun("jbx"))
+    names = [s["step"] for s in result["steps"]]
+    assert names == ["lab-up", "routing", "isolation", "compliance", "ferry", "index-check"]
+    ix = result["figures"]["index-check"]
+    assert ix == {k: v for k, v in result["steps"][-1].items() if k not in ("step", "seconds")}
+    assert ix["screenshot"] == str(out / "index.png") and (out / "index.png").stat().st_size > 20_000
+    assert ix["links_checked"] == len(indexcheck.local_links((out / "index.html").read_text())) >= 4
+    assert downs == ["jbx"]  # torn down after the check
+
+
+def test_a_failed_index_check_fails_the_run_naming_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    downs: list[str] = []
+    _fake_run(monkeypatch, downs)
+    write = pipeline._write_index
+
+    def write_then_lose_a_report(out_dir: Path, steps: list, lab: LabRun, failed: str | None = None,
+                                 error: str = "") -> None:
+        write(out_dir, steps, lab, failed, error)
+        (out_dir / "routing.json").unlink(missing_ok=True)  # the page links a report that is then gone
+
+    monkeypatch.setattr(pipeline, "_write_index", write_then_lose_a_report)
+    out = tmp_path / "out"
+    with pytest.raises(JinbaoError, match=r"links routing\.json, which is not a file"):
+        pipeline.run_all(ROOT / "inventory", out, log=lambda _m: None, lab=LabRun("jbx"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed_step"] == "index-check" and not summary["ok"] and "routing.json" in summary["error"]
+    assert "FAILED at step index-check" in (out / "index.html").read_text()
+    assert not (out / "index.png").exists()  # no screenshot of a page that failed its check
+    assert downs == ["jbx"]
+
+
+def test_no_chromium_fails_the_runs_index_check_and_its_preflight(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    downs: list[str] = []
+    _fake_run(monkeypatch, downs)
+    monkeypatch.setattr(indexcheck.shutil, "which", lambda _name: None)
+    out = tmp_path / "out"
+    with pytest.raises(JinbaoError, match="run `make setup`"):
+        pipeline.run_all(ROOT / "inventory", out, log=lambda _m: None, lab=LabRun("jbx"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed_step"] == "index-check" and "chromium is not installed" in summary["error"]
+    # and before any lab work: the run's preflight says the same (as root; otherwise root is what it asks for)
+    from jinbao.labrun import preflight
+    from network.workspace import Workspace
+
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    with pytest.raises(JinbaoError, match=r"^chromium is not installed .*run `make setup`"):
+        preflight(LabRun("jbx"), Workspace(ROOT / "inventory"))
 
 
 def test_failing_step_is_named(tmp_path: Path) -> None:
@@ -84,3 +209,37 @@ def test_make_run_never_replaces_a_lab_that_lab_up_built(tmp_path: Path, monkeyp
         labrun.refuse_foreign_lab("jbx")
     (tmp_path / "jbx" / labrun.RUN_MARK).write_text("built by jinbao run\n")
     labrun.refuse_foreign_lab("jbx")  # an earlier run's leftover: replaced
+
+
+# --- KEEP_LAB=1 / --keep-lab: the run's decision to leave its lab up ---------------------------------------------
+
+@pytest.mark.parametrize(("env", "args", "keep"), [({}, [], False), ({"KEEP_LAB": "1"}, [], True),
+                                                   ({}, ["--keep-lab"], True), ({"KEEP_LAB": "0"}, [], False)])
+def test_keep_lab_from_the_environment_or_the_option(env: dict[str, str], args: list[str], keep: bool,
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jinbao.cli import app
+
+    seen: list[LabRun | None] = []
+
+    def run_all(inventory_dir: Path, out_dir: Path, **kw: object) -> dict:
+        seen.append(kw["lab"])  # type: ignore[arg-type]
+        return {"ok": True, "status": "done", "steps": [], "figures": {}, "targets_missed": [], "index": "i"}
+
+    monkeypatch.delenv("KEEP_LAB", raising=False)
+    monkeypatch.setattr(pipeline, "run_all", run_all)
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "out"), *args], env=env)
+    assert r.exit_code == 0, r.output
+    assert seen[0] is not None and seen[0].keep is keep
+
+
+@pytest.mark.parametrize("fail", [None, "isolation"])
+def test_a_kept_lab_is_not_torn_down_passed_or_failed(fail: str | None, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for keep, torn in ((True, []), (False, ["jbx"])):
+        downs: list[str] = []
+        _fake_run(monkeypatch, downs, fail)
+        try:
+            pipeline.run_all(ROOT / "inventory", tmp_path / "out", log=lambda _m: None, lab=LabRun("jbx", keep=keep))
+        except JinbaoError:
+            assert fail is not None
+        assert downs == torn, (keep, fail)

@@ -1,17 +1,17 @@
-"""`make run` end to end: `jinbao run` as `make run` calls it (the whole job, the `minimal` slice: every role),
-in lab `jbrun` on management net 100.126.212.0/24: it builds the servers and replication for the ministry's
-production database, audits everything built (network, configs, every server's testinfra suites, the pair's
-replication), then switches over to the national DR centre with the witness writing and fails back. Then
-nothing of it is left on the host, and the index it wrote opens in headless Chromium with every link resolving.
+"""`make run` end to end: the Makefile's target itself (its setup, then `jinbao run`: the whole job, the
+`minimal` slice: every role), in lab `jbrun` on management net 100.126.212.0/24 (RUN_ARGS): it builds the
+servers and replication for the ministry's production database, audits everything built (network, configs,
+every server's testinfra suites, the pair's replication), then switches over to the national DR centre with the
+witness writing and fails back. Then nothing of it is left on the host, and the run's last step checked the
+index it wrote in headless Chromium (out/index.png, every link resolving).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,23 +19,23 @@ import pytest
 
 from checks.catalogue import default_catalogue
 from inventory.naming import parse_hostname
+from jinbao.indexcheck import local_links
 from lab import names, runtime
 from lab.ferry_link import OneWayLink
 from tests.conftest import ROOT
 from tests.lab.conftest import leftovers, snapshot
 from tests.lablock import lab_lock
-from tests.run.chromium import check_index
 
 LAB, MGMT_NET = "jbrun", "100.126.212.0/24"
 LAB_STEPS = ["preflight", "inventory", "allocate", "check", "export", "plan", "render", "verify", "diagram",
              "policy", "lab-up", "vm-provision", "deploy", "routing", "isolation", "servers", "dr-build", "compliance",
-             "dr-drill", "ferry"]
+             "dr-drill", "ferry", "index-check"]
 REPORTS = ("summary.json", "summary.md", "ipplan.json", "ipplan.md", "verify.json", "policy-verify.json",
            "diagram-nation.svg", "diagram-140000.svg", "vsphere.json", "servers.json", "servers-recap.txt",
            "deploy.json", "routing.json", "isolation.json", "compliance.html", "compliance.json",
            "compliance.junit.xml", "ferry.json", "index.html", "dr/drill-100000-DC-switchover.json",
            "dr/drill-100000-DC-switchover.html", "dr/drill-100000-DC-failback.json", "dr/drill-100000-DC-failback.html",
-           "dr/replication-recap.txt")
+           "dr/replication-recap.txt", "index.png")
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, mounts)"),
@@ -58,9 +58,38 @@ def _processes_of(paths: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _make_env() -> dict[str, str]:
+    """The environment of a `make run` typed in a shell: no KEEP_LAB, and not a sub-make of `make test`."""
+    return {k: v for k, v in os.environ.items() if k not in ("KEEP_LAB", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def _make_run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """make and the `jinbao run` under it, in a process group of their own: on a timeout both are stopped (a
+    killed make alone would leave the run working on the lab), first as an operator's Ctrl-C would."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as p:
+        try:
+            stdout, stderr = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGINT)
+            try:
+                p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, p.returncode, stdout, stderr)
+
+
 def test_make_run_end_to_end(tmp_path: Path) -> None:
+    """`make run` itself (its setup, then `jinbao run`), in a lab of its own through RUN_ARGS."""
     out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if k != "KEEP_LAB"}
+    env = _make_env()
+    # make run's setup must find the venv installed (`make test` ran setup): a stale stamp would reinstall the
+    # venv this suite runs in, under it
+    stamp = subprocess.run(["make", "-q", "-C", str(ROOT), ".venv/.jinbao-installed"], capture_output=True,
+                           text=True, env=env, timeout=60)
+    assert stamp.returncode == 0, "the venv's stamp is older than pyproject.toml: run `make setup` first"
     ferry = OneWayLink(LAB[:6])
     with lab_lock():
         runtime.down(LAB)  # whatever an aborted run left
@@ -68,9 +97,9 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
         before = snapshot()
         t0 = time.monotonic()
         try:
-            r = subprocess.run([sys.executable, "-m", "jinbao.cli", "run", "--out", str(out), "--lab-name", LAB,
-                                "--mgmt-net", MGMT_NET, "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
-                               timeout=3300)  # under the parallel suite the Ansible builds alone took 30 min once
+            r = _make_run(["make", "-s", "-C", str(ROOT), "run", f"OUT={out}",
+                           f"RUN_ARGS=--lab-name {LAB} --mgmt-net {MGMT_NET}"], env,
+                          timeout=3300)  # under the parallel suite the Ansible builds alone took 30 min once
         except subprocess.TimeoutExpired:
             runtime.down(LAB)  # killed, it could not tear its lab down: nothing left for the runs after this one
             ferry.down()
@@ -80,10 +109,14 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
         left = leftovers(LAB, before, {"objects": []})
         procs = _processes_of((str(names.lab_dir(LAB)), str(ROOT / "lab" / ".cache" / "vcsim"), "jbfy-jbrun-"))
         assert not ferry.exists()
-    print(f"jinbao run (make run) wall time: {wall:.0f} s")
-    assert r.returncode == 0, r.stderr[-4000:]
+    print(f"make run wall time: {wall:.0f} s")
+    # a failing setup (host packages, the venv) fails make before `jinbao run` starts: non-zero here too
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
     assert left == {} and procs == [], (left, procs)
-    summary = json.loads(r.stdout)
+    assert "setup-host: " in r.stdout  # make's setup ran first (scripts/setup-host.sh says what it found)
+    said = " ".join(r.stdout.split())  # rich wraps jinbao run's summary lines at 80 columns off a terminal
+    assert "(checked in headless Chromium:" in said and "links resolve, screenshot" in said  # jinbao run's
+    summary = json.loads((out / "summary.json").read_text())  # stdout also carries make's and setup's lines
     assert summary["ok"] and summary["status"] == "done"
     assert [s["step"] for s in summary["steps"]] == LAB_STEPS
     f = summary["figures"]
@@ -136,6 +169,9 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     index = (out / "index.html").read_text()
     assert "BGP sessions up" in index and f"{d['rto_s']} s / 0 commits" in index
     assert 'href="dr/drill-100000-DC-switchover.html"' in index and 'href="dr/drill-100000-DC-failback.html"' in index
-    if shutil.which("chromium"):
-        links = check_index(out / "index.html", tmp_path / "index.png")
-        assert set(REPORTS) - {"index.html"} <= set(links)
+    # the run's own last step checked the index in headless Chromium: its screenshot, every local link
+    hrefs = local_links(index)
+    assert set(REPORTS) - {"index.html", "index.png"} <= set(hrefs)
+    ix = f["index-check"]
+    assert ix["screenshot"] == str(out / "index.png") and ix["links_checked"] == len(hrefs)
+    assert (out / "index.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and ix["screenshot_bytes"] > 20_000
