@@ -29,7 +29,8 @@ def _load(name: str) -> ModuleType:
 def analysed() -> dict:
     """The benchmark's analysis path as run_all runs it (a subprocess, --json), on two sites, one defect."""
     r = subprocess.run([sys.executable, "bench/isolation.py", "--sites", "140100-DC,140000-DR", "--inject", "1",
-                        "--random-ports", "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                        "--random-ports", "1", "--brute-sites", "1", "--json"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout)
 
@@ -39,6 +40,26 @@ def test_the_analysis_path_runs_and_finds_the_injected_line(analysed: dict) -> N
     assert analysed["injected"] == 1 and analysed["found_by_analysis"] == 1
     assert analysed["brute_force"]["packets"] > 0 and set(analysed["seconds"]) == {"load", "compile", "parse",
                                                                                  "analyze"}
+    # the brute force ran on one site (the injected one) and, sampling the policy's ports and one random port per
+    # protocol (fixed seed), missed the tcp/8080 line the analysis found: the comparison's point; its time for both
+    # sites is extrapolated
+    b = analysed["brute_force"]
+    assert (b["sites"], b["injected_in_sample"], b["found"]) == (1, 1, 0)
+    assert b["extrapolated_seconds_all_sites"] > b["seconds"] > 0
+
+
+def test_the_brute_force_sample_takes_injected_sites_up_to_half_and_the_rest_at_random() -> None:
+    import random
+
+    bi = _load("isolation")
+    sites = [f"S{i:02d}" for i in range(20)]
+    bad = {"S03", "S07", "S11", "S15", "S19"}
+    assert bi._brute_sample(sites, bad, 0, random.Random(1)) == sites
+    assert bi._brute_sample(sites, bad, 25, random.Random(1)) == sites
+    six = bi._brute_sample(sites, bad, 6, random.Random(1))
+    assert len(six) == 6 and len(set(six) & bad) == 3 and six == sorted(six)
+    two = bi._brute_sample(sites, bad, 2, random.Random(1))
+    assert len(set(two) & bad) == 1 and len(two) == 2
 
 
 def test_a_site_that_is_not_a_firewall_site_is_a_one_line_error() -> None:
