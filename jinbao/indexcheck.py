@@ -90,6 +90,8 @@ def check_index(index: Path, shot: Path | None = None) -> dict[str, object]:
     written only for a page that passed, so a failed check leaves none). Returns the summary's figures: how
     many links were checked, the screenshot's path and size."""
     binary = chromium()
+    index = index.resolve()  # `make run`'s out/ is relative; Chromium takes file URIs, which must be absolute
+    shot = shot.resolve() if shot else None
     if not index.is_file():
         raise JinbaoError("no index page to check", file=str(index))
     r = run_chromium(binary, "--dump-dom", index.as_uri())

@@ -76,6 +76,17 @@ def test_index_in_headless_chromium(tmp_path: Path) -> None:
     assert sorted(p.name for p in index.parent.glob("*.png")) == ["index.png"]  # no temporary file left
 
 
+def test_a_relative_out_as_make_run_gives_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` passes `--out out`: Chromium's file URI needs the absolute path (the first real make run with the
+    step failed here, with a traceback)."""
+    index = _index(tmp_path)
+    monkeypatch.chdir(index.parent.parent)
+    rel = Path(index.parent.name) / "index.html"
+    figures = check_index(rel, rel.with_suffix(".png"))
+    assert figures["links_checked"] > 0 and Path(str(figures["screenshot"])) == index.with_suffix(".png").resolve()
+    assert index.with_suffix(".png").is_file()
+
+
 def test_a_link_that_does_not_resolve_fails_naming_it(tmp_path: Path) -> None:
     index = _index(tmp_path)
     (index.parent / "ferry.json").unlink()  # linked when the page was written, gone now
