@@ -112,9 +112,10 @@ def s_isolation(r: dict) -> list[Figure]:
                f"{r['injected']}",
                f"{b['seconds']} s for {b['packets']} sampled packets on {b['sites']} sites ({b['packets_per_s']} "
                f"packets/s), found {b['found']}/{b['injected_in_sample']} there; all sites ~"
-               f"{b['extrapolated_seconds_all_sites']:.0f} s (extrapolated); every TCP/UDP port: "
-               f"~{b['extrapolated_seconds_all_ports'] / 3600:.0f} h",
-               f"{r['ratio_time_brute_vs_analysis']}x (a port sample on every site)"),
+               f"{b['extrapolated_seconds_all_sites']:.0f} s (extrapolated by packet x rule-line evaluations: "
+               f"{'/'.join(map(str, b.get('ns_per_evaluation', [])))} ns each, min/median/max over its sites); "
+               f"every TCP/UDP port: ~{b['extrapolated_seconds_all_ports'] / 3600:.0f} h",
+               f"{r['ratio_time_brute_extrapolated_vs_analysis']}x (extrapolated: a port sample on every site)"),
     ]
     if "lab" in r:
         lab = r["lab"]

@@ -45,7 +45,7 @@ def test_the_analysis_path_runs_and_finds_the_injected_line(analysed: dict) -> N
     # sites is extrapolated
     b = analysed["brute_force"]
     assert (b["sites"], b["injected_in_sample"], b["found"]) == (1, 1, 0)
-    assert b["extrapolated_seconds_all_sites"] > b["seconds"] > 0
+    assert b["extrapolated_seconds_all_sites"] > b["seconds"] > 0 and len(b["ns_per_evaluation"]) == 3
 
 
 def test_the_brute_force_sample_takes_injected_sites_up_to_half_and_the_rest_at_random() -> None:
