@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages jinbao needs on the control host, idempotently.
+# Installs the Debian packages jinbao needs on the control host, idempotently (--check: only say what is missing).
 # Daemons are not started on the host: the lab runs its own copies inside namespaces.
 set -euo pipefail
 
@@ -24,6 +24,10 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup-host: all ${#PKGS[@]} Debian packages present"
   exit 0
+fi
+if [ "${1:-}" = "--check" ]; then  # say what is missing, install nothing (the end-to-end test's pre-check)
+  echo "setup-host: missing Debian packages (${missing[*]})" >&2
+  exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host: missing Debian packages (${missing[*]}); run 'make setup' as root" >&2

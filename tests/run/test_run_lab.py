@@ -63,22 +63,25 @@ def _make_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("KEEP_LAB", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
-def _make_run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _make_run(argv: list[str], env: dict[str, str], timeout: float, logs: Path) -> subprocess.CompletedProcess[str]:
     """make and the `jinbao run` under it, in a process group of their own: on a timeout both are stopped (a
-    killed make alone would leave the run working on the lab), first as an operator's Ctrl-C would."""
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                          start_new_session=True) as p:
+    killed make alone would leave the run working on the lab), first as an operator's Ctrl-C would. Output goes
+    to files: a grandchild that kept a pipe open could not hold the test after make has exited."""
+    out, err = logs / "make-run.out", logs / "make-run.err"
+    with out.open("w") as fo, err.open("w") as fe, subprocess.Popen(argv, stdout=fo, stderr=fe, env=env,
+                                                                      start_new_session=True) as p:
         try:
-            stdout, stderr = p.communicate(timeout=timeout)
+            p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGINT)
             try:
-                p.communicate(timeout=120)
+                p.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-                p.communicate()
+                p.wait()
             raise
-    return subprocess.CompletedProcess(argv, p.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(argv, p.returncode, out.read_text(errors="replace"),
+                                       err.read_text(errors="replace"))
 
 
 def test_make_run_end_to_end(tmp_path: Path) -> None:
@@ -90,6 +93,10 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
     stamp = subprocess.run(["make", "-q", "-C", str(ROOT), ".venv/.jinbao-installed"], capture_output=True,
                            text=True, env=env, timeout=60)
     assert stamp.returncode == 0, "the venv's stamp is older than pyproject.toml: run `make setup` first"
+    # nor may it install Debian packages on the host under the suite: every one must be there already
+    pkgs = subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh"), "--check"], capture_output=True,
+                          text=True, timeout=120)
+    assert pkgs.returncode == 0, f"{pkgs.stderr.strip()}: run `make setup` first"
     ferry = OneWayLink(LAB[:6])
     with lab_lock():
         runtime.down(LAB)  # whatever an aborted run left
@@ -99,7 +106,7 @@ def test_make_run_end_to_end(tmp_path: Path) -> None:
         try:
             r = _make_run(["make", "-s", "-C", str(ROOT), "run", f"OUT={out}",
                            f"RUN_ARGS=--lab-name {LAB} --mgmt-net {MGMT_NET}"], env,
-                          timeout=3300)  # under the parallel suite the Ansible builds alone took 30 min once
+                          timeout=3300, logs=tmp_path)  # under the parallel suite the Ansible builds took 30 min once
         except subprocess.TimeoutExpired:
             runtime.down(LAB)  # killed, it could not tear its lab down: nothing left for the runs after this one
             ferry.down()
