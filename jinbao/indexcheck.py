@@ -7,10 +7,10 @@ or what Chromium said; no Chromium is one too (`make setup` installs it: scripts
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import struct
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -66,10 +66,23 @@ def screenshot(binary: str, index: Path, shot: Path) -> int:
         tmp.unlink(missing_ok=True)
 
 
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs += [v for k, v in attrs if k == "href" and v]
+
+
 def local_links(dom: str) -> list[str]:
-    """The page's links that are not web addresses, as hrefs (HTML-escaped as in the DOM)."""
-    return [h for h in re.findall(r'<a href="([^"]+)"', dom)
-            if urlsplit(h.replace("&amp;", "&")).scheme not in ("http", "https", "mailto")]
+    """The page's links that are not web addresses, as hrefs (entities decoded), wherever `href` sits among an
+    anchor's attributes."""
+    parser = _Anchors()
+    parser.feed(dom)
+    parser.close()
+    return [h for h in parser.hrefs if urlsplit(h).scheme not in ("http", "https", "mailto")]
 
 
 def check_links(index: Path, dom: str) -> list[str]:
@@ -77,7 +90,7 @@ def check_links(index: Path, dom: str) -> list[str]:
     root = index.parent.resolve()
     paths = []
     for href in local_links(dom):
-        rel = unquote(urlsplit(href.replace("&amp;", "&")).path)
+        rel = unquote(urlsplit(href).path)
         target = (root / rel).resolve()
         if not rel or not target.is_relative_to(root) or not target.is_file():
             raise JinbaoError(f"links {href}, which is not a file in {root}", file=str(index))

@@ -87,6 +87,12 @@ def test_a_relative_out_as_make_run_gives_it(tmp_path: Path, monkeypatch: pytest
     assert index.with_suffix(".png").is_file()
 
 
+def test_links_are_read_wherever_href_sits_and_web_addresses_are_not_local() -> None:
+    dom = ('<a class="x" href="a.json">a</a><a href=\'b%20c.html\' title="t">b</a><A HREF="d.csv?x=1&amp;y=2">d</A>'
+           '<a href="https://example.org/">w</a><a name="top">no href</a>')
+    assert indexcheck.local_links(dom) == ["a.json", "b%20c.html", "d.csv?x=1&y=2"]
+
+
 def test_a_link_that_does_not_resolve_fails_naming_it(tmp_path: Path) -> None:
     index = _index(tmp_path)
     (index.parent / "ferry.json").unlink()  # linked when the page was written, gone now
