@@ -268,7 +268,8 @@ def test_the_release_takes_the_lost_standbys_out_where_the_list_is_set(tmp_path:
         (tmp_path / f"{h}.exists").write_text("")
         (tmp_path / f"{h}.json").write_text("{}")
     r, recap = _run_release(tmp_path, {"h_lost": 0, "h_multi": 0, "h_keep": 0, "h_auto": 0, "h_conf": 0, "h_line": 0,
-                                       "h_link": 0, "h_cmd": 0, "h_err": 0, "dr": 0, "h_new": 0, "h_down": 3, "h_odd": 4})
+                                       "h_link": 0, "h_cmd": 0, "h_err": 0, "dr": 0, "h_new": 0, "h_down": 3,
+                                       "h_odd": 4})
     out = r.stdout + r.stderr
     state = {h: json.loads((tmp_path / f"{h}.json").read_text()) for h in files}
     after = {h: p.read_text() for h, p in files.items() if p}
@@ -379,7 +380,7 @@ def test_the_line_in_force_is_rewritten_and_only_it() -> None:
     assert pg_conf_set_line("x = 1\r\nsynchronous_standby_names 'a'\r\n", 2, name, 'ANY 1 ("it\'s", b\\c)') == (
         "x = 1\r\nsynchronous_standby_names = 'ANY 1 (\"it''s\", b\\\\c)'\r\n")
     for line in (2, 4, 5, 0, 99):  # not the setting (another one, the empty end), or no such line
-        with pytest.raises(AnsibleFilterError, match="^/etc/pg/x.conf: .* not set on line"):  # names the file
+        with pytest.raises(AnsibleFilterError, match=r"^/etc/pg/x\.conf: .* not set on line"):  # names the file
             pg_conf_set_line(conf, line, name, "", "/etc/pg/x.conf")
     with pytest.raises(AnsibleFilterError):  # a longer name that starts the same is not this setting
         pg_conf_set_line("synchronous_standby_names_x = 'a'\n", 1, name, "")
