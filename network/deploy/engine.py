@@ -18,8 +18,8 @@ login per device, so two artifacts never race on one device; if an artifact ends
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -34,6 +34,8 @@ from inventory.platforms import platform as platform_facts
 from network.deploy.model import REMOVING, CheckResult, DeployTarget, DeviceResult, PostCheck, Progress
 from network.deploy.platforms import Adapter, canonical_address, connection_name, nornir_platform, open_adapter
 from network.deploy.runner import build_nornir, check_unique, run_per_host
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_TIMEOUT = 60.0  # post-check budget when there is no confirm window
 
@@ -375,8 +377,10 @@ class Staged:
                 return DeviceResult(target.hostname, "failed", error=(
                     f"session dropped since the stage; {n} reconnect attempt(s) failed within the window"
                     + (f" (last: {last.error})" if n else ""))), None
-            with contextlib.suppress(Exception):  # already gone: nothing to close
-                task.host.close_connection(connection_name(target.platform))
+            # the old, half-open session leaves the host at once and is closed behind (_close_behind)
+            old = task.host.connections.pop(connection_name(target.platform), None)
+            if old is not None:
+                _close_behind(target.hostname, old.close)
             n += 1
             last, adapter = _open_one(task, target, False, self.say,
                                       attempt=None if left is None else min(RECONNECT_ATTEMPT_S, left))
@@ -429,7 +433,7 @@ def _attempt(task: Task, target: DeployTarget, seconds: float) -> Adapter:
         if not done.is_set():
             given_up.set()
     if given_up.is_set():
-        _close_fresh(fresh)
+        _close_behind(target.hostname, lambda: _close_fresh(fresh))
         raise TimeoutError(f"no answering session within {seconds:.1f}s (connect, login, liveness)")
     if failed:
         raise failed[0]
@@ -442,8 +446,24 @@ def _close_fresh(fresh: list[Any]) -> None:
     """Close the connection plugins an attempt opened (one still opening has no `connection` yet: skipped)."""
     for plugin in fresh:
         if getattr(plugin, "connection", None) is not None:
-            with contextlib.suppress(Exception):  # already closed, or broken: either way gone
+            try:
                 plugin.close()
+            except Exception as exc:  # already closed, or broken: either way gone
+                _log.debug("closing a reconnect attempt's session: %s", exc)
+
+
+def _close_behind(hostname: str, close: Callable[[], None]) -> None:
+    """`close` on a daemon thread, not waited for. Closing a netmiko session logs out politely (a newline, then
+    up to ~10 s for a prompt): on the reconnect path that would run each attempt past its bound. Errors are of
+    a session gone anyway: logged at debug."""
+
+    def run() -> None:
+        try:
+            close()
+        except Exception as exc:
+            _log.debug("%s: closing a dropped session: %s", hostname, exc)
+
+    threading.Thread(target=run, name=f"jinbao-close-{hostname}", daemon=True).start()
 
 
 def _alive_by(adapter: Adapter, deadline: float) -> bool:

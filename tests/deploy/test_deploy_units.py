@@ -463,6 +463,71 @@ def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch
     assert ("A", "commit") not in calls
 
 
+class _SlowClose(_Plugin):
+    """A netmiko-based plugin: `close` ends what blocks on the session, then logs out politely (a newline, then
+    a wait for a prompt that never comes) until `logout` is set."""
+
+    def __init__(self, release: threading.Event, logout: threading.Event) -> None:
+        super().__init__(release)
+        self.logout, self.entered = logout, threading.Event()
+
+    def close(self) -> None:
+        super().close()
+        self.entered.set()
+        self.logout.wait(30)
+        raise OSError("Socket is closed")  # what netmiko says closing a dead session
+
+
+def test_a_reconnect_attempt_never_waits_for_a_session_to_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing a netmiko session waits for its polite logout (~10 s on a dead path): neither the old half-open
+    session's close nor a timed-out attempt's is waited for, so each attempt ends within its bound and the
+    deploy at its deadline; both are still closed (behind, their errors swallowed)."""
+    from network.deploy import Staged, engine
+    from network.deploy.platforms import connection_name
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    started: list[float] = []
+    plugins: list[_SlowClose] = []
+    made: list[_FakeAdapter] = []
+    logout = threading.Event()
+
+    def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
+                  fresh: list[object] | None = None) -> _FakeAdapter:
+        if attempt is None:
+            made.append(_FakeAdapter("hostname old\n", calls, target.hostname))
+            return made[-1]
+        assert fresh is not None
+        release = threading.Event()
+        plugins.append(_SlowClose(release, logout))
+        fresh.append(plugins[-1])
+        return _Blocking("hostname old\n", calls, target.hostname, release=release, started=started)
+
+    monkeypatch.setattr(engine, "open_adapter", fake_open)
+    monkeypatch.setattr(engine, "RECONNECT_ATTEMPT_S", 0.6)
+    monkeypatch.setattr(engine, "RECONNECT_PAUSE_S", 0.05)
+    monkeypatch.setattr(engine, "RECONNECT_MIN_S", 0.2)
+    target = tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))
+    staged = Staged([target], message="t")
+    staged.stage()
+    made[0].up = False
+    old = _SlowClose(threading.Event(), logout)  # the staged session, half-open: its logout hangs too
+    host = staged._nr.inventory.hosts["A"]
+    host.connections[connection_name(target.platform)] = old
+    try:
+        t0 = time.monotonic()
+        result = staged.commit(deadline=t0 + 2.0)[0]
+        took = time.monotonic() - t0
+        assert result.status == "failed" and "no answering session within" in result.error, result.error
+        assert took < 2.0 + 1.0, took  # a waited-for logout alone would have taken 30 s
+        assert len(started) >= 2, started  # attempts went on: none waited for a close
+        assert old.entered.wait(5) and all(p.entered.wait(5) for p in plugins)  # all closed, behind
+        assert connection_name(target.platform) not in host.connections  # the old one is no longer the host's
+        assert ("A", "commit") not in calls
+    finally:
+        logout.set()
+
+
 def test_a_reconnect_attempt_in_time_adopts_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     """An attempt whose session answers in time: its connection becomes the host's (closed with the deploy's),
     the device is diffed on it and committed."""

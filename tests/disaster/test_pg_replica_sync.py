@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -147,6 +148,7 @@ RELEASE_PAIRS = [
     {"primary": "h_cmd", "replica": "dr", "mode": "async", "slot": "x1"},
     {"primary": "h_err", "replica": "dr", "mode": "async", "slot": "e1"},
     {"primary": "h_line", "replica": "dr", "mode": "async", "slot": "n1"},
+    {"primary": "h_link", "replica": "dr", "mode": "async", "slot": "s1"},
 ]
 OWN = "# Written by jinbao pg_replica (roles/pg_replica/tasks/sync.yml); do not edit.\n"
 
@@ -245,17 +247,29 @@ def test_the_release_takes_the_lost_standbys_out_where_the_list_is_set(tmp_path:
         # set twice in one file: the line in force (pg_settings.sourceline) is the second, in capitals; the last
         # line that merely looks like the setting (case-sensitively) is the first
         "h_line": _cluster(tmp_path, "h_line", "FIRST 1 (n1)", "twice"),
+        # a conf.d file that is a link to a file managed elsewhere (0640, not root's when the test can chown)
+        "h_link": _cluster(tmp_path, "h_link", "FIRST 1 (s1)", "conf"),
         "h_cmd": _cluster(tmp_path, "h_cmd", "FIRST 1 (x1)", "", source="command line"),
         "h_err": _cluster(tmp_path, "h_err", "", error="connection to server on socket failed: Permission denied"),
         "dr": _cluster(tmp_path, "dr", "FIRST 1 (l1)", standby=True),  # a standby's list is the drills'
     }
+    link = files["h_link"]
+    target = tmp_path / "managed" / "jinbao.conf"
+    target.parent.mkdir()
+    link.rename(target)
+    link.symlink_to(target)
+    target.chmod(0o640)
+    owner = (65534, 65534) if os.geteuid() == 0 else (target.stat().st_uid, target.stat().st_gid)
+    if os.geteuid() == 0:
+        os.chown(target, *owner)
     before = {h: p.read_text() for h, p in files.items() if p}
     (tmp_path / "h_new.json").write_text("{}")  # no cluster yet (first build): not even asked
     for h in ("h_down", "h_odd"):  # a cluster that is stopped, or whose state pg_ctlcluster cannot tell
         (tmp_path / f"{h}.exists").write_text("")
         (tmp_path / f"{h}.json").write_text("{}")
     r, recap = _run_release(tmp_path, {"h_lost": 0, "h_multi": 0, "h_keep": 0, "h_auto": 0, "h_conf": 0, "h_line": 0,
-                                       "h_cmd": 0, "h_err": 0, "dr": 0, "h_new": 0, "h_down": 3, "h_odd": 4})
+                                       "h_link": 0, "h_cmd": 0, "h_err": 0, "dr": 0, "h_new": 0, "h_down": 3,
+                                       "h_odd": 4})
     out = r.stdout + r.stderr
     state = {h: json.loads((tmp_path / f"{h}.json").read_text()) for h in files}
     after = {h: p.read_text() for h, p in files.items() if p}
@@ -271,7 +285,11 @@ def test_the_release_takes_the_lost_standbys_out_where_the_list_is_set(tmp_path:
     assert after["h_line"] == before["h_line"].replace("SYNCHRONOUS_STANDBY_NAMES = 'FIRST 1 (n1)'",
                                                        "synchronous_standby_names = ''"), after["h_line"]
     assert state["h_line"]["setting"] == ""  # what PostgreSQL reads on the line in force after the reload
-    for h in ("h_lost", "h_multi", "h_auto", "h_conf", "h_line"):
+    # the link stays a link to its target, which has the edit, its mode and its owner
+    assert link.is_symlink() and link.readlink() == target, out[-3000:]
+    assert after["h_link"] == before["h_link"].replace("= 'FIRST 1 (s1)'", "= ''") and state["h_link"]["setting"] == ""
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640 and (target.stat().st_uid, target.stat().st_gid) == owner
+    for h in ("h_lost", "h_multi", "h_auto", "h_conf", "h_line", "h_link"):
         assert state[h]["reloads"] == 1, (h, out[-3000:])
         assert "changed=0" not in recap[h] and "failed=0" in recap[h], recap[h]
     for h in ("h_keep", "dr"):  # nothing to release: nothing written, no reload
@@ -351,14 +369,19 @@ def test_the_line_in_force_is_rewritten_and_only_it() -> None:
     conf = ("synchronous_standby_names = 'FIRST 1 (a1)'\nport = 5432\n"
             "  Synchronous_Standby_Names='FIRST 1 (a1, b1)'  # in force\nwork_mem = '8MB'\n")
     name = "synchronous_standby_names"
-    assert pg_conf_set_line(conf, 3, name, "FIRST 1 (b1)") == conf.replace(
-        "  Synchronous_Standby_Names='FIRST 1 (a1, b1)'  # in force", "  synchronous_standby_names = 'FIRST 1 (b1)'")
+    assert pg_conf_set_line(conf, 3, name, "FIRST 1 (b1)") == conf.replace(  # its comment kept
+        "  Synchronous_Standby_Names='FIRST 1 (a1, b1)'  # in force",
+        "  synchronous_standby_names = 'FIRST 1 (b1)'  # in force")
+    assert pg_conf_set_line("synchronous_standby_names = 'a # b'#x\r\n", 1, name, "") == (
+        "synchronous_standby_names = ''#x\r\n")  # a '#' inside the quoted value is no comment
+    assert pg_conf_set_line("synchronous_standby_names a1 # bare\n", 1, name, "") == (
+        "synchronous_standby_names = '' # bare\n")
     assert pg_conf_set_line(conf, 1, name, "") == conf.replace("'FIRST 1 (a1)'", "''", 1)
     assert pg_conf_set_line("x = 1\r\nsynchronous_standby_names 'a'\r\n", 2, name, 'ANY 1 ("it\'s", b\\c)') == (
         "x = 1\r\nsynchronous_standby_names = 'ANY 1 (\"it''s\", b\\\\c)'\r\n")
     for line in (2, 4, 5, 0, 99):  # not the setting (another one, the empty end), or no such line
-        with pytest.raises(AnsibleFilterError, match="not set on line"):
-            pg_conf_set_line(conf, line, name, "")
+        with pytest.raises(AnsibleFilterError, match=r"^/etc/pg/x\.conf: .* not set on line"):  # names the file
+            pg_conf_set_line(conf, line, name, "", "/etc/pg/x.conf")
     with pytest.raises(AnsibleFilterError):  # a longer name that starts the same is not this setting
         pg_conf_set_line("synchronous_standby_names_x = 'a'\n", 1, name, "")
 

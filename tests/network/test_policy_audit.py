@@ -110,9 +110,67 @@ def test_a_configuration_without_the_ipv6_acl_is_a_finding(world, texts, platfor
 
 
 def test_a_plan_acl_in_a_form_the_parser_does_not_read_is_an_error(world, texts):
-    bad = running(texts, "huawei").replace("acl name JB-ZONE-POLICY advance", "acl name JB-ZONE-POLICY 3999")
+    bad = running(texts, "huawei").replace("acl name JB-ZONE-POLICY advance", "acl name JB-ZONE-POLICY basic")
     with pytest.raises(JinbaoError, match="cannot read the ACL header"):
         verify_texts(world, SITE, {"huawei": bad}, device=True)
+
+
+def test_vrp_shows_a_named_acl_with_its_assigned_number(world, texts):
+    """VRP often displays `acl name N 3999` (the number it assigned the named ACL): the plan's ACL, read whole."""
+    text = running(texts, "huawei").replace("acl name JB-ZONE-POLICY advance", "acl name JB-ZONE-POLICY 3999")
+    text = text.replace("acl ipv6 name JB-ZONE-POLICY6 advance", "acl ipv6 name JB-ZONE-POLICY6 3998")
+    assert "JB-ZONE-POLICY 3999" in text and "JB-ZONE-POLICY6 3998" in text
+    rep = verify_texts(world, SITE, {"huawei": text}, device=True)
+    assert kinds(rep) == []
+    assert rep.lines["huawei"] == verify_texts(world, SITE, {"huawei": texts["huawei"]}).lines["huawei"]
+
+
+@pytest.mark.parametrize(("platform", "bind"), [
+    # Comware: trailing options on the binding
+    ("h3c", "interface GigabitEthernet1/0/1\n ip address 192.0.2.1 255.255.255.0\n"
+            " packet-filter name JB-ZONE-POLICY inbound hardware-count\n"
+            " packet-filter ipv6 name JB-ZONE-POLICY6 inbound hardware-count\n#\n"),
+    # VRP V8's order of the v6 binding
+    ("huawei", "interface GigabitEthernet1/0/1\n ip address 192.0.2.1 255.255.255.0\n"
+               " traffic-filter inbound acl name JB-ZONE-POLICY\n"
+               " traffic-filter ipv6 inbound acl name JB-ZONE-POLICY6\n#\n"),
+    # an indented `#` inside the interface does not end it
+    ("huawei", "interface GigabitEthernet1/0/1\n ip address 192.0.2.1 255.255.255.0\n #\n"
+               " traffic-filter inbound acl name JB-ZONE-POLICY\n"
+               " traffic-filter inbound ipv6 acl name JB-ZONE-POLICY6\n#\n"),
+    ("h3c", "interface GigabitEthernet1/0/1\n ip address 192.0.2.1 255.255.255.0\n #\n"
+            " packet-filter name JB-ZONE-POLICY inbound\n packet-filter ipv6 name JB-ZONE-POLICY6 inbound\n#\n"),
+])
+def test_the_binding_forms_devices_print_count(world, texts, platform, bind):
+    rep = verify_texts(world, SITE, {platform: running(texts, platform, bind=bind)}, device=True)
+    assert kinds(rep) == []
+
+
+def test_an_unrelated_cisco_acl_mentioning_the_plan_name_is_not_judged(world, texts):
+    """A numbered ACL's remark (or another ACL whose name starts the same) is not the plan's ACL: no error."""
+    other = ("access-list 10 remark management hosts, see JB-ZONE-POLICY\naccess-list 10 permit 10.0.0.0 0.0.0.255\n"
+             "!\nip access-list extended JB-ZONE-POLICY-OLD\n permit ip any any\n!\n")
+    mgmt = "ip access-list standard MGMT"
+    text = running(texts, "cisco").replace(f"!\n{mgmt}", f"!\n{other}{mgmt}")
+    assert other in text
+    assert kinds(verify_texts(world, SITE, {"cisco": text}, device=True)) == []
+
+
+@pytest.mark.parametrize("platform", ACL_PLATFORMS)
+def test_a_binding_on_a_shut_down_interface_filters_nothing(world, texts, platform):
+    bind = BIND[platform].replace(" ip address 192.0.2.1 255.255.255.0\n",
+                                  " ip address 192.0.2.1 255.255.255.0\n shutdown\n")
+    rep = verify_texts(world, SITE, {platform: running(texts, platform, bind=bind)}, device=True)
+    port = BIND[platform].split("\n", 1)[0].split()[1]
+    assert sorted(kinds(rep)) == [
+        ("unbound", f"ACL JB-ZONE-POLICY (IPv4) is bound inbound on no interface (inbound only on {port}, shut "
+                    "down): it filters nothing"),
+        ("unbound", f"ACL JB-ZONE-POLICY6 (IPv6) is bound inbound on no interface (inbound only on {port}, shut "
+                    "down): it filters nothing")]
+    up = BIND[platform].replace(" ip address 192.0.2.1 255.255.255.0\n",
+                                " ip address 192.0.2.1 255.255.255.0\n undo shutdown\n" if platform != "cisco"
+                                else " ip address 192.0.2.1 255.255.255.0\n no shutdown\n")
+    assert kinds(verify_texts(world, SITE, {platform: running(texts, platform, bind=up)}, device=True)) == []
 
 
 def test_cli_audit_of_acl_only_vrp_text_fails_with_named_findings(tmp_path: Path, texts):

@@ -84,22 +84,28 @@ def pg_sync_release(value: str, keep: list[str], only: list[str] | None = None) 
     return listed if not method else f"{method} {min(n, len(left))} ({listed})"
 
 
-def pg_conf_set_line(content: str, line: int, name: str, value: str) -> str:
-    """`content` (a configuration file) with its line number `line` (1-based: pg_settings.sourceline, the line
-    PostgreSQL says is in force) set to ``name = 'value'``, its indentation kept, every other line as it was. That
-    line must set `name` (compared case-insensitively, as PostgreSQL does): anything else means the file changed
-    since PostgreSQL read it, and editing another line (the last that looks like it) could leave the one in
-    force as it was."""
+def pg_conf_set_line(content: str, line: int, name: str, value: str, path: str = "") -> str:
+    """`content` (a configuration file, `path` for the error) with its line number `line` (1-based:
+    pg_settings.sourceline, the line PostgreSQL says is in force) set to ``name = 'value'``, its indentation and a
+    trailing ``# comment`` kept, every other line as it was. That line must set `name` (compared
+    case-insensitively, as PostgreSQL does): anything else means the file changed since PostgreSQL read it, and
+    editing another line (the last that looks like it) could leave the one in force as it was."""
     lines = content.split("\n")  # numbered as PostgreSQL numbers them
     n = int(line)
     setting = re.compile(rf"([ \t]*){re.escape(name)}(?:[ \t]*=|[ \t])", re.I)
     if not 1 <= n <= len(lines) or not (m := setting.match(lines[n - 1])):
-        raise AnsibleFilterError(f"{name} is not set on line {n} of the file any more (changed since PostgreSQL "
-                                 "read it?): reload PostgreSQL and run again")
+        raise AnsibleFilterError(f"{path or 'the file'}: {name} is not set on line {n} any more (changed since "
+                                 "PostgreSQL read it?): reload PostgreSQL and run again")
+    # the old value (quoted as guc-file.l reads it, or a bare word), then what follows it: a comment is kept
+    tail = _TAIL.match(lines[n - 1], m.end())
+    comment = (tail.group(1) or "") if tail else ""
     # PostgreSQL reads a quoted value with '' and backslash escapes (guc-file.l): both doubled
     quoted = value.replace("\\", "\\\\").replace("'", "''")
-    lines[n - 1] = f"{m.group(1)}{name} = '{quoted}'" + ("\r" if lines[n - 1].endswith("\r") else "")
+    lines[n - 1] = f"{m.group(1)}{name} = '{quoted}'{comment}" + ("\r" if lines[n - 1].endswith("\r") else "")
     return "\n".join(lines)
+
+
+_TAIL = re.compile(r"[ \t]*=?[ \t]*(?:'(?:[^'\\]|''|\\.)*'|[^\s#']*)([ \t]*#[^\r]*)?\r?$")
 
 
 class FilterModule:
