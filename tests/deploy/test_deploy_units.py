@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -422,17 +423,12 @@ class _Plugin:
         self.release.set()
 
 
-def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The open bounded wait by wait, and then the new session's liveness call blocking: each attempt still ends
-    within its bound (the attempt's connection closed, which ends the blocked call), attempts go on until the
-    deadline and never past it, and the device fails as unreachable; nothing is committed."""
-    from network.deploy import Staged, engine
-    from network.validate import stamp
-
-    calls: list[tuple[str, str]] = []
-    started: list[float] = []
-    plugins: list[_Plugin] = []
-    made: list[_FakeAdapter] = []
+def _blocking_reconnects(monkeypatch: pytest.MonkeyPatch, plugin: Callable[[threading.Event], _Plugin],
+                         calls: list[tuple[str, str]], started: list[float], plugins: list[_Plugin],
+                         made: list[_FakeAdapter]) -> None:
+    """open_adapter faked: the stage's sessions answer; every reconnect attempt's session blocks in its liveness
+    call until its plugin (made by `plugin`) is closed. Short attempt bounds."""
+    from network.deploy import engine
 
     def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
                   fresh: list[object] | None = None) -> _FakeAdapter:
@@ -441,7 +437,7 @@ def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch
             return made[-1]
         assert fresh is not None  # a reconnect attempt opens a connection it can close at any time
         release = threading.Event()
-        plugins.append(_Plugin(release))
+        plugins.append(plugin(release))
         fresh.append(plugins[-1])
         return _Blocking("hostname old\n", calls, target.hostname, release=release, started=started)
 
@@ -449,6 +445,20 @@ def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch
     monkeypatch.setattr(engine, "RECONNECT_ATTEMPT_S", 0.6)
     monkeypatch.setattr(engine, "RECONNECT_PAUSE_S", 0.05)
     monkeypatch.setattr(engine, "RECONNECT_MIN_S", 0.2)
+
+
+def test_a_reconnect_attempt_is_bounded_as_a_whole_with_its_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The open bounded wait by wait, and then the new session's liveness call blocking: each attempt still ends
+    within its bound (the attempt's connection closed, which ends the blocked call), attempts go on until the
+    deadline and never past it, and the device fails as unreachable; nothing is committed."""
+    from network.deploy import Staged
+    from network.validate import stamp
+
+    calls: list[tuple[str, str]] = []
+    started: list[float] = []
+    plugins: list[_Plugin] = []
+    made: list[_FakeAdapter] = []
+    _blocking_reconnects(monkeypatch, _Plugin, calls, started, plugins, made)
     staged = Staged([tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))], message="t")
     staged.stage()
     made[0].up = False  # dropped while the drill's playbook ran
@@ -482,7 +492,7 @@ def test_a_reconnect_attempt_never_waits_for_a_session_to_close(monkeypatch: pyt
     """Closing a netmiko session waits for its polite logout (~10 s on a dead path): neither the old half-open
     session's close nor a timed-out attempt's is waited for, so each attempt ends within its bound and the
     deploy at its deadline; both are still closed (behind, their errors swallowed)."""
-    from network.deploy import Staged, engine
+    from network.deploy import Staged
     from network.deploy.platforms import connection_name
     from network.validate import stamp
 
@@ -491,22 +501,7 @@ def test_a_reconnect_attempt_never_waits_for_a_session_to_close(monkeypatch: pyt
     plugins: list[_SlowClose] = []
     made: list[_FakeAdapter] = []
     logout = threading.Event()
-
-    def fake_open(task: object, target: DeployTarget, attempt: float | None = None,
-                  fresh: list[object] | None = None) -> _FakeAdapter:
-        if attempt is None:
-            made.append(_FakeAdapter("hostname old\n", calls, target.hostname))
-            return made[-1]
-        assert fresh is not None
-        release = threading.Event()
-        plugins.append(_SlowClose(release, logout))
-        fresh.append(plugins[-1])
-        return _Blocking("hostname old\n", calls, target.hostname, release=release, started=started)
-
-    monkeypatch.setattr(engine, "open_adapter", fake_open)
-    monkeypatch.setattr(engine, "RECONNECT_ATTEMPT_S", 0.6)
-    monkeypatch.setattr(engine, "RECONNECT_PAUSE_S", 0.05)
-    monkeypatch.setattr(engine, "RECONNECT_MIN_S", 0.2)
+    _blocking_reconnects(monkeypatch, lambda release: _SlowClose(release, logout), calls, started, plugins, made)
     target = tgt(hostname="A", host="127.0.0.1", validated_sha256=stamp("hostname x\n"))
     staged = Staged([target], message="t")
     staged.stage()
