@@ -7,7 +7,8 @@ nftables `numgen random` rule on the receiver end), in the same run and with the
   - udpcast (Debian `udpcast`, the field tool OSDD uses): `udp-sender --async --fec` of one file holding the
     same bytes, no manifest, no quarantine (skipped if not installed).
 Prints payload MB/s end to end (sender process start to the last batch verified in the inbox) and on the
-wire (the receiver's first datagram to its last delivery; for udpcast, udp-receiver's own figure), batches
+wire (the receiver's first datagram to its last delivery; for udpcast, udp-receiver's own figure, and end to
+end until the file's last write, not udp-receiver's exit 5 s of silence later), batches
 delivered intact, duplicates, and ratios. No timing asserts: figures only.
 
     sudo .venv/bin/python bench/ferry.py [--batches 8] [--mb 24] [--rate 400] [--json]
@@ -103,14 +104,16 @@ def run_udpcast(link: OneWayLink, work: Path, blob: bytes, rate: float, port: in
                            "--portbase", str(port), "--receive-timeout", "5", "--start-timeout", "30"],
                           stdout=open(work / "uc-rx.log", "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
     time.sleep(0.5)
-    t0 = time.monotonic()
+    t0, t0_wall = time.monotonic(), time.time()
     subprocess.run([*link.ns("tx"), "udp-sender", "--file", str(src), "--async", "--fec", fec, "--max-bitrate",
                     f"{rate:g}m", "--interface", link.tx_dev, "--nokbd", "--autostart", "2", "--portbase", str(port),
                     "--mcast-data-address", RX_ADDR, "--mcast-rdv-address", RX_ADDR],
                    capture_output=True, timeout=600, check=False)
     rc = rx.wait(timeout=60)
-    secs = time.monotonic() - t0
     ok = rc == 0 and dst.exists() and hashlib.sha256(dst.read_bytes()).digest() == hashlib.sha256(blob).digest()
+    # end to end: the sender's start to the file's last write (its mtime). udp-receiver exits only after its
+    # 5 s --receive-timeout of silence (async mode has no end-of-transfer handshake): its exit would time that
+    secs = (dst.stat().st_mtime - t0_wall) if ok else time.monotonic() - t0
     # udp-receiver's own average since its transfer began, printed as "(NN.NN Mbps)"
     log = (work / "uc-rx.log").read_text(errors="replace").replace("\r", "\n")
     rates = re.findall(r"\(\s*([0-9.]+) Mbps\)", log)
@@ -119,7 +122,8 @@ def run_udpcast(link: OneWayLink, work: Path, blob: bytes, rate: float, port: in
     said = [x.strip()[:80] for x in log.splitlines() if x.strip() and not x.startswith("bytes=")
             and not re.fullmatch(r"[0-9,]+", x.strip())]
     return {"seconds": round(secs, 3), "mb_s": round(len(blob) / secs / 1e6, 2) if ok else 0.0,
-            "wire_mb_s": round(wire, 2), "delivered": int(ok), "of": 1, "duplicates": 0,
+            "wire_mb_s": round(wire, 2), "delivered": int(ok), "of": 1,
+            "duplicates": None,  # one file written in place: udpcast cannot deliver a batch twice, nor say so
             **({} if ok else {"note": f"exit {rc}: " + " | ".join(said[-3:])})}
 
 
@@ -137,7 +141,7 @@ def measure(n_batches: int = 8, mb: float = 32, rate: float = 100, udpcast_fec: 
     def say(r: dict) -> None:
         if log:
             print(f"  {r['tool']:30} loss {r['loss']} %: {r['mb_s']:7.2f} MB/s, {r['delivered']}/{r['of']} intact, "
-                  f"duplicates {r['duplicates']}", file=sys.stderr)
+                  f"duplicates {'-' if r['duplicates'] is None else r['duplicates']}", file=sys.stderr)
 
     with lab_lock():
         link = OneWayLink("bench")
@@ -181,8 +185,9 @@ def main() -> None:
           f"paced at {args.rate:g} Mbit/s")
     print(f"{'tool':34} {'loss':>5} {'MB/s e2e':>9} {'MB/s wire':>10} {'intact':>8} {'dups':>5} {'rebuilt':>8}")
     for r in rows:
+        dups = "-" if r["duplicates"] is None else r["duplicates"]
         print(f"{r['tool']:34} {r['loss']:>4}% {r['mb_s']:>9.2f} {r['wire_mb_s']:>10.2f} "
-              f"{r['delivered']:>4}/{r['of']:<3} {r['duplicates']:>5} {r.get('blocks_rebuilt', '-')!s:>8}")
+              f"{r['delivered']:>4}/{r['of']:<3} {dups!s:>5} {r.get('blocks_rebuilt', '-')!s:>8}")
     for r in rows:
         if r.get("note"):
             print(f"  {r['tool']} at {r['loss']} %: {r['note']}")

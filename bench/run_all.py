@@ -139,8 +139,8 @@ def s_ferry(r: dict) -> list[Figure]:
         for other in (x for x in at if not x["tool"].startswith("jinbao")):
             note = f"; {other['note']}" if other.get("note") else ""
             out.append(Figure(f"{r['payload_bytes'] / 1e6:.0f} MB in {r['batches']} batches at {loss} % loss",
-                              f"{fec['delivered']}/{fec['of']} intact, {fec['mb_s']} MB/s end to end "
-                              f"({fec['wire_mb_s']} on the wire)",
+                              f"{fec['delivered']}/{fec['of']} intact, duplicates {fec.get('duplicates', '?')}, "
+                              f"{fec['mb_s']} MB/s end to end ({fec['wire_mb_s']} on the wire)",
                               f"{other['tool']}: {other['delivered']}/{other['of']} intact, {other['mb_s']} MB/s "
                               f"({other['wire_mb_s']} on the wire){note}",
                               _x(fec["mb_s"], other["mb_s"], 2)))

@@ -66,7 +66,8 @@ FAKE: dict[str, dict] = {
                         "snmpget_sequential": {"measured_agents": 10, "seconds_for_n": 11.0, "extrapolated": False},
                         "ezsnmp_sequential": None}]},
     "ferry": {"payload_bytes": 32_000_000, "batches": 8, "rows": [
-        {"tool": "jinbao ferry (RS 32+12)", "loss": 1, "mb_s": 6.0, "wire_mb_s": 7.0, "delivered": 8, "of": 8},
+        {"tool": "jinbao ferry (RS 32+12)", "loss": 1, "mb_s": 6.0, "wire_mb_s": 7.0, "delivered": 8, "of": 8,
+         "duplicates": 0},
         {"tool": "plain UDP (no FEC)", "loss": 1, "mb_s": 0.0, "wire_mb_s": 0.0, "delivered": 0, "of": 8},
         {"tool": "udpcast --async --fec 8x24/64", "loss": 1, "mb_s": 3.0, "wire_mb_s": 4.0, "delivered": 1, "of": 1}]},
     "lab": {"slice": "default", "nodes": 54, "up_s": 11.0, "up_per_node_s": 0.2, "deployed": 24, "deploy_s": 13.0,
@@ -114,6 +115,7 @@ def test_ratios_are_the_alternatives_over_ours() -> None:
     assert iso.ratio == "134.8x" and "8 DMZ/partners/management probe hosts" in iso.what and "0.75" in iso.theirs
     ferry = ra.s_ferry(FAKE["ferry"])
     assert [f.ratio for f in ferry] == ["-", "2.00x"]  # plain UDP delivered nothing: no ratio, not infinity
+    assert all("8/8 intact, duplicates 0," in f.ours for f in ferry)  # issue 11: duplicates 0, shown
 
 
 def _entry(name: str, status: str = "ok", **kw) -> dict:
