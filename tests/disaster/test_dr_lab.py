@@ -38,8 +38,17 @@ def lab(dr_lab: dict[str, Path]) -> dict[str, Path]:
     return dr_lab  # tests/conftest.py: one build, the compliance checks on the healthy pair first
 
 
+PG_LOG = "tail -n 25 \"$(ls -t /var/lib/postgresql/15/main/log/* 2>/dev/null | head -1)\"; " \
+         "pg_controldata /var/lib/postgresql/15/main | grep -i 'checkpoint location\\|TimeLineID\\|cluster state'; " \
+         "ls /var/lib/postgresql/15/main/pg_wal"
+
+
 def sh(node: str, script: str, check: bool = True) -> str:
     r = runtime.exec(drlab.LAB, node, ["sh", "-c", script], timeout=60)
+    if check and r.returncode != 0 and "pg_ctl" in script:
+        # pg_ctl says only "could not start server": the server's own log (its collector's file) says why
+        why = runtime.exec(drlab.LAB, node, ["sh", "-c", PG_LOG], timeout=60)
+        assert r.returncode == 0, f"{node}: {script}: {r.stderr or r.stdout}\n--- server log:\n{why.stdout}"
     assert not check or r.returncode == 0, f"{node}: {script}: {r.stderr or r.stdout}"
     return r.stdout.strip()
 
