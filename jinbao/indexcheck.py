@@ -104,13 +104,12 @@ def check_index(index: Path, shot: Path | None = None) -> dict[str, object]:
     many links were checked, the screenshot's path and size."""
     binary = chromium()
     index = index.resolve()  # `make run`'s out/ is relative; Chromium takes file URIs, which must be absolute
-    shot = shot.resolve() if shot else None
+    shot = shot.resolve() if shot else index.with_suffix(".png")
     if not index.is_file():
         raise JinbaoError("no index page to check", file=str(index))
     r = run_chromium(binary, "--dump-dom", index.as_uri())
     if r.returncode != 0 or "<h1>jinbao run" not in r.stdout:
         raise JinbaoError(f"chromium did not render the index page: {_said(r)}", file=str(index))
     links = check_links(index, r.stdout)
-    shot = shot or index.with_suffix(".png")
     size = screenshot(binary, index, shot)
     return {"links_checked": len(links), "screenshot": str(shot), "screenshot_bytes": size}

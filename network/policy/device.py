@@ -46,7 +46,6 @@ class Binding:
     af: int
     acl: str
     direction: str  # in | out
-    shut: bool = False  # on an interface that is shut down: it filters nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +53,7 @@ class DeviceConfig:
     text: str  # the parts the parsers read; other lines blank (line numbers unchanged)
     acls: frozenset[int]  # families whose plan ACL is in the configuration
     bindings: tuple[Binding, ...]
+    shut: frozenset[str]  # interfaces with `shutdown`: their bindings filter nothing
 
 
 def _binding(platform: str, s: str) -> tuple[int, str, str] | None:
@@ -109,8 +109,7 @@ def read_device_config(text: str, platform: str, file: str) -> DeviceConfig:
         if mode == "interface" and (b := _binding(platform, s)):
             bindings.append(Binding(n, interface, b[0], b[1], b[2]))
         keep.append(raw if mode in ("acl", "zone") else "")
-    bindings = [Binding(b.lineno, b.interface, b.af, b.acl, b.direction, b.interface in shut) for b in bindings]
-    return DeviceConfig("\n".join(keep) + "\n", frozenset(acls), tuple(bindings))
+    return DeviceConfig("\n".join(keep) + "\n", frozenset(acls), tuple(bindings), frozenset(shut))
 
 
 def completeness_problems(dc: DeviceConfig, platform: str, has_zone_policy: bool) -> list[tuple[str, str]]:
@@ -121,7 +120,8 @@ def completeness_problems(dc: DeviceConfig, platform: str, has_zone_policy: bool
     for af, name in ACL_NAMES.items():
         if af not in dc.acls:
             out.append(("absent", f"ACL {name} (IPv{af}) is not in the configuration"))
-        elif not any(b.af == af and b.acl == name and b.direction == "in" and not b.shut for b in dc.bindings):
+        elif not any(b.af == af and b.acl == name and b.direction == "in" and b.interface not in dc.shut
+                     for b in dc.bindings):
             mine = [b for b in dc.bindings if b.af == af and b.acl == name]
             down = sorted({b.interface for b in mine if b.direction == "in"})
             where = sorted({b.interface for b in mine if b.direction == "out"})
